@@ -1,0 +1,51 @@
+"""Run the simulator: ``python -m nfsim --port 8080 --plan PENDING:1,BUILDING:5``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .server import Fault, Simulator
+from .state import BuildPlan
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nfsim", description="Northflank API simulator (loopback only).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--port-file", type=Path, help="write the chosen port here once listening")
+    parser.add_argument("--plan", default="PENDING:1,STARTING:1,CLONING:1,BUILDING:3,UPLOADING:1", help="STATUS:SECONDS,...")
+    parser.add_argument("--outcome", default="SUCCESS", help="final status: SUCCESS, FAILURE, CRASHED, ...")
+    parser.add_argument("--token", action="append", help="accept only these tokens (default: any)")
+    parser.add_argument("--rate-limit", type=int, default=1000)
+    parser.add_argument("--fault", action="append", default=[], help="JSON of a Fault, e.g. '{\"route\": \"get\", \"times\": 2}'")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    sim = Simulator(
+        host=args.host,
+        port=args.port,
+        plan=BuildPlan.parse(args.plan, args.outcome),
+        tokens=set(args.token) if args.token else None,
+        rate_limit=args.rate_limit,
+        verbose=args.verbose,
+    )
+    for spec in args.fault:
+        sim.add_fault(Fault(**json.loads(spec)))
+    sim.start()
+    if args.port_file:
+        args.port_file.write_text(sim.url.rsplit(":", 1)[1])
+    print(f"nfsim listening on {sim.url}", file=sys.stderr, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

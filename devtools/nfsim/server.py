@@ -1,0 +1,326 @@
+"""The simulator's HTTP server: routes, auth, rate limits, validation, faults, recording."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jsonschema
+
+from .state import BuildPlan, World
+
+SCHEMAS = json.loads((Path(__file__).parent / "schemas" / "northflank-request-schemas.json").read_text())
+PREFIX = r"^/v1(?:/teams/(?P<team>[^/]+))?/projects/(?P<project>[^/]+)"
+ROUTES = [
+    ("project", "GET", re.compile(PREFIX + r"$")),
+    ("start", "POST", re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build$")),
+    ("list", "GET", re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build$")),
+    ("get", "GET", re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build/(?P<build>[^/]+)$")),
+    ("abort", "DELETE", re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build/(?P<build>[^/]+)$")),
+]
+PERMISSIONS = {
+    "project": "Project > General > Read",
+    "start": "Project > Jobs > Deployment > Deploy Build",
+    "get": "Project > Jobs > Deployment > Deploy Build",
+    "list": "Project > Jobs > General > Read",
+    "abort": "Project > Jobs > Deployment > Deploy Build",
+}
+
+
+@dataclass
+class Fault:
+    """Misbehaviour for requests to one route: ``times`` matches after skipping ``skip``.
+
+    actions: ``status`` (answer ``status`` with ``body``, ``content_type`` and ``headers``),
+    ``drop`` (close the connection without answering), ``drop_after`` (handle the request,
+    then close without answering: the create-then-disconnect case), ``delay`` (sleep
+    ``seconds`` first, then answer normally).
+    """
+
+    route: str
+    action: str = "status"
+    status: int = 502
+    body: str = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    content_type: str = "text/html"
+    headers: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    times: int = 1
+    skip: int = 0
+    seen: int = 0
+
+    def applies(self) -> bool:
+        self.seen += 1
+        return self.skip < self.seen <= self.skip + self.times
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    route: str
+    query: dict[str, list[str]]
+    body: Any
+    at: float  # monotonic
+    status: int = 0
+
+
+class Simulator:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        plan: BuildPlan | None = None,
+        tokens: set[str] | None = None,
+        forbidden: set[str] | None = None,
+        rate_limit: int = 1000,
+        rate_window: float = 3600.0,
+        retry_after_header: bool = False,
+        verbose: bool = False,
+    ) -> None:
+        self.world = World(plan=plan or BuildPlan())
+        self.tokens = tokens
+        self.forbidden = forbidden or set()
+        self.rate_limit = rate_limit
+        self.rate_window = rate_window
+        self.retry_after_header = retry_after_header
+        self.verbose = verbose
+        self.faults: list[Fault] = []
+        self.requests: list[Recorded] = []
+        self._windows: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), _handler(self))
+        self._server.daemon_threads = True
+        self._server.sim = self  # type: ignore[attr-defined]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Simulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="nfsim", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def set_plan(self, plan: BuildPlan) -> None:
+        self.world.plan = plan
+
+    def add_fault(self, fault: Fault) -> Fault:
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def calls(self, route: str) -> list[Recorded]:
+        return [r for r in self.requests if r.route == route]
+
+    # -- request handling ----------------------------------------------------------------
+
+    def fault_for(self, route: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.route == route and fault.applies():
+                    return fault
+        return None
+
+    def rate(self, token: str) -> tuple[int, int, float]:
+        """(limit, remaining, reset seconds) after counting this request."""
+        now = time.monotonic()
+        with self._lock:
+            start, used = self._windows.get(token, (now, 0))
+            if now - start >= self.rate_window:
+                start, used = now, 0
+            used += 1
+            self._windows[token] = (start, used)
+        return self.rate_limit, max(0, self.rate_limit - used), max(0.0, start + self.rate_window - now)
+
+
+def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "nfsim/1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            if sim.verbose:
+                super().log_message(format, *args)
+
+        def do_GET(self) -> None:
+            self._handle("GET")
+
+        def do_POST(self) -> None:
+            self._handle("POST")
+
+        def do_DELETE(self) -> None:
+            self._handle("DELETE")
+
+        def do_PUT(self) -> None:
+            self._handle("PUT")
+
+        # -- plumbing --------------------------------------------------------------------
+
+        def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None, *, raw: str | None = None, content_type: str = "application/json") -> None:
+            data = (raw if raw is not None else json.dumps(payload)).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+            self._status = status
+
+        def _error(self, status: int, message: str, headers: dict[str, str], details: Any = None) -> None:
+            error: dict[str, Any] = {"status": status, "message": message, "id": f"err-{int(time.time() * 1000) % 10**8}"}
+            if details is not None:
+                error["details"] = details
+            self._send(status, {"error": error}, headers)
+
+        def _handle(self, method: str) -> None:
+            self._status = 0
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw_body = self.rfile.read(length) if length else b""
+            route, match = "unknown", None
+            for name, verb, pattern in ROUTES:
+                found = pattern.match(parts.path)
+                if found and verb == method:
+                    route, match = name, found
+                    break
+            try:
+                body: Any = json.loads(raw_body) if raw_body else None
+            except json.JSONDecodeError:
+                body = {"_unparsable": raw_body.decode(errors="replace")}
+            received = time.monotonic()
+            try:
+                self._route(method, route, match, body, parts.query)
+            finally:
+                sim.requests.append(
+                    Recorded(method, parts.path, route, parse_qs(parts.query), body, received, self._status)
+                )
+
+        def _route(self, method: str, route: str, match: re.Match[str] | None, body: Any, query: str) -> None:
+            if parts_control(self, method, body):
+                return
+            auth = self.headers.get("Authorization", "")
+            token = auth[7:] if auth.startswith("Bearer ") else ""
+            limit, remaining, reset = sim.rate(token or "-")
+            headers = {
+                "x-ratelimit-limit": str(limit),
+                "x-ratelimit-remaining": str(remaining),
+                "x-ratelimit-reset": str(int(reset)),
+            }
+            fault = sim.fault_for(route)
+            if fault is not None:
+                if fault.action == "delay":
+                    time.sleep(fault.seconds)
+                elif fault.action == "drop":
+                    self.close_connection = True
+                    return
+                elif fault.action == "status":
+                    self._send(fault.status, None, {**headers, **fault.headers}, raw=fault.body, content_type=fault.content_type)
+                    return
+            if not token or (sim.tokens is not None and token not in sim.tokens):
+                self._error(401, "Unauthenticated: invalid or expired API token", headers)
+                return
+            if token in sim.forbidden:
+                self._error(403, "Insufficient permissions", headers, {"requiredPermission": PERMISSIONS.get(route, "")})
+                return
+            if _over_limit(sim, token or "-"):
+                extra = {"Retry-After": str(int(reset) + 1)} if sim.retry_after_header else {}
+                self._send(429, None, {**headers, **extra}, raw="Too Many Requests", content_type="text/plain")
+                return
+            if match is None:
+                self._error(404, f"Route not found: {method} {urlsplit(self.path).path}", headers)
+                return
+            self._serve(route, match, body, query, headers)
+            if fault is not None and fault.action == "drop_after":
+                self.close_connection = True
+
+        def _serve(self, route: str, match: re.Match[str], body: Any, query: str, headers: dict[str, str]) -> None:
+            world = sim.world
+            team, project = match.group("team"), match.group("project")
+            if team is not None and team not in world.teams:
+                self._error(404, f"Team {team} not found", headers)
+                return
+            if project not in world.projects:
+                self._error(404, f"Project {project} not found", headers)
+                return
+            if route == "project":
+                self._send(200, {"data": {"id": project, "name": project}}, headers)
+                return
+            kind, resource = match.group("kind")[:-1], match.group("res")
+            if resource not in world.projects[project]:
+                self._error(404, f"{kind.capitalize()} {resource} not found", headers)
+                return
+            now = time.monotonic()
+            with world.lock:
+                if route == "start":
+                    schema = SCHEMAS["start-job-build" if kind == "job" else "start-service-build"]
+                    problems = sorted(jsonschema.Draft7Validator(schema).iter_errors(body if body is not None else {}), key=str)
+                    if body is None or problems:
+                        details = [{"path": "/".join(str(p) for p in e.absolute_path), "message": e.message} for e in problems]
+                        self._error(400, "Request body failed validation", headers, details or [{"message": "body required"}])
+                        return
+                    build = world.start(project, team, kind, resource, body)
+                    self._send(200, {"data": build.view(now)}, headers)
+                    return
+                if route == "list":
+                    per_page = int(parse_qs(query).get("per_page", ["50"])[0])
+                    mine = [b for b in world.builds if b.project == project and b.resource == resource]
+                    mine.sort(key=lambda b: b.created_mono, reverse=True)
+                    page = [b.view(now) for b in mine[:per_page]]
+                    self._send(200, {"data": {"builds": page}, "pagination": {"hasNextPage": len(mine) > per_page, "count": len(page)}}, headers)
+                    return
+                build = world.find(project, resource, match.group("build"))
+                if build is None:
+                    self._error(404, f"Build {match.group('build')} not found", headers)
+                    return
+                if route == "abort" and not build.concluded(now):
+                    build.aborted_mono, build.aborted_wall = now, time.time()
+                payload = {} if route == "abort" else build.view(now)
+            self._send(200, {"data": payload}, headers)
+
+    return Handler
+
+
+def _over_limit(sim: Simulator, token: str) -> bool:
+    _start, used = sim._windows.get(token, (0.0, 0))
+    return used > sim.rate_limit
+
+
+def parts_control(handler: BaseHTTPRequestHandler, method: str, body: Any) -> bool:
+    """``/_sim/*``: control for a simulator running in another process (demo, container runs)."""
+    path = urlsplit(handler.path).path
+    if not path.startswith("/_sim/"):
+        return False
+    sim: Simulator = handler.server.sim  # type: ignore[attr-defined]
+    send = handler._send  # type: ignore[attr-defined]
+    if path == "/_sim/requests" and method == "GET":
+        send(200, [asdict(r) for r in sim.requests])
+    elif path == "/_sim/faults" and method == "POST":
+        sim.add_fault(Fault(**body))
+        send(200, {"ok": True})
+    elif path == "/_sim/plan" and method == "POST":
+        sim.set_plan(BuildPlan(phases=tuple((s, float(t)) for s, t in body["phases"]), outcome=body.get("outcome", "SUCCESS")))
+        send(200, {"ok": True})
+    else:
+        send(404, {"error": {"status": 404, "message": "unknown control route"}})
+    return True

@@ -1,0 +1,149 @@
+"""Projects, jobs and builds, and how a build's status follows from the time since it started."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+ADJECTIVES = ("joyous", "brave", "calm", "eager", "gentle", "lively", "quiet", "swift", "witty")
+NOUNS = ("view", "river", "forest", "meadow", "harbor", "summit", "valley", "canyon", "breeze")
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """The statuses a build goes through, each for so many seconds, then its outcome."""
+
+    phases: tuple[tuple[str, float], ...] = (
+        ("PENDING", 0.3),
+        ("STARTING", 0.3),
+        ("CLONING", 0.3),
+        ("BUILDING", 0.8),
+        ("UPLOADING", 0.3),
+    )
+    outcome: str = "SUCCESS"
+    message: str | None = None
+
+    @property
+    def duration(self) -> float:
+        return sum(seconds for _, seconds in self.phases)
+
+    @classmethod
+    def parse(cls, text: str, outcome: str = "SUCCESS") -> BuildPlan:
+        """``PENDING:1,BUILDING:5`` as on the simulator's command line."""
+        phases = []
+        for part in text.split(","):
+            status, _, seconds = part.partition(":")
+            phases.append((status.strip(), float(seconds or 1)))
+        return cls(phases=tuple(phases), outcome=outcome)
+
+
+def iso(wall: float) -> str:
+    return datetime.fromtimestamp(wall, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def head_sha(job: str) -> str:
+    return hashlib.sha1(job.encode(), usedforsecurity=False).hexdigest()
+
+
+@dataclass
+class SimBuild:
+    id: str
+    project: str
+    team: str | None
+    kind: str
+    resource: str
+    sha: str
+    branch: str
+    created_wall: float
+    created_mono: float
+    plan: BuildPlan
+    body: dict[str, Any]
+    aborted_mono: float | None = None
+    aborted_wall: float | None = None
+
+    def view(self, now: float) -> dict[str, Any]:
+        status, concluded, concluded_wall = self._status(now)
+        data: dict[str, Any] = {
+            "id": self.id,
+            "branch": self.branch,
+            "pullRequestId": None,
+            "sha": self.sha,
+            "createdAt": iso(self.created_wall),
+            "status": status,
+            "concluded": concluded,
+        }
+        if concluded:
+            data["success"] = status == "SUCCESS"
+            data["buildConcludedAt"] = round(concluded_wall, 3)
+            if status == "SUCCESS":
+                data["message"] = self.plan.message or "Image successfully built"
+                # The registry path format is not documented (reference §9 q3); a guess.
+                owner = self.team or "team"
+                data["registry"] = {"uri": f"registry.northflank.com/{owner}/{self.project}/{self.resource}:{self.id}"}
+            elif status == "ABORTED":
+                data["message"] = "Build aborted"
+            else:
+                data["message"] = self.plan.message or "Build failed: RUN npm ci exited with code 1"
+        else:
+            data["success"] = False
+        return data
+
+    def _status(self, now: float) -> tuple[str, bool, float]:
+        if self.aborted_mono is not None and self.aborted_mono <= now:
+            return "ABORTED", True, self.aborted_wall or self.created_wall
+        elapsed = now - self.created_mono
+        for status, seconds in self.plan.phases:
+            if elapsed < seconds:
+                return status, False, 0.0
+            elapsed -= seconds
+        return self.plan.outcome, True, self.created_wall + self.plan.duration
+
+    def concluded(self, now: float) -> bool:
+        return self._status(now)[1]
+
+
+@dataclass
+class World:
+    """What exists on the simulated Northflank."""
+
+    projects: dict[str, set[str]] = field(default_factory=lambda: {"demo-project": {"demo-job", "other-job"}})
+    teams: set[str] = field(default_factory=lambda: {"demo-team"})
+    plan: BuildPlan = field(default_factory=BuildPlan)
+    builds: list[SimBuild] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+
+    def new_build_id(self) -> str:
+        taken = {b.id for b in self.builds}
+        while True:
+            candidate = f"{self.rng.choice(ADJECTIVES)}-{self.rng.choice(NOUNS)}-{self.rng.randint(1000, 9999)}"
+            if candidate not in taken:
+                return candidate
+
+    def start(self, project: str, team: str | None, kind: str, resource: str, body: dict[str, Any]) -> SimBuild:
+        build = SimBuild(
+            id=self.new_build_id(),
+            project=project,
+            team=team,
+            kind=kind,
+            resource=resource,
+            sha=body.get("sha") or head_sha(resource),
+            branch="main",
+            created_wall=time.time(),
+            created_mono=time.monotonic(),
+            plan=self.plan,
+            body=body,
+        )
+        self.builds.append(build)
+        return build
+
+    def find(self, project: str, resource: str, build_id: str) -> SimBuild | None:
+        for build in self.builds:
+            if build.id == build_id and build.project == project and build.resource == resource:
+                return build
+        return None

@@ -1,0 +1,285 @@
+"""Compose the container's environment, run the entrypoint, and read what it left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .commands import Annotation, CommandProcessor
+from .filecommands import FileCommandError, parse_file_command
+
+SIGINT_GRACE_S = 7.5
+SIGTERM_GRACE_S = 2.5
+EXPR = re.compile(r"^\$\{\{\s*(.*?)\s*\}\}$")
+
+
+@dataclass
+class StepResult:
+    exit_code: int | None
+    conclusion: str
+    outputs: dict[str, str]
+    state: dict[str, str]
+    env_updates: dict[str, str]
+    summary: str
+    annotations: list[Annotation]
+    log: list[str]
+    secrets: list[str]
+    legacy_commands: list[str]
+    file_command_errors: list[str]
+    signals_sent: list[tuple[str, float]] = field(default_factory=list)
+    duration_s: float = 0.0
+    raw_stdout: str = ""
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.log)
+
+    def errors(self) -> list[Annotation]:
+        return [a for a in self.annotations if a.kind == "error"]
+
+
+def load_action(action_dir: Path) -> dict[str, Any]:
+    # Every scalar in our action.yml is a quoted string, so YAML 1.1 vs 1.2 does not matter.
+    return yaml.safe_load((action_dir / "action.yml").read_text())  # type: ignore[no-any-return]
+
+
+def evaluate_default(expression: str, github: Mapping[str, Any]) -> str:
+    """Literal defaults, and ``${{ a || b }}`` over the github context (what action.yml uses)."""
+    match = EXPR.match(expression.strip())
+    if not match:
+        return expression
+    for operand in match.group(1).split("||"):
+        node: Any = {"github": github}
+        for part in operand.strip().split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node:
+            return str(node)
+    return ""
+
+
+def image_entrypoint(action_dir: Path) -> list[str]:
+    for line in reversed((action_dir / "Dockerfile").read_text().splitlines()):
+        if line.startswith("ENTRYPOINT"):
+            return list(json.loads(line[len("ENTRYPOINT") :].strip()))
+    raise ValueError("Dockerfile has no exec-form ENTRYPOINT")
+
+
+def _program(argv: list[str]) -> list[str]:
+    """Map the image's programs onto this host: python -> this interpreter, scripts -> its bin."""
+    first = argv[0]
+    if first in ("python", "python3") or first.startswith("/usr/local/bin/python"):
+        return [sys.executable, *argv[1:]]
+    if first.startswith("/usr/local/bin/"):
+        return [str(Path(sys.executable).parent / Path(first).name), *argv[1:]]
+    return argv
+
+
+def _handles(pid: int, signum: int) -> bool:
+    """PID 1 in a container ignores a signal it installed no handler for."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) & (1 << (signum - 1)))
+    except OSError:
+        return False
+    return False
+
+
+def run_action(
+    action_dir: Path,
+    with_: Mapping[str, str],
+    *,
+    env: Mapping[str, str] | None = None,
+    stage: str = "main",
+    state: Mapping[str, str] | None = None,
+    workspace: Path | None = None,
+    event: Mapping[str, Any] | None = None,
+    github: Mapping[str, Any] | None = None,
+    cancel_after: float | None = None,
+    debug: bool = False,
+    timeout: float = 120.0,
+    echo: bool = False,
+) -> StepResult:
+    manifest = load_action(action_dir)
+    root = Path(tempfile.mkdtemp(prefix="runneremu-"))
+    ws = workspace or root / "workspace"
+    ws.mkdir(parents=True, exist_ok=True)
+    files = root / "_runner_file_commands"
+    files.mkdir()
+    home = root / "_github_home"
+    home.mkdir()
+    event_path = root / "event.json"
+    event_path.write_text(json.dumps(event or {}))
+    paths = {name: files / f"{name}_{uuid.uuid4()}" for name in ("add_path", "set_env", "step_summary", "save_state", "set_output")}
+    for path in paths.values():
+        path.touch()
+
+    context: dict[str, Any] = {
+        "repository": "octo-org/octo-repo",
+        "server_url": "https://github.com",
+        "api_url": "https://api.github.com",
+        "sha": "ffac537e6cbbf934b08745a378932722df287a53",
+        "ref": "refs/heads/main",
+        "ref_name": "main",
+        "event_name": "push",
+        "run_id": "1",
+        "run_number": "1",
+        "run_attempt": "1",
+        "actor": "octocat",
+        "workflow": "ci",
+        "job": "build",
+        "action": "build",
+    }
+    context.update(github or {})
+    context["event"] = dict(event or {})
+
+    inputs: dict[str, str] = {}
+    declared = manifest.get("inputs") or {}
+    given = {k.lower(): v for k, v in with_.items()}
+    for name, spec in declared.items():
+        if name.lower() in given:
+            inputs[name] = str(given.pop(name.lower()))
+        else:
+            inputs[name] = evaluate_default(str((spec or {}).get("default", "")), context)
+    inputs.update(given)  # undeclared inputs are still exported (with a warning on the runner)
+
+    composed: dict[str, str] = {}
+    composed.update(env or {})
+    for key, value in (state or {}).items():
+        composed[f"STATE_{key}"] = value
+    for key, value in inputs.items():
+        composed["INPUT_" + key.replace(" ", "_").upper()] = value
+    composed["HOME"] = str(home)
+    for key, value in context.items():
+        if key != "event":
+            composed[f"GITHUB_{key.upper()}"] = str(value)
+    composed.update(
+        {
+            "GITHUB_WORKSPACE": str(ws),
+            "GITHUB_EVENT_PATH": str(event_path),
+            "GITHUB_OUTPUT": str(paths["set_output"]),
+            "GITHUB_ENV": str(paths["set_env"]),
+            "GITHUB_PATH": str(paths["add_path"]),
+            "GITHUB_STATE": str(paths["save_state"]),
+            "GITHUB_STEP_SUMMARY": str(paths["step_summary"]),
+            "RUNNER_OS": "Linux",
+            "RUNNER_TEMP": str(root),
+            "GITHUB_ACTIONS": "true",
+            "CI": "true",
+        }
+    )
+    if debug:
+        composed["RUNNER_DEBUG"] = "1"
+    # What the image's ENV gives (Dockerfile): PATH and unbuffered output.
+    composed.setdefault("PATH", os.environ.get("PATH", "/usr/bin:/bin"))
+    composed.setdefault("PYTHONUNBUFFERED", "1")
+
+    runs = manifest["runs"]
+    if stage == "main":
+        argv = image_entrypoint(action_dir) if "entrypoint" not in runs else [runs["entrypoint"]]
+    else:
+        argv = [runs[f"{stage}-entrypoint"]]
+    processor = CommandProcessor(debug_enabled=debug)
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        _program(argv),
+        cwd=ws,
+        env=composed,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    raw: list[str] = []
+
+    def pump(stream: Any) -> None:
+        for chunk in iter(stream.readline, b""):
+            text = chunk.decode("utf-8", errors="replace")
+            for line in re.split(r"\r\n|\n|\r", text.rstrip("\r\n")) if text.strip("\r\n") else [""]:
+                raw.append(line)
+                if echo:
+                    print(processor.mask(line), flush=True)
+                processor.feed(line)
+
+    readers = [threading.Thread(target=pump, args=(s,), daemon=True) for s in (proc.stdout, proc.stderr)]
+    for reader in readers:
+        reader.start()
+    signals_sent: list[tuple[str, float]] = []
+    killed = False
+    exit_code: int | None = None
+    deadline = started + (cancel_after if cancel_after is not None else timeout)
+    try:
+        exit_code = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        for signum, grace in ((signal.SIGINT, SIGINT_GRACE_S), (signal.SIGTERM, SIGTERM_GRACE_S)):
+            if _handles(proc.pid, signum):
+                proc.send_signal(signum)
+            signals_sent.append((signum.name, time.monotonic() - started))
+            try:
+                exit_code = proc.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        else:
+            killed = True
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    for reader in readers:
+        reader.join(timeout=2)
+    duration = time.monotonic() - started
+
+    errors: list[str] = []
+
+    def read(name: str) -> dict[str, str]:
+        try:
+            records = parse_file_command(paths[name].read_text(encoding="utf-8", errors="replace"))
+        except FileCommandError as exc:
+            errors.append(f"Unable to process file command '{name}' successfully. {exc}")
+            return {}
+        if name == "set_output" and any(not k for k, _ in records):
+            errors.append("Unable to process file command 'set_output' successfully. Value cannot be null. (Parameter 'name')")
+        result: dict[str, str] = {}
+        for key, value in records:
+            result[key.lower() if name == "set_output" else key] = value
+        return result
+
+    env_updates = read("set_env")
+    summary = processor.mask(paths["step_summary"].read_text(encoding="utf-8", errors="replace"))
+    state_out = {**processor.live_state, **read("save_state")}
+    outputs = {**processor.live_outputs, **read("set_output")}
+    if killed or cancel_after is not None and signals_sent:
+        conclusion = "cancelled"
+    elif exit_code != 0 or errors or processor.failed:
+        conclusion = "failure"
+    else:
+        conclusion = "success"
+    return StepResult(
+        exit_code=None if killed else exit_code,
+        conclusion=conclusion,
+        outputs=outputs,
+        state=state_out,
+        env_updates=env_updates,
+        summary=summary,
+        annotations=processor.annotations,
+        log=processor.log,
+        secrets=processor.secrets,
+        legacy_commands=processor.legacy_commands,
+        file_command_errors=errors + processor.failed,
+        signals_sent=signals_sent,
+        duration_s=duration,
+        raw_stdout="\n".join(raw),
+    )

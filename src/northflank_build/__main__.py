@@ -1,0 +1,58 @@
+"""The action's entry point: ``python -m northflank_build`` (PID 1 in the container)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+from . import github
+from .cancel import CancelScope
+from .client import NorthflankClient
+from .clock import SystemClock
+from .config import parse_inputs
+from .errors import ActionFailure, InvalidInputs
+from .run import BuildReport, Outcome, run_build
+
+
+def main() -> int:
+    cancel = CancelScope()
+    cancel.install()  # before anything else: a cancel may come at any moment
+    # Mask the token before anything can be printed, even if other inputs are invalid.
+    github.mask((github.get_input("api-token") or "").strip())
+    try:
+        config = parse_inputs(github.get_input, os.environ, github.workspace(), github.mask)
+    except InvalidInputs as exc:
+        github.finish_invalid(exc)
+        return Outcome.INVALID.exit_code
+    report = BuildReport(Outcome.ERROR)
+    try:
+        with NorthflankClient(
+            api_url=config.api_url,
+            token=config.api_token.get_secret_value(),
+            project_id=config.project_id,
+            team_id=config.team_id,
+            clock=SystemClock(cancel.event),
+            on_debug=github.debug,
+        ) as client:
+            report = run_build(config, client, SystemClock(cancel.event), cancel, github.ActionEvents())
+    except Exception as exc:  # a bug of ours: say so plainly, keep the outputs
+        report.failure = ActionFailure(
+            f"Internal error: {type(exc).__name__}: {exc}",
+            fix="Please report this with the step log (re-run with debug logging for details).",
+            title="Internal error in the action",
+        )
+        if github.debug_enabled():
+            for line in traceback.format_exc().splitlines():
+                github.debug(line)
+        report.outcome = Outcome.ERROR
+    github.finish(report)
+    return report.outcome.exit_code
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

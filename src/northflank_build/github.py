@@ -1,0 +1,162 @@
+"""The GitHub-facing edge: inputs, masks, log lines, outputs, state, annotations, summary.
+
+Everything goes through github-action-utils, which writes file commands with a random
+heredoc delimiter (no value can inject another output) and escapes annotation data.
+Plain log lines pass through ``say``, so text from Northflank cannot act as a command.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import github_action_utils as gha
+
+from .client import BuildTarget
+from .errors import InvalidInputs, TransportFailure
+from .models import Build, StartBuildRequest
+from .report import OUTPUT_NAMES, md, outputs, summary
+from .run import BuildReport, Outcome
+
+STATE_BUILD_ID = "build_id"
+STATE_FINISHED = "finished"
+_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
+
+
+def inert(text: str) -> str:
+    """One log line that the runner will not read as a workflow command.
+
+    The runner splits on CR and LF and runs a line that starts with ``::`` (after
+    whitespace) or contains ``##[`` anywhere.
+    """
+    line = _LINE_BREAKS.sub(" ", text).replace("##[", "## [")
+    return "> " + line if line.lstrip().startswith("::") else line
+
+
+def say(text: str) -> None:
+    gha.echo(inert(text))
+
+
+def elapsed_label(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes:d}:{secs:02d}"
+
+
+def get_input(name: str) -> str | None:
+    return gha.get_user_input(name)
+
+
+def mask(value: str) -> None:
+    if value.strip():
+        gha.add_mask(value)
+
+
+def workspace() -> Path:
+    return Path(os.environ.get("GITHUB_WORKSPACE") or os.getcwd())
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("RUNNER_DEBUG") == "1"
+
+
+def debug(message: str) -> None:
+    if debug_enabled():
+        gha.debug(inert(message))
+
+
+def _can_write(variable: str) -> bool:
+    return bool(os.environ.get(variable))
+
+
+class ActionEvents:
+    """Run events as step-log lines; the build id goes out the moment it exists."""
+
+    def __init__(self) -> None:
+        self._trouble_streak = 0
+
+    def starting(self, target: BuildTarget, body: StartBuildRequest) -> None:
+        sha = body.sha or "the latest commit of its branch"
+        say(f"Starting a Northflank build of {target.label} at {sha}.")
+        overrides = body.overrides
+        if overrides is not None:
+            parts = []
+            if overrides.build_arguments:
+                parts.append("build arguments " + ", ".join(sorted(overrides.build_arguments)))
+            if overrides.build_files:
+                parts.append("build files " + ", ".join(sorted(overrides.build_files)))
+            if overrides.docker_secret_mounts:
+                parts.append("secret mounts " + ", ".join(sorted(overrides.docker_secret_mounts)))
+            if overrides.docker is not None:
+                docker = overrides.docker.model_dump(by_alias=True, exclude_none=True)
+                parts.append(", ".join(f"{k}={v}" for k, v in docker.items()))
+            say("Overrides: " + "; ".join(parts) + ".")
+
+    def started(self, build: Build, adopted: bool) -> None:
+        how = " (found after the start request's answer was lost)" if adopted else ""
+        say(f"Build {build.id} started{how}.")
+        if _can_write("GITHUB_OUTPUT"):
+            gha.set_output("build-id", build.id)
+        if _can_write("GITHUB_STATE"):
+            gha.save_state(STATE_BUILD_ID, build.id)
+
+    def status(self, build: Build, elapsed: float) -> None:
+        self._trouble_streak = 0
+        extra = f" ({build.message})" if build.message and build.finished else ""
+        say(f"[{elapsed_label(elapsed)}] {build.status or 'UNKNOWN'}{extra}")
+
+    def trouble(self, problem: Exception, elapsed: float) -> None:
+        self._trouble_streak += 1
+        if self._trouble_streak == 1:
+            text = problem.message if isinstance(problem, TransportFailure) else str(problem)
+            say(f"[{elapsed_label(elapsed)}] Cannot read the build status right now ({text}); still waiting.")
+
+    def note(self, message: str) -> None:
+        say(message)
+
+
+def report_invalid(exc: InvalidInputs) -> None:
+    for problem in exc.problems:
+        gha.error(f"{problem.name}: {problem.message}", title=f"Invalid input '{problem.name}'")
+    say(exc.message)
+
+
+def finish(report: BuildReport) -> None:
+    """Outputs, state, summary and the failure annotation, on every path."""
+    if _can_write("GITHUB_OUTPUT"):
+        for name, value in outputs(report).items():
+            gha.set_output(name, value)
+    if _can_write("GITHUB_STATE") and report.build is not None:
+        running_on = report.outcome in (Outcome.CANCELLED, Outcome.TIMED_OUT, Outcome.ERROR)
+        # The post step aborts a build the main step could not; tell it when there is none.
+        if not running_on or report.aborted or (report.build.finished):
+            gha.save_state(STATE_FINISHED, "true")
+    if report.failure is not None and report.outcome is not Outcome.INVALID:
+        gha.error(report.failure.explain(), title=report.failure.title)
+    if _can_write("GITHUB_STEP_SUMMARY"):
+        gha.append_job_summary(
+            summary(
+                report,
+                server_url=os.environ.get("GITHUB_SERVER_URL", ""),
+                repository=os.environ.get("GITHUB_REPOSITORY", ""),
+            )
+        )
+    result = report.build.status if report.build else report.outcome.value
+    say(f"Result: {report.outcome.value} ({result}); exit code {report.outcome.exit_code}.")
+
+
+def invalid_summary(exc: InvalidInputs) -> str:
+    rows = "\n".join(f"| `{p.name}` | {md(p.message)} |" for p in exc.problems)
+    return f"### :x: Invalid inputs: nothing was sent\n\n| input | problem |\n|---|---|\n{rows}\n"
+
+
+def finish_invalid(exc: InvalidInputs) -> None:
+    report_invalid(exc)
+    if _can_write("GITHUB_OUTPUT"):
+        for name, value in outputs(BuildReport(Outcome.INVALID)).items():
+            gha.set_output(name, value)
+    if _can_write("GITHUB_STEP_SUMMARY"):
+        gha.append_job_summary(invalid_summary(exc))
+
+
+__all__ = ["OUTPUT_NAMES", "ActionEvents", "finish", "finish_invalid", "get_input", "mask", "say"]

@@ -1,0 +1,115 @@
+"""What a finished run says: the step outputs and the job summary (pure functions)."""
+
+from __future__ import annotations
+
+import re
+
+from .models import Build, format_timestamp
+from .run import BuildReport, Outcome
+
+OUTPUT_NAMES = (
+    "build-id",
+    "status",
+    "success",
+    "concluded",
+    "registry-uri",
+    "sha",
+    "branch",
+    "created-at",
+    "concluded-at",
+    "duration-seconds",
+    "build-url",
+)
+
+
+def duration_seconds(build: Build | None, fallback: float) -> str:
+    """From created-at to concluded-at; while not concluded, the time the step waited."""
+    if build is None:
+        return ""
+    created, concluded = build.created_datetime(), build.concluded_datetime()
+    if created and concluded:
+        return str(max(0, round((concluded - created).total_seconds())))
+    return str(round(fallback)) if fallback else ""
+
+
+def outputs(report: BuildReport) -> dict[str, str]:
+    build = report.build
+    values = {
+        "build-id": build.id if build else "",
+        "status": (build.status or "") if build else "",
+        "success": "true" if report.outcome is Outcome.SUCCEEDED else "false",
+        "concluded": "true" if build and build.finished else "false",
+        "registry-uri": (build.registry_uri or "") if build else "",
+        "sha": (build.sha or "") if build else "",
+        "branch": (build.branch or "") if build else "",
+        "created-at": format_timestamp(build.created_datetime()) if build else "",
+        "concluded-at": format_timestamp(build.concluded_datetime()) if build else "",
+        "duration-seconds": duration_seconds(build, report.waited_s),
+        "build-url": report.build_url,
+    }
+    assert tuple(values) == OUTPUT_NAMES
+    return values
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def md(text: str | None) -> str:
+    """Untrusted text as inert Markdown on one line (no links, HTML or table breaks)."""
+    if not text:
+        return ""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def code(text: str | None) -> str:
+    """Untrusted text as an inline code span (backticks cannot be escaped inside one)."""
+    if not text:
+        return ""
+    return "`" + " ".join(text.replace("`", "'").split()).replace("|", "\\|") + "`"
+
+
+HEADLINES = {
+    Outcome.SUCCEEDED: ":white_check_mark: Northflank build succeeded",
+    Outcome.FAILED: ":x: Northflank build failed",
+    Outcome.STARTED: ":rocket: Northflank build started (not waited for)",
+    Outcome.TIMED_OUT: ":hourglass: Timed out waiting for the Northflank build",
+    Outcome.CANCELLED: ":no_entry_sign: Cancelled",
+    Outcome.ERROR: ":x: Northflank build could not be followed",
+    Outcome.INVALID: ":x: Invalid inputs: nothing was sent",
+}
+
+
+def summary(report: BuildReport, *, server_url: str = "", repository: str = "") -> str:
+    """The job summary in GitHub Markdown; holds ids and statuses, never a secret."""
+    lines = [f"### {HEADLINES[report.outcome]}", ""]
+    build = report.build
+    values = outputs(report)
+    if build is not None and report.target is not None:
+        sha = build.sha or ""
+        commit = md(sha[:12])
+        if sha and server_url and repository and re.fullmatch(r"[0-9a-f]{40}", sha):
+            commit = f"[`{sha[:12]}`]({server_url}/{repository}/commit/{sha})"
+        rows = [
+            ("Status", code(build.status)),
+            ("Build", f"[{md(build.id)}]({report.build_url})" if report.build_url else md(build.id)),
+            (report.target.kind.capitalize(), f"{md(report.target.id)} in project {md(report.project_id)}"),
+            ("Commit", commit),
+            ("Branch", md(build.branch)),
+            ("Image", code(build.registry_uri)),
+            ("Duration", f"{values['duration-seconds']} s" if values["duration-seconds"] else ""),
+        ]
+        if report.adopted:
+            rows.append(("Note", "the start request's answer was lost; the build it created was found and followed"))
+        if report.aborted is not None:
+            rows.append(("Aborted", "yes" if report.aborted else "no: the abort request failed"))
+        lines += ["| | |", "|---|---|"]
+        lines += [f"| {name} | {value} |" for name, value in rows if value]
+        lines.append("")
+    if report.timeline:
+        steps = " → ".join(f"{md(status)} ({elapsed:.0f} s)" for status, elapsed in report.timeline)
+        lines += [f"Timeline: {steps}", ""]
+    if report.failure is not None:
+        lines += [f"**{md(report.failure.title)}**: {md(report.failure.message)}", ""]
+        if report.failure.fix:
+            lines += [f"Fix: {md(report.failure.fix)}", ""]
+    return "\n".join(lines)

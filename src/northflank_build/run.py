@@ -1,0 +1,221 @@
+"""The build run: start one build, wait for it, abort it on timeout or cancel.
+
+Shared by the action and any other front end; it reports through ``Events`` and returns a
+``BuildReport``, and never touches GitHub or the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from .cancel import CancelScope
+from .client import BuildTarget, NorthflankClient
+from .clock import Clock
+from .config import DEFAULT_API_URL, ActionConfig
+from .errors import ActionFailure, Cancelled
+from .models import Build, StartBuildRequest
+from .waiting import WaitEnd, WaitPolicy, wait_for_build
+
+ABORT_TIMEOUT_S = 3.0
+
+
+class Outcome(Enum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STARTED = "started"  # wait: false
+    TIMED_OUT = "timed out"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+    INVALID = "invalid input"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self]
+
+
+EXIT_CODES = {
+    Outcome.SUCCEEDED: 0,
+    Outcome.STARTED: 0,
+    Outcome.FAILED: 1,
+    Outcome.INVALID: 2,
+    Outcome.ERROR: 3,
+    Outcome.TIMED_OUT: 4,
+    Outcome.CANCELLED: 130,
+}
+
+
+class Events(Protocol):
+    """What a front end hears while the run goes on."""
+
+    def starting(self, target: BuildTarget, body: StartBuildRequest) -> None: ...
+    def started(self, build: Build, adopted: bool) -> None: ...
+    def status(self, build: Build, elapsed: float) -> None: ...
+    def trouble(self, problem: Exception, elapsed: float) -> None: ...
+    def note(self, message: str) -> None: ...
+
+
+@dataclass
+class BuildReport:
+    outcome: Outcome
+    project_id: str = ""
+    team_id: str | None = None
+    target: BuildTarget | None = None
+    build: Build | None = None
+    dashboard: str = ""
+    failure: ActionFailure | None = None
+    timeline: list[tuple[str, float]] = field(default_factory=list)
+    waited_s: float = 0.0
+    adopted: bool = False
+    aborted: bool | None = None  # None: no abort was attempted
+    requests: int = 0
+
+    @property
+    def build_url(self) -> str:
+        if not (self.build and self.target and self.dashboard):
+            return ""
+        scope = f"t/{self.team_id}" if self.team_id else "s"
+        return (
+            f"{self.dashboard}/{scope}/project/{self.project_id}/{self.target.kind}s/"
+            f"{self.target.id}/builds/{self.build.id}"
+        )
+
+
+def dashboard_base(api_url: str) -> str:
+    """The Northflank dashboard that goes with an API URL (api.X -> app.X)."""
+    if api_url.rstrip("/") == DEFAULT_API_URL:
+        return "https://app.northflank.com"
+    parts = urlsplit(api_url)
+    host = parts.netloc
+    if host.startswith("api."):
+        return f"{parts.scheme}://app.{host[4:]}"
+    return api_url.rstrip("/")  # the simulator serves the dashboard paths itself
+
+
+def run_build(
+    config: ActionConfig,
+    client: NorthflankClient,
+    clock: Clock,
+    cancel: CancelScope,
+    events: Events,
+) -> BuildReport:
+    target = BuildTarget("job", config.job_id)
+    report = BuildReport(
+        Outcome.ERROR,
+        project_id=config.project_id,
+        team_id=config.team_id,
+        target=target,
+        dashboard=dashboard_base(config.api_url),
+    )
+    body = config.start_request()
+    events.starting(target, body)
+    try:
+        try:
+            with cancel.interruptible():
+                started = client.start_build(target, body)
+        except Cancelled:
+            report.outcome = Outcome.CANCELLED
+            return report
+        except ActionFailure as exc:
+            report.failure = exc
+            return report
+        report.build = started.build
+        report.adopted = started.adopted
+        events.started(started.build, started.adopted)
+        if not config.wait:
+            report.outcome = Outcome.STARTED
+            return report
+        _wait(config, client, clock, cancel, events, report)
+        return report
+    finally:
+        report.requests = client.requests_sent
+
+
+def _wait(
+    config: ActionConfig,
+    client: NorthflankClient,
+    clock: Clock,
+    cancel: CancelScope,
+    events: Events,
+    report: BuildReport,
+) -> None:
+    assert report.build is not None and report.target is not None
+    target = report.target
+    build_id = report.build.id
+    began = clock.monotonic()
+
+    def on_change(build: Build, elapsed: float) -> None:
+        report.build = build
+        report.timeline.append((build.status or "UNKNOWN", elapsed))
+        events.status(build, elapsed)
+
+    def fetch() -> Build:
+        build = client.get_build(target, build_id)
+        report.build = build
+        return build
+
+    policy = WaitPolicy(timeout_s=config.timeout_seconds, max_interval_s=config.poll_interval_seconds)
+    try:
+        with cancel.interruptible():
+            result = wait_for_build(
+                report.build,
+                fetch,
+                policy,
+                clock,
+                on_change=on_change,
+                on_trouble=events.trouble,
+                pacing=client.pacing_delay,
+                started=began,
+            )
+        end = result.end
+    except Cancelled:
+        end = WaitEnd.CANCELLED
+    except ActionFailure as exc:
+        report.waited_s = clock.monotonic() - began
+        report.failure = exc
+        report.outcome = Outcome.ERROR
+        return
+    report.waited_s = clock.monotonic() - began
+    build = report.build
+    if end is WaitEnd.CONCLUDED:
+        if build.succeeded:
+            report.outcome = Outcome.SUCCEEDED
+            return
+        report.outcome = Outcome.FAILED
+        said = f" Northflank said: {build.message}" if build.message else ""
+        report.failure = ActionFailure(
+            f"Build {build.id} of {target.label} concluded with status {build.status or 'unknown'}.{said}",
+            fix="Open the build on Northflank (build-url) to read its log.",
+            title="Northflank build failed",
+        )
+        return
+    if end is WaitEnd.TIMED_OUT:
+        report.outcome = Outcome.TIMED_OUT
+        report.failure = ActionFailure(
+            f"Build {build.id} had not concluded after {config.timeout_seconds} s "
+            f"(timeout-seconds); its last status was {build.status or 'unknown'}.",
+            fix="Raise timeout-seconds if builds of this job take longer."
+            + (" The build was aborted." if config.abort_on_cancel else " The build was left running (abort-on-cancel: false)."),
+            title="Timed out waiting for the Northflank build",
+        )
+    else:
+        report.outcome = Outcome.CANCELLED
+    if config.abort_on_cancel:
+        abort(client, target, build_id, events, report)
+
+
+def abort(
+    client: NorthflankClient, target: BuildTarget, build_id: str, events: Events, report: BuildReport
+) -> None:
+    """One short DELETE; a failure is reported, never raised (we are already ending)."""
+    events.note(f"Aborting build {build_id} on Northflank...")
+    try:
+        client.abort_build(target, build_id, timeout=ABORT_TIMEOUT_S)
+    except ActionFailure as exc:
+        report.aborted = False
+        events.note(f"Could not abort build {build_id}: {exc.message}")
+        return
+    report.aborted = True
+    events.note(f"Aborted build {build_id}.")

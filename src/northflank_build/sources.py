@@ -1,0 +1,185 @@
+"""Multiline ``NAME=VALUE`` / ``NAME=SOURCE`` inputs, and reading secret sources.
+
+``SOURCE`` is ``env:VAR`` (a variable of the step's environment) or a file path relative to
+the workspace. Secrets come from these sources rather than from YAML, which keeps them out
+of quoting trouble and lets the action mask the exact bytes it sends.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputProblem
+from .models import SecretContent
+
+ENV_VAR_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+BUILD_ARG_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# The API caps nothing documented; this keeps one input inside the runner's 128 KiB env limit
+# family and stops a wrong path (a binary, a log) from being sent as a secret.
+MAX_SECRET_BYTES = 512 * 1024
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int
+    key: str
+    value: str
+
+
+def split_pairs(name: str, text: str, problems: list[InputProblem], what: str) -> list[Line]:
+    """Split ``KEY=VALUE`` lines; blank lines and ``#`` comments are skipped.
+
+    Values are kept verbatim after the first ``=``. Problems name the line, never its value.
+    """
+    lines: list[Line] = []
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            problems.append(InputProblem(name, f"line {number} is not {what}."))
+            continue
+        if key in seen:
+            problems.append(
+                InputProblem(name, f"line {number} repeats {key!r} (first on line {seen[key]}).")
+            )
+            continue
+        seen[key] = number
+        lines.append(Line(number, key, value))
+    return lines
+
+
+def parse_build_arguments(text: str, problems: list[InputProblem]) -> dict[str, str]:
+    """Multiline ``KEY=VALUE`` or a JSON object of strings."""
+    name = "build-arguments"
+    stripped = text.strip()
+    if not stripped:
+        return {}
+    if stripped.startswith("{"):
+        try:
+            loaded = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            problems.append(
+                InputProblem(name, f"looks like JSON but does not parse ({exc.msg}, line {exc.lineno}).")
+            )
+            return {}
+        if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+            problems.append(
+                InputProblem(name, 'as JSON it must be an object of strings, e.g. {"NODE_ENV": "production"}.')
+            )
+            return {}
+        pairs = [Line(0, str(k), v) for k, v in loaded.items()]
+    else:
+        pairs = split_pairs(name, stripped, problems, "KEY=VALUE")
+    result: dict[str, str] = {}
+    for pair in pairs:
+        where = f"line {pair.number}" if pair.number else "a key"
+        if not BUILD_ARG_PATTERN.fullmatch(pair.key):
+            problems.append(
+                InputProblem(
+                    name,
+                    f"{where} has the name {pair.key[:40]!r}; a build argument name starts with a "
+                    "letter or _ and holds letters, digits, _, . and -.",
+                )
+            )
+            continue
+        result[pair.key] = pair.value
+    return result
+
+
+def read_source(
+    name: str,
+    key: str,
+    source: str,
+    env: Mapping[str, str],
+    workspace: Path,
+    problems: list[InputProblem],
+) -> bytes | None:
+    """Read ``env:VAR`` or a workspace-relative file; report what is wrong, not the content."""
+    source = source.strip()
+    if source.startswith("env:"):
+        var = source[4:].strip()
+        if not ENV_VAR_PATTERN.fullmatch(var):
+            problems.append(
+                InputProblem(name, f"{key}: env:{var[:40]} is not a valid environment variable name.")
+            )
+            return None
+        if var not in env:
+            problems.append(
+                InputProblem(
+                    name,
+                    f"{key}: environment variable {var} is not set; add it to the step's env: "
+                    f"(e.g. {var}: ${{{{ secrets.{var} }}}}).",
+                )
+            )
+            return None
+        if env[var] == "":
+            problems.append(
+                InputProblem(
+                    name,
+                    f"{key}: environment variable {var} is empty (secrets are empty on pull "
+                    "requests from forks and when the secret does not exist).",
+                )
+            )
+            return None
+        return env[var].encode("utf-8")
+    if not source:
+        problems.append(InputProblem(name, f"{key}: the source after '=' is empty; use env:NAME or a file path."))
+        return None
+    path = Path(source)
+    if path.is_absolute():
+        problems.append(
+            InputProblem(name, f"{key}: the source {source!r} must be relative to the workspace, or env:NAME.")
+        )
+        return None
+    root = workspace.resolve()
+    resolved = (root / path).resolve()
+    if not resolved.is_relative_to(root):
+        problems.append(InputProblem(name, f"{key}: the source {source!r} points outside the workspace."))
+        return None
+    if not resolved.is_file():
+        problems.append(InputProblem(name, f"{key}: no file {source!r} in the workspace ({root})."))
+        return None
+    if resolved.stat().st_size > MAX_SECRET_BYTES:
+        problems.append(
+            InputProblem(name, f"{key}: the file {source!r} is larger than {MAX_SECRET_BYTES // 1024} KiB.")
+        )
+        return None
+    return resolved.read_bytes()
+
+
+def parse_secret_map(
+    name: str,
+    text: str,
+    key_ok: Callable[[str], str | None],
+    env: Mapping[str, str],
+    workspace: Path,
+    problems: list[InputProblem],
+    on_secret: Callable[[str], None],
+) -> dict[str, SecretContent]:
+    """Parse ``KEY=SOURCE`` lines into the API's ``{key: {data, encoding}}`` map.
+
+    ``key_ok`` returns a problem description for a bad key, or None. Every content read is
+    handed to ``on_secret`` at once, so it is masked before anything can print it.
+    """
+    result: dict[str, SecretContent] = {}
+    for line in split_pairs(name, text, problems, "KEY=SOURCE"):
+        fault = key_ok(line.key)
+        if fault:
+            problems.append(InputProblem(name, f"line {line.number}: {fault}"))
+            continue
+        content = read_source(name, line.key, line.value, env, workspace, problems)
+        if content is None:
+            continue
+        text_form = content.decode("utf-8", errors="replace")
+        on_secret(text_form)
+        result[line.key] = SecretContent(data=base64.b64encode(content).decode("ascii"))
+    return result

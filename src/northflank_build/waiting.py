@@ -1,0 +1,89 @@
+"""Poll a build until Northflank says it has concluded, within an overall deadline.
+
+Whether a build is done is read from ``concluded``, never from a list of statuses:
+Northflank adds statuses over time, and an unknown one that has not concluded is running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from .clock import Clock
+from .errors import ApiError, MalformedResponse, RateLimited, ServerError, TransportFailure
+from .models import Build
+
+# Errors worth outliving: the build keeps running on Northflank while we cannot see it.
+TRANSIENT = (TransportFailure, ServerError, MalformedResponse, RateLimited)
+FIRST_INTERVAL_S = 1.0
+GROWTH = 1.5
+
+
+class WaitEnd(Enum):
+    CONCLUDED = "concluded"
+    TIMED_OUT = "timed out"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    build: Build
+    end: WaitEnd
+    polls: int
+
+
+@dataclass(frozen=True)
+class WaitPolicy:
+    timeout_s: float
+    max_interval_s: float
+    first_interval_s: float = FIRST_INTERVAL_S
+
+    def interval(self, polls: int) -> float:
+        """Dense at first (short builds finish fast), growing to the user's maximum."""
+        return min(self.max_interval_s, self.first_interval_s * GROWTH**polls)
+
+
+def wait_for_build(
+    first: Build,
+    fetch: Callable[[], Build],
+    policy: WaitPolicy,
+    clock: Clock,
+    *,
+    on_change: Callable[[Build, float], None],
+    on_trouble: Callable[[Exception, float], None],
+    pacing: Callable[[], float] = lambda: 0.0,
+    started: float | None = None,
+) -> WaitResult:
+    """Return when the build concludes, the deadline passes or the run is cancelled.
+
+    ``on_change`` hears each new status with the seconds elapsed; ``on_trouble`` hears a
+    transient failure to read the build (polling goes on until the deadline).
+    """
+    began = clock.monotonic() if started is None else started
+    deadline = began + policy.timeout_s
+    build = first
+    last_status = build.status
+    on_change(build, clock.monotonic() - began)
+    polls = 0
+    while not build.finished:
+        now = clock.monotonic()
+        if now >= deadline:
+            return WaitResult(build, WaitEnd.TIMED_OUT, polls)
+        pause = max(policy.interval(polls), pacing())
+        if clock.sleep(min(pause, deadline - now)):
+            return WaitResult(build, WaitEnd.CANCELLED, polls)
+        if clock.monotonic() >= deadline:
+            return WaitResult(build, WaitEnd.TIMED_OUT, polls)
+        polls += 1
+        try:
+            build = fetch()
+        except TRANSIENT as exc:
+            on_trouble(exc, clock.monotonic() - began)
+            continue
+        except ApiError:
+            raise
+        if build.status != last_status:
+            last_status = build.status
+            on_change(build, clock.monotonic() - began)
+    return WaitResult(build, WaitEnd.CONCLUDED, polls)

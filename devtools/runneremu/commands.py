@@ -47,6 +47,7 @@ class CommandProcessor:
     debug_enabled: bool = False
     failed: list[str] = field(default_factory=list)
     stop_token: str | None = None
+    echo: bool = False  # print each log line as the runner would show it
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def mask(self, text: str) -> str:
@@ -66,7 +67,11 @@ class CommandProcessor:
 
     def feed(self, line: str) -> None:
         with self._lock:
+            before = len(self.log)
             self._feed(line)
+            if self.echo:
+                for entry in self.log[before:]:
+                    print(entry, flush=True)
 
     def _feed(self, line: str) -> None:
         if "::" not in line and "##[" not in line:

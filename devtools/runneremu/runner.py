@@ -193,7 +193,7 @@ def run_action(
         argv = image_entrypoint(action_dir) if "entrypoint" not in runs else [runs["entrypoint"]]
     else:
         argv = [runs[f"{stage}-entrypoint"]]
-    processor = CommandProcessor(debug_enabled=debug)
+    processor = CommandProcessor(debug_enabled=debug, echo=echo)
     started = time.monotonic()
     proc = subprocess.Popen(
         _program(argv),
@@ -211,8 +211,6 @@ def run_action(
             text = chunk.decode("utf-8", errors="replace")
             for line in re.split(r"\r\n|\n|\r", text.rstrip("\r\n")) if text.strip("\r\n") else [""]:
                 raw.append(line)
-                if echo:
-                    print(processor.mask(line), flush=True)
                 processor.feed(line)
 
     readers = [threading.Thread(target=pump, args=(s,), daemon=True) for s in (proc.stdout, proc.stderr)]

@@ -18,9 +18,7 @@ from .run import BuildReport, Outcome, run_build
 def main() -> int:
     cancel = CancelScope()
     cancel.install()  # before anything else: a cancel may come at any moment
-    # Mask the token before anything can be printed, even if other inputs are invalid.
-    github.mask((github.get_input("api-token") or "").strip())
-    try:
+    try:  # parse_inputs masks the token first, before anything else can be printed
         config = parse_inputs(github.get_input, os.environ, github.workspace(), github.mask)
     except InvalidInputs as exc:
         github.finish_invalid(exc)

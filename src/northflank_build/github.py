@@ -16,7 +16,7 @@ import github_action_utils as gha
 from .client import BuildTarget
 from .errors import InvalidInputs, TransportFailure
 from .models import Build, StartBuildRequest
-from .report import OUTPUT_NAMES, md, outputs, summary
+from .report import OUTPUT_NAMES, elapsed_label, md, outputs, summary
 from .run import BuildReport, Outcome
 
 STATE_BUILD_ID = "build_id"
@@ -36,11 +36,6 @@ def inert(text: str) -> str:
 
 def say(text: str) -> None:
     gha.echo(inert(text))
-
-
-def elapsed_label(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes:d}:{secs:02d}"
 
 
 def get_input(name: str) -> str | None:

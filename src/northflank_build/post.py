@@ -24,7 +24,6 @@ def main() -> int:
     build_id = gha.get_state(github.STATE_BUILD_ID) or ""
     if not build_id or gha.get_state(github.STATE_FINISHED) == "true":
         return 0
-    github.mask((github.get_input("api-token") or "").strip())
     try:
         config = parse_inputs(github.get_input, os.environ, github.workspace(), github.mask)
     except InvalidInputs:

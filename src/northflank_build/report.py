@@ -22,6 +22,11 @@ OUTPUT_NAMES = (
 )
 
 
+def elapsed_label(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes:d}:{secs:02d}"
+
+
 def duration_seconds(build: Build | None, fallback: float) -> str:
     """From created-at to concluded-at; while not concluded, the time the step waited."""
     if build is None:
@@ -106,7 +111,7 @@ def summary(report: BuildReport, *, server_url: str = "", repository: str = "") 
         lines += [f"| {name} | {value} |" for name, value in rows if value]
         lines.append("")
     if report.timeline:
-        steps = " → ".join(f"{md(status)} ({elapsed:.0f} s)" for status, elapsed in report.timeline)
+        steps = " → ".join(f"{md(status)} ({elapsed_label(elapsed)})" for status, elapsed in report.timeline)
         lines += [f"Timeline: {steps}", ""]
     if report.failure is not None:
         lines += [f"**{md(report.failure.title)}**: {md(report.failure.message)}", ""]

@@ -1,0 +1,53 @@
+# make demo: run the action end to end against the built-in Northflank API simulator.
+# make test: everything CI runs (tests, ruff, mypy --strict, action linters, image build).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+DEV := PYTHONPATH=devtools
+CONTAINER_CHECK := ../shared/tools/container-check
+
+.PHONY: setup demo test lint typecheck actionlint unit container lock bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(DEV) $(BIN)/python -m demo
+
+test: setup lint typecheck actionlint unit container
+
+lint: setup
+	$(BIN)/ruff check src devtools tests
+	$(BIN)/ruff format --check src devtools tests
+
+typecheck: setup
+	$(BIN)/mypy src devtools tests
+
+actionlint: setup
+	$(BIN)/actionlint .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions action.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/zizmor --offline --min-severity low .github/workflows action.yml
+
+unit: setup
+	$(BIN)/pytest
+
+# Builds the real Dockerfile and runs the image as the runner does, against the simulator.
+# Needs root and apt (it installs buildah/podman once); skipped with a reason elsewhere.
+container: setup
+	@if [ ! -x $(CONTAINER_CHECK) ]; then echo "container: skipped ($(CONTAINER_CHECK) not found)"; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then echo "container: skipped (needs root and apt-get)"; \
+	else $(DEV) $(BIN)/python -m container_smoke $(CONTAINER_CHECK); fi
+
+lock: setup
+	$(BIN)/uv pip compile requirements.in --generate-hashes --python-version 3.12 --no-header -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-output

@@ -1,0 +1,71 @@
+"""``make demo``: the action end to end, as the runner runs it, against the simulator.
+
+Starts the Northflank API simulator on loopback, runs the action's entrypoint with the
+runner's INPUT_* variables and file-command files (devtools/runneremu), shows the step log
+as it happens, then the outputs and the job summary, for a successful and a failing build.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from nfsim import BuildPlan, Simulator
+from runneremu import run_action
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "demo-output"
+
+
+def show(title: str, sim: Simulator, plan: BuildPlan, extra: dict[str, str]) -> int:
+    sim.set_plan(plan)
+    print(f"\n===== {title} =====\n--- step log (as the runner shows it, secrets masked) ---", flush=True)
+    with_ = {
+        "api-token": "nf-demo-token-0123456789",
+        "api-url": sim.url,
+        "project-id": "demo-project",
+        "job-id": "demo-job",
+        "poll-interval-seconds": "2",
+        "build-arguments": "NODE_ENV=production\n# comments and blank lines are ignored\n\nAPP_VERSION=1.2.3",
+        **extra,
+    }
+    result = run_action(ROOT, with_, echo=True, env={"NPMRC": "//registry.npmjs.org/:_authToken=npm-demo-secret"})
+    print(f"--- exit code {result.exit_code}, step conclusion: {result.conclusion} ---")
+    print("--- outputs (steps.<id>.outputs) ---")
+    for name, value in result.outputs.items():
+        print(f"  {name} = {value}")
+    print("--- annotations ---")
+    for note in result.annotations:
+        print(f"  {note.kind} [{note.properties.get('title', '')}] {note.message}")
+    print("--- job summary (Markdown) ---")
+    print(result.summary)
+    OUT.mkdir(exist_ok=True)
+    slug = title.split()[0].lower()
+    (OUT / f"summary-{slug}.md").write_text(result.summary)
+    sent = [f"{r.method} {r.path}" for r in sim.requests]
+    print(f"--- {len(sent)} requests reached the simulator: {', '.join(sorted(set(sent)))}")
+    sim.requests.clear()
+    return result.exit_code or 0
+
+
+def main() -> int:
+    with Simulator() as sim:
+        print(f"Northflank API simulator listening on {sim.url}")
+        ok = show(
+            "Successful build",
+            sim,
+            BuildPlan(phases=(("PENDING", 1), ("STARTING", 1), ("CLONING", 1), ("BUILDING", 4), ("UPLOADING", 1))),
+            {"build-files": "/app/.npmrc=env:NPMRC"},
+        )
+        failed = show(
+            "Failing build",
+            sim,
+            BuildPlan(phases=(("PENDING", 1), ("BUILDING", 2)), outcome="FAILURE"),
+            {},
+        )
+    print(f"\nSummaries written to {OUT}/. Exit codes: success run {ok}, failing run {failed} (expected 0 and 1).")
+    return 0 if (ok, failed) == (0, 1) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

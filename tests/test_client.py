@@ -1,0 +1,294 @@
+"""The client against httpx.MockTransport, in virtual time: retries, 429, 5xx, bad bodies,
+clear error messages, and a start request that never starts two builds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from email.utils import formatdate
+
+import httpx
+import pytest
+from fakes import FakeClock
+from northflank_build.client import BuildTarget, NorthflankClient
+from northflank_build.errors import (
+    AuthenticationFailed,
+    MalformedResponse,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ServerError,
+    TransportFailure,
+)
+from northflank_build.models import StartBuildRequest, format_timestamp
+from northflank_build.retry import RetryPolicy
+
+JOB = BuildTarget("job", "my-job")
+SHA = "a" * 40
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def build_json(build_id: str = "b-1", **extra: object) -> dict[str, object]:
+    return {"id": build_id, "status": "PENDING", "concluded": False, "sha": SHA, **extra}
+
+
+def ok(data: object, **headers: str) -> httpx.Response:
+    return httpx.Response(200, json={"data": data}, headers=headers)
+
+
+def make(handler: Handler, clock: FakeClock | None = None, team: str | None = None) -> tuple[NorthflankClient, FakeClock, list[httpx.Request]]:
+    clock = clock or FakeClock()
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler(request)
+
+    client = NorthflankClient(
+        api_url="https://api.example.com",
+        token="tok",
+        project_id="proj",
+        team_id=team,
+        clock=clock,
+        retry=RetryPolicy(attempts=5, total_seconds=60),
+        transport=httpx.MockTransport(record),
+    )
+    return client, clock, seen
+
+
+def sequence(*responses: httpx.Response | Exception) -> Handler:
+    queue = list(responses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        item = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    return handler
+
+
+def test_routes_and_headers() -> None:
+    client, _, seen = make(sequence(ok(build_json())), team="my-team")
+    client.get_build(JOB, "b-1")
+    request = seen[0]
+    assert request.url.path == "/v1/teams/my-team/projects/proj/jobs/my-job/build/b-1"
+    assert request.headers["authorization"] == "Bearer tok"
+    assert request.headers["user-agent"].startswith("northflank-build-action/")
+
+
+def test_read_retries_5xx_with_html_bodies_then_succeeds() -> None:
+    html = httpx.Response(502, text="<html>Bad Gateway</html>", headers={"content-type": "text/html"})
+    client, clock, seen = make(sequence(html, html, ok(build_json())))
+    assert client.get_build(JOB, "b-1").id == "b-1"
+    assert len(seen) == 3 and len(clock.sleeps) == 2
+    assert clock.sleeps[1] > 0 and clock.sleeps[0] <= 0.5
+
+
+def test_read_gives_up_after_the_attempt_cap() -> None:
+    client, _, seen = make(sequence(httpx.Response(503, text="down")))
+    with pytest.raises(ServerError, match="HTTP 503"):
+        client.get_build(JOB, "b-1")
+    assert len(seen) == 5
+
+
+def test_read_retries_connection_errors_and_timeouts() -> None:
+    client, _, seen = make(sequence(httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), ok(build_json())))
+    assert client.get_build(JOB, "b-1").id == "b-1"
+    assert len(seen) == 3
+
+
+def test_backoff_resets_after_a_success() -> None:
+    html = httpx.Response(502, text="<html/>")
+    client, clock, _ = make(sequence(html, html, ok(build_json()), html, ok(build_json())))
+    client.get_build(JOB, "b-1")
+    first_streak = list(clock.sleeps)
+    client.get_build(JOB, "b-1")
+    assert clock.sleeps[len(first_streak)] <= 0.5  # back to the first, shortest delay
+
+
+def test_malformed_bodies_on_reads_are_retried_then_explained() -> None:
+    client, _, seen = make(sequence(httpx.Response(200, text="{not json"), ok({"id": 5, "concluded": "maybe"}), ok(build_json())))
+    assert client.get_build(JOB, "b-1").id == "b-1"
+    assert len(seen) == 3
+    client, _, _ = make(sequence(httpx.Response(200, json={"nodata": True})))
+    with pytest.raises(MalformedResponse, match='no "data" object'):
+        client.get_build(JOB, "b-1")
+    client, _, _ = make(sequence(ok({"concluded": "maybe"})))
+    with pytest.raises(MalformedResponse, match="id, concluded"):
+        client.get_build(JOB, "b-1")
+
+
+def test_429_waits_as_retry_after_says() -> None:
+    limited = httpx.Response(429, text="Too Many Requests", headers={"retry-after": "7", "x-ratelimit-reset": "99"})
+    client, clock, _ = make(sequence(limited, ok(build_json())))
+    client.get_build(JOB, "b-1")
+    assert clock.sleeps == [7.0]
+
+
+def test_429_without_retry_after_waits_for_the_reset() -> None:
+    limited = httpx.Response(429, text="Too Many Requests", headers={"x-ratelimit-reset": "12", "x-ratelimit-remaining": "0"})
+    client, clock, _ = make(sequence(limited, ok(build_json())))
+    client.get_build(JOB, "b-1")
+    assert clock.sleeps == [12.0]
+
+
+def test_429_past_the_cap_fails_with_a_message_that_says_so() -> None:
+    limited = httpx.Response(429, text="Too Many Requests", headers={"x-ratelimit-reset": "3000"})
+    client, clock, _ = make(sequence(limited))
+    with pytest.raises(RateLimited, match="past this action's cap") as caught:
+        client.get_build(JOB, "b-1")
+    assert "1000 requests an hour" in caught.value.fix
+    assert clock.sleeps == []
+
+
+def test_rate_limit_headers_drive_pacing() -> None:
+    client, _, _ = make(sequence(ok(build_json(), **{"x-ratelimit-limit": "1000", "x-ratelimit-remaining": "10", "x-ratelimit-reset": "600"})))
+    client.get_build(JOB, "b-1")
+    assert client.pacing_delay() == pytest.approx(60.0)
+
+
+def envelope(status: int, message: str) -> httpx.Response:
+    return httpx.Response(status, json={"error": {"status": status, "message": message, "id": "e-42"}})
+
+
+def test_401_403_404_fail_fast_with_cause_and_fix() -> None:
+    client, _, seen = make(sequence(envelope(401, "Unauthenticated")))
+    with pytest.raises(AuthenticationFailed) as auth:
+        client.get_build(JOB, "b-1")
+    assert len(seen) == 1 and "expired" in auth.value.message and "api-token" in auth.value.fix
+    client, _, _ = make(sequence(envelope(403, "Insufficient permissions")))
+    with pytest.raises(PermissionDenied) as denied:
+        client.get_build(JOB, "b-1")
+    assert "Project > Jobs > Deployment > Deploy Build" in denied.value.fix
+    assert "e-42" in denied.value.message
+    client, _, _ = make(sequence(envelope(404, "Not found")))
+    with pytest.raises(NotFound, match="Build 'b-1' of job 'my-job'"):
+        client.get_build(JOB, "b-1")
+
+
+def test_start_404_says_whether_project_or_job_is_missing() -> None:
+    def project_missing(request: httpx.Request) -> httpx.Response:
+        return envelope(404, "Not found")
+
+    client, _, _ = make(project_missing)
+    with pytest.raises(NotFound, match="Project 'proj' was not found"):
+        client.start_build(JOB, StartBuildRequest(sha=SHA))
+
+    def job_missing(request: httpx.Request) -> httpx.Response:
+        return ok({"id": "proj"}) if request.url.path == "/v1/projects/proj" else envelope(404, "Not found")
+
+    client, _, _ = make(job_missing)
+    with pytest.raises(NotFound, match="job 'my-job' was not found in project 'proj'") as caught:
+        client.start_build(JOB, StartBuildRequest(sha=SHA))
+    assert "job-id" in caught.value.fix
+
+
+class FakeNorthflank:
+    """Just enough of the start and list endpoints to test de-duplication."""
+
+    def __init__(self, clock: FakeClock, post_outcomes: list[str]) -> None:
+        self.clock = clock
+        self.outcomes = post_outcomes
+        self.builds: list[dict[str, object]] = []
+        self.posts = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        date = {"date": formatdate(self.clock.wall() + 3.4, usegmt=True)}  # the server clock runs ahead
+        if request.method == "GET":
+            return httpx.Response(200, json={"data": {"builds": list(reversed(self.builds))}}, headers=date)
+        self.posts += 1
+        outcome = self.outcomes.pop(0) if self.outcomes else "ok"
+        if outcome == "connect":
+            raise httpx.ConnectError("refused")
+        if outcome == "429":
+            return httpx.Response(429, text="Too Many Requests", headers={"retry-after": "2"})
+        from datetime import UTC, datetime
+
+        created = format_timestamp(datetime.fromtimestamp(self.clock.wall() + 3.4, tz=UTC))
+        build = build_json(f"b-{self.posts}", createdAt=created, sha=json.loads(request.content).get("sha"))
+        self.builds.append(build)
+        if outcome == "created-then-drop":
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        if outcome == "created-then-timeout":
+            raise httpx.ReadTimeout("timed out")
+        if outcome == "created-then-502":
+            return httpx.Response(502, text="<html>bad gateway</html>")
+        if outcome == "created-then-garbage":
+            return httpx.Response(200, text="<html>")
+        return httpx.Response(200, json={"data": build}, headers=date)
+
+
+@pytest.mark.parametrize("outcome", ["created-then-drop", "created-then-timeout", "created-then-502", "created-then-garbage"])
+def test_ambiguous_start_adopts_the_build_instead_of_starting_another(outcome: str) -> None:
+    clock = FakeClock()
+    server = FakeNorthflank(clock, [outcome])
+    client, _, seen = make(server, clock)
+    old = build_json("old", createdAt="2020-01-01T00:00:00.000Z")
+    server.builds.append(old)
+    started = client.start_build(JOB, StartBuildRequest(sha=SHA))
+    assert started.adopted and started.build.id == "b-1"
+    assert server.posts == 1 and len(server.builds) == 2
+    assert [r.method for r in seen] == ["POST", "GET"]
+
+
+def test_connect_failure_is_resent_because_nothing_reached_the_server() -> None:
+    clock = FakeClock()
+    server = FakeNorthflank(clock, ["connect", "ok"])
+    client, _, seen = make(server, clock)
+    started = client.start_build(JOB, StartBuildRequest(sha=SHA))
+    assert not started.adopted and server.posts == 2 and [r.method for r in seen] == ["POST", "POST"]
+
+
+def test_429_on_start_waits_and_resends() -> None:
+    clock = FakeClock()
+    server = FakeNorthflank(clock, ["429", "ok"])
+    client, _, _ = make(server, clock)
+    started = client.start_build(JOB, StartBuildRequest(sha=SHA))
+    assert started.build.id == "b-2" and clock.sleeps == [2.0]
+
+
+def test_ambiguous_failure_with_no_build_created_resends_once_checked() -> None:
+    clock = FakeClock()
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if request.method == "GET":
+            return httpx.Response(200, json={"data": {"builds": []}}, headers={"date": formatdate(clock.wall(), usegmt=True)})
+        if calls.count("POST") == 1:
+            return httpx.Response(503, text="unavailable")
+        return ok(build_json("fresh"))
+
+    client, _, _ = make(handler, clock)
+    started = client.start_build(JOB, StartBuildRequest(sha=SHA))
+    assert started.build.id == "fresh" and not started.adopted
+    assert calls == ["POST", "GET", "GET", "POST"]
+
+
+def test_start_with_a_different_sha_is_not_adopted() -> None:
+    clock = FakeClock()
+    server = FakeNorthflank(clock, ["created-then-502"])
+    client, _, _ = make(server, clock)
+    from datetime import UTC, datetime
+
+    # Another workflow's build of another commit, created just before ours: the oldest
+    # candidate by time, so only the sha check keeps it from being adopted.
+    stamp = format_timestamp(datetime.fromtimestamp(clock.wall() + 3.0, tz=UTC))
+    server.builds.append(build_json("someone-else", createdAt=stamp, sha="c" * 40))
+    started = client.start_build(JOB, StartBuildRequest(sha=SHA))
+    assert started.adopted and started.build.id == "b-1" and started.build.sha == SHA
+
+
+def test_start_never_retries_4xx() -> None:
+    client, _, seen = make(sequence(httpx.Response(400, json={"error": {"message": "Request body failed validation", "details": []}})))
+    with pytest.raises(Exception, match="HTTP 400"):
+        client.start_build(JOB, StartBuildRequest(sha=SHA))
+    assert len(seen) == 1
+
+
+def test_start_gives_up_when_nothing_gets_through() -> None:
+    client, _, seen = make(sequence(httpx.ConnectError("refused")))
+    with pytest.raises(TransportFailure, match="Could not connect"):
+        client.start_build(JOB, StartBuildRequest(sha=SHA))
+    assert len(seen) == 3

@@ -27,6 +27,7 @@ class BuildPlan:
     )
     outcome: str = "SUCCESS"
     message: str | None = None
+    branch: str = "main"
 
     @property
     def duration(self) -> float:
@@ -133,7 +134,7 @@ class World:
             kind=kind,
             resource=resource,
             sha=body.get("sha") or head_sha(resource),
-            branch="main",
+            branch=self.plan.branch,
             created_wall=time.time(),
             created_mono=time.monotonic(),
             plan=self.plan,

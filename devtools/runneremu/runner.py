@@ -40,6 +40,7 @@ class StepResult:
     secrets: list[str]
     legacy_commands: list[str]
     file_command_errors: list[str]
+    commands: list[tuple[str, str]] = field(default_factory=list)
     signals_sent: list[tuple[str, float]] = field(default_factory=list)
     duration_s: float = 0.0
     raw_stdout: str = ""
@@ -277,6 +278,7 @@ def run_action(
         secrets=processor.secrets,
         legacy_commands=processor.legacy_commands,
         file_command_errors=errors + processor.failed,
+        commands=processor.commands,
         signals_sent=signals_sent,
         duration_s=duration,
         raw_stdout="\n".join(raw),

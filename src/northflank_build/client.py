@@ -129,6 +129,7 @@ class NorthflankClient:
         self._debug = on_debug or (lambda _msg: None)
         self._rate: RateLimit | None = None
         self.requests_sent = 0
+        self.last_start_sent_at: float | None = None
         self._http = httpx.Client(
             base_url=api_url,
             headers={
@@ -183,7 +184,14 @@ class NorthflankClient:
             not_found=f"Build {build_id!r} of {target.label} in project {self.project_id!r} was not found.",
         )
 
-    def list_builds(self, target: BuildTarget, per_page: int = 20) -> tuple[list[Build], float]:
+    def list_builds(
+        self,
+        target: BuildTarget,
+        per_page: int = 20,
+        *,
+        policy: RetryPolicy | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> tuple[list[Build], float]:
         """Recent builds, and the skew of the server clock against ours (seconds)."""
 
         def parse(resp: httpx.Response) -> tuple[list[Build], float]:
@@ -199,6 +207,8 @@ class NorthflankClient:
             self.builds_path(target),
             parse,
             params={"per_page": per_page},
+            policy=policy,
+            timeout=timeout,
         )
 
     def abort_build(self, target: BuildTarget, build_id: str, timeout: float = 3.0) -> None:
@@ -240,6 +250,7 @@ class NorthflankClient:
         waited = 0.0
         while True:
             sent_at = self._clock.wall()
+            self.last_start_sent_at = sent_at
             ambiguous = True
             problem: ActionFailure
             try:
@@ -278,9 +289,20 @@ class NorthflankClient:
 
     # -- machinery -----------------------------------------------------------------------------
 
-    def _find_started(self, target: BuildTarget, sha: str | None, sent_at: float) -> Build | None:
-        for attempt in range(2):
-            builds, skew = self.list_builds(target)
+    def find_started_quickly(self, target: BuildTarget, sha: str | None, timeout: float = 2.0) -> Build | None:
+        """After a cancel hit the start request: one short look for the build it made."""
+        if self.last_start_sent_at is None:
+            return None
+        return self._find_started(target, sha, self.last_start_sent_at, quick=timeout)
+
+    def _find_started(
+        self, target: BuildTarget, sha: str | None, sent_at: float, *, quick: float | None = None
+    ) -> Build | None:
+        for attempt in range(1 if quick else 2):
+            if quick:
+                builds, skew = self.list_builds(target, policy=NO_RETRY, timeout=httpx.Timeout(quick))
+            else:
+                builds, skew = self.list_builds(target)
             if skew != skew:  # no Date header: fall back to a wider window
                 threshold = sent_at - ADOPT_TOLERANCE_NO_DATE_S
             else:

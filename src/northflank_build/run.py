@@ -117,6 +117,8 @@ def run_build(
                 started = client.start_build(target, body)
         except Cancelled:
             report.outcome = Outcome.CANCELLED
+            if config.abort_on_cancel:
+                _abort_unanswered_start(config, client, target, events, report)
             return report
         except ActionFailure as exc:
             report.failure = exc
@@ -204,6 +206,22 @@ def _wait(
         report.outcome = Outcome.CANCELLED
     if config.abort_on_cancel:
         abort(client, target, build_id, events, report)
+
+
+def _abort_unanswered_start(
+    config: ActionConfig, client: NorthflankClient, target: BuildTarget, events: Events, report: BuildReport
+) -> None:
+    """Cancelled while the start request was out: it may have created a build; find and abort it."""
+    try:
+        found = client.find_started_quickly(target, config.sha)
+    except ActionFailure as exc:
+        events.note(f"Cancelled while starting; could not check for a started build: {exc.message}")
+        return
+    if found is None:
+        return
+    report.build = found
+    events.started(found, adopted=True)
+    abort(client, target, found.id, events, report)
 
 
 def abort(

@@ -19,7 +19,10 @@ OUT = ROOT / "demo-output"
 
 def show(title: str, sim: Simulator, plan: BuildPlan, extra: dict[str, str]) -> int:
     sim.set_plan(plan)
-    print(f"\n===== {title} =====\n--- step log (as the runner shows it, secrets masked) ---", flush=True)
+    print(
+        f"\n===== {title} =====\n--- step log (as the runner shows it, secrets masked) ---",
+        flush=True,
+    )
     with_ = {
         "api-token": "nf-demo-token-0123456789",
         "api-url": sim.url,
@@ -29,7 +32,9 @@ def show(title: str, sim: Simulator, plan: BuildPlan, extra: dict[str, str]) -> 
         "build-arguments": "NODE_ENV=production\n# comments and blank lines are ignored\n\nAPP_VERSION=1.2.3",
         **extra,
     }
-    result = run_action(ROOT, with_, echo=True, env={"NPMRC": "//registry.npmjs.org/:_authToken=npm-demo-secret"})
+    result = run_action(
+        ROOT, with_, echo=True, env={"NPMRC": "//registry.npmjs.org/:_authToken=npm-demo-secret"}
+    )
     print(f"--- exit code {result.exit_code}, step conclusion: {result.conclusion} ---")
     print("--- outputs (steps.<id>.outputs) ---")
     for name, value in result.outputs.items():
@@ -40,7 +45,7 @@ def show(title: str, sim: Simulator, plan: BuildPlan, extra: dict[str, str]) -> 
     print("--- job summary (Markdown) ---")
     print(result.summary)
     OUT.mkdir(exist_ok=True)
-    slug = title.split()[0].lower()
+    slug = title.split(maxsplit=1)[0].lower()
     (OUT / f"summary-{slug}.md").write_text(result.summary)
     sent = [f"{r.method} {r.path}" for r in sim.requests]
     print(f"--- {len(sent)} requests reached the simulator: {', '.join(sorted(set(sent)))}")
@@ -54,7 +59,15 @@ def main() -> int:
         ok = show(
             "Successful build",
             sim,
-            BuildPlan(phases=(("PENDING", 1), ("STARTING", 1), ("CLONING", 1), ("BUILDING", 4), ("UPLOADING", 1))),
+            BuildPlan(
+                phases=(
+                    ("PENDING", 1),
+                    ("STARTING", 1),
+                    ("CLONING", 1),
+                    ("BUILDING", 4),
+                    ("UPLOADING", 1),
+                )
+            ),
             {"build-files": "/app/.npmrc=env:NPMRC"},
         )
         failed = show(
@@ -63,7 +76,9 @@ def main() -> int:
             BuildPlan(phases=(("PENDING", 1), ("BUILDING", 2)), outcome="FAILURE"),
             {},
         )
-    print(f"\nSummaries written to {OUT}/. Exit codes: success run {ok}, failing run {failed} (expected 0 and 1).")
+    print(
+        f"\nSummaries written to {OUT}/. Exit codes: success run {ok}, failing run {failed} (expected 0 and 1)."
+    )
     return 0 if (ok, failed) == (0, 1) else 1
 
 

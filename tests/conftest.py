@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from nfsim import BuildPlan, Simulator
 from runneremu import StepResult, run_action
 
@@ -28,7 +29,9 @@ Runner = Callable[..., StepResult]
 def run(sim: Simulator, tmp_path: Path) -> Runner:
     """Run the action as the runner does, with working defaults each test may override."""
 
-    def runner(*, env: dict[str, str] | None = None, workspace: Path | None = None, **overrides: Any) -> StepResult:
+    def runner(
+        *, env: dict[str, str] | None = None, workspace: Path | None = None, **overrides: Any
+    ) -> StepResult:
         with_ = {
             "api-token": TOKEN,
             "api-url": sim.url,
@@ -42,7 +45,9 @@ def run(sim: Simulator, tmp_path: Path) -> Runner:
                 with_.pop(name, None)
             else:
                 with_[name] = value
-        return run_action(ROOT, with_, env=env, workspace=workspace or tmp_path, **_runner_kwargs(overrides))
+        return run_action(
+            ROOT, with_, env=env, workspace=workspace or tmp_path, **_runner_kwargs(overrides)
+        )
 
     return runner
 

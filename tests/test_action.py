@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, SCHEMAS, TOKEN, Runner
 from jsonschema import validate
+
+from conftest import ROOT, SCHEMAS, TOKEN, Runner
 from nfsim import BuildPlan, Simulator
 
 DECLARED_OUTPUTS = list(yaml.safe_load((ROOT / "action.yml").read_text())["outputs"])
@@ -19,7 +20,12 @@ def everything_the_user_sees(result: object) -> str:
     from runneremu import StepResult
 
     assert isinstance(result, StepResult)
-    parts = [result.text, result.summary, *result.outputs.values(), *(a.message for a in result.annotations)]
+    parts = [
+        result.text,
+        result.summary,
+        *result.outputs.values(),
+        *(a.message for a in result.annotations),
+    ]
     parts += [v for a in result.annotations for v in a.properties.values()]
     return "\n".join(parts)
 
@@ -40,7 +46,10 @@ def test_success_writes_every_declared_output(run: Runner, sim: Simulator) -> No
     starts = sim.calls("start")
     assert len(starts) == 1
     validate(starts[0].body, SCHEMAS["start-job-build"])
-    assert starts[0].body == {"sha": GITHUB_SHA, "overrides": {"buildArguments": {"NODE_ENV": "production", "EXTRA": "a=b"}}}
+    assert starts[0].body == {
+        "sha": GITHUB_SHA,
+        "overrides": {"buildArguments": {"NODE_ENV": "production", "EXTRA": "a=b"}},
+    }
     assert "Northflank build succeeded" in result.summary and build.id in result.summary
     assert result.state["build_id"] == build.id and result.state["finished"] == "true"
     assert not result.file_command_errors
@@ -56,25 +65,40 @@ def test_status_changes_are_logged_once_each_with_elapsed_time(run: Runner, sim:
     assert len(statuses) == len({s.split("] ")[1] for s in statuses})
 
 
-def test_failed_build_fails_the_step_with_an_annotation_and_outputs(run: Runner, sim: Simulator) -> None:
-    sim.set_plan(BuildPlan(phases=(("BUILDING", 0.3),), outcome="FAILURE", message="RUN make exited with 2"))
+def test_failed_build_fails_the_step_with_an_annotation_and_outputs(
+    run: Runner, sim: Simulator
+) -> None:
+    sim.set_plan(
+        BuildPlan(phases=(("BUILDING", 0.3),), outcome="FAILURE", message="RUN make exited with 2")
+    )
     result = run()
     assert (result.exit_code, result.conclusion) == (1, "failure")
     errors = result.errors()
     assert len(errors) == 1 and errors[0].properties["title"] == "Northflank build failed"
     assert "FAILURE" in errors[0].message and "RUN make exited with 2" in errors[0].message
-    assert result.outputs["status"] == "FAILURE" and result.outputs["build-id"] == sim.world.builds[0].id
+    assert (
+        result.outputs["status"] == "FAILURE"
+        and result.outputs["build-id"] == sim.world.builds[0].id
+    )
     assert (result.outputs["success"], result.outputs["concluded"]) == ("false", "true")
     assert set(DECLARED_OUTPUTS) == set(result.outputs)
 
 
-def test_pull_request_builds_the_head_commit_not_the_merge_commit(run: Runner, sim: Simulator, tmp_path: Path) -> None:
+def test_pull_request_builds_the_head_commit_not_the_merge_commit(
+    run: Runner, sim: Simulator, tmp_path: Path
+) -> None:
     from runneremu import run_action
 
     head = "1234567890abcdef1234567890abcdef12345678"
     result = run_action(
         ROOT,
-        {"api-token": TOKEN, "api-url": sim.url, "project-id": "demo-project", "job-id": "demo-job", "poll-interval-seconds": "1"},
+        {
+            "api-token": TOKEN,
+            "api-url": sim.url,
+            "project-id": "demo-project",
+            "job-id": "demo-job",
+            "poll-interval-seconds": "1",
+        },
         github={"event_name": "pull_request", "sha": "f" * 40},
         event={"pull_request": {"head": {"sha": head}}},
         workspace=tmp_path,
@@ -124,7 +148,9 @@ def test_wait_false_starts_and_returns(run: Runner, sim: Simulator) -> None:
         ({"dockerfile_target": "a:b"}, "dockerfile-target", "does not match"),
     ],
 )
-def test_each_invalid_input_gives_its_message_and_no_request(run: Runner, sim: Simulator, inputs: dict[str, str | None], name: str, fragment: str) -> None:
+def test_each_invalid_input_gives_its_message_and_no_request(
+    run: Runner, sim: Simulator, inputs: dict[str, str | None], name: str, fragment: str
+) -> None:
     result = run(**inputs)
     assert (result.exit_code, result.conclusion) == (2, "failure")
     assert sim.requests == []
@@ -146,7 +172,9 @@ def test_several_invalid_inputs_are_reported_together(run: Runner, sim: Simulato
     ]
 
 
-def test_token_and_secret_contents_never_reach_what_users_see(run: Runner, sim: Simulator, tmp_path: Path) -> None:
+def test_token_and_secret_contents_never_reach_what_users_see(
+    run: Runner, sim: Simulator, tmp_path: Path
+) -> None:
     (tmp_path / "secret.txt").write_text("file-secret-contents-9d8e")
     result = run(
         build_files="/app/a=env:NPM_SECRET\n/app/b=secret.txt",
@@ -158,7 +186,9 @@ def test_token_and_secret_contents_never_reach_what_users_see(run: Runner, sim: 
     for secret in (TOKEN, "env-secret-value-77aa", "file-secret-contents-9d8e"):
         assert secret not in visible
         assert secret in result.secrets, "masked with ::add-mask:: before use"
-    first_mask = next(i for i, line in enumerate(result.raw_stdout.splitlines()) if line.startswith("::add-mask"))
+    first_mask = next(
+        i for i, line in enumerate(result.raw_stdout.splitlines()) if line.startswith("::add-mask")
+    )
     assert first_mask == 0, "the token is masked before anything else is printed"
 
 
@@ -167,14 +197,24 @@ def test_debug_mode_logs_requests_but_no_secret_or_body(sim: Simulator, tmp_path
 
     result = run_action(
         ROOT,
-        {"api-token": TOKEN, "api-url": sim.url, "project-id": "demo-project", "job-id": "demo-job", "build-arguments": "SECRETISH=value-in-body-123"},
+        {
+            "api-token": TOKEN,
+            "api-url": sim.url,
+            "project-id": "demo-project",
+            "job-id": "demo-job",
+            "build-arguments": "SECRETISH=value-in-body-123",
+        },
         debug=True,
         workspace=tmp_path,
     )
     assert result.exit_code == 0
     debug_lines = [line for line in result.log if line.startswith("##[debug]")]
-    assert any("POST /v1/projects/demo-project/jobs/demo-job/build -> 200" in line for line in debug_lines)
-    raw = "\n".join(line for line in result.raw_stdout.splitlines() if not line.startswith("::add-mask"))
+    assert any(
+        "POST /v1/projects/demo-project/jobs/demo-job/build -> 200" in line for line in debug_lines
+    )
+    raw = "\n".join(
+        line for line in result.raw_stdout.splitlines() if not line.startswith("::add-mask")
+    )
     assert TOKEN not in raw and "value-in-body-123" not in raw
 
 
@@ -193,7 +233,9 @@ def test_text_from_northflank_cannot_act_as_a_workflow_command(run: Runner, sim:
     assert not result.legacy_commands
     assert ("add-mask", "main ##[warning]legacy") not in result.commands
     assert result.outputs["build-id"] == sim.world.builds[0].id
-    assert result.outputs["branch"] == "feature/::set-output name=build-id::evil"  # kept verbatim in the output
+    assert (
+        result.outputs["branch"] == "feature/::set-output name=build-id::evil"
+    )  # kept verbatim in the output
 
 
 @pytest.mark.parametrize(
@@ -205,7 +247,9 @@ def test_text_from_northflank_cannot_act_as_a_workflow_command(run: Runner, sim:
         ("404-project", "Project 'missing-project' was not found"),
     ],
 )
-def test_api_errors_become_clear_messages(run: Runner, sim: Simulator, setup: str, fragment: str) -> None:
+def test_api_errors_become_clear_messages(
+    run: Runner, sim: Simulator, setup: str, fragment: str
+) -> None:
     overrides: dict[str, str] = {}
     if setup == "401":
         sim.tokens = {"some-other-token"}

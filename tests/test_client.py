@@ -9,6 +9,7 @@ from email.utils import formatdate
 
 import httpx
 import pytest
+
 from fakes import FakeClock
 from northflank_build.client import BuildTarget, NorthflankClient
 from northflank_build.errors import (
@@ -36,7 +37,9 @@ def ok(data: object, **headers: str) -> httpx.Response:
     return httpx.Response(200, json={"data": data}, headers=headers)
 
 
-def make(handler: Handler, clock: FakeClock | None = None, team: str | None = None) -> tuple[NorthflankClient, FakeClock, list[httpx.Request]]:
+def make(
+    handler: Handler, clock: FakeClock | None = None, team: str | None = None
+) -> tuple[NorthflankClient, FakeClock, list[httpx.Request]]:
     clock = clock or FakeClock()
     seen: list[httpx.Request] = []
 
@@ -78,7 +81,9 @@ def test_routes_and_headers() -> None:
 
 
 def test_read_retries_5xx_with_html_bodies_then_succeeds() -> None:
-    html = httpx.Response(502, text="<html>Bad Gateway</html>", headers={"content-type": "text/html"})
+    html = httpx.Response(
+        502, text="<html>Bad Gateway</html>", headers={"content-type": "text/html"}
+    )
     client, clock, seen = make(sequence(html, html, ok(build_json())))
     assert client.get_build(JOB, "b-1").id == "b-1"
     assert len(seen) == 3 and len(clock.sleeps) == 2
@@ -93,7 +98,9 @@ def test_read_gives_up_after_the_attempt_cap() -> None:
 
 
 def test_read_retries_connection_errors_and_timeouts() -> None:
-    client, _, seen = make(sequence(httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), ok(build_json())))
+    client, _, seen = make(
+        sequence(httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), ok(build_json()))
+    )
     assert client.get_build(JOB, "b-1").id == "b-1"
     assert len(seen) == 3
 
@@ -108,7 +115,13 @@ def test_backoff_resets_after_a_success() -> None:
 
 
 def test_malformed_bodies_on_reads_are_retried_then_explained() -> None:
-    client, _, seen = make(sequence(httpx.Response(200, text="{not json"), ok({"id": 5, "concluded": "maybe"}), ok(build_json())))
+    client, _, seen = make(
+        sequence(
+            httpx.Response(200, text="{not json"),
+            ok({"id": 5, "concluded": "maybe"}),
+            ok(build_json()),
+        )
+    )
     assert client.get_build(JOB, "b-1").id == "b-1"
     assert len(seen) == 3
     client, _, _ = make(sequence(httpx.Response(200, json={"nodata": True})))
@@ -120,14 +133,20 @@ def test_malformed_bodies_on_reads_are_retried_then_explained() -> None:
 
 
 def test_429_waits_as_retry_after_says() -> None:
-    limited = httpx.Response(429, text="Too Many Requests", headers={"retry-after": "7", "x-ratelimit-reset": "99"})
+    limited = httpx.Response(
+        429, text="Too Many Requests", headers={"retry-after": "7", "x-ratelimit-reset": "99"}
+    )
     client, clock, _ = make(sequence(limited, ok(build_json())))
     client.get_build(JOB, "b-1")
     assert clock.sleeps == [7.0]
 
 
 def test_429_without_retry_after_waits_for_the_reset() -> None:
-    limited = httpx.Response(429, text="Too Many Requests", headers={"x-ratelimit-reset": "12", "x-ratelimit-remaining": "0"})
+    limited = httpx.Response(
+        429,
+        text="Too Many Requests",
+        headers={"x-ratelimit-reset": "12", "x-ratelimit-remaining": "0"},
+    )
     client, clock, _ = make(sequence(limited, ok(build_json())))
     client.get_build(JOB, "b-1")
     assert clock.sleeps == [12.0]
@@ -143,13 +162,26 @@ def test_429_past_the_cap_fails_with_a_message_that_says_so() -> None:
 
 
 def test_rate_limit_headers_drive_pacing() -> None:
-    client, _, _ = make(sequence(ok(build_json(), **{"x-ratelimit-limit": "1000", "x-ratelimit-remaining": "10", "x-ratelimit-reset": "600"})))
+    client, _, _ = make(
+        sequence(
+            ok(
+                build_json(),
+                **{
+                    "x-ratelimit-limit": "1000",
+                    "x-ratelimit-remaining": "10",
+                    "x-ratelimit-reset": "600",
+                },
+            )
+        )
+    )
     client.get_build(JOB, "b-1")
     assert client.pacing_delay() == pytest.approx(60.0)
 
 
 def envelope(status: int, message: str) -> httpx.Response:
-    return httpx.Response(status, json={"error": {"status": status, "message": message, "id": "e-42"}})
+    return httpx.Response(
+        status, json={"error": {"status": status, "message": message, "id": "e-42"}}
+    )
 
 
 def test_401_403_404_fail_fast_with_cause_and_fix() -> None:
@@ -176,7 +208,11 @@ def test_start_404_says_whether_project_or_job_is_missing() -> None:
         client.start_build(JOB, StartBuildRequest(sha=SHA))
 
     def job_missing(request: httpx.Request) -> httpx.Response:
-        return ok({"id": "proj"}) if request.url.path == "/v1/projects/proj" else envelope(404, "Not found")
+        return (
+            ok({"id": "proj"})
+            if request.url.path == "/v1/projects/proj"
+            else envelope(404, "Not found")
+        )
 
     client, _, _ = make(job_missing)
     with pytest.raises(NotFound, match="job 'my-job' was not found in project 'proj'") as caught:
@@ -194,9 +230,13 @@ class FakeNorthflank:
         self.posts = 0
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        date = {"date": formatdate(self.clock.wall() + 3.4, usegmt=True)}  # the server clock runs ahead
+        date = {
+            "date": formatdate(self.clock.wall() + 3.4, usegmt=True)
+        }  # the server clock runs ahead
         if request.method == "GET":
-            return httpx.Response(200, json={"data": {"builds": list(reversed(self.builds))}}, headers=date)
+            return httpx.Response(
+                200, json={"data": {"builds": list(reversed(self.builds))}}, headers=date
+            )
         self.posts += 1
         outcome = self.outcomes.pop(0) if self.outcomes else "ok"
         if outcome == "connect":
@@ -206,7 +246,9 @@ class FakeNorthflank:
         from datetime import UTC, datetime
 
         created = format_timestamp(datetime.fromtimestamp(self.clock.wall() + 3.4, tz=UTC))
-        build = build_json(f"b-{self.posts}", createdAt=created, sha=json.loads(request.content).get("sha"))
+        build = build_json(
+            f"b-{self.posts}", createdAt=created, sha=json.loads(request.content).get("sha")
+        )
         self.builds.append(build)
         if outcome == "created-then-drop":
             raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
@@ -219,7 +261,10 @@ class FakeNorthflank:
         return httpx.Response(200, json={"data": build}, headers=date)
 
 
-@pytest.mark.parametrize("outcome", ["created-then-drop", "created-then-timeout", "created-then-502", "created-then-garbage"])
+@pytest.mark.parametrize(
+    "outcome",
+    ["created-then-drop", "created-then-timeout", "created-then-502", "created-then-garbage"],
+)
 def test_ambiguous_start_adopts_the_build_instead_of_starting_another(outcome: str) -> None:
     clock = FakeClock()
     server = FakeNorthflank(clock, [outcome])
@@ -237,7 +282,9 @@ def test_connect_failure_is_resent_because_nothing_reached_the_server() -> None:
     server = FakeNorthflank(clock, ["connect", "ok"])
     client, _, seen = make(server, clock)
     started = client.start_build(JOB, StartBuildRequest(sha=SHA))
-    assert not started.adopted and server.posts == 2 and [r.method for r in seen] == ["POST", "POST"]
+    assert (
+        not started.adopted and server.posts == 2 and [r.method for r in seen] == ["POST", "POST"]
+    )
 
 
 def test_429_on_start_waits_and_resends() -> None:
@@ -255,7 +302,11 @@ def test_ambiguous_failure_with_no_build_created_resends_once_checked() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request.method)
         if request.method == "GET":
-            return httpx.Response(200, json={"data": {"builds": []}}, headers={"date": formatdate(clock.wall(), usegmt=True)})
+            return httpx.Response(
+                200,
+                json={"data": {"builds": []}},
+                headers={"date": formatdate(clock.wall(), usegmt=True)},
+            )
         if calls.count("POST") == 1:
             return httpx.Response(503, text="unavailable")
         return ok(build_json("fresh"))
@@ -281,7 +332,13 @@ def test_start_with_a_different_sha_is_not_adopted() -> None:
 
 
 def test_start_never_retries_4xx() -> None:
-    client, _, seen = make(sequence(httpx.Response(400, json={"error": {"message": "Request body failed validation", "details": []}})))
+    client, _, seen = make(
+        sequence(
+            httpx.Response(
+                400, json={"error": {"message": "Request body failed validation", "details": []}}
+            )
+        )
+    )
     with pytest.raises(Exception, match="HTTP 400"):
         client.start_build(JOB, StartBuildRequest(sha=SHA))
     assert len(seen) == 1

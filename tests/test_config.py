@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from conftest import SCHEMAS
 from northflank_build.config import ActionConfig, parse_inputs
 from northflank_build.errors import InvalidInputs
@@ -15,7 +16,9 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 BASE = {"api-token": "secret-token", "project-id": "my-project", "job-id": "my-job"}
 
 
-def parse(tmp_path: Path, env: dict[str, str] | None = None, **inputs: str) -> tuple[ActionConfig, list[str]]:
+def parse(
+    tmp_path: Path, env: dict[str, str] | None = None, **inputs: str
+) -> tuple[ActionConfig, list[str]]:
     values = {**BASE, **{k.replace("_", "-"): v for k, v in inputs.items()}}
     secrets: list[str] = []
     config = parse_inputs(values.get, env or {}, tmp_path, secrets.append)
@@ -65,9 +68,16 @@ def test_sha_and_every_override_make_a_schema_valid_body(tmp_path: Path) -> None
     assert overrides["buildArguments"] == {"NODE_ENV": "production", "URL": "a=b=c"}
     files = overrides["buildFiles"]
     assert base64.b64decode(files["/app/.npmrc"]["data"]) == b"//registry/:_authToken=abc\n"
-    assert files["/app/token.txt"] == {"data": base64.b64encode(b"s3cr3t").decode(), "encoding": "utf-8"}
+    assert files["/app/token.txt"] == {
+        "data": base64.b64encode(b"s3cr3t").decode(),
+        "encoding": "utf-8",
+    }
     assert set(overrides["dockerSecretMounts"]) == {"npm_token"}
-    assert overrides["docker"] == {"dockerFilePath": "/docker/Dockerfile.prod", "dockerWorkDir": "/", "dockerfileTarget": "runtime"}
+    assert overrides["docker"] == {
+        "dockerFilePath": "/docker/Dockerfile.prod",
+        "dockerWorkDir": "/",
+        "dockerfileTarget": "runtime",
+    }
     assert "s3cr3t" in secrets and "//registry/:_authToken=abc\n" in secrets
 
 
@@ -112,7 +122,9 @@ def test_build_arguments_as_json(tmp_path: Path) -> None:
         ("docker-secret-mounts", "bad id=env:X", "secret mount id"),
     ],
 )
-def test_each_invalid_input_is_named_with_what_is_allowed(tmp_path: Path, name: str, value: str, expect: str) -> None:
+def test_each_invalid_input_is_named_with_what_is_allowed(
+    tmp_path: Path, name: str, value: str, expect: str
+) -> None:
     found = problems(tmp_path, env={"X": "x"}, **{name.replace("-", "_"): value})
     assert list(found) == [name]
     assert expect in found[name]
@@ -125,7 +137,9 @@ def test_missing_required_inputs(tmp_path: Path) -> None:
 
 
 def test_all_problems_reported_together(tmp_path: Path) -> None:
-    found = problems(tmp_path, sha="nope", wait="maybe", timeout_seconds="-1", dockerfile_target="a b")
+    found = problems(
+        tmp_path, sha="nope", wait="maybe", timeout_seconds="-1", dockerfile_target="a b"
+    )
     assert set(found) == {"sha", "wait", "timeout-seconds", "dockerfile-target"}
 
 
@@ -145,16 +159,33 @@ def test_secret_values_are_never_echoed(tmp_path: Path) -> None:
         )
     text = " ".join(str(p) for p in caught.value.problems)
     assert "hunter2-secret" not in text and "en-value" not in text
-    assert {p.name for p in caught.value.problems} == {"api-token", "build-files", "build-arguments"}
+    assert {p.name for p in caught.value.problems} == {
+        "api-token",
+        "build-files",
+        "build-arguments",
+    }
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9", "https://api.example.com/"])
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9", "https://api.example.com/"],
+)
 def test_allowed_api_urls(tmp_path: Path, url: str) -> None:
     config, _ = parse(tmp_path, api_url=url)
     assert config.api_url == url.rstrip("/")
 
 
-@pytest.mark.parametrize(("word", "value"), [("true", True), ("True", True), ("TRUE", True), ("false", False), ("False", False), ("FALSE", False)])
+@pytest.mark.parametrize(
+    ("word", "value"),
+    [
+        ("true", True),
+        ("True", True),
+        ("TRUE", True),
+        ("false", False),
+        ("False", False),
+        ("FALSE", False),
+    ],
+)
 def test_yaml_12_booleans(tmp_path: Path, word: str, value: bool) -> None:
     config, _ = parse(tmp_path, wait=word)
     assert config.wait is value

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from northflank_build.models import Build, format_timestamp, parse_timestamp
 from northflank_build.ratelimit import RateLimit, retry_after_seconds, server_time
 
 
 def test_build_tolerates_unknown_fields_and_statuses() -> None:
-    build = Build.model_validate({"id": "b-1", "status": "WARMING_UP", "concluded": False, "newField": {"x": 1}})
+    build = Build.model_validate(
+        {"id": "b-1", "status": "WARMING_UP", "concluded": False, "newField": {"x": 1}}
+    )
     assert build.status == "WARMING_UP" and not build.finished and not build.succeeded
 
 
@@ -21,22 +24,44 @@ def test_build_tolerates_unknown_fields_and_statuses() -> None:
         ({"status": "SUCCESS"}, False, True),  # not concluded: not finished, whatever the status
     ],
 )
-def test_finished_comes_from_concluded(data: dict[str, object], finished: bool, succeeded: bool) -> None:
+def test_finished_comes_from_concluded(
+    data: dict[str, object], finished: bool, succeeded: bool
+) -> None:
     build = Build.model_validate({"id": "b", **data})
     assert (build.finished, build.succeeded) == (finished, succeeded)
 
 
 def test_timestamps() -> None:
-    build = Build.model_validate({"id": "b", "createdAt": "2021-07-28T15:55:38.296Z", "buildConcludedAt": 1627487758.296})
+    build = Build.model_validate(
+        {"id": "b", "createdAt": "2021-07-28T15:55:38.296Z", "buildConcludedAt": 1627487758.296}
+    )
     assert format_timestamp(build.created_datetime()) == "2021-07-28T15:55:38.296Z"
     assert format_timestamp(build.concluded_datetime()) == "2021-07-28T15:55:58.296Z"
     assert parse_timestamp("not a date") is None and parse_timestamp(None) is None
 
 
 def test_rate_limit_pacing_spreads_the_rest_of_the_budget() -> None:
-    plenty = RateLimit.from_headers(httpx.Headers({"x-ratelimit-limit": "1000", "x-ratelimit-remaining": "500", "x-ratelimit-reset": "1800"}), 0.0)
+    plenty = RateLimit.from_headers(
+        httpx.Headers(
+            {
+                "x-ratelimit-limit": "1000",
+                "x-ratelimit-remaining": "500",
+                "x-ratelimit-reset": "1800",
+            }
+        ),
+        0.0,
+    )
     assert plenty is not None and plenty.pacing_delay(0.0) == 0.0
-    low = RateLimit.from_headers(httpx.Headers({"x-ratelimit-limit": "1000", "x-ratelimit-remaining": "50", "x-ratelimit-reset": "1000"}), 0.0)
+    low = RateLimit.from_headers(
+        httpx.Headers(
+            {
+                "x-ratelimit-limit": "1000",
+                "x-ratelimit-remaining": "50",
+                "x-ratelimit-reset": "1000",
+            }
+        ),
+        0.0,
+    )
     assert low is not None and low.pacing_delay(0.0) == pytest.approx(20.0)
     assert low.pacing_delay(500.0) == pytest.approx(10.0)  # the window is half over
     assert RateLimit.from_headers(httpx.Headers({}), 0.0) is None

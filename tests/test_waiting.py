@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
 from fakes import FakeClock
 from northflank_build.errors import AuthenticationFailed, ServerError, TransportFailure
 from northflank_build.models import Build
@@ -21,14 +22,22 @@ def timeline(*steps: tuple[float, str, bool]) -> Callable[[FakeClock], Callable[
                 if clock.now >= step[0]:
                     current = step
             _, status, done = current
-            return Build(id="b", status=status, concluded=done, success=status == "SUCCESS" if done else None)
+            return Build(
+                id="b", status=status, concluded=done, success=status == "SUCCESS" if done else None
+            )
 
         return fetch
 
     return make
 
 
-def wait(fetch: Callable[[], Build], clock: FakeClock, timeout: float = 600, interval: float = 10, pacing: Callable[[], float] = lambda: 0.0) -> tuple[WaitEnd, Build, list[str], list[Exception]]:
+def wait(
+    fetch: Callable[[], Build],
+    clock: FakeClock,
+    timeout: float = 600,
+    interval: float = 10,
+    pacing: Callable[[], float] = lambda: 0.0,
+) -> tuple[WaitEnd, Build, list[str], list[Exception]]:
     seen: list[str] = []
     troubles: list[Exception] = []
     result = wait_for_build(
@@ -45,7 +54,12 @@ def wait(fetch: Callable[[], Build], clock: FakeClock, timeout: float = 600, int
 
 def test_concludes_and_reports_each_status_once() -> None:
     clock = FakeClock()
-    fetch = timeline((0, "PENDING", False), (5, "BUILDING", False), (60, "UPLOADING", False), (70, "SUCCESS", True))(clock)
+    fetch = timeline(
+        (0, "PENDING", False),
+        (5, "BUILDING", False),
+        (60, "UPLOADING", False),
+        (70, "SUCCESS", True),
+    )(clock)
     end, build, seen, _ = wait(fetch, clock)
     assert end is WaitEnd.CONCLUDED and build.succeeded
     assert seen == ["PENDING", "BUILDING", "UPLOADING", "SUCCESS"]

@@ -14,15 +14,28 @@ from .state import BuildPlan
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="nfsim", description="Northflank API simulator (loopback only).")
+    parser = argparse.ArgumentParser(
+        prog="nfsim", description="Northflank API simulator (loopback only)."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--port-file", type=Path, help="write the chosen port here once listening")
-    parser.add_argument("--plan", default="PENDING:1,STARTING:1,CLONING:1,BUILDING:3,UPLOADING:1", help="STATUS:SECONDS,...")
-    parser.add_argument("--outcome", default="SUCCESS", help="final status: SUCCESS, FAILURE, CRASHED, ...")
+    parser.add_argument(
+        "--plan",
+        default="PENDING:1,STARTING:1,CLONING:1,BUILDING:3,UPLOADING:1",
+        help="STATUS:SECONDS,...",
+    )
+    parser.add_argument(
+        "--outcome", default="SUCCESS", help="final status: SUCCESS, FAILURE, CRASHED, ..."
+    )
     parser.add_argument("--token", action="append", help="accept only these tokens (default: any)")
     parser.add_argument("--rate-limit", type=int, default=1000)
-    parser.add_argument("--fault", action="append", default=[], help="JSON of a Fault, e.g. '{\"route\": \"get\", \"times\": 2}'")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        help='JSON of a Fault, e.g. \'{"route": "get", "times": 2}\'',
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     sim = Simulator(

@@ -16,14 +16,24 @@ import jsonschema
 
 from .state import BuildPlan, World
 
-SCHEMAS = json.loads((Path(__file__).parent / "schemas" / "northflank-request-schemas.json").read_text())
+SCHEMAS = json.loads(
+    (Path(__file__).parent / "schemas" / "northflank-request-schemas.json").read_text()
+)
 PREFIX = r"^/v1(?:/teams/(?P<team>[^/]+))?/projects/(?P<project>[^/]+)"
 ROUTES = [
     ("project", "GET", re.compile(PREFIX + r"$")),
     ("start", "POST", re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build$")),
     ("list", "GET", re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build$")),
-    ("get", "GET", re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build/(?P<build>[^/]+)$")),
-    ("abort", "DELETE", re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build/(?P<build>[^/]+)$")),
+    (
+        "get",
+        "GET",
+        re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build/(?P<build>[^/]+)$"),
+    ),
+    (
+        "abort",
+        "DELETE",
+        re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build/(?P<build>[^/]+)$"),
+    ),
 ]
 PERMISSIONS = {
     "project": "Project > General > Read",
@@ -104,10 +114,13 @@ class Simulator:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        host_text = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://{host_text}:{port}"
 
     def start(self) -> Simulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="nfsim", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="nfsim", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -150,7 +163,11 @@ class Simulator:
                 start, used = now, 0
             used += 1
             self._windows[token] = (start, used)
-        return self.rate_limit, max(0, self.rate_limit - used), max(0.0, start + self.rate_window - now)
+        return (
+            self.rate_limit,
+            max(0, self.rate_limit - used),
+            max(0.0, start + self.rate_window - now),
+        )
 
 
 def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
@@ -158,7 +175,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "nfsim/1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             if sim.verbose:
                 super().log_message(format, *args)
 
@@ -176,7 +193,15 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
 
         # -- plumbing --------------------------------------------------------------------
 
-        def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None, *, raw: str | None = None, content_type: str = "application/json") -> None:
+        def _send(
+            self,
+            status: int,
+            payload: Any,
+            headers: dict[str, str] | None = None,
+            *,
+            raw: str | None = None,
+            content_type: str = "application/json",
+        ) -> None:
             data = (raw if raw is not None else json.dumps(payload)).encode()
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -187,8 +212,14 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
             self._status = status
 
-        def _error(self, status: int, message: str, headers: dict[str, str], details: Any = None) -> None:
-            error: dict[str, Any] = {"status": status, "message": message, "id": f"err-{int(time.time() * 1000) % 10**8}"}
+        def _error(
+            self, status: int, message: str, headers: dict[str, str], details: Any = None
+        ) -> None:
+            error: dict[str, Any] = {
+                "status": status,
+                "message": message,
+                "id": f"err-{int(time.time() * 1000) % 10**8}",
+            }
             if details is not None:
                 error["details"] = details
             self._send(status, {"error": error}, headers)
@@ -213,10 +244,20 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 self._route(method, route, match, body, parts.query)
             finally:
                 sim.requests.append(
-                    Recorded(method, parts.path, route, parse_qs(parts.query), body, received, self._status)
+                    Recorded(
+                        method,
+                        parts.path,
+                        route,
+                        parse_qs(parts.query),
+                        body,
+                        received,
+                        self._status,
+                    )
                 )
 
-        def _route(self, method: str, route: str, match: re.Match[str] | None, body: Any, query: str) -> None:
+        def _route(
+            self, method: str, route: str, match: re.Match[str] | None, body: Any, query: str
+        ) -> None:
             if parts_control(self, method, body):
                 return
             auth = self.headers.get("Authorization", "")
@@ -235,17 +276,34 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                     self.close_connection = True
                     return
                 elif fault.action == "status":
-                    self._send(fault.status, None, {**headers, **fault.headers}, raw=fault.body, content_type=fault.content_type)
+                    self._send(
+                        fault.status,
+                        None,
+                        {**headers, **fault.headers},
+                        raw=fault.body,
+                        content_type=fault.content_type,
+                    )
                     return
             if not token or (sim.tokens is not None and token not in sim.tokens):
                 self._error(401, "Unauthenticated: invalid or expired API token", headers)
                 return
             if token in sim.forbidden:
-                self._error(403, "Insufficient permissions", headers, {"requiredPermission": PERMISSIONS.get(route, "")})
+                self._error(
+                    403,
+                    "Insufficient permissions",
+                    headers,
+                    {"requiredPermission": PERMISSIONS.get(route, "")},
+                )
                 return
             if _over_limit(sim, token or "-"):
                 extra = {"Retry-After": str(int(reset) + 1)} if sim.retry_after_header else {}
-                self._send(429, None, {**headers, **extra}, raw="Too Many Requests", content_type="text/plain")
+                self._send(
+                    429,
+                    None,
+                    {**headers, **extra},
+                    raw="Too Many Requests",
+                    content_type="text/plain",
+                )
                 return
             if match is None:
                 self._error(404, f"Route not found: {method} {urlsplit(self.path).path}", headers)
@@ -254,7 +312,9 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             if fault is not None and fault.action == "drop_after":
                 self.close_connection = True
 
-        def _serve(self, route: str, match: re.Match[str], body: Any, query: str, headers: dict[str, str]) -> None:
+        def _serve(
+            self, route: str, match: re.Match[str], body: Any, query: str, headers: dict[str, str]
+        ) -> None:
             world = sim.world
             team, project = match.group("team"), match.group("project")
             if team is not None and team not in world.teams:
@@ -274,20 +334,45 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             with world.lock:
                 if route == "start":
                     schema = SCHEMAS["start-job-build" if kind == "job" else "start-service-build"]
-                    problems = sorted(jsonschema.Draft7Validator(schema).iter_errors(body if body is not None else {}), key=str)
+                    problems = sorted(
+                        jsonschema.Draft7Validator(schema).iter_errors(
+                            body if body is not None else {}
+                        ),
+                        key=str,
+                    )
                     if body is None or problems:
-                        details = [{"path": "/".join(str(p) for p in e.absolute_path), "message": e.message} for e in problems]
-                        self._error(400, "Request body failed validation", headers, details or [{"message": "body required"}])
+                        details = [
+                            {
+                                "path": "/".join(str(p) for p in e.absolute_path),
+                                "message": e.message,
+                            }
+                            for e in problems
+                        ]
+                        self._error(
+                            400,
+                            "Request body failed validation",
+                            headers,
+                            details or [{"message": "body required"}],
+                        )
                         return
-                    build = world.start(project, team, kind, resource, body)
-                    self._send(200, {"data": build.view(now)}, headers)
+                    started = world.start(project, team, kind, resource, body)
+                    self._send(200, {"data": started.view(now)}, headers)
                     return
                 if route == "list":
                     per_page = int(parse_qs(query).get("per_page", ["50"])[0])
-                    mine = [b for b in world.builds if b.project == project and b.resource == resource]
+                    mine = [
+                        b for b in world.builds if b.project == project and b.resource == resource
+                    ]
                     mine.sort(key=lambda b: b.created_mono, reverse=True)
                     page = [b.view(now) for b in mine[:per_page]]
-                    self._send(200, {"data": {"builds": page}, "pagination": {"hasNextPage": len(mine) > per_page, "count": len(page)}}, headers)
+                    self._send(
+                        200,
+                        {
+                            "data": {"builds": page},
+                            "pagination": {"hasNextPage": len(mine) > per_page, "count": len(page)},
+                        },
+                        headers,
+                    )
                     return
                 build = world.find(project, resource, match.group("build"))
                 if build is None:
@@ -319,7 +404,12 @@ def parts_control(handler: BaseHTTPRequestHandler, method: str, body: Any) -> bo
         sim.add_fault(Fault(**body))
         send(200, {"ok": True})
     elif path == "/_sim/plan" and method == "POST":
-        sim.set_plan(BuildPlan(phases=tuple((s, float(t)) for s, t in body["phases"]), outcome=body.get("outcome", "SUCCESS")))
+        sim.set_plan(
+            BuildPlan(
+                phases=tuple((s, float(t)) for s, t in body["phases"]),
+                outcome=body.get("outcome", "SUCCESS"),
+            )
+        )
         send(200, {"ok": True})
     else:
         send(404, {"error": {"status": 404, "message": "unknown control route"}})

@@ -44,7 +44,11 @@ class BuildPlan:
 
 
 def iso(wall: float) -> str:
-    return datetime.fromtimestamp(wall, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(wall, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def head_sha(job: str) -> str:
@@ -85,7 +89,9 @@ class SimBuild:
                 data["message"] = self.plan.message or "Image successfully built"
                 # The registry path format is not documented (reference §9 q3); a guess.
                 owner = self.team or "team"
-                data["registry"] = {"uri": f"registry.northflank.com/{owner}/{self.project}/{self.resource}:{self.id}"}
+                data["registry"] = {
+                    "uri": f"registry.northflank.com/{owner}/{self.project}/{self.resource}:{self.id}"
+                }
             elif status == "ABORTED":
                 data["message"] = "Build aborted"
             else:
@@ -112,7 +118,9 @@ class SimBuild:
 class World:
     """What exists on the simulated Northflank."""
 
-    projects: dict[str, set[str]] = field(default_factory=lambda: {"demo-project": {"demo-job", "other-job"}})
+    projects: dict[str, set[str]] = field(
+        default_factory=lambda: {"demo-project": {"demo-job", "other-job"}}
+    )
     teams: set[str] = field(default_factory=lambda: {"demo-team"})
     plan: BuildPlan = field(default_factory=BuildPlan)
     builds: list[SimBuild] = field(default_factory=list)
@@ -126,7 +134,9 @@ class World:
             if candidate not in taken:
                 return candidate
 
-    def start(self, project: str, team: str | None, kind: str, resource: str, body: dict[str, Any]) -> SimBuild:
+    def start(
+        self, project: str, team: str | None, kind: str, resource: str, body: dict[str, Any]
+    ) -> SimBuild:
         build = SimBuild(
             id=self.new_build_id(),
             project=project,

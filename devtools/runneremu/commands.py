@@ -12,8 +12,21 @@ import threading
 from dataclasses import dataclass, field
 
 REGISTERED = {
-    "stop-commands", "set-env", "set-output", "save-state", "add-path", "add-mask", "add-matcher",
-    "remove-matcher", "warning", "error", "notice", "debug", "group", "endgroup", "echo",
+    "stop-commands",
+    "set-env",
+    "set-output",
+    "save-state",
+    "add-path",
+    "add-mask",
+    "add-matcher",
+    "remove-matcher",
+    "warning",
+    "error",
+    "notice",
+    "debug",
+    "group",
+    "endgroup",
+    "echo",
 }
 LEGACY = re.compile(r"##\[([A-Za-z-]+)")
 
@@ -24,7 +37,11 @@ def _unescape_data(value: str) -> str:
 
 def _unescape_property(value: str) -> str:
     return (
-        value.replace("%0D", "\r").replace("%0A", "\n").replace("%3A", ":").replace("%2C", ",").replace("%25", "%")
+        value.replace("%0D", "\r")
+        .replace("%0A", "\n")
+        .replace("%3A", ":")
+        .replace("%2C", ",")
+        .replace("%25", "%")
     )
 
 
@@ -58,7 +75,9 @@ class CommandProcessor:
 
     def _add_secret(self, value: str) -> None:
         if not value.strip():
-            self.log.append("Warning: Can't add secret mask for empty string in ##[add-mask] command.")
+            self.log.append(
+                "Warning: Can't add secret mask for empty string in ##[add-mask] command."
+            )
             return
         self.secrets.append(value)
         for line in re.split(r"[\r\n]+", value):
@@ -107,7 +126,11 @@ class CommandProcessor:
         if name == "add-mask":
             self._add_secret(data)
         elif name in ("error", "warning", "notice"):
-            self.annotations.append(Annotation(name, self.mask(data)[:4096], {k: self.mask(v) for k, v in props.items()}))
+            self.annotations.append(
+                Annotation(
+                    name, self.mask(data)[:4096], {k: self.mask(v) for k, v in props.items()}
+                )
+            )
             self.log.append(f"##[{name}]{self.mask(data)}")
         elif name == "group":
             self.log.append(f"##[group]{self.mask(data)}")

@@ -37,7 +37,9 @@ def parse_file_command(text: str) -> list[tuple[str, str]]:
         while True:
             if i >= len(lines):
                 if ends_with_newline or not values:
-                    raise FileCommandError(f"Invalid value. Matching delimiter not found '{delimiter}'")
+                    raise FileCommandError(
+                        f"Invalid value. Matching delimiter not found '{delimiter}'"
+                    )
                 raise FileCommandError("Invalid value. EOF marker missing new line.")
             candidate = lines[i]
             i += 1

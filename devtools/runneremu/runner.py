@@ -125,7 +125,10 @@ def run_action(
     home.mkdir()
     event_path = root / "event.json"
     event_path.write_text(json.dumps(event or {}))
-    paths = {name: files / f"{name}_{uuid.uuid4()}" for name in ("add_path", "set_env", "step_summary", "save_state", "set_output")}
+    paths = {
+        name: files / f"{name}_{uuid.uuid4()}"
+        for name in ("add_path", "set_env", "step_summary", "save_state", "set_output")
+    }
     for path in paths.values():
         path.touch()
 
@@ -210,11 +213,15 @@ def run_action(
     def pump(stream: Any) -> None:
         for chunk in iter(stream.readline, b""):
             text = chunk.decode("utf-8", errors="replace")
-            for line in re.split(r"\r\n|\n|\r", text.rstrip("\r\n")) if text.strip("\r\n") else [""]:
+            for line in (
+                re.split(r"\r\n|\n|\r", text.rstrip("\r\n")) if text.strip("\r\n") else [""]
+            ):
                 raw.append(line)
                 processor.feed(line)
 
-    readers = [threading.Thread(target=pump, args=(s,), daemon=True) for s in (proc.stdout, proc.stderr)]
+    readers = [
+        threading.Thread(target=pump, args=(s,), daemon=True) for s in (proc.stdout, proc.stderr)
+    ]
     for reader in readers:
         reader.start()
     signals_sent: list[tuple[str, float]] = []
@@ -250,7 +257,9 @@ def run_action(
             errors.append(f"Unable to process file command '{name}' successfully. {exc}")
             return {}
         if name == "set_output" and any(not k for k, _ in records):
-            errors.append("Unable to process file command 'set_output' successfully. Value cannot be null. (Parameter 'name')")
+            errors.append(
+                "Unable to process file command 'set_output' successfully. Value cannot be null. (Parameter 'name')"
+            )
         result: dict[str, str] = {}
         for key, value in records:
             result[key.lower() if name == "set_output" else key] = value
@@ -260,7 +269,7 @@ def run_action(
     summary = processor.mask(paths["step_summary"].read_text(encoding="utf-8", errors="replace"))
     state_out = {**processor.live_state, **read("save_state")}
     outputs = {**processor.live_outputs, **read("set_output")}
-    if killed or cancel_after is not None and signals_sent:
+    if killed or (cancel_after is not None and signals_sent):
         conclusion = "cancelled"
     elif exit_code != 0 or errors or processor.failed:
         conclusion = "failure"

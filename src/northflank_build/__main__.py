@@ -33,7 +33,9 @@ def main() -> int:
             clock=SystemClock(cancel.event),
             on_debug=github.debug,
         ) as client:
-            report = run_build(config, client, SystemClock(cancel.event), cancel, github.ActionEvents())
+            report = run_build(
+                config, client, SystemClock(cancel.event), cancel, github.ActionEvents()
+            )
     except Exception as exc:  # a bug of ours: say so plainly, keep the outputs
         report.failure = ActionFailure(
             f"Internal error: {type(exc).__name__}: {exc}",

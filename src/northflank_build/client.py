@@ -7,6 +7,7 @@ messages. Reads are retried; the start-build POST never is, blindly (see ``start
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -90,7 +91,8 @@ def _data(resp: httpx.Response) -> dict[str, Any]:
             f"HTTP {resp.status_code} from {resp.request.method} {resp.request.url.path} "
             'had no "data" object.'
         )
-    return body["data"]
+    data: dict[str, Any] = body["data"]
+    return data
 
 
 def _model(kind: type[T], resp: httpx.Response, data: dict[str, Any]) -> T:
@@ -256,10 +258,14 @@ class NorthflankClient:
             try:
                 resp = self._send("POST", path, json_body=payload)
             except NOT_SENT as exc:
-                problem = TransportFailure(f"Could not connect to {self._http.base_url}: {_describe(exc)}.")
+                problem = TransportFailure(
+                    f"Could not connect to {self._http.base_url}: {_describe(exc)}."
+                )
                 ambiguous = False
             except httpx.TransportError as exc:
-                problem = TransportFailure(f"The start request to {self._http.base_url} failed: {_describe(exc)}.")
+                problem = TransportFailure(
+                    f"The start request to {self._http.base_url} failed: {_describe(exc)}."
+                )
             else:
                 if resp.is_success:
                     try:
@@ -276,7 +282,9 @@ class NorthflankClient:
                 else:
                     raise self._error(resp, operation, permission)
             if ambiguous:
-                self._debug(f"start request outcome unknown ({problem.message}); looking for the build it may have created")
+                self._debug(
+                    f"start request outcome unknown ({problem.message}); looking for the build it may have created"
+                )
                 found = self._find_started(target, body.sha, sent_at)
                 if found is not None:
                     return StartedBuild(found, adopted=True)
@@ -289,7 +297,9 @@ class NorthflankClient:
 
     # -- machinery -----------------------------------------------------------------------------
 
-    def find_started_quickly(self, target: BuildTarget, sha: str | None, timeout: float = 2.0) -> Build | None:
+    def find_started_quickly(
+        self, target: BuildTarget, sha: str | None, timeout: float = 2.0
+    ) -> Build | None:
         """After a cancel hit the start request: one short look for the build it made."""
         if self.last_start_sent_at is None:
             return None
@@ -300,10 +310,12 @@ class NorthflankClient:
     ) -> Build | None:
         for attempt in range(1 if quick else 2):
             if quick:
-                builds, skew = self.list_builds(target, policy=NO_RETRY, timeout=httpx.Timeout(quick))
+                builds, skew = self.list_builds(
+                    target, policy=NO_RETRY, timeout=httpx.Timeout(quick)
+                )
             else:
                 builds, skew = self.list_builds(target)
-            if skew != skew:  # no Date header: fall back to a wider window
+            if math.isnan(skew):  # no Date header: fall back to a wider window
                 threshold = sent_at - ADOPT_TOLERANCE_NO_DATE_S
             else:
                 threshold = sent_at + skew - ADOPT_TOLERANCE_S
@@ -367,7 +379,9 @@ class NorthflankClient:
             self._rate = rate
         remaining = f", rate limit remaining {rate.remaining:g}" if rate else ""
         # Method, path and status only: bodies and headers may hold secrets.
-        self._debug(f"{method} {path} -> {resp.status_code} in {(now - began) * 1000:.0f} ms{remaining}")
+        self._debug(
+            f"{method} {path} -> {resp.status_code} in {(now - began) * 1000:.0f} ms{remaining}"
+        )
         return resp
 
     def _read(
@@ -411,7 +425,10 @@ class NorthflankClient:
                     raise self._error(resp, operation, permission)
             failures += 1
             delay = policy.backoff(failures)
-            if failures >= policy.attempts or self._clock.monotonic() - started + delay > policy.total_seconds:
+            if (
+                failures >= policy.attempts
+                or self._clock.monotonic() - started + delay > policy.total_seconds
+            ):
                 raise problem
             self._debug(f"{problem.message} Retrying in {delay:.1f} s.")
             self._sleep(delay)
@@ -466,10 +483,18 @@ class NorthflankClient:
                 error_id=error_id,
                 fix=f"Give the token's API role the permission {permission} "
                 f"on project {self.project_id!r}"
-                + (" (newer Northflank docs name it General > Update)." if "Deploy Build" in permission else "."),
+                + (
+                    " (newer Northflank docs name it General > Update)."
+                    if "Deploy Build" in permission
+                    else "."
+                ),
             )
         if status == 404:
-            return NotFound(status, f"Not found (HTTP 404) when trying to {operation}.{said}{ref}", error_id=error_id)
+            return NotFound(
+                status,
+                f"Not found (HTTP 404) when trying to {operation}.{said}{ref}",
+                error_id=error_id,
+            )
         if status == 429:
             return RateLimited(status, f"Rate limited (HTTP 429) when trying to {operation}.{said}")
         if status >= 500:

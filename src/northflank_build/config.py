@@ -155,10 +155,14 @@ def _number(
     try:
         number = int(value) if integer else float(value)
     except ValueError:
-        problems.append(InputProblem(name, f"{shown(value)} is not {kind}; allowed: {low:g} to {high:g}."))
+        problems.append(
+            InputProblem(name, f"{shown(value)} is not {kind}; allowed: {low:g} to {high:g}.")
+        )
         return default
     if not (low <= number <= high):  # also rejects nan
-        problems.append(InputProblem(name, f"{shown(value)} is out of range; allowed: {low:g} to {high:g}."))
+        problems.append(
+            InputProblem(name, f"{shown(value)} is out of range; allowed: {low:g} to {high:g}.")
+        )
         return default
     return number
 
@@ -174,11 +178,18 @@ def _api_url(value: str, problems: list[InputProblem]) -> str:
         problems.append(InputProblem(name, f"{shown(url)} is not a URL; e.g. {DEFAULT_API_URL}."))
         return DEFAULT_API_URL
     if parts.scheme not in ("https", "http") or not host:
-        problems.append(InputProblem(name, f"{shown(url)} must be an https:// URL with a host, e.g. {DEFAULT_API_URL}."))
+        problems.append(
+            InputProblem(
+                name, f"{shown(url)} must be an https:// URL with a host, e.g. {DEFAULT_API_URL}."
+            )
+        )
         return DEFAULT_API_URL
     if parts.username or parts.password or parts.query or parts.fragment:
         problems.append(
-            InputProblem(name, "must not carry credentials, a query or a fragment; pass the token as api-token.")
+            InputProblem(
+                name,
+                "must not carry credentials, a query or a fragment; pass the token as api-token.",
+            )
         )
         return DEFAULT_API_URL
     if parts.scheme == "http" and not is_loopback(host):
@@ -202,20 +213,28 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _pattern(name: str, value: str, pattern: str, example: str, problems: list[InputProblem]) -> str | None:
+def _pattern(
+    name: str, value: str, pattern: str, example: str, problems: list[InputProblem]
+) -> str | None:
     if not value:
         return None
     if not re.fullmatch(pattern, value):
-        problems.append(InputProblem(name, f"{shown(value)} does not match {pattern} (e.g. {example})."))
+        problems.append(
+            InputProblem(name, f"{shown(value)} does not match {pattern} (e.g. {example}).")
+        )
         return None
     if any(seg in (".", "..") for seg in value.split("/")):
-        problems.append(InputProblem(name, f"{shown(value)} must not contain . or .. path segments."))
+        problems.append(
+            InputProblem(name, f"{shown(value)} must not contain . or .. path segments.")
+        )
         return None
     return value
 
 
 def _build_file_key(key: str) -> str | None:
-    if re.fullmatch(DOCKERFILE_PATH_PATTERN, key) and not any(s in (".", "..") for s in key.split("/")):
+    if re.fullmatch(DOCKERFILE_PATH_PATTERN, key) and not any(
+        s in (".", "..") for s in key.split("/")
+    ):
         return None
     return (
         f"{shown(key)} is not an absolute file path; build files go to absolute paths made "
@@ -249,10 +268,15 @@ def parse_inputs(
         on_secret(token)
     if not token:
         problems.append(
-            InputProblem("api-token", "is required and was not given (e.g. api-token: ${{ secrets.NORTHFLANK_API_TOKEN }}).")
+            InputProblem(
+                "api-token",
+                "is required and was not given (e.g. api-token: ${{ secrets.NORTHFLANK_API_TOKEN }}).",
+            )
         )
     elif any(ch.isspace() for ch in token):
-        problems.append(InputProblem("api-token", "contains whitespace or line breaks; paste the token alone."))
+        problems.append(
+            InputProblem("api-token", "contains whitespace or line breaks; paste the token alone.")
+        )
 
     api_url = _api_url(val("api-url"), problems)
     project_id = _id("project-id", val("project-id"), problems, required=True)
@@ -275,20 +299,49 @@ def parse_inputs(
 
     build_arguments = parse_build_arguments(get("build-arguments") or "", problems)
     build_files = parse_secret_map(
-        "build-files", get("build-files") or "", _build_file_key, env, workspace, problems, on_secret
+        "build-files",
+        get("build-files") or "",
+        _build_file_key,
+        env,
+        workspace,
+        problems,
+        on_secret,
     )
     mounts = parse_secret_map(
-        "docker-secret-mounts", get("docker-secret-mounts") or "", _mount_key, env, workspace, problems, on_secret
+        "docker-secret-mounts",
+        get("docker-secret-mounts") or "",
+        _mount_key,
+        env,
+        workspace,
+        problems,
+        on_secret,
     )
-    dockerfile_path = _pattern("dockerfile-path", val("dockerfile-path"), DOCKERFILE_PATH_PATTERN, "/Dockerfile", problems)
-    docker_work_dir = _pattern("docker-work-dir", val("docker-work-dir"), DOCKER_WORK_DIR_PATTERN, "/", problems)
+    dockerfile_path = _pattern(
+        "dockerfile-path", val("dockerfile-path"), DOCKERFILE_PATH_PATTERN, "/Dockerfile", problems
+    )
+    docker_work_dir = _pattern(
+        "docker-work-dir", val("docker-work-dir"), DOCKER_WORK_DIR_PATTERN, "/", problems
+    )
     dockerfile_target = _pattern(
-        "dockerfile-target", val("dockerfile-target"), DOCKERFILE_TARGET_PATTERN, "production", problems
+        "dockerfile-target",
+        val("dockerfile-target"),
+        DOCKERFILE_TARGET_PATTERN,
+        "production",
+        problems,
     )
     wait = _bool("wait", val("wait"), True, problems)
     abort_on_cancel = _bool("abort-on-cancel", val("abort-on-cancel"), True, problems)
-    timeout = _number("timeout-seconds", val("timeout-seconds"), 3600, TIMEOUT_RANGE, problems, integer=True)
-    poll = _number("poll-interval-seconds", val("poll-interval-seconds"), 10.0, POLL_RANGE, problems, integer=False)
+    timeout = _number(
+        "timeout-seconds", val("timeout-seconds"), 3600, TIMEOUT_RANGE, problems, integer=True
+    )
+    poll = _number(
+        "poll-interval-seconds",
+        val("poll-interval-seconds"),
+        10.0,
+        POLL_RANGE,
+        problems,
+        integer=False,
+    )
 
     if problems or project_id is None or job_id is None:
         raise InvalidInputs(problems)

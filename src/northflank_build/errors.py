@@ -101,7 +101,7 @@ class ServerError(ApiError):
     title = "Northflank server error"
 
 
-class Cancelled(BaseException):  # noqa: N818 - it is a signal, like KeyboardInterrupt
+class Cancelled(BaseException):
     """Raised from the signal handler to interrupt a blocking wait or request.
 
     A BaseException so that no ``except Exception`` on the way swallows it.

@@ -104,7 +104,9 @@ class ActionEvents:
         self._trouble_streak += 1
         if self._trouble_streak == 1:
             text = problem.message if isinstance(problem, TransportFailure) else str(problem)
-            say(f"[{elapsed_label(elapsed)}] Cannot read the build status right now ({text}); still waiting.")
+            say(
+                f"[{elapsed_label(elapsed)}] Cannot read the build status right now ({text}); still waiting."
+            )
 
     def note(self, message: str) -> None:
         say(message)

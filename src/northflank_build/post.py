@@ -27,7 +27,9 @@ def main() -> int:
     try:
         config = parse_inputs(github.get_input, os.environ, github.workspace(), github.mask)
     except InvalidInputs:
-        github.say(f"Build {build_id} may still be running; inputs are invalid, so it was not checked.")
+        github.say(
+            f"Build {build_id} may still be running; inputs are invalid, so it was not checked."
+        )
         return 0
     if not config.abort_on_cancel:
         github.say(f"Build {build_id} may still be running (abort-on-cancel: false).")
@@ -47,11 +49,16 @@ def main() -> int:
             if build.finished:
                 github.say(f"Build {build_id} has concluded ({build.status}); nothing to abort.")
                 return 0
-            github.say(f"The main step ended while build {build_id} was {build.status}; aborting it.")
+            github.say(
+                f"The main step ended while build {build_id} was {build.status}; aborting it."
+            )
             client.abort_build(target, build_id, timeout=10.0)
             github.say(f"Aborted build {build_id}.")
         except ActionFailure as exc:
-            gha.warning(f"Could not abort build {build_id}: {exc.explain()}", title="Northflank build may still be running")
+            gha.warning(
+                f"Could not abort build {build_id}: {exc.explain()}",
+                title="Northflank build may still be running",
+            )
     return 0
 
 

@@ -7,6 +7,7 @@ token, shared by every workflow using that token (reference §5).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
@@ -25,7 +26,7 @@ def _number(headers: httpx.Headers, name: str) -> float | None:
         value = float(raw.strip())
     except ValueError:
         return None
-    return value if value >= 0 and value == value else None
+    return value if value >= 0 and not math.isnan(value) else None
 
 
 @dataclass(frozen=True)

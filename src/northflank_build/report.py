@@ -96,22 +96,35 @@ def summary(report: BuildReport, *, server_url: str = "", repository: str = "") 
             commit = f"[`{sha[:12]}`]({server_url}/{repository}/commit/{sha})"
         rows = [
             ("Status", code(build.status)),
-            ("Build", f"[{md(build.id)}]({report.build_url})" if report.build_url else md(build.id)),
-            (report.target.kind.capitalize(), f"{md(report.target.id)} in project {md(report.project_id)}"),
+            (
+                "Build",
+                f"[{md(build.id)}]({report.build_url})" if report.build_url else md(build.id),
+            ),
+            (
+                report.target.kind.capitalize(),
+                f"{md(report.target.id)} in project {md(report.project_id)}",
+            ),
             ("Commit", commit),
             ("Branch", md(build.branch)),
             ("Image", code(build.registry_uri)),
             ("Duration", f"{values['duration-seconds']} s" if values["duration-seconds"] else ""),
         ]
         if report.adopted:
-            rows.append(("Note", "the start request's answer was lost; the build it created was found and followed"))
+            rows.append(
+                (
+                    "Note",
+                    "the start request's answer was lost; the build it created was found and followed",
+                )
+            )
         if report.aborted is not None:
             rows.append(("Aborted", "yes" if report.aborted else "no: the abort request failed"))
         lines += ["| | |", "|---|---|"]
         lines += [f"| {name} | {value} |" for name, value in rows if value]
         lines.append("")
     if report.timeline:
-        steps = " → ".join(f"{md(status)} ({elapsed_label(elapsed)})" for status, elapsed in report.timeline)
+        steps = " → ".join(
+            f"{md(status)} ({elapsed_label(elapsed)})" for status, elapsed in report.timeline
+        )
         lines += [f"Timeline: {steps}", ""]
     if report.failure is not None:
         lines += [f"**{md(report.failure.title)}**: {md(report.failure.message)}", ""]

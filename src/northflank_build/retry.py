@@ -23,7 +23,7 @@ class RetryPolicy:
 
     def backoff(self, failures: int) -> float:
         """Delay after the n-th consecutive failure (1-based): half fixed, half jitter."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (failures - 1)))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (failures - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
 

@@ -158,7 +158,9 @@ def _wait(
         report.build = build
         return build
 
-    policy = WaitPolicy(timeout_s=config.timeout_seconds, max_interval_s=config.poll_interval_seconds)
+    policy = WaitPolicy(
+        timeout_s=config.timeout_seconds, max_interval_s=config.poll_interval_seconds
+    )
     try:
         with cancel.interruptible():
             result = wait_for_build(
@@ -199,7 +201,11 @@ def _wait(
             f"Build {build.id} had not concluded after {config.timeout_seconds} s "
             f"(timeout-seconds); its last status was {build.status or 'unknown'}.",
             fix="Raise timeout-seconds if builds of this job take longer."
-            + (" The build was aborted." if config.abort_on_cancel else " The build was left running (abort-on-cancel: false)."),
+            + (
+                " The build was aborted."
+                if config.abort_on_cancel
+                else " The build was left running (abort-on-cancel: false)."
+            ),
             title="Timed out waiting for the Northflank build",
         )
     else:
@@ -209,7 +215,11 @@ def _wait(
 
 
 def _abort_unanswered_start(
-    config: ActionConfig, client: NorthflankClient, target: BuildTarget, events: Events, report: BuildReport
+    config: ActionConfig,
+    client: NorthflankClient,
+    target: BuildTarget,
+    events: Events,
+    report: BuildReport,
 ) -> None:
     """Cancelled while the start request was out: it may have created a build; find and abort it."""
     try:
@@ -225,7 +235,11 @@ def _abort_unanswered_start(
 
 
 def abort(
-    client: NorthflankClient, target: BuildTarget, build_id: str, events: Events, report: BuildReport
+    client: NorthflankClient,
+    target: BuildTarget,
+    build_id: str,
+    events: Events,
+    report: BuildReport,
 ) -> None:
     """One short DELETE; a failure is reported, never raised (we are already ending)."""
     events.note(f"Aborting build {build_id} on Northflank...")

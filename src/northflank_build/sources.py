@@ -68,12 +68,17 @@ def parse_build_arguments(text: str, problems: list[InputProblem]) -> dict[str, 
             loaded = json.loads(stripped)
         except json.JSONDecodeError as exc:
             problems.append(
-                InputProblem(name, f"looks like JSON but does not parse ({exc.msg}, line {exc.lineno}).")
+                InputProblem(
+                    name, f"looks like JSON but does not parse ({exc.msg}, line {exc.lineno})."
+                )
             )
             return {}
         if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
             problems.append(
-                InputProblem(name, 'as JSON it must be an object of strings, e.g. {"NODE_ENV": "production"}.')
+                InputProblem(
+                    name,
+                    'as JSON it must be an object of strings, e.g. {"NODE_ENV": "production"}.',
+                )
             )
             return {}
         pairs = [Line(0, str(k), v) for k, v in loaded.items()]
@@ -109,7 +114,9 @@ def read_source(
         var = source[4:].strip()
         if not ENV_VAR_PATTERN.fullmatch(var):
             problems.append(
-                InputProblem(name, f"{key}: env:{var[:40]} is not a valid environment variable name.")
+                InputProblem(
+                    name, f"{key}: env:{var[:40]} is not a valid environment variable name."
+                )
             )
             return None
         if var not in env:
@@ -132,25 +139,36 @@ def read_source(
             return None
         return env[var].encode("utf-8")
     if not source:
-        problems.append(InputProblem(name, f"{key}: the source after '=' is empty; use env:NAME or a file path."))
+        problems.append(
+            InputProblem(
+                name, f"{key}: the source after '=' is empty; use env:NAME or a file path."
+            )
+        )
         return None
     path = Path(source)
     if path.is_absolute():
         problems.append(
-            InputProblem(name, f"{key}: the source {source!r} must be relative to the workspace, or env:NAME.")
+            InputProblem(
+                name,
+                f"{key}: the source {source!r} must be relative to the workspace, or env:NAME.",
+            )
         )
         return None
     root = workspace.resolve()
     resolved = (root / path).resolve()
     if not resolved.is_relative_to(root):
-        problems.append(InputProblem(name, f"{key}: the source {source!r} points outside the workspace."))
+        problems.append(
+            InputProblem(name, f"{key}: the source {source!r} points outside the workspace.")
+        )
         return None
     if not resolved.is_file():
         problems.append(InputProblem(name, f"{key}: no file {source!r} in the workspace ({root})."))
         return None
     if resolved.stat().st_size > MAX_SECRET_BYTES:
         problems.append(
-            InputProblem(name, f"{key}: the file {source!r} is larger than {MAX_SECRET_BYTES // 1024} KiB.")
+            InputProblem(
+                name, f"{key}: the file {source!r} is larger than {MAX_SECRET_BYTES // 1024} KiB."
+            )
         )
         return None
     return resolved.read_bytes()

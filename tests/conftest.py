@@ -30,8 +30,13 @@ def run(sim: Simulator, tmp_path: Path) -> Runner:
     """Run the action as the runner does, with working defaults each test may override."""
 
     def runner(
-        *, env: dict[str, str] | None = None, workspace: Path | None = None, **overrides: Any
+        *,
+        env: dict[str, str] | None = None,
+        workspace: Path | None = None,
+        options: dict[str, Any] | None = None,
+        **overrides: Any,
     ) -> StepResult:
+        """``options`` go to run_action (cancel_after, stage, state, debug); the rest are inputs."""
         with_ = {
             "api-token": TOKEN,
             "api-url": sim.url,
@@ -45,12 +50,6 @@ def run(sim: Simulator, tmp_path: Path) -> Runner:
                 with_.pop(name, None)
             else:
                 with_[name] = value
-        return run_action(
-            ROOT, with_, env=env, workspace=workspace or tmp_path, **_runner_kwargs(overrides)
-        )
+        return run_action(ROOT, with_, env=env, workspace=workspace or tmp_path, **(options or {}))
 
     return runner
-
-
-def _runner_kwargs(_overrides: dict[str, Any]) -> dict[str, Any]:
-    return {}

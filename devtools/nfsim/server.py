@@ -51,7 +51,8 @@ class Fault:
     actions: ``status`` (answer ``status`` with ``body``, ``content_type`` and ``headers``),
     ``drop`` (close the connection without answering), ``drop_after`` (handle the request,
     then close without answering: the create-then-disconnect case), ``delay`` (sleep
-    ``seconds`` first, then answer normally).
+    ``seconds`` first, then handle and answer), ``slow_answer`` (handle at once, answer
+    ``seconds`` later: a start whose answer a cancel or a read timeout may cut off).
     """
 
     route: str
@@ -202,7 +203,18 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             raw: str | None = None,
             content_type: str = "application/json",
         ) -> None:
+            if self._deferred is not None:
+                self._deferred.append(
+                    ((status, payload, headers), {"raw": raw, "content_type": content_type})
+                )
+                return
             data = (raw if raw is not None else json.dumps(payload)).encode()
+            self._status = status
+            if self._withhold:  # the request was handled; the answer never leaves
+                self.close_connection = True
+                return
+            if self._answer_delay:
+                time.sleep(self._answer_delay)
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
@@ -210,7 +222,6 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
-            self._status = status
 
         def _error(
             self, status: int, message: str, headers: dict[str, str], details: Any = None
@@ -226,6 +237,9 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
 
         def _handle(self, method: str) -> None:
             self._status = 0
+            self._withhold = False
+            self._answer_delay = 0.0
+            self._deferred: list[tuple[tuple[Any, ...], dict[str, Any]]] | None = None
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             raw_body = self.rfile.read(length) if length else b""
@@ -272,6 +286,10 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             if fault is not None:
                 if fault.action == "delay":
                     time.sleep(fault.seconds)
+                elif fault.action == "slow_answer":
+                    self._answer_delay = fault.seconds
+                elif fault.action == "drop_after":
+                    self._withhold = True
                 elif fault.action == "drop":
                     self.close_connection = True
                     return
@@ -309,8 +327,6 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 self._error(404, f"Route not found: {method} {urlsplit(self.path).path}", headers)
                 return
             self._serve(route, match, body, query, headers)
-            if fault is not None and fault.action == "drop_after":
-                self.close_connection = True
 
         def _serve(
             self, route: str, match: re.Match[str], body: Any, query: str, headers: dict[str, str]
@@ -331,57 +347,71 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 self._error(404, f"{kind.capitalize()} {resource} not found", headers)
                 return
             now = time.monotonic()
-            with world.lock:
-                if route == "start":
-                    schema = SCHEMAS["start-job-build" if kind == "job" else "start-service-build"]
-                    problems = sorted(
-                        jsonschema.Draft7Validator(schema).iter_errors(
-                            body if body is not None else {}
-                        ),
-                        key=str,
-                    )
-                    if body is None or problems:
-                        details = [
-                            {
-                                "path": "/".join(str(p) for p in e.absolute_path),
-                                "message": e.message,
-                            }
-                            for e in problems
+            # Replies are sent after the lock is released: a slow answer must not stall others.
+            self._deferred = []
+            try:
+                with world.lock:
+                    if route == "start":
+                        schema = SCHEMAS[
+                            "start-job-build" if kind == "job" else "start-service-build"
                         ]
-                        self._error(
-                            400,
-                            "Request body failed validation",
+                        problems = sorted(
+                            jsonschema.Draft7Validator(schema).iter_errors(
+                                body if body is not None else {}
+                            ),
+                            key=str,
+                        )
+                        if body is None or problems:
+                            details = [
+                                {
+                                    "path": "/".join(str(p) for p in e.absolute_path),
+                                    "message": e.message,
+                                }
+                                for e in problems
+                            ]
+                            self._error(
+                                400,
+                                "Request body failed validation",
+                                headers,
+                                details or [{"message": "body required"}],
+                            )
+                            return
+                        started = world.start(project, team, kind, resource, body)
+                        self._send(200, {"data": started.view(now)}, headers)
+                        return
+                    if route == "list":
+                        per_page = int(parse_qs(query).get("per_page", ["50"])[0])
+                        mine = [
+                            b
+                            for b in world.builds
+                            if b.project == project and b.resource == resource
+                        ]
+                        mine.sort(key=lambda b: b.created_mono, reverse=True)
+                        page = [b.view(now) for b in mine[:per_page]]
+                        self._send(
+                            200,
+                            {
+                                "data": {"builds": page},
+                                "pagination": {
+                                    "hasNextPage": len(mine) > per_page,
+                                    "count": len(page),
+                                },
+                            },
                             headers,
-                            details or [{"message": "body required"}],
                         )
                         return
-                    started = world.start(project, team, kind, resource, body)
-                    self._send(200, {"data": started.view(now)}, headers)
-                    return
-                if route == "list":
-                    per_page = int(parse_qs(query).get("per_page", ["50"])[0])
-                    mine = [
-                        b for b in world.builds if b.project == project and b.resource == resource
-                    ]
-                    mine.sort(key=lambda b: b.created_mono, reverse=True)
-                    page = [b.view(now) for b in mine[:per_page]]
-                    self._send(
-                        200,
-                        {
-                            "data": {"builds": page},
-                            "pagination": {"hasNextPage": len(mine) > per_page, "count": len(page)},
-                        },
-                        headers,
-                    )
-                    return
-                build = world.find(project, resource, match.group("build"))
-                if build is None:
-                    self._error(404, f"Build {match.group('build')} not found", headers)
-                    return
-                if route == "abort" and not build.concluded(now):
-                    build.aborted_mono, build.aborted_wall = now, time.time()
-                payload = {} if route == "abort" else build.view(now)
-            self._send(200, {"data": payload}, headers)
+                    build = world.find(project, resource, match.group("build"))
+                    if build is None:
+                        self._error(404, f"Build {match.group('build')} not found", headers)
+                        return
+                    if route == "abort" and not build.concluded(now):
+                        build.aborted_mono, build.aborted_wall = now, time.time()
+                    payload = {} if route == "abort" else build.view(now)
+                self._send(200, {"data": payload}, headers)
+            finally:
+                pending, self._deferred = self._deferred, None
+                for args, kwargs in pending or []:
+                    self._send(*args, **kwargs)
 
     return Handler
 

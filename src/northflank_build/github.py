@@ -123,11 +123,10 @@ def finish(report: BuildReport) -> None:
     if _can_write("GITHUB_OUTPUT"):
         for name, value in outputs(report).items():
             gha.set_output(name, value)
-    if _can_write("GITHUB_STATE") and report.build is not None:
-        running_on = report.outcome in (Outcome.CANCELLED, Outcome.TIMED_OUT, Outcome.ERROR)
-        # The post step aborts a build the main step could not; tell it when there is none.
-        if not running_on or report.aborted or (report.build.finished):
-            gha.save_state(STATE_FINISHED, "true")
+    # Reaching here, the main step has dealt with the build (aborted it, or left it running
+    # as asked); only a failed abort is left for the post step to retry.
+    if _can_write("GITHUB_STATE") and report.build is not None and report.aborted is not False:
+        gha.save_state(STATE_FINISHED, "true")
     if report.failure is not None and report.outcome is not Outcome.INVALID:
         gha.error(report.failure.explain(), title=report.failure.title)
     if _can_write("GITHUB_STEP_SUMMARY"):

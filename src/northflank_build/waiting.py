@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from enum import Enum
 
 from .clock import Clock
-from .errors import ApiError, MalformedResponse, RateLimited, ServerError, TransportFailure
+from .errors import ApiError, MalformedResponse, ServerError, TransportFailure
 from .models import Build
 
 # Errors worth outliving: the build keeps running on Northflank while we cannot see it.
-TRANSIENT = (TransportFailure, ServerError, MalformedResponse, RateLimited)
+# Not RateLimited: the client raises it only past its cap, and then we stop, saying so.
+TRANSIENT = (TransportFailure, ServerError, MalformedResponse)
 FIRST_INTERVAL_S = 1.0
 GROWTH = 1.5
 

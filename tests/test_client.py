@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from fakes import FakeClock
-from northflank_build.client import BuildTarget, NorthflankClient
+from northflank_build.client import NorthflankClient
 from northflank_build.errors import (
     AuthenticationFailed,
     MalformedResponse,
@@ -23,6 +23,7 @@ from northflank_build.errors import (
 )
 from northflank_build.models import StartBuildRequest, format_timestamp
 from northflank_build.retry import RetryPolicy
+from northflank_build.target import BuildTarget
 
 JOB = BuildTarget("job", "my-job")
 SHA = "a" * 40

@@ -22,6 +22,9 @@ SCHEMAS = json.loads(
 PREFIX = r"^/v1(?:/teams/(?P<team>[^/]+))?/projects/(?P<project>[^/]+)"
 ROUTES = [
     ("project", "GET", re.compile(PREFIX + r"$")),
+    ("service_create", "POST", re.compile(PREFIX + r"/services/build$")),
+    ("service_put", "PUT", re.compile(PREFIX + r"/services/build$")),
+    ("service_get", "GET", re.compile(PREFIX + r"/services/(?P<res>[^/]+)$")),
     ("start", "POST", re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build$")),
     ("list", "GET", re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build$")),
     (
@@ -41,6 +44,9 @@ PERMISSIONS = {
     "get": "Project > Jobs > Deployment > Deploy Build",
     "list": "Project > Jobs > General > Read",
     "abort": "Project > Jobs > Deployment > Deploy Build",
+    "service_create": "Project > Services > General > Create",
+    "service_put": "Project > Services > General > Create",
+    "service_get": "Project > Services > General > Read",
 }
 
 
@@ -328,6 +334,60 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 return
             self._serve(route, match, body, query, headers)
 
+        def _service(
+            self, route: str, project: str, match: re.Match[str], body: Any, headers: dict[str, str]
+        ) -> None:
+            world = sim.world
+            services = world.services.setdefault(project, {})
+            if route == "service_get":
+                found = services.get(match.group("res"))
+                if found is None:
+                    self._error(404, f"Service {match.group('res')} not found", headers)
+                else:
+                    self._send(200, {"data": found}, headers)
+                return
+            schema = SCHEMAS[
+                "create-service-build" if route == "service_create" else "put-service-build"
+            ]
+            problems = sorted(
+                jsonschema.Draft7Validator(schema).iter_errors(body if body is not None else {}),
+                key=str,
+            )
+            if body is None or problems:
+                details = [
+                    {"path": "/".join(str(p) for p in e.absolute_path), "message": e.message}
+                    for e in problems
+                ]
+                self._error(
+                    400,
+                    "Request body failed validation",
+                    headers,
+                    details or [{"message": "body required"}],
+                )
+                return
+            service_id = re.sub(r"[\s-]+", "-", body["name"].strip().lower())
+            with world.lock:
+                if route == "service_create" and service_id in services:
+                    self._error(
+                        409, "There is already a service with the same derived identifier", headers
+                    )
+                    return
+                now = time.time()
+                previous = services.get(service_id, {})
+                services[service_id] = {
+                    **body,
+                    "id": service_id,
+                    "appId": f"/{project}/{service_id}",
+                    "serviceType": "build",
+                    "createdAt": previous.get("createdAt", now),
+                    "updatedAt": now,
+                    "status": {"build": {"status": "SUCCESS"}},
+                }
+                data = dict(services[service_id])
+            data.pop("buildFiles", None)  # secrets are never echoed back
+            data.pop("dockerSecretMounts", None)
+            self._send(200, {"data": data}, headers)
+
         def _serve(
             self, route: str, match: re.Match[str], body: Any, query: str, headers: dict[str, str]
         ) -> None:
@@ -342,8 +402,12 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             if route == "project":
                 self._send(200, {"data": {"id": project, "name": project}}, headers)
                 return
+            if route.startswith("service_"):
+                self._service(route, project, match, body, headers)
+                return
             kind, resource = match.group("kind")[:-1], match.group("res")
-            if resource not in world.projects[project]:
+            known = world.projects[project] if kind == "job" else world.services.get(project, {})
+            if resource not in known:
                 self._error(404, f"{kind.capitalize()} {resource} not found", headers)
                 return
             now = time.monotonic()
@@ -374,6 +438,15 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                                 "Request body failed validation",
                                 headers,
                                 details or [{"message": "body required"}],
+                            )
+                            return
+                        service = world.services.get(project, {}).get(resource, {})
+                        build_service = service.get("serviceType") == "build"
+                        if build_service and ("branch" in body) == ("pullRequestId" in body):
+                            self._error(
+                                400,
+                                "Build services require either branch or pullRequestId, but not both",
+                                headers,
                             )
                             return
                         started = world.start(project, team, kind, resource, body)

@@ -68,6 +68,7 @@ class SimBuild:
     created_mono: float
     plan: BuildPlan
     body: dict[str, Any]
+    pull_request_id: int | str | None = None
     aborted_mono: float | None = None
     aborted_wall: float | None = None
 
@@ -76,7 +77,7 @@ class SimBuild:
         data: dict[str, Any] = {
             "id": self.id,
             "branch": self.branch,
-            "pullRequestId": None,
+            "pullRequestId": self.pull_request_id,
             "sha": self.sha,
             "createdAt": iso(self.created_wall),
             "status": status,
@@ -121,6 +122,23 @@ class World:
     projects: dict[str, set[str]] = field(
         default_factory=lambda: {"demo-project": {"demo-job", "other-job"}}
     )
+    # Services by project: id -> the service as GET returns it.
+    services: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: {
+            "demo-project": {
+                "demo-service": {
+                    "id": "demo-service",
+                    "name": "demo-service",
+                    "serviceType": "build",
+                },
+                "demo-combined": {
+                    "id": "demo-combined",
+                    "name": "demo-combined",
+                    "serviceType": "combined",
+                },
+            }
+        }
+    )
     teams: set[str] = field(default_factory=lambda: {"demo-team"})
     plan: BuildPlan = field(default_factory=BuildPlan)
     builds: list[SimBuild] = field(default_factory=list)
@@ -144,7 +162,8 @@ class World:
             kind=kind,
             resource=resource,
             sha=body.get("sha") or head_sha(resource),
-            branch=self.plan.branch,
+            branch=body.get("branch") or self.plan.branch,
+            pull_request_id=body.get("pullRequestId"),
             created_wall=time.time(),
             created_mono=time.monotonic(),
             plan=self.plan,

@@ -29,9 +29,11 @@ from .errors import (
     ServerError,
     TransportFailure,
 )
-from .models import Build, BuildKind, BuildList, ErrorEnvelope, StartBuildRequest, parse_timestamp
+from .models import Build, BuildList, ErrorEnvelope, StartBuildRequest, parse_timestamp
 from .ratelimit import RateLimit, retry_after_seconds, server_time
 from .retry import NO_RETRY, RETRYABLE_STATUS, RetryPolicy
+from .service_spec import BuildServiceSpec
+from .target import BuildTarget
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
@@ -45,23 +47,10 @@ NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 @dataclass(frozen=True)
-class BuildTarget:
-    """What is built: a job (or, later, a service) in a project."""
-
-    kind: BuildKind
-    id: str
-
-    @property
-    def segment(self) -> str:
-        return f"{self.kind}s/{self.id}"
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind} {self.id!r}"
-
-    @property
-    def area(self) -> str:
-        return "Jobs" if self.kind == "job" else "Services"
+class EnsuredService:
+    service_id: str
+    created: bool
+    updated: bool = False
 
 
 @dataclass(frozen=True)
@@ -295,6 +284,117 @@ class NorthflankClient:
                 raise problem
             self._sleep(delay)
 
+    def service_exists(self, service_id: str) -> bool:
+        def parse(_resp: httpx.Response) -> bool:
+            return True
+
+        try:
+            return self._read(
+                f"read service {service_id!r}",
+                "Project > Services > General > Read",
+                "GET",
+                f"{self.project_path}/services/{service_id}",
+                parse,
+            )
+        except NotFound:
+            return False
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    def ensure_service(self, spec: BuildServiceSpec, if_exists: str) -> EnsuredService:
+        """Create the build service; if it exists, ``use`` it, ``fail``, or ``update`` it (PUT).
+
+        Like the start request, the create is resent only when it provably did not arrive;
+        after an ambiguous failure the service is looked up before anything is resent.
+        """
+        operation = f"create the build service {spec.name!r}"
+        permission = "Project > Services > General > Create"
+        service_id = spec.service_id
+        path = f"{self.project_path}/services/build"
+        payload = spec.to_json()
+        failures, waited = 0, 0.0
+        started = self._clock.monotonic()
+        while True:
+            problem: ActionFailure
+            ambiguous = True
+            try:
+                resp = self._send("POST", path, json_body=payload)
+            except NOT_SENT as exc:
+                problem = TransportFailure(
+                    f"Could not connect to {self._http.base_url}: {_describe(exc)}."
+                )
+                ambiguous = False
+            except httpx.TransportError as exc:
+                problem = TransportFailure(f"The create request failed: {_describe(exc)}.")
+            else:
+                if resp.is_success:
+                    return EnsuredService(service_id, created=True)
+                if resp.status_code == 409:
+                    return self._exists(spec, if_exists, resp, path, payload)
+                if resp.status_code == 429:
+                    waited += self._wait_rate_limit(resp, operation, waited)
+                    continue
+                if resp.status_code in RETRYABLE_STATUS:
+                    problem = self._error(resp, operation, permission)
+                elif resp.status_code == 404:
+                    raise self._project_not_found(resp, operation) from None
+                else:
+                    raise self._error(resp, operation, permission)
+            if ambiguous and self.service_exists(service_id):
+                self._debug("the create request's answer was lost, but the service exists now")
+                return EnsuredService(service_id, created=True)
+            failures += 1
+            delay = self._retry.backoff(failures)
+            if (
+                failures >= START_ATTEMPTS
+                or self._clock.monotonic() - started + delay > self._retry.total_seconds
+            ):
+                raise problem
+            self._sleep(delay)
+
+    def _exists(
+        self,
+        spec: BuildServiceSpec,
+        if_exists: str,
+        resp: httpx.Response,
+        path: str,
+        payload: dict[str, Any],
+    ) -> EnsuredService:
+        if if_exists == "use":
+            return EnsuredService(spec.service_id, created=False)
+        if if_exists == "update":
+            self._read(
+                f"update the build service {spec.name!r}",
+                "Project > Services > General > Create",
+                "PUT",
+                path,
+                lambda _resp: None,
+                json_body=payload,
+            )
+            return EnsuredService(spec.service_id, created=False, updated=True)
+        base = self._error(resp, f"create the build service {spec.name!r}", "")
+        raise ApiError(
+            409,
+            f"A service with the id {spec.service_id!r} (derived from the name {spec.name!r}) already "
+            f"exists in project {self.project_id!r}, and if-exists is fail.",
+            error_id=base.error_id,
+            fix="Set if-exists: use to build the existing service, if-exists: update to apply the "
+            "spec to it, or give the new service another name.",
+            title="Build service already exists",
+        )
+
+    def _project_not_found(self, resp: httpx.Response, operation: str) -> NotFound:
+        base = self._error(resp, operation, "")
+        team = f" in team {self.team_id!r}" if self.team_id else ""
+        return NotFound(
+            404,
+            f"Project {self.project_id!r}{team} was not found, or the API token cannot see it.",
+            error_id=base.error_id,
+            fix="Check project-id and that the token's API role covers this project.",
+        )
+
     # -- machinery -----------------------------------------------------------------------------
 
     def find_started_quickly(
@@ -396,6 +496,7 @@ class NorthflankClient:
         policy: RetryPolicy | None = None,
         timeout: httpx.Timeout | None = None,
         not_found: str | None = None,
+        json_body: dict[str, Any] | None = None,
     ) -> T:
         policy = policy or self._retry
         started = self._clock.monotonic()
@@ -404,7 +505,7 @@ class NorthflankClient:
         while True:
             problem: ActionFailure
             try:
-                resp = self._send(method, path, params=params, timeout=timeout)
+                resp = self._send(method, path, params=params, timeout=timeout, json_body=json_body)
             except httpx.TransportError as exc:
                 problem = TransportFailure(f"{method} {path} failed: {_describe(exc)}.")
             else:

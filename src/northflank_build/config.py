@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -26,7 +27,9 @@ from .models import (
     SecretContent,
     StartBuildRequest,
 )
+from .service_spec import BuildServiceSpec, parse_service_spec
 from .sources import parse_build_arguments, parse_secret_map
+from .target import BuildTarget
 
 DEFAULT_API_URL = "https://api.northflank.com"
 # Northflank ids are slugs of names ("My App" -> "my-app"), so this rejects nothing real
@@ -45,6 +48,11 @@ INPUT_NAMES = (
     "project-id",
     "team-id",
     "job-id",
+    "service-id",
+    "branch",
+    "pull-request-id",
+    "service-spec",
+    "if-exists",
     "sha",
     "build-arguments",
     "build-files",
@@ -68,7 +76,12 @@ class ActionConfig(BaseModel):
     api_url: str
     project_id: str
     team_id: str | None
-    job_id: str
+    job_id: str | None
+    service_id: str | None
+    branch: str | None
+    pull_request_id: int | None
+    service_spec: BuildServiceSpec | None
+    if_exists: Literal["use", "fail", "update"]
     sha: str | None
     build_arguments: dict[str, str]
     build_files: dict[str, SecretContent]
@@ -80,6 +93,17 @@ class ActionConfig(BaseModel):
     timeout_seconds: int
     poll_interval_seconds: float
     abort_on_cancel: bool
+
+    @property
+    def target(self) -> BuildTarget | None:
+        """What to build; None when the step only creates a build service."""
+        if self.job_id:
+            return BuildTarget("job", self.job_id)
+        if self.service_id:
+            return BuildTarget("service", self.service_id)
+        if self.service_spec is not None and (self.branch or self.pull_request_id is not None):
+            return BuildTarget("service", self.service_spec.service_id)
+        return None
 
     def start_request(self) -> StartBuildRequest:
         """The start-build body: the sha and only the overrides the user gave."""
@@ -95,7 +119,12 @@ class ActionConfig(BaseModel):
             docker=docker if docker.model_dump(exclude_none=True) else None,
         )
         has_overrides = bool(overrides.model_dump(exclude_none=True))
-        return StartBuildRequest(sha=self.sha, overrides=overrides if has_overrides else None)
+        return StartBuildRequest(
+            sha=self.sha,
+            branch=self.branch,
+            pull_request_id=self.pull_request_id,
+            overrides=overrides if has_overrides else None,
+        )
 
 
 def shown(value: str, limit: int = 60) -> str:
@@ -251,6 +280,89 @@ def _mount_key(key: str) -> str | None:
     )
 
 
+# git check-ref-format, simplified: what a branch name on a Git host can be.
+BRANCH_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
+
+
+def _branch(value: str, problems: list[InputProblem]) -> str | None:
+    if not value:
+        return None
+    bad_ends = value.startswith(("-", "/", ".")) or value.endswith(("/", ".", ".lock"))
+    if len(value) > 255 or BRANCH_FORBIDDEN.search(value) or bad_ends:
+        problems.append(
+            InputProblem(
+                "branch",
+                f"{shown(value)} is not a valid Git branch name (no spaces, ~ ^ : ? * [ \\, '..', "
+                "'//' or '@{'; not starting with - / . or ending with / . .lock; at most 255 characters).",
+            )
+        )
+        return None
+    return value
+
+
+def _pull_request(value: str, problems: list[InputProblem]) -> int | None:
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or not (1 <= int(value) <= 2**31 - 1):
+        problems.append(
+            InputProblem(
+                "pull-request-id", f"{shown(value)} is not a pull request number (e.g. 42)."
+            )
+        )
+        return None
+    return int(value)
+
+
+def _targets(
+    job_id: str | None,
+    service_id: str | None,
+    spec_given: bool,
+    spec: BuildServiceSpec | None,
+    branch: str | None,
+    pull_request: int | None,
+    raw: dict[str, str],
+    problems: list[InputProblem],
+) -> None:
+    """Which resource the step works on: the rules that tie the target inputs together."""
+    if raw["job-id"] and raw["service-id"]:
+        problems.append(InputProblem("service-id", "give either job-id or service-id, not both."))
+    elif spec_given and raw["job-id"]:
+        problems.append(
+            InputProblem(
+                "job-id", "cannot be combined with service-spec, which creates a build service."
+            )
+        )
+    elif not spec_given and not raw["job-id"] and not raw["service-id"]:
+        problems.append(
+            InputProblem(
+                "job-id",
+                "one of job-id or service-id is required (or service-spec to create a build service).",
+            )
+        )
+    if spec is not None and service_id and service_id != spec.service_id:
+        problems.append(
+            InputProblem(
+                "service-id",
+                f"{shown(service_id)} differs from {spec.service_id!r}, the id Northflank derives from the spec's name.",
+            )
+        )
+    for name, given in (("branch", branch), ("pull-request-id", pull_request)):
+        if given is not None and raw["job-id"]:
+            problems.append(
+                InputProblem(
+                    name,
+                    "applies to service builds only; a job builds its configured branch (pass sha for a commit).",
+                )
+            )
+    if branch is not None and pull_request is not None:
+        problems.append(
+            InputProblem(
+                "pull-request-id",
+                "give either branch or pull-request-id, not both (a build service builds one of them).",
+            )
+        )
+
+
 def parse_inputs(
     get: Callable[[str], str | None],
     env: Mapping[str, str],
@@ -281,7 +393,23 @@ def parse_inputs(
     api_url = _api_url(val("api-url"), problems)
     project_id = _id("project-id", val("project-id"), problems, required=True)
     team_id = _id("team-id", val("team-id"), problems, required=False)
-    job_id = _id("job-id", val("job-id"), problems, required=True)
+    raw = {name: val(name) for name in ("job-id", "service-id")}
+    job_id = _id("job-id", raw["job-id"], problems, required=False)
+    service_id = _id("service-id", raw["service-id"], problems, required=False)
+    branch = _branch(val("branch"), problems)
+    pull_request = _pull_request(val("pull-request-id"), problems)
+    if_exists: Literal["use", "fail", "update"] = "use"
+    match val("if-exists"):
+        case "" | "use":
+            pass
+        case "fail":
+            if_exists = "fail"
+        case "update":
+            if_exists = "update"
+        case other:
+            problems.append(
+                InputProblem("if-exists", f"{shown(other)} is not one of use, fail, update.")
+            )
 
     sha_raw = val("sha")
     sha: str | None = None
@@ -329,6 +457,13 @@ def parse_inputs(
         "production",
         problems,
     )
+    spec_text = get("service-spec") or ""
+    spec = None
+    if spec_text.strip():
+        spec = parse_service_spec(
+            spec_text, env, workspace, problems, on_secret, (_build_file_key, _mount_key)
+        )
+    _targets(job_id, service_id, bool(spec_text.strip()), spec, branch, pull_request, raw, problems)
     wait = _bool("wait", val("wait"), True, problems)
     abort_on_cancel = _bool("abort-on-cancel", val("abort-on-cancel"), True, problems)
     timeout = _number(
@@ -343,7 +478,7 @@ def parse_inputs(
         integer=False,
     )
 
-    if problems or project_id is None or job_id is None:
+    if problems or project_id is None:
         raise InvalidInputs(problems)
     return ActionConfig(
         api_token=SecretStr(token),
@@ -351,6 +486,11 @@ def parse_inputs(
         project_id=project_id,
         team_id=team_id,
         job_id=job_id,
+        service_id=service_id,
+        branch=branch,
+        pull_request_id=pull_request,
+        service_spec=spec,
+        if_exists=if_exists,
         sha=sha,
         build_arguments=build_arguments,
         build_files=build_files,

@@ -13,14 +13,16 @@ from pathlib import Path
 
 import github_action_utils as gha
 
-from .client import BuildTarget
+from .client import EnsuredService
 from .errors import InvalidInputs, TransportFailure
 from .models import Build, StartBuildRequest
 from .report import OUTPUT_NAMES, elapsed_label, md, outputs, summary
 from .run import BuildReport, Outcome
+from .target import BuildTarget
 
 STATE_BUILD_ID = "build_id"
 STATE_FINISHED = "finished"
+STATE_TARGET = "target"  # "job:<id>" or "service:<id>", for the post step
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 
 
@@ -69,10 +71,29 @@ class ActionEvents:
 
     def __init__(self) -> None:
         self._trouble_streak = 0
+        self._target: BuildTarget | None = None
+
+    def service(self, service: EnsuredService) -> None:
+        if service.created:
+            say(f"Created the build service {service.service_id}.")
+        else:
+            how = "updated it from the spec" if service.updated else "using it as it is"
+            say(f"The build service {service.service_id} already exists; {how}.")
+        if _can_write("GITHUB_OUTPUT"):
+            gha.set_output("service-id", service.service_id)
+            gha.set_output("service-created", "true" if service.created else "false")
 
     def starting(self, target: BuildTarget, body: StartBuildRequest) -> None:
-        sha = body.sha or "the latest commit of its branch"
-        say(f"Starting a Northflank build of {target.label} at {sha}.")
+        self._target = target
+        what = body.sha or (
+            f"pull request {body.pull_request_id}" if body.pull_request_id else None
+        )
+        what = what or (
+            f"the head of branch {body.branch}"
+            if body.branch
+            else "the latest commit of its branch"
+        )
+        say(f"Starting a Northflank build of {target.label} at {what}.")
         overrides = body.overrides
         if overrides is not None:
             parts = []
@@ -94,6 +115,8 @@ class ActionEvents:
             gha.set_output("build-id", build.id)
         if _can_write("GITHUB_STATE"):
             gha.save_state(STATE_BUILD_ID, build.id)
+            if self._target is not None:
+                gha.save_state(STATE_TARGET, f"{self._target.kind}:{self._target.id}")
 
     def status(self, build: Build, elapsed: float) -> None:
         self._trouble_streak = 0

@@ -68,9 +68,14 @@ class BuildOverrides(_Request):
 
 
 class StartBuildRequest(_Request):
-    """Body of ``POST .../jobs/{jobId}/build``; only what the user gave is sent."""
+    """Body of ``POST .../{jobs|services}/{id}/build``; only what the user gave is sent.
+
+    ``branch`` and ``pullRequestId`` exist for service builds only (the job schema forbids them).
+    """
 
     sha: str | None = Field(default=None, min_length=SHA_LENGTH, max_length=SHA_LENGTH)
+    branch: str | None = None
+    pull_request_id: int | None = None
     overrides: BuildOverrides | None = None
 
     def to_json(self) -> dict[str, Any]:

@@ -13,11 +13,12 @@ import sys
 import github_action_utils as gha
 
 from . import github
-from .client import BuildTarget, NorthflankClient
+from .client import NorthflankClient
 from .clock import SystemClock
 from .config import parse_inputs
 from .errors import ActionFailure, InvalidInputs
 from .retry import RetryPolicy
+from .target import BuildTarget
 
 
 def main() -> int:
@@ -34,7 +35,15 @@ def main() -> int:
     if not config.abort_on_cancel:
         github.say(f"Build {build_id} may still be running (abort-on-cancel: false).")
         return 0
-    target = BuildTarget("job", config.job_id)
+    # The main step saved what it built; the inputs alone cannot say for a service-spec.
+    kind, _, target_id = (gha.get_state(github.STATE_TARGET) or "").partition(":")
+    target = config.target
+    if kind == "service" and target_id:
+        target = BuildTarget("service", target_id)
+    elif kind == "job" and target_id:
+        target = BuildTarget("job", target_id)
+    if target is None:
+        return 0
     with NorthflankClient(
         api_url=config.api_url,
         token=config.api_token.get_secret_value(),

@@ -19,6 +19,8 @@ OUTPUT_NAMES = (
     "concluded-at",
     "duration-seconds",
     "build-url",
+    "service-id",
+    "service-created",
 )
 
 
@@ -51,6 +53,8 @@ def outputs(report: BuildReport) -> dict[str, str]:
         "concluded-at": format_timestamp(build.concluded_datetime()) if build else "",
         "duration-seconds": duration_seconds(build, report.waited_s),
         "build-url": report.build_url,
+        "service-id": report.service_id,
+        "service-created": "true" if report.service_created else "false",
     }
     assert tuple(values) == OUTPUT_NAMES
     return values
@@ -77,6 +81,7 @@ HEADLINES = {
     Outcome.SUCCEEDED: ":white_check_mark: Northflank build succeeded",
     Outcome.FAILED: ":x: Northflank build failed",
     Outcome.STARTED: ":rocket: Northflank build started (not waited for)",
+    Outcome.CREATED: ":white_check_mark: Northflank build service ready",
     Outcome.TIMED_OUT: ":hourglass: Timed out waiting for the Northflank build",
     Outcome.CANCELLED: ":no_entry_sign: Cancelled",
     Outcome.ERROR: ":x: Northflank build could not be followed",
@@ -89,6 +94,13 @@ def summary(report: BuildReport, *, server_url: str = "", repository: str = "") 
     lines = [f"### {HEADLINES[report.outcome]}", ""]
     build = report.build
     values = outputs(report)
+    if report.service_created is not None:
+        how = (
+            "created"
+            if report.service_created
+            else "already existed; used as it is or updated (if-exists)"
+        )
+        lines += [f"Build service {code(report.service_id)}: {how}.", ""]
     if build is not None and report.target is not None:
         sha = build.sha or ""
         commit = md(sha[:12])

@@ -12,11 +12,12 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from .cancel import CancelScope
-from .client import BuildTarget, NorthflankClient
+from .client import EnsuredService, NorthflankClient
 from .clock import Clock
 from .config import DEFAULT_API_URL, ActionConfig
 from .errors import ActionFailure, Cancelled
 from .models import Build, StartBuildRequest
+from .target import BuildTarget
 from .waiting import WaitEnd, WaitPolicy, wait_for_build
 
 ABORT_TIMEOUT_S = 3.0
@@ -26,6 +27,7 @@ class Outcome(Enum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     STARTED = "started"  # wait: false
+    CREATED = "service ready"  # only the build service was asked for
     TIMED_OUT = "timed out"
     CANCELLED = "cancelled"
     ERROR = "error"
@@ -39,6 +41,7 @@ class Outcome(Enum):
 EXIT_CODES = {
     Outcome.SUCCEEDED: 0,
     Outcome.STARTED: 0,
+    Outcome.CREATED: 0,
     Outcome.FAILED: 1,
     Outcome.INVALID: 2,
     Outcome.ERROR: 3,
@@ -50,6 +53,7 @@ EXIT_CODES = {
 class Events(Protocol):
     """What a front end hears while the run goes on."""
 
+    def service(self, service: EnsuredService) -> None: ...
     def starting(self, target: BuildTarget, body: StartBuildRequest) -> None: ...
     def started(self, build: Build, adopted: bool) -> None: ...
     def status(self, build: Build, elapsed: float) -> None: ...
@@ -69,6 +73,8 @@ class BuildReport:
     timeline: list[tuple[str, float]] = field(default_factory=list)
     waited_s: float = 0.0
     adopted: bool = False
+    service_id: str = ""
+    service_created: bool | None = None  # None: no service-spec
     aborted: bool | None = None  # None: no abort was attempted
     requests: int = 0
 
@@ -101,7 +107,7 @@ def run_build(
     cancel: CancelScope,
     events: Events,
 ) -> BuildReport:
-    target = BuildTarget("job", config.job_id)
+    target = config.target
     report = BuildReport(
         Outcome.ERROR,
         project_id=config.project_id,
@@ -109,9 +115,26 @@ def run_build(
         target=target,
         dashboard=dashboard_base(config.api_url),
     )
-    body = config.start_request()
-    events.starting(target, body)
     try:
+        if config.service_spec is not None:
+            try:
+                with cancel.interruptible():
+                    ensured = client.ensure_service(config.service_spec, config.if_exists)
+            except Cancelled:
+                report.outcome = Outcome.CANCELLED
+                return report
+            except ActionFailure as exc:
+                report.failure = exc
+                return report
+            report.service_id, report.service_created = ensured.service_id, ensured.created
+            events.service(ensured)
+        elif target is not None and target.kind == "service":
+            report.service_id = target.id
+        if target is None:
+            report.outcome = Outcome.CREATED
+            return report
+        body = config.start_request()
+        events.starting(target, body)
         try:
             with cancel.interruptible():
                 started = client.start_build(target, body)

@@ -145,6 +145,9 @@ def read_source(
             )
         )
         return None
+    if "\x00" in source:
+        problems.append(InputProblem(name, f"{key}: the source contains a NUL character."))
+        return None
     path = Path(source)
     if path.is_absolute():
         problems.append(

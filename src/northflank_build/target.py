@@ -1,0 +1,26 @@
+"""What a build is of: a job or a service, in a project."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .models import BuildKind
+
+
+@dataclass(frozen=True)
+class BuildTarget:
+    kind: BuildKind
+    id: str
+
+    @property
+    def segment(self) -> str:
+        return f"{self.kind}s/{self.id}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.id!r}"
+
+    @property
+    def area(self) -> str:
+        """The permission area: Project > Jobs > ... or Project > Services > ..."""
+        return "Jobs" if self.kind == "job" else "Services"

@@ -278,7 +278,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
         def _route(
             self, method: str, route: str, match: re.Match[str] | None, body: Any, query: str
         ) -> None:
-            if parts_control(self, method, body):
+            if control_route(self, method, body):
                 return
             auth = self.headers.get("Authorization", "")
             token = auth[7:] if auth.startswith("Bearer ") else ""
@@ -334,6 +334,26 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 return
             self._serve(route, match, body, query, headers)
 
+        def _valid(self, schema: dict[str, Any], body: Any, headers: dict[str, str]) -> bool:
+            """Validate a request body against the official schema; answer 400 if it fails."""
+            errors = sorted(
+                jsonschema.Draft7Validator(schema).iter_errors(body if body is not None else {}),
+                key=str,
+            )
+            if body is not None and not errors:
+                return True
+            details = [
+                {"path": "/".join(str(p) for p in e.absolute_path), "message": e.message}
+                for e in errors
+            ]
+            self._error(
+                400,
+                "Request body failed validation",
+                headers,
+                details or [{"message": "body required"}],
+            )
+            return False
+
         def _service(
             self, route: str, project: str, match: re.Match[str], body: Any, headers: dict[str, str]
         ) -> None:
@@ -349,21 +369,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             schema = SCHEMAS[
                 "create-service-build" if route == "service_create" else "put-service-build"
             ]
-            problems = sorted(
-                jsonschema.Draft7Validator(schema).iter_errors(body if body is not None else {}),
-                key=str,
-            )
-            if body is None or problems:
-                details = [
-                    {"path": "/".join(str(p) for p in e.absolute_path), "message": e.message}
-                    for e in problems
-                ]
-                self._error(
-                    400,
-                    "Request body failed validation",
-                    headers,
-                    details or [{"message": "body required"}],
-                )
+            if not self._valid(schema, body, headers):
                 return
             service_id = re.sub(r"[\s-]+", "-", body["name"].strip().lower())
             with world.lock:
@@ -419,26 +425,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                         schema = SCHEMAS[
                             "start-job-build" if kind == "job" else "start-service-build"
                         ]
-                        problems = sorted(
-                            jsonschema.Draft7Validator(schema).iter_errors(
-                                body if body is not None else {}
-                            ),
-                            key=str,
-                        )
-                        if body is None or problems:
-                            details = [
-                                {
-                                    "path": "/".join(str(p) for p in e.absolute_path),
-                                    "message": e.message,
-                                }
-                                for e in problems
-                            ]
-                            self._error(
-                                400,
-                                "Request body failed validation",
-                                headers,
-                                details or [{"message": "body required"}],
-                            )
+                        if not self._valid(schema, body, headers):
                             return
                         service = world.services.get(project, {}).get(resource, {})
                         build_service = service.get("serviceType") == "build"
@@ -494,7 +481,7 @@ def _over_limit(sim: Simulator, token: str) -> bool:
     return used > sim.rate_limit
 
 
-def parts_control(handler: BaseHTTPRequestHandler, method: str, body: Any) -> bool:
+def control_route(handler: BaseHTTPRequestHandler, method: str, body: Any) -> bool:
     """``/_sim/*``: control for a simulator running in another process (demo, container runs)."""
     path = urlsplit(handler.path).path
     if not path.startswith("/_sim/"):

@@ -24,18 +24,17 @@ def main() -> int:
         github.finish_invalid(exc)
         return Outcome.INVALID.exit_code
     report = BuildReport(Outcome.ERROR)
+    clock = SystemClock(cancel.event)
     try:
         with NorthflankClient(
             api_url=config.api_url,
             token=config.api_token.get_secret_value(),
             project_id=config.project_id,
             team_id=config.team_id,
-            clock=SystemClock(cancel.event),
+            clock=clock,
             on_debug=github.debug,
         ) as client:
-            report = run_build(
-                config, client, SystemClock(cancel.event), cancel, github.ActionEvents()
-            )
+            report = run_build(config, client, clock, cancel, github.ActionEvents())
     except Exception as exc:  # a bug of ours: say so plainly, keep the outputs
         report.failure = ActionFailure(
             f"Internal error: {type(exc).__name__}: {exc}",

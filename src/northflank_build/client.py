@@ -225,64 +225,31 @@ class NorthflankClient:
         return False if resp.status_code == 404 else None
 
     def start_build(self, target: BuildTarget, body: StartBuildRequest) -> StartedBuild:
-        """Start exactly one build.
+        """Start exactly one build (see ``_create_once_only``).
 
-        Resent only when the request provably never reached the server (connect failure)
-        or was refused unprocessed (429). After an ambiguous failure (timeout after sending,
-        dropped connection, 5xx, unreadable 2xx) the recent builds are searched for the one
-        this request created, and it is adopted instead of starting a second.
+        After an ambiguous failure the job's recent builds are searched for the one this
+        request created (same sha, created after it was sent), and that build is adopted.
         """
         operation = f"start a build of {target.label}"
         permission = f"Project > {target.area} > Deployment > Deploy Build"
-        payload = body.to_json()
-        path = self.builds_path(target)
-        started = self._clock.monotonic()
-        failures = 0
-        waited = 0.0
-        while True:
-            sent_at = self._clock.wall()
-            self.last_start_sent_at = sent_at
-            ambiguous = True
-            problem: ActionFailure
-            try:
-                resp = self._send("POST", path, json_body=payload)
-            except NOT_SENT as exc:
-                problem = TransportFailure(
-                    f"Could not connect to {self._http.base_url}: {_describe(exc)}."
-                )
-                ambiguous = False
-            except httpx.TransportError as exc:
-                problem = TransportFailure(
-                    f"The start request to {self._http.base_url} failed: {_describe(exc)}."
-                )
-            else:
-                if resp.is_success:
-                    try:
-                        return StartedBuild(parse_build(resp), adopted=False)
-                    except MalformedResponse as exc:
-                        problem = exc
-                elif resp.status_code == 429:
-                    waited += self._wait_rate_limit(resp, operation, waited)
-                    continue
-                elif resp.status_code in RETRYABLE_STATUS:
-                    problem = self._error(resp, operation, permission)
-                elif resp.status_code == 404:
-                    raise self._start_not_found(resp, target)
-                else:
-                    raise self._error(resp, operation, permission)
-            if ambiguous:
-                self._debug(
-                    f"start request outcome unknown ({problem.message}); looking for the build it may have created"
-                )
-                found = self._find_started(target, body.sha, sent_at)
-                if found is not None:
-                    return StartedBuild(found, adopted=True)
-            failures += 1
-            delay = self._retry.backoff(failures)
-            spent = self._clock.monotonic() - started
-            if failures >= START_ATTEMPTS or spent + delay > self._retry.total_seconds:
-                raise problem
-            self._sleep(delay)
+
+        def answer(resp: httpx.Response) -> StartedBuild:
+            if resp.is_success:
+                return StartedBuild(parse_build(resp), adopted=False)
+            if resp.status_code == 404:
+                raise self._start_not_found(resp, target)
+            raise self._error(resp, operation, permission)
+
+        def find(sent_at: float) -> StartedBuild | None:
+            self._debug(
+                "the start request's outcome is unknown; looking for the build it may have made"
+            )
+            found = self._find_started(target, body.sha, sent_at)
+            return StartedBuild(found, adopted=True) if found is not None else None
+
+        return self._create_once_only(
+            self.builds_path(target), body.to_json(), operation, answer, find
+        )
 
     def service_exists(self, service_id: str) -> bool:
         def parse(_resp: httpx.Response) -> bool:
@@ -306,19 +273,48 @@ class NorthflankClient:
     def ensure_service(self, spec: BuildServiceSpec, if_exists: str) -> EnsuredService:
         """Create the build service; if it exists, ``use`` it, ``fail``, or ``update`` it (PUT).
 
-        Like the start request, the create is resent only when it provably did not arrive;
-        after an ambiguous failure the service is looked up before anything is resent.
+        After an ambiguous failure the service is looked up before anything is resent.
         """
         operation = f"create the build service {spec.name!r}"
-        permission = "Project > Services > General > Create"
-        service_id = spec.service_id
         path = f"{self.project_path}/services/build"
         payload = spec.to_json()
-        failures, waited = 0, 0.0
+
+        def answer(resp: httpx.Response) -> EnsuredService:
+            if resp.is_success:
+                return EnsuredService(spec.service_id, created=True)
+            if resp.status_code == 409:
+                return self._exists(spec, if_exists, resp, path, payload)
+            if resp.status_code == 404:
+                raise self._project_not_found(resp, operation)
+            raise self._error(resp, operation, "Project > Services > General > Create")
+
+        def find(_sent_at: float) -> EnsuredService | None:
+            exists = self.service_exists(spec.service_id)
+            return EnsuredService(spec.service_id, created=True) if exists else None
+
+        return self._create_once_only(path, payload, operation, answer, find)
+
+    def _create_once_only(
+        self,
+        path: str,
+        payload: dict[str, Any],
+        operation: str,
+        answer: Callable[[httpx.Response], T],
+        find: Callable[[float], T | None],
+    ) -> T:
+        """POST something that must be created once: never resent blindly.
+
+        Resent only when the request provably never reached the server (connect failure) or
+        was refused unprocessed (429). After an ambiguous failure (timeout after sending,
+        dropped connection, 5xx, unreadable 2xx), ``find`` looks for what it created first.
+        """
         started = self._clock.monotonic()
+        failures, waited = 0, 0.0
         while True:
-            problem: ActionFailure
+            sent_at = self._clock.wall()
+            self.last_start_sent_at = sent_at
             ambiguous = True
+            problem: ActionFailure
             try:
                 resp = self._send("POST", path, json_body=payload)
             except NOT_SENT as exc:
@@ -327,30 +323,26 @@ class NorthflankClient:
                 )
                 ambiguous = False
             except httpx.TransportError as exc:
-                problem = TransportFailure(f"The create request failed: {_describe(exc)}.")
+                problem = TransportFailure(f"The request to {operation} failed: {_describe(exc)}.")
             else:
-                if resp.is_success:
-                    return EnsuredService(service_id, created=True)
-                if resp.status_code == 409:
-                    return self._exists(spec, if_exists, resp, path, payload)
                 if resp.status_code == 429:
                     waited += self._wait_rate_limit(resp, operation, waited)
                     continue
                 if resp.status_code in RETRYABLE_STATUS:
-                    problem = self._error(resp, operation, permission)
-                elif resp.status_code == 404:
-                    raise self._project_not_found(resp, operation) from None
+                    problem = self._error(resp, operation, "")
                 else:
-                    raise self._error(resp, operation, permission)
-            if ambiguous and self.service_exists(service_id):
-                self._debug("the create request's answer was lost, but the service exists now")
-                return EnsuredService(service_id, created=True)
+                    try:
+                        return answer(resp)
+                    except MalformedResponse as exc:  # a 2xx we cannot read: it may have worked
+                        problem = exc
+            if ambiguous:
+                found = find(sent_at)
+                if found is not None:
+                    return found
             failures += 1
             delay = self._retry.backoff(failures)
-            if (
-                failures >= START_ATTEMPTS
-                or self._clock.monotonic() - started + delay > self._retry.total_seconds
-            ):
+            spent = self._clock.monotonic() - started
+            if failures >= START_ATTEMPTS or spent + delay > self._retry.total_seconds:
                 raise problem
             self._sleep(delay)
 

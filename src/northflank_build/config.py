@@ -314,7 +314,6 @@ def _pull_request(value: str, problems: list[InputProblem]) -> int | None:
 
 
 def _targets(
-    job_id: str | None,
     service_id: str | None,
     spec_given: bool,
     spec: BuildServiceSpec | None,
@@ -463,7 +462,7 @@ def parse_inputs(
         spec = parse_service_spec(
             spec_text, env, workspace, problems, on_secret, (_build_file_key, _mount_key)
         )
-    _targets(job_id, service_id, bool(spec_text.strip()), spec, branch, pull_request, raw, problems)
+    _targets(service_id, bool(spec_text.strip()), spec, branch, pull_request, raw, problems)
     wait = _bool("wait", val("wait"), True, problems)
     abort_on_cancel = _bool("abort-on-cancel", val("abort-on-cancel"), True, problems)
     timeout = _number(

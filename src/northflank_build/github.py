@@ -16,7 +16,7 @@ import github_action_utils as gha
 from .client import EnsuredService
 from .errors import InvalidInputs, TransportFailure
 from .models import Build, StartBuildRequest
-from .report import OUTPUT_NAMES, elapsed_label, md, outputs, summary
+from .report import elapsed_label, md, outputs, summary
 from .run import BuildReport, Outcome
 from .target import BuildTarget
 
@@ -176,6 +176,3 @@ def finish_invalid(exc: InvalidInputs) -> None:
             gha.set_output(name, value)
     if _can_write("GITHUB_STEP_SUMMARY"):
         gha.append_job_summary(invalid_summary(exc))
-
-
-__all__ = ["OUTPUT_NAMES", "ActionEvents", "finish", "finish_invalid", "get_input", "mask", "say"]

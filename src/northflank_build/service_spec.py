@@ -7,7 +7,6 @@ schema ``create-service-build``). Every problem names its field path, e.g.
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,7 +18,7 @@ from pydantic.alias_generators import to_camel
 
 from .errors import InputProblem
 from .models import DOCKER_WORK_DIR_PATTERN, DOCKERFILE_PATH_PATTERN, SecretContent
-from .sources import read_source
+from .sources import encode_secret, read_source
 
 INPUT = "service-spec"
 # The seed says at most 20 characters; the API today (official schema) allows 54.
@@ -282,11 +281,7 @@ def _secret_map(
         if isinstance(source, str):
             content = read_source(INPUT, f"{field}.{key}", source, env, workspace, problems)
             if content is not None:
-                on_secret(content.decode("utf-8", errors="replace"))
-                result[str(key)] = {
-                    "data": base64.b64encode(content).decode("ascii"),
-                    "encoding": "utf-8",
-                }
+                result[str(key)] = encode_secret(content, on_secret)
         else:
             result[str(key)] = source  # an explicit {data, encoding}; the model checks it
     return result

@@ -19,8 +19,8 @@ from .models import SecretContent
 
 ENV_VAR_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 BUILD_ARG_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-# The API caps nothing documented; this keeps one input inside the runner's 128 KiB env limit
-# family and stops a wrong path (a binary, a log) from being sent as a secret.
+# Northflank documents no cap; this stops a wrong path (a binary, a log file) from being
+# base64-encoded into the request as a "secret".
 MAX_SECRET_BYTES = 512 * 1024
 
 
@@ -177,6 +177,12 @@ def read_source(
     return resolved.read_bytes()
 
 
+def encode_secret(content: bytes, on_secret: Callable[[str], None]) -> SecretContent:
+    """Mask the content first, then encode it the way the API stores secret files."""
+    on_secret(content.decode("utf-8", errors="replace"))
+    return SecretContent(data=base64.b64encode(content).decode("ascii"))
+
+
 def parse_secret_map(
     name: str,
     text: str,
@@ -200,7 +206,5 @@ def parse_secret_map(
         content = read_source(name, line.key, line.value, env, workspace, problems)
         if content is None:
             continue
-        text_form = content.decode("utf-8", errors="replace")
-        on_secret(text_form)
-        result[line.key] = SecretContent(data=base64.b64encode(content).decode("ascii"))
+        result[line.key] = encode_secret(content, on_secret)
     return result

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import json
 import re
+import struct
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,7 +41,9 @@ ROUTES = [
         "DELETE",
         re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build/(?P<build>[^/]+)$"),
     ),
+    ("logs", "GET", re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build-logs$")),
 ]
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 PERMISSIONS = {
     "project": "Project > General > Read",
     "start": "Project > Jobs > Deployment > Deploy Build",
@@ -47,6 +53,7 @@ PERMISSIONS = {
     "service_create": "Project > Services > General > Create",
     "service_put": "Project > Services > General > Create",
     "service_get": "Project > Services > General > Read",
+    "logs": "Project > Jobs > Deployment > View Instance Logs",
 }
 
 
@@ -59,6 +66,8 @@ class Fault:
     then close without answering: the create-then-disconnect case), ``delay`` (sleep
     ``seconds`` first, then handle and answer), ``slow_answer`` (handle at once, answer
     ``seconds`` later: a start whose answer a cancel or a read timeout may cut off).
+    On ``logs_tail`` (the WebSocket): ``status`` refuses the upgrade, ``cut`` drops the
+    socket after ``times`` batches of log lines.
     """
 
     route: str
@@ -260,6 +269,14 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             except json.JSONDecodeError:
                 body = {"_unparsable": raw_body.decode(errors="replace")}
             received = time.monotonic()
+            if route == "logs" and self.headers.get("Upgrade", "").lower() == "websocket":
+                sim.requests.append(
+                    Recorded(
+                        method, parts.path, "logs_tail", parse_qs(parts.query), None, received, 101
+                    )
+                )
+                self._tail(match, parse_qs(parts.query))
+                return
             try:
                 self._route(method, route, match, body, parts.query)
             finally:
@@ -333,6 +350,72 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 self._error(404, f"Route not found: {method} {urlsplit(self.path).path}", headers)
                 return
             self._serve(route, match, body, query, headers)
+
+        # -- the live tail: a WebSocket on the same route (reference §2.6) -----------------
+
+        def _tail(self, match: re.Match[str] | None, query: dict[str, list[str]]) -> None:
+            fault = sim.fault_for("logs_tail")
+            if match is None or (fault is not None and fault.action == "status"):
+                self._send(
+                    fault.status if fault else 404, None, raw="no", content_type="text/plain"
+                )
+                return
+            key = self.headers.get("Sec-WebSocket-Key", "")
+            accept = base64.b64encode(
+                hashlib.sha1((key + WS_GUID).encode(), usedforsecurity=False).digest()
+            ).decode()
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Sec-WebSocket-Accept", accept)
+            self.end_headers()
+            self.wfile.flush()
+            self.close_connection = True
+            init = _read_frame(self.rfile)
+            try:
+                token = json.loads(init or "{}")["data"]["auth"]["apiToken"]
+            except (KeyError, TypeError, ValueError):
+                token = ""
+            if not token or (sim.tokens is not None and token not in sim.tokens):
+                _write_frame(
+                    self.wfile,
+                    json.dumps(
+                        {"type": "init", "data": {"auth": "failed", "message": "Unauthenticated"}}
+                    ),
+                )
+                _write_frame(self.wfile, b"", opcode=0x8)
+                return
+            sim.rate(token)
+            _write_frame(self.wfile, json.dumps({"type": "init", "data": {"auth": "successful"}}))
+            project, resource = match.group("project"), match.group("res")
+            build_id = query.get("buildId", [""])[0]
+            start = query.get("startTime", [""])[0]
+            sent, batches = 0, 0
+            while True:
+                now = time.monotonic()
+                build = sim.world.find(project, resource, build_id)
+                if build is None:
+                    _write_frame(
+                        self.wfile,
+                        json.dumps({"type": "error", "data": {"message": "build not found"}}),
+                    )
+                    break
+                lines = [line for line in build.log_lines(now) if not start or line["ts"] >= start]
+                fresh = lines[sent:]
+                if fresh:
+                    if fault is not None and fault.action == "cut" and batches >= fault.times:
+                        return  # the socket just drops, mid-build
+                    try:
+                        _write_frame(self.wfile, json.dumps({"type": "log-lines", "data": fresh}))
+                    except OSError:
+                        return
+                    sent, batches = len(lines), batches + 1
+                # Whether the real server closes at the end is undocumented; this one does.
+                if build.concluded(now) and not fresh:
+                    break
+                time.sleep(0.2)
+            with contextlib.suppress(OSError):
+                _write_frame(self.wfile, b"", opcode=0x8)
 
         def _valid(self, schema: dict[str, Any], body: Any, headers: dict[str, str]) -> bool:
             """Validate a request body against the official schema; answer 400 if it fails."""
@@ -460,6 +543,11 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                             headers,
                         )
                         return
+                    if route == "logs":
+                        self._send(
+                            200, _range(world, project, resource, parse_qs(query), now), headers
+                        )
+                        return
                     build = world.find(project, resource, match.group("build"))
                     if build is None:
                         self._error(404, f"Build {match.group('build')} not found", headers)
@@ -474,6 +562,55 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                     self._send(*args, **kwargs)
 
     return Handler
+
+
+def _range(
+    world: World, project: str, resource: str, query: dict[str, list[str]], now: float
+) -> dict[str, Any]:
+    """``queryType=range``: lines of one build from ``startTime`` on, ``lineLimit`` at most."""
+    build = world.find(project, resource, query.get("buildId", [""])[0])
+    lines = build.log_lines(now) if build else []
+    start = query.get("startTime", [""])[0]
+    if start:
+        lines = [line for line in lines if line["ts"] >= start]
+    if query.get("direction", ["forward"])[0] == "backward":
+        lines.reverse()
+    limit = int(query.get("lineLimit", ["100"])[0])
+    page = lines[:limit]
+    more = len(lines) > limit
+    return {
+        "data": page,
+        "pagination": {"hasNextPage": more, "cursor": page[-1]["ts"] if more else None},
+    }
+
+
+def _read_frame(stream: Any) -> str | None:
+    """One client frame (masked, as clients must send); the payload as text."""
+    head = stream.read(2)
+    if len(head) < 2:
+        return None
+    length = head[1] & 0x7F
+    if length == 126:
+        length = struct.unpack("!H", stream.read(2))[0]
+    elif length == 127:
+        length = struct.unpack("!Q", stream.read(8))[0]
+    mask = stream.read(4) if head[1] & 0x80 else b"\0\0\0\0"
+    data = stream.read(length)
+    return bytes(b ^ mask[i % 4] for i, b in enumerate(data)).decode(errors="replace")
+
+
+def _write_frame(stream: Any, payload: str | bytes, opcode: int = 0x1) -> None:
+    """One unmasked server frame (text by default; 0x8 is close)."""
+    data = payload.encode() if isinstance(payload, str) else payload
+    head = bytes([0x80 | opcode])
+    if len(data) < 126:
+        head += bytes([len(data)])
+    elif len(data) < 65536:
+        head += bytes([126]) + struct.pack("!H", len(data))
+    else:
+        head += bytes([127]) + struct.pack("!Q", len(data))
+    stream.write(head + data)
+    stream.flush()
 
 
 def _over_limit(sim: Simulator, token: str) -> bool:

@@ -28,6 +28,9 @@ class BuildPlan:
     outcome: str = "SUCCESS"
     message: str | None = None
     branch: str = "main"
+    # Extra log lines the build prints while BUILDING (e.g. hostile text for tests).
+    log_extra: tuple[str, ...] = ()
+    lines_per_second: float = 4.0
 
     @property
     def duration(self) -> float:
@@ -113,6 +116,42 @@ class SimBuild:
 
     def concluded(self, now: float) -> bool:
         return self._status(now)[1]
+
+    def log_lines(self, now: float) -> list[dict[str, Any]]:
+        """The build's log up to ``now``: a line per phase, then steady output while building.
+
+        Lines look like the container logs the real API returns (``stdout F <text>``).
+        """
+        end = now - self.created_mono
+        if self.aborted_mono is not None:
+            end = min(end, self.aborted_mono - self.created_mono)
+        lines: list[tuple[float, str]] = []
+        offset = 0.0
+        extra = list(self.plan.log_extra)
+        for status, seconds in self.plan.phases:
+            lines.append((offset, f"==> {status.lower()}"))
+            if status in ("BUILDING", "CLONING") and self.plan.lines_per_second > 0:
+                step = 1.0 / self.plan.lines_per_second
+                count = int(seconds / step)
+                for n in range(1, count):
+                    text = (
+                        extra.pop(0)
+                        if extra and status == "BUILDING"
+                        else f"#{n} [{status.lower()}] step {n}/{count - 1} done"
+                    )
+                    lines.append((offset + n * step, text))
+            offset += seconds
+        if self.aborted_mono is None:
+            lines.append((offset, f"==> {self.plan.outcome.lower()}"))
+        return [
+            {
+                "containerId": f"{self.id}-build",
+                "log": f"stdout F {text}",
+                "ts": iso(self.created_wall + at),
+            }
+            for at, text in lines
+            if at <= end
+        ]
 
 
 @dataclass

@@ -12,7 +12,7 @@ from .client import NorthflankClient
 from .clock import SystemClock
 from .config import parse_inputs
 from .errors import ActionFailure, InvalidInputs
-from .run import BuildReport, Outcome, run_build
+from .run import BuildReport, Outcome, dry_run, run_build
 
 
 def main() -> int:
@@ -23,6 +23,9 @@ def main() -> int:
     except InvalidInputs as exc:
         github.finish_invalid(exc)
         return Outcome.INVALID.exit_code
+    if config.dry_run:
+        github.finish(dry_run(config, github.ActionEvents()))
+        return Outcome.DRY_RUN.exit_code
     report = BuildReport(Outcome.ERROR)
     clock = SystemClock(cancel.event)
     try:

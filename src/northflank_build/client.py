@@ -29,11 +29,12 @@ from .errors import (
     ServerError,
     TransportFailure,
 )
+from .logs import LogLine
 from .models import Build, BuildList, ErrorEnvelope, StartBuildRequest, parse_timestamp
 from .ratelimit import RateLimit, retry_after_seconds, server_time
 from .retry import NO_RETRY, RETRYABLE_STATUS, RetryPolicy
 from .service_spec import BuildServiceSpec
-from .target import BuildTarget
+from .target import BuildTarget, project_path
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
@@ -146,9 +147,7 @@ class NorthflankClient:
 
     @property
     def project_path(self) -> str:
-        if self.team_id:
-            return f"/v1/teams/{self.team_id}/projects/{self.project_id}"
-        return f"/v1/projects/{self.project_id}"
+        return project_path(self.project_id, self.team_id)
 
     def builds_path(self, target: BuildTarget) -> str:
         return f"{self.project_path}/{target.segment}/build"
@@ -200,6 +199,41 @@ class NorthflankClient:
             params={"per_page": per_page},
             policy=policy,
             timeout=timeout,
+        )
+
+    def build_logs(
+        self, target: BuildTarget, build_id: str, start_time: str | None, limit: int
+    ) -> tuple[list[LogLine], bool]:
+        """One page of the build's log from ``start_time`` on; and whether more follow."""
+
+        def parse(resp: httpx.Response) -> tuple[list[LogLine], bool]:
+            try:
+                body = resp.json()
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise MalformedResponse("The build log answer was not JSON.") from None
+            items = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                raise MalformedResponse('The build log answer had no "data" list.')
+            lines = [line for line in map(LogLine.from_api, items) if line is not None]
+            pagination = body.get("pagination")
+            more = isinstance(pagination, dict) and pagination.get("hasNextPage") is True
+            return lines, more
+
+        params: dict[str, Any] = {
+            "queryType": "range",
+            "buildId": build_id,
+            "direction": "forward",
+            "lineLimit": limit,
+        }
+        if start_time:
+            params["startTime"] = start_time
+        return self._read(
+            f"read the log of build {build_id!r}",
+            f"Project > {target.area} > Deployment > View Instance Logs",
+            "GET",
+            f"{self.project_path}/{target.segment}/build-logs",
+            parse,
+            params=params,
         )
 
     def abort_build(self, target: BuildTarget, build_id: str, timeout: float = 3.0) -> None:

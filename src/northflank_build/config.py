@@ -64,6 +64,8 @@ INPUT_NAMES = (
     "timeout-seconds",
     "poll-interval-seconds",
     "abort-on-cancel",
+    "show-logs",
+    "dry-run",
 )
 
 
@@ -93,6 +95,8 @@ class ActionConfig(BaseModel):
     timeout_seconds: int
     poll_interval_seconds: float
     abort_on_cancel: bool
+    show_logs: bool
+    dry_run: bool
 
     @property
     def target(self) -> BuildTarget | None:
@@ -377,7 +381,10 @@ def parse_inputs(
     token = val("api-token")
     if token:
         on_secret(token)
-    if not token:
+    dry_run = _bool("dry-run", val("dry-run"), False, problems)
+    if not token and dry_run:
+        pass  # a dry run sends nothing, so it works without secrets (pull requests from forks)
+    elif not token:
         problems.append(
             InputProblem(
                 "api-token",
@@ -465,6 +472,7 @@ def parse_inputs(
     _targets(service_id, bool(spec_text.strip()), spec, branch, pull_request, raw, problems)
     wait = _bool("wait", val("wait"), True, problems)
     abort_on_cancel = _bool("abort-on-cancel", val("abort-on-cancel"), True, problems)
+    show_logs = _bool("show-logs", val("show-logs"), True, problems)
     timeout = _number(
         "timeout-seconds", val("timeout-seconds"), 3600, TIMEOUT_RANGE, problems, integer=True
     )
@@ -501,4 +509,6 @@ def parse_inputs(
         timeout_seconds=int(timeout),
         poll_interval_seconds=float(poll),
         abort_on_cancel=abort_on_cancel,
+        show_logs=show_logs,
+        dry_run=dry_run,
     )

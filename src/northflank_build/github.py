@@ -7,14 +7,18 @@ Plain log lines pass through ``say``, so text from Northflank cannot act as a co
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import uuid
 from pathlib import Path
+from typing import Any
 
 import github_action_utils as gha
 
 from .client import EnsuredService
 from .errors import InvalidInputs, TransportFailure
+from .logs import LogLine
 from .models import Build, StartBuildRequest
 from .report import elapsed_label, md, outputs, summary
 from .run import BuildReport, Outcome
@@ -72,6 +76,8 @@ class ActionEvents:
     def __init__(self) -> None:
         self._trouble_streak = 0
         self._target: BuildTarget | None = None
+        self._group_open = False
+        self._stop_token = f"nf-log-{uuid.uuid4().hex}"
 
     def service(self, service: EnsuredService) -> None:
         if service.created:
@@ -133,6 +139,29 @@ class ActionEvents:
 
     def note(self, message: str) -> None:
         say(message)
+
+    def planned(self, method: str, url: str, body: dict[str, Any]) -> None:
+        say(f"Dry run: would send {method} {url} with this body (secrets redacted):")
+        for line in json.dumps(body, indent=2).splitlines():
+            say("  " + line)
+
+    def following(self, build: Build, source: str) -> None:
+        how = f"status and build log ({source})" if source else "status"
+        gha.start_group(f"Northflank build {build.id}: {how}")
+        self._group_open = True
+
+    def log_lines(self, lines: list[LogLine]) -> None:
+        # Log text is untrusted: between stop-commands and the resume token (random, so a
+        # log line cannot guess it) no line acts as a workflow command. Masks still apply.
+        with gha.stop_commands(token=self._stop_token):
+            for line in lines:
+                for part in _LINE_BREAKS.split(line.text):
+                    gha.echo(f"  | {part}")
+
+    def followed(self) -> None:
+        if self._group_open:
+            gha.end_group()
+            self._group_open = False
 
 
 def report_invalid(exc: InvalidInputs) -> None:

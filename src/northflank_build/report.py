@@ -47,8 +47,8 @@ def outputs(report: BuildReport) -> dict[str, str]:
         "success": "true" if report.outcome is Outcome.SUCCEEDED else "false",
         "concluded": "true" if build and build.finished else "false",
         "registry-uri": (build.registry_uri or "") if build else "",
-        "sha": (build.sha or "") if build else "",
-        "branch": (build.branch or "") if build else "",
+        "sha": (build.sha or "") if build else report.requested_sha,
+        "branch": (build.branch or "") if build else report.requested_branch,
         "created-at": format_timestamp(build.created_datetime()) if build else "",
         "concluded-at": format_timestamp(build.concluded_datetime()) if build else "",
         "duration-seconds": duration_seconds(build, report.waited_s),
@@ -82,6 +82,7 @@ HEADLINES = {
     Outcome.FAILED: ":x: Northflank build failed",
     Outcome.STARTED: ":rocket: Northflank build started (not waited for)",
     Outcome.CREATED: ":white_check_mark: Northflank build service ready",
+    Outcome.DRY_RUN: ":mag: Dry run: inputs are valid; nothing was sent",
     Outcome.TIMED_OUT: ":hourglass: Timed out waiting for the Northflank build",
     Outcome.CANCELLED: ":no_entry_sign: Cancelled",
     Outcome.ERROR: ":x: Northflank build could not be followed",
@@ -142,4 +143,22 @@ def summary(report: BuildReport, *, server_url: str = "", repository: str = "") 
         lines += [f"**{md(report.failure.title)}**: {md(report.failure.message)}", ""]
         if report.failure.fix:
             lines += [f"Fix: {md(report.failure.fix)}", ""]
+        if report.log_tail:
+            lines += log_tail_block(report.log_tail)
     return "\n".join(lines)
+
+
+def log_tail_block(tail: list[str]) -> list[str]:
+    """The last log lines, collapsed; the fence outgrows any backtick run in the text."""
+    longest = max((len(run) for line in tail for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [
+        "<details><summary>Last " + str(len(tail)) + " lines of the build log</summary>",
+        "",
+        fence + "text",
+        *tail,
+        fence,
+        "",
+        "</details>",
+        "",
+    ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from .cancel import CancelScope
@@ -16,8 +16,9 @@ from .client import EnsuredService, NorthflankClient
 from .clock import Clock
 from .config import DEFAULT_API_URL, ActionConfig
 from .errors import ActionFailure, Cancelled
+from .logs import BuildLogs, LogLine, Tail
 from .models import Build, StartBuildRequest
-from .target import BuildTarget
+from .target import BuildTarget, project_path
 from .waiting import WaitEnd, WaitPolicy, wait_for_build
 
 ABORT_TIMEOUT_S = 3.0
@@ -28,6 +29,7 @@ class Outcome(Enum):
     FAILED = "failed"
     STARTED = "started"  # wait: false
     CREATED = "service ready"  # only the build service was asked for
+    DRY_RUN = "dry run"
     TIMED_OUT = "timed out"
     CANCELLED = "cancelled"
     ERROR = "error"
@@ -42,6 +44,7 @@ EXIT_CODES = {
     Outcome.SUCCEEDED: 0,
     Outcome.STARTED: 0,
     Outcome.CREATED: 0,
+    Outcome.DRY_RUN: 0,
     Outcome.FAILED: 1,
     Outcome.INVALID: 2,
     Outcome.ERROR: 3,
@@ -59,6 +62,10 @@ class Events(Protocol):
     def status(self, build: Build, elapsed: float) -> None: ...
     def trouble(self, problem: Exception, elapsed: float) -> None: ...
     def note(self, message: str) -> None: ...
+    def planned(self, method: str, url: str, body: dict[str, Any]) -> None: ...
+    def following(self, build: Build, source: str) -> None: ...
+    def log_lines(self, lines: list[LogLine]) -> None: ...
+    def followed(self) -> None: ...
 
 
 @dataclass
@@ -75,6 +82,10 @@ class BuildReport:
     adopted: bool = False
     service_id: str = ""
     service_created: bool | None = None  # None: no service-spec
+    requested_sha: str = ""  # what was asked for, shown when no build exists (dry run)
+    requested_branch: str = ""
+    log_tail: list[str] = field(default_factory=list)
+    log_source: str = ""
     aborted: bool | None = None  # None: no abort was attempted
     requests: int = 0
 
@@ -98,6 +109,59 @@ def dashboard_base(api_url: str) -> str:
     if host.startswith("api."):
         return f"{parts.scheme}://app.{host[4:]}"
     return api_url.rstrip("/")  # the simulator serves the dashboard paths itself
+
+
+SECRET_MAPS = ("buildFiles", "dockerSecretMounts")
+
+
+def redacted(body: dict[str, Any]) -> dict[str, Any]:
+    """A request body safe to print: secret file and mount contents replaced."""
+    out = dict(body)
+    holder = out.get("overrides") if "overrides" in out else out
+    if isinstance(holder, dict):
+        holder = dict(holder)
+        for key in SECRET_MAPS:
+            if isinstance(holder.get(key), dict):
+                holder[key] = {
+                    name: {"data": "***redacted***", "encoding": "utf-8"} for name in holder[key]
+                }
+        if "overrides" in out:
+            out["overrides"] = holder
+        else:
+            out = holder
+    return out
+
+
+def dry_run(config: ActionConfig, events: Events) -> BuildReport:
+    """Validate and show what would be sent; send nothing (so no token is needed)."""
+    target = config.target
+    report = BuildReport(
+        Outcome.DRY_RUN,
+        project_id=config.project_id,
+        team_id=config.team_id,
+        target=target,
+        requested_sha=config.sha or "",
+        requested_branch=config.branch or "",
+    )
+    base = config.api_url + project_path(config.project_id, config.team_id)
+    if config.service_spec is not None:
+        report.service_id = config.service_spec.service_id
+        events.planned("POST", f"{base}/services/build", redacted(config.service_spec.to_json()))
+        if config.if_exists == "update":
+            events.note(
+                "If the service exists (409), the same body would be sent with PUT (if-exists: update)."
+            )
+    elif target is not None and target.kind == "service":
+        report.service_id = target.id
+    if target is not None:
+        events.planned(
+            "POST", f"{base}/{target.segment}/build", redacted(config.start_request().to_json())
+        )
+        if config.wait:
+            events.note(
+                f"Then it would poll GET {base}/{target.segment}/build/<build-id> until the build concludes."
+            )
+    return report
 
 
 def run_build(
@@ -184,13 +248,17 @@ def _wait(
     policy = WaitPolicy(
         timeout_s=config.timeout_seconds, max_interval_s=config.poll_interval_seconds
     )
+    logs = _open_logs(config, client, target, build_id, clock, events) if config.show_logs else None
+    wait_clock: Clock = clock if logs is None else _LogPumpingClock(clock, logs, events)
+    events.following(report.build, logs.source if logs else "")
+    end: WaitEnd | None = None
     try:
         with cancel.interruptible():
             result = wait_for_build(
                 report.build,
                 fetch,
                 policy,
-                clock,
+                wait_clock,
                 on_change=on_change,
                 on_trouble=events.trouble,
                 pacing=client.pacing_delay,
@@ -200,11 +268,16 @@ def _wait(
     except Cancelled:
         end = WaitEnd.CANCELLED
     except ActionFailure as exc:
-        report.waited_s = clock.monotonic() - began
         report.failure = exc
         report.outcome = Outcome.ERROR
+    finally:
+        report.waited_s = clock.monotonic() - began
+        if logs is not None:
+            # After a cancel the runner gives us seconds: skip the catch-up, abort first.
+            _finish_logs(logs, events, report, final=end is WaitEnd.CONCLUDED)
+        events.followed()
+    if end is None:
         return
-    report.waited_s = clock.monotonic() - began
     build = report.build
     if end is WaitEnd.CONCLUDED:
         if build.succeeded:
@@ -214,7 +287,12 @@ def _wait(
         said = f" Northflank said: {build.message}" if build.message else ""
         report.failure = ActionFailure(
             f"Build {build.id} of {target.label} concluded with status {build.status or 'unknown'}.{said}",
-            fix="Open the build on Northflank (build-url) to read its log.",
+            fix=(
+                "Its last log lines are in the job summary and in the build log group above; "
+                "the whole log is on Northflank (build-url)."
+                if report.log_tail
+                else "Open the build on Northflank (build-url) to read its log."
+            ),
             title="Northflank build failed",
         )
         return
@@ -235,6 +313,67 @@ def _wait(
         report.outcome = Outcome.CANCELLED
     if config.abort_on_cancel:
         abort(client, target, build_id, events, report)
+
+
+class _LogPumpingClock:
+    """The waiting loop's clock, waking every half second to print new log lines."""
+
+    SLICE_S = 0.5
+
+    def __init__(self, clock: Clock, logs: BuildLogs, events: Events) -> None:
+        self._clock, self._logs, self._events = clock, logs, events
+
+    def monotonic(self) -> float:
+        return self._clock.monotonic()
+
+    def wall(self) -> float:
+        return self._clock.wall()
+
+    def sleep(self, seconds: float) -> bool:
+        end = self._clock.monotonic() + seconds
+        while True:
+            left = end - self._clock.monotonic()
+            if left <= 0:
+                return False
+            if self._clock.sleep(min(self.SLICE_S, left)):
+                return True
+            lines = self._logs.pump()
+            if lines:
+                self._events.log_lines(lines)
+
+
+def _open_logs(
+    config: ActionConfig,
+    client: NorthflankClient,
+    target: BuildTarget,
+    build_id: str,
+    clock: Clock,
+    events: Events,
+) -> BuildLogs:
+    # websockets is imported only when logs are shown: start-up stays lean without them.
+    from .logtail import TailUnavailable, WebSocketTail, tail_url  # noqa: PLC0415
+
+    tail: Tail | None = None
+    url = tail_url(config.api_url, f"{client.project_path}/{target.segment}/build-logs", build_id)
+    try:
+        tail = WebSocketTail(url, config.api_token.get_secret_value())
+    except TailUnavailable as exc:
+        events.note(f"Live log stream unavailable ({exc}); following the log over HTTP.")
+
+    def read_range(start_time: str | None, limit: int) -> tuple[list[LogLine], bool]:
+        return client.build_logs(target, build_id, start_time, limit)
+
+    return BuildLogs(read_range, clock.monotonic, tail, events.note, clock.sleep)
+
+
+def _finish_logs(logs: BuildLogs, events: Events, report: BuildReport, *, final: bool) -> None:
+    """The lines that came after the last poll, then what the summary needs."""
+    lines = logs.pump(final=final)
+    if lines:
+        events.log_lines(lines)
+    logs.close()
+    report.log_tail = list(logs.last_lines)
+    report.log_source = logs.source
 
 
 def _abort_unanswered_start(

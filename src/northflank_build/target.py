@@ -7,6 +7,13 @@ from dataclasses import dataclass
 from .models import BuildKind
 
 
+def project_path(project_id: str, team_id: str | None) -> str:
+    """Project routes; organisation tokens need the team-prefixed form."""
+    if team_id:
+        return f"/v1/teams/{team_id}/projects/{project_id}"
+    return f"/v1/projects/{project_id}"
+
+
 @dataclass(frozen=True)
 class BuildTarget:
     kind: BuildKind

@@ -1,0 +1,147 @@
+"""Following a build's log while waiting: the live tail, or paging the HTTP range endpoint.
+
+Northflank offers a WebSocket tail and an HTTP range query (reference §2.5, §2.6). The tail
+costs one request for the whole build; when it cannot be opened or drops, the range
+endpoint is paged from the last line seen, at most every ``http_every`` seconds so that logs
+never eat the rate-limit budget that status polling needs. Lines are keyed by
+(timestamp, container, text), so a switch between the two neither loses nor repeats any.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .errors import ActionFailure
+
+# Container-log framing the API passes through: "[<ts> ]stdout F <text>".
+CRI_PREFIX = re.compile(r"^(?:\d{4}-\d\d-\d\dT\S+ )?(?:stdout|stderr) [FP] ")
+TAIL_LINES = 30
+HTTP_EVERY_S = 20.0
+RANGE_PAGE = 500
+RANGE_PAGES_PER_PUMP = 5
+FINAL_SETTLE_S = 3.0
+
+
+@dataclass(frozen=True)
+class LogLine:
+    ts: str
+    container: str
+    text: str
+
+    @classmethod
+    def from_api(cls, item: Any) -> LogLine | None:
+        if not isinstance(item, dict) or not isinstance(item.get("ts"), str):
+            return None
+        raw = item.get("log")
+        text = raw if isinstance(raw, str) else json.dumps(raw)
+        return cls(item["ts"], str(item.get("containerId", "")), CRI_PREFIX.sub("", text, count=1))
+
+
+class Tail(Protocol):
+    def drain(self) -> list[LogLine]: ...
+    @property
+    def broken(self) -> bool: ...
+    @property
+    def ended(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+class LineBook:
+    """Which lines have been shown: everything before the last timestamp, and the lines at it."""
+
+    def __init__(self) -> None:
+        self.last_ts = ""
+        self._at_last: set[LogLine] = set()
+
+    def fresh(self, lines: Iterable[LogLine]) -> list[LogLine]:
+        out = []
+        for line in lines:
+            if line.ts < self.last_ts or (line.ts == self.last_ts and line in self._at_last):
+                continue
+            if line.ts > self.last_ts:
+                self.last_ts, self._at_last = line.ts, set()
+            self._at_last.add(line)
+            out.append(line)
+        return out
+
+
+# (start time or None, line limit) -> (lines, whether more follow)
+RangeReader = Callable[[str | None, int], tuple[list[LogLine], bool]]
+
+
+class BuildLogs:
+    def __init__(
+        self,
+        read_range: RangeReader,
+        now: Callable[[], float],
+        tail: Tail | None,
+        note: Callable[[str], None],
+        sleep: Callable[[float], bool],
+        http_every: float = HTTP_EVERY_S,
+    ) -> None:
+        self._sleep = sleep
+        self._read_range = read_range
+        self._now = now
+        self._tail = tail
+        self._note = note
+        self._every = http_every
+        self._next_http = 0.0
+        self._book = LineBook()
+        self.last_lines: deque[str] = deque(maxlen=TAIL_LINES)
+        self.source = "live tail" if tail is not None else "HTTP range"
+        self.range_requests = 0
+        self.enabled = True
+
+    def pump(self, *, final: bool = False) -> list[LogLine]:
+        """New lines since the last call; ``final`` after the build concluded fetches the rest."""
+        if not self.enabled:
+            return []
+        out: list[LogLine] = []
+        if self._tail is not None and final:
+            # The stream closes a moment after the build ends; wait for it before paying
+            # for an HTTP catch-up.
+            settle_until = self._now() + FINAL_SETTLE_S
+            while not (self._tail.ended or self._tail.broken) and self._now() < settle_until:
+                out += self._book.fresh(self._tail.drain())
+                if self._sleep(0.1):
+                    break
+        if self._tail is not None:
+            out += self._book.fresh(self._tail.drain())
+            if self._tail.broken or (final and not self._tail.ended):
+                # Dropped (or still open after the end): page the rest over HTTP from here.
+                if self._tail.broken:
+                    self._note("The live log stream dropped; following the log over HTTP instead.")
+                self._tail.close()
+                self._tail = None
+                self.source = "HTTP range"
+                self._next_http = 0.0
+        if self._tail is None and (final or self._now() >= self._next_http):
+            out += self._fetch(final)
+            self._next_http = self._now() + self._every
+        self.last_lines.extend(line.text for line in out)
+        return out
+
+    def _fetch(self, final: bool) -> list[LogLine]:
+        out: list[LogLine] = []
+        for _ in range(RANGE_PAGES_PER_PUMP * (4 if final else 1)):
+            try:
+                lines, more = self._read_range(self._book.last_ts or None, RANGE_PAGE)
+            except ActionFailure as exc:
+                self._note(f"Build log unavailable ({exc.message}); status is still followed.")
+                self.enabled = False
+                break
+            self.range_requests += 1
+            fresh = self._book.fresh(lines)
+            out += fresh
+            if not more or not fresh:
+                break
+        return out
+
+    def close(self) -> None:
+        if self._tail is not None:
+            self._tail.close()

@@ -1,0 +1,101 @@
+"""The live log tail over WebSocket (imported only when logs are shown).
+
+The token goes in an init message once the socket is open, never in the URL or a header
+(reference §2.6). A reader thread queues the lines; the waiting loop drains them.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from websockets.exceptions import ConnectionClosedOK, WebSocketException
+from websockets.sync.client import ClientConnection, connect
+
+from . import __version__
+from .logs import LogLine
+
+OPEN_TIMEOUT_S = 5.0
+CLOSE_TIMEOUT_S = 0.5
+
+
+class TailUnavailable(Exception):
+    pass
+
+
+def tail_url(api_url: str, path: str, build_id: str) -> str:
+    parts = urlsplit(api_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    query = urlencode({"queryType": "tail", "buildId": build_id, "lineLimit": 1000})
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, query, ""))
+
+
+class WebSocketTail:
+    def __init__(self, url: str, token: str) -> None:
+        try:
+            self._ws: ClientConnection = connect(
+                url,
+                compression=None,
+                open_timeout=OPEN_TIMEOUT_S,
+                # Closing must never hold up a cancel: the runner kills the step 10 s after
+                # SIGINT, and whether the server answers a close is undocumented.
+                close_timeout=CLOSE_TIMEOUT_S,
+                user_agent_header=f"northflank-build-action/{__version__}",
+            )
+            self._ws.send(
+                json.dumps(
+                    {"type": "init", "data": {"auth": {"type": "apiToken", "apiToken": token}}}
+                )
+            )
+            reply = json.loads(self._ws.recv(timeout=OPEN_TIMEOUT_S))
+        except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
+            raise TailUnavailable(str(exc) or type(exc).__name__) from None
+        auth = reply.get("data", {}).get("auth") if isinstance(reply, dict) else None
+        if not isinstance(reply, dict) or reply.get("type") != "init" or auth != "successful":
+            self._ws.close()
+            raise TailUnavailable("the log stream refused the token")
+        self._queue: queue.SimpleQueue[LogLine] = queue.SimpleQueue()
+        self._broken = False
+        self._ended = False
+        self._thread = threading.Thread(target=self._read, name="log-tail", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for message in self._ws:
+                data = json.loads(message)
+                kind = data.get("type") if isinstance(data, dict) else None
+                if kind == "log-lines" and isinstance(data.get("data"), list):
+                    for item in data["data"]:
+                        line = LogLine.from_api(item)
+                        if line is not None:
+                            self._queue.put(line)
+                elif kind != "init":  # "error" or anything unknown: a protocol error
+                    self._broken = True
+                    return
+            self._ended = True
+        except ConnectionClosedOK:
+            self._ended = True
+        except (OSError, WebSocketException, ValueError):
+            self._broken = True
+
+    def drain(self) -> list[LogLine]:
+        lines = []
+        while True:
+            try:
+                lines.append(self._queue.get_nowait())
+            except queue.Empty:
+                return lines
+
+    @property
+    def broken(self) -> bool:
+        return self._broken
+
+    @property
+    def ended(self) -> bool:
+        return self._ended and self._queue.empty()
+
+    def close(self) -> None:
+        self._ws.close()

@@ -1,0 +1,218 @@
+"""Live build logs (WebSocket tail, HTTP fallback), the summary's log tail, and dry run."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import TOKEN, Runner
+from fakes import FakeClock
+from nfsim import BuildPlan, Fault, Simulator
+from northflank_build.logs import BuildLogs, LineBook, LogLine
+from runneremu import StepResult
+
+PLAN = BuildPlan(phases=(("PENDING", 0.4), ("CLONING", 0.6), ("BUILDING", 3.0)), lines_per_second=6)
+
+
+def shown_log(result: StepResult) -> list[str]:
+    return [line[4:] for line in result.log if line.startswith("  | ")]
+
+
+def full_log(sim: Simulator) -> list[str]:
+    build = sim.world.builds[0]
+    return [item["log"].removeprefix("stdout F ") for item in build.log_lines(float("inf"))]
+
+
+def test_live_tail_shows_every_line_once_in_order_inside_a_group(
+    run: Runner, sim: Simulator
+) -> None:
+    sim.set_plan(PLAN)
+    result = run()
+    assert result.exit_code == 0
+    assert shown_log(result) == full_log(sim)
+    start = next(i for i, line in enumerate(result.log) if line.startswith("##[group]"))
+    end = result.log.index("##[endgroup]")
+    first_log = next(i for i, line in enumerate(result.log) if line.startswith("  | "))
+    assert start < first_log < end and "live tail" in result.log[start]
+    routes = [r.route for r in sim.requests]
+    assert routes.count("logs_tail") == 1 and "logs" not in routes, "the tail alone, no paging"
+
+
+def test_lines_arrive_while_the_build_runs(run: Runner, sim: Simulator) -> None:
+    sim.set_plan(PLAN)
+    result = run()
+    statuses = [i for i, line in enumerate(result.log) if line.startswith("[")]
+    building = next(i for i in statuses if "BUILDING" in result.log[i])
+    done = statuses[-1]
+    between = [line for line in result.log[building:done] if line.startswith("  | #")]
+    assert len(between) >= 5, "build lines are printed before the final status, not after"
+
+
+@pytest.mark.parametrize("batches", [1, 3])
+def test_dropped_socket_falls_back_to_http_without_losing_or_repeating_lines(
+    run: Runner, sim: Simulator, batches: int
+) -> None:
+    sim.set_plan(PLAN)
+    sim.add_fault(Fault(route="logs_tail", action="cut", times=batches))
+    result = run()
+    assert result.exit_code == 0
+    assert shown_log(result) == full_log(sim)
+    assert any("dropped" in line for line in result.log)
+    assert 1 <= len(sim.calls("logs")) <= 6
+
+
+def test_refused_socket_pages_the_http_range_endpoint(run: Runner, sim: Simulator) -> None:
+    sim.set_plan(PLAN)
+    sim.add_fault(Fault(route="logs_tail", status=503))
+    result = run()
+    assert result.exit_code == 0 and shown_log(result) == full_log(sim)
+    assert any("over HTTP" in line for line in result.log)
+    range_calls = sim.calls("logs")
+    assert all(
+        c.query["queryType"] == ["range"] and c.query["direction"] == ["forward"]
+        for c in range_calls
+    )
+
+
+def test_log_text_cannot_act_as_a_workflow_command_and_masks_hold(
+    run: Runner, sim: Simulator
+) -> None:
+    hostile = (
+        "::error title=pwned::from the log",
+        "::add-mask::main",
+        "step ##[warning]legacy",
+        f"echo {TOKEN}",
+        "::stop-commands::pause",
+        "::set-output name=build-id::evil",
+    )
+    sim.set_plan(BuildPlan(phases=(("BUILDING", 2.0),), outcome="FAILURE", log_extra=hostile))
+    result = run()
+    assert result.exit_code == 1
+    assert [a.properties.get("title") for a in result.annotations] == ["Northflank build failed"]
+    assert not result.legacy_commands
+    injected = [("add-mask", "main"), ("stop-commands", "pause")]
+    assert not [c for c in result.commands if c in injected or c[0] in ("set-output", "warning")]
+    assert result.outputs["build-id"] == sim.world.builds[0].id
+    assert TOKEN not in result.text and TOKEN not in result.summary
+    assert f"echo {TOKEN}" not in "\n".join(shown_log(result))
+
+
+def test_failure_summary_has_the_log_tail_and_the_annotation_points_to_it(
+    run: Runner, sim: Simulator
+) -> None:
+    sim.set_plan(BuildPlan(phases=(("BUILDING", 8.0),), outcome="FAILURE", lines_per_second=6))
+    result = run()
+    assert result.exit_code == 1
+    assert "<details><summary>Last 30 lines of the build log</summary>" in result.summary
+    tail = result.summary.split("```text\n")[1].split("\n```")[0].splitlines()
+    assert tail == full_log(sim)[-30:]
+    assert "job summary" in result.errors()[0].message
+
+
+def test_success_summary_has_no_log_tail(run: Runner, sim: Simulator) -> None:
+    result = run()
+    assert result.exit_code == 0 and "<details>" not in result.summary
+
+
+def test_show_logs_false_costs_no_log_requests(run: Runner, sim: Simulator) -> None:
+    sim.set_plan(PLAN)
+    result = run(show_logs="false")
+    assert result.exit_code == 0 and not shown_log(result)
+    assert not {r.route for r in sim.requests} & {"logs", "logs_tail"}
+
+
+def test_dry_run_sends_nothing_and_shows_the_redacted_request(run: Runner, sim: Simulator) -> None:
+    result = run(
+        api_token="",
+        dry_run="true",
+        build_arguments="NODE_ENV=production",
+        build_files="/app/.npmrc=env:NPMRC",
+        env={"NPMRC": "dry-run-secret-4242"},
+    )
+    assert (result.exit_code, result.conclusion) == (0, "success")
+    assert sim.requests == []
+    text = result.text
+    assert "would send POST" in text and "/v1/projects/demo-project/jobs/demo-job/build" in text
+    assert '"NODE_ENV": "production"' in text and "***redacted***" in text
+    assert "dry-run-secret-4242" not in text and "ZHJ5" not in text  # nor its base64
+    assert result.outputs["sha"] == "ffac537e6cbbf934b08745a378932722df287a53"
+    assert result.outputs["build-id"] == "" and "Dry run" in result.summary
+
+
+def test_dry_run_still_reports_invalid_inputs(run: Runner, sim: Simulator) -> None:
+    result = run(dry_run="true", sha="nope")
+    assert result.exit_code == 2 and sim.requests == []
+
+
+def test_dry_run_of_a_service_spec(run: Runner, sim: Simulator) -> None:
+    result = run(
+        api_token="",
+        job_id="",
+        dry_run="true",
+        service_spec="name: Web Builder\nbilling: {buildPlan: nf-compute-20}\nbuildSettings: {buildpack: {}}\n",
+        branch="main",
+        env={"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "octo/repo"},
+    )
+    assert result.exit_code == 0 and sim.requests == []
+    assert "/services/build" in result.text and "/services/web-builder/build" in result.text
+    assert result.outputs["service-id"] == "web-builder"
+
+
+class FakeTail:
+    def __init__(self, batches: list[list[LogLine]], breaks_after: int | None) -> None:
+        self.batches, self.breaks_after, self.pumped = batches, breaks_after, 0
+        self.closed = False
+
+    def drain(self) -> list[LogLine]:
+        self.pumped += 1
+        return self.batches.pop(0) if self.batches else []
+
+    @property
+    def broken(self) -> bool:
+        return self.breaks_after is not None and self.pumped >= self.breaks_after
+
+    @property
+    def ended(self) -> bool:
+        return not self.batches and self.breaks_after is None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def line(n: int, ts: str | None = None) -> LogLine:
+    return LogLine(ts or f"2026-01-01T00:00:{n:02d}.000Z", "c", f"line {n}")
+
+
+def test_line_book_skips_what_was_shown_also_at_the_same_timestamp() -> None:
+    book = LineBook()
+    same = "2026-01-01T00:00:05.000Z"
+    assert book.fresh([line(1), line(2, same), line(3, same)]) == [
+        line(1),
+        line(2, same),
+        line(3, same),
+    ]
+    assert book.fresh([line(2, same), line(3, same), line(4, same), line(6)]) == [
+        line(4, same),
+        line(6),
+    ]
+    assert book.fresh([line(1), line(5)]) == []
+
+
+def test_build_logs_switches_to_http_from_the_last_line() -> None:
+    clock = FakeClock()
+    asked: list[str | None] = []
+    everything = [line(n) for n in range(1, 11)]
+
+    def read_range(start: str | None, limit: int) -> tuple[list[LogLine], bool]:
+        asked.append(start)
+        rest = [entry for entry in everything if start is None or entry.ts >= start]
+        return rest[:limit], len(rest) > limit
+
+    notes: list[str] = []
+    tail = FakeTail([everything[:3], everything[3:5]], breaks_after=2)
+    logs = BuildLogs(read_range, clock.monotonic, tail, notes.append, clock.sleep)
+    seen = logs.pump() + logs.pump() + logs.pump(final=True)
+    assert seen == everything and tail.closed
+    # Paged from the last line the tail gave; the final pump checks once more from the end.
+    assert asked == [everything[4].ts, everything[9].ts]
+    assert logs.range_requests == 2 and any("dropped" in n for n in notes)
+    assert list(logs.last_lines) == [f"line {n}" for n in range(1, 11)]

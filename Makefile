@@ -23,11 +23,11 @@ demo: setup
 test: setup lint typecheck actionlint unit container
 
 lint: setup
-	$(BIN)/ruff check src devtools tests
-	$(BIN)/ruff format --check src devtools tests
+	$(BIN)/ruff check src devtools tests bench
+	$(BIN)/ruff format --check src devtools tests bench
 
 typecheck: setup
-	$(BIN)/mypy src devtools tests
+	$(BIN)/mypy src devtools tests bench
 
 actionlint: setup
 	$(BIN)/actionlint .github/workflows/*.yml
@@ -45,6 +45,10 @@ container: setup
 	@if [ ! -x $(CONTAINER_CHECK) ]; then echo "container: skipped ($(CONTAINER_CHECK) not found)"; \
 	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then echo "container: skipped (needs root and apt-get)"; \
 	else $(DEV) $(BIN)/python -m container_smoke $(CONTAINER_CHECK); fi
+
+# Figures, not pass/fail: each harness prints what it measured.
+bench: setup
+	PYTHONPATH=src $(BIN)/python bench/log_requests.py
 
 lock: setup
 	$(BIN)/uv pip compile requirements.in --generate-hashes --python-version 3.12 --no-header -o requirements.lock

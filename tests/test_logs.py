@@ -216,3 +216,24 @@ def test_build_logs_switches_to_http_from_the_last_line() -> None:
     assert asked == [everything[4].ts, everything[9].ts]
     assert logs.range_requests == 2 and any("dropped" in n for n in notes)
     assert list(logs.last_lines) == [f"line {n}" for n in range(1, 11)]
+
+
+def test_http_paging_waits_while_the_rate_limit_budget_is_low() -> None:
+    clock = FakeClock()
+    calls: list[str | None] = []
+
+    def read_range(start: str | None, limit: int) -> tuple[list[LogLine], bool]:
+        calls.append(start)
+        return [line(1)], False
+
+    low = {"now": True}
+    logs = BuildLogs(
+        read_range,
+        clock.monotonic,
+        None,
+        lambda _n: None,
+        clock.sleep,
+        budget_low=lambda: low["now"],
+    )
+    assert logs.pump() == [] and calls == []
+    assert logs.pump(final=True) == [line(1)] and len(calls) == 1

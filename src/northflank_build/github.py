@@ -61,8 +61,29 @@ def debug_enabled() -> bool:
     return os.environ.get("RUNNER_DEBUG") == "1"
 
 
+class _StopCommands:
+    """While build-log text is being shown, the runner runs no workflow commands at all.
+
+    The token is random, so no log line can end the pause; our own commands resume first.
+    """
+
+    token: str | None = None
+
+    @classmethod
+    def pause(cls) -> None:
+        if cls.token is None:
+            cls.token = gha.begin_stop_commands(f"nf-log-{uuid.uuid4().hex}")
+
+    @classmethod
+    def resume(cls) -> None:
+        if cls.token is not None:
+            gha.end_stop_commands(cls.token)
+            cls.token = None
+
+
 def debug(message: str) -> None:
     if debug_enabled():
+        _StopCommands.resume()
         gha.debug(inert(message))
 
 
@@ -77,7 +98,6 @@ class ActionEvents:
         self._trouble_streak = 0
         self._target: BuildTarget | None = None
         self._group_open = False
-        self._stop_token = f"nf-log-{uuid.uuid4().hex}"
 
     def service(self, service: EnsuredService) -> None:
         if service.created:
@@ -151,14 +171,14 @@ class ActionEvents:
         self._group_open = True
 
     def log_lines(self, lines: list[LogLine]) -> None:
-        # Log text is untrusted: between stop-commands and the resume token (random, so a
-        # log line cannot guess it) no line acts as a workflow command. Masks still apply.
-        with gha.stop_commands(token=self._stop_token):
-            for line in lines:
-                for part in _LINE_BREAKS.split(line.text):
-                    gha.echo(f"  | {part}")
+        # Log text is untrusted: it is printed only while commands are paused. Masks apply.
+        _StopCommands.pause()
+        for line in lines:
+            for part in _LINE_BREAKS.split(line.text):
+                gha.echo(f"  | {part}")
 
     def followed(self) -> None:
+        _StopCommands.resume()
         if self._group_open:
             gha.end_group()
             self._group_open = False
@@ -172,6 +192,7 @@ def report_invalid(exc: InvalidInputs) -> None:
 
 def finish(report: BuildReport) -> None:
     """Outputs, state, summary and the failure annotation, on every path."""
+    _StopCommands.resume()
     if _can_write("GITHUB_OUTPUT"):
         for name, value in outputs(report).items():
             gha.set_output(name, value)

@@ -42,6 +42,14 @@ class LogLine:
         return cls(item["ts"], str(item.get("containerId", "")), CRI_PREFIX.sub("", text, count=1))
 
 
+class TailUnavailable(Exception):
+    """The live tail could not be opened; the range endpoint is used instead."""
+
+
+# (WebSocket URL, token) -> an open tail
+TailOpener = Callable[[str, str], "Tail"]
+
+
 class Tail(Protocol):
     def drain(self) -> list[LogLine]: ...
     @property
@@ -82,8 +90,10 @@ class BuildLogs:
         tail: Tail | None,
         note: Callable[[str], None],
         sleep: Callable[[float], bool],
+        budget_low: Callable[[], bool] = lambda: False,
         http_every: float = HTTP_EVERY_S,
     ) -> None:
+        self._budget_low = budget_low
         self._sleep = sleep
         self._read_range = read_range
         self._now = now
@@ -120,7 +130,10 @@ class BuildLogs:
                 self._tail = None
                 self.source = "HTTP range"
                 self._next_http = 0.0
-        if self._tail is None and (final or self._now() >= self._next_http):
+        # Status polling comes first: while the rate-limit budget is low, paging waits for
+        # the end (the final pump always catches up).
+        due = self._now() >= self._next_http and not self._budget_low()
+        if self._tail is None and (final or due):
             out += self._fetch(final)
             self._next_http = self._now() + self._every
         self.last_lines.extend(line.text for line in out)

@@ -15,14 +15,10 @@ from websockets.exceptions import ConnectionClosedOK, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
 from . import __version__
-from .logs import LogLine
+from .logs import LogLine, TailUnavailable
 
 OPEN_TIMEOUT_S = 5.0
 CLOSE_TIMEOUT_S = 0.5
-
-
-class TailUnavailable(Exception):
-    pass
 
 
 def tail_url(api_url: str, path: str, build_id: str) -> str:

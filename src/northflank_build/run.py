@@ -16,7 +16,7 @@ from .client import EnsuredService, NorthflankClient
 from .clock import Clock
 from .config import DEFAULT_API_URL, ActionConfig
 from .errors import ActionFailure, Cancelled
-from .logs import BuildLogs, LogLine, Tail
+from .logs import BuildLogs, LogLine, Tail, TailOpener, TailUnavailable
 from .models import Build, StartBuildRequest
 from .target import BuildTarget, project_path
 from .waiting import WaitEnd, WaitPolicy, wait_for_build
@@ -170,7 +170,9 @@ def run_build(
     clock: Clock,
     cancel: CancelScope,
     events: Events,
+    open_tail: TailOpener | None = None,
 ) -> BuildReport:
+    """``open_tail`` replaces the WebSocket tail (tests and benchmarks run in virtual time)."""
     target = config.target
     report = BuildReport(
         Outcome.ERROR,
@@ -216,7 +218,7 @@ def run_build(
         if not config.wait:
             report.outcome = Outcome.STARTED
             return report
-        _wait(config, client, clock, cancel, events, report)
+        _wait(config, client, clock, cancel, events, report, open_tail)
         return report
     finally:
         report.requests = client.requests_sent
@@ -229,6 +231,7 @@ def _wait(
     cancel: CancelScope,
     events: Events,
     report: BuildReport,
+    open_tail: TailOpener | None,
 ) -> None:
     assert report.build is not None and report.target is not None
     target = report.target
@@ -248,7 +251,11 @@ def _wait(
     policy = WaitPolicy(
         timeout_s=config.timeout_seconds, max_interval_s=config.poll_interval_seconds
     )
-    logs = _open_logs(config, client, target, build_id, clock, events) if config.show_logs else None
+    logs = (
+        _open_logs(config, client, target, build_id, clock, events, open_tail)
+        if config.show_logs
+        else None
+    )
     wait_clock: Clock = clock if logs is None else _LogPumpingClock(clock, logs, events)
     events.following(report.build, logs.source if logs else "")
     end: WaitEnd | None = None
@@ -349,21 +356,29 @@ def _open_logs(
     build_id: str,
     clock: Clock,
     events: Events,
+    open_tail: TailOpener | None,
 ) -> BuildLogs:
     # websockets is imported only when logs are shown: start-up stays lean without them.
-    from .logtail import TailUnavailable, WebSocketTail, tail_url  # noqa: PLC0415
+    from .logtail import WebSocketTail, tail_url  # noqa: PLC0415
 
     tail: Tail | None = None
     url = tail_url(config.api_url, f"{client.project_path}/{target.segment}/build-logs", build_id)
     try:
-        tail = WebSocketTail(url, config.api_token.get_secret_value())
+        tail = (open_tail or WebSocketTail)(url, config.api_token.get_secret_value())
     except TailUnavailable as exc:
         events.note(f"Live log stream unavailable ({exc}); following the log over HTTP.")
 
     def read_range(start_time: str | None, limit: int) -> tuple[list[LogLine], bool]:
         return client.build_logs(target, build_id, start_time, limit)
 
-    return BuildLogs(read_range, clock.monotonic, tail, events.note, clock.sleep)
+    return BuildLogs(
+        read_range,
+        clock.monotonic,
+        tail,
+        events.note,
+        clock.sleep,
+        budget_low=lambda: client.pacing_delay() > 0,
+    )
 
 
 def _finish_logs(logs: BuildLogs, events: Events, report: BuildReport, *, final: bool) -> None:

@@ -1,0 +1,279 @@
+"""``northflank-build``: the action's core as a command for any CI system or a laptop.
+
+The flags mirror the action's inputs; the token comes from the NORTHFLANK_API_TOKEN
+environment variable (never a flag, which would end up in shell history and process lists).
+Progress goes to stderr; ``--json`` prints the outputs as one JSON object on stdout. Exit codes
+are the action's: 0 success, 1 build failed, 2 invalid input, 3 API error, 4 timed out,
+130 cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .cancel import CancelScope
+from .client import EnsuredService, NorthflankClient
+from .clock import SystemClock
+from .config import parse_inputs
+from .errors import ActionFailure, InvalidInputs
+from .logs import LogLine
+from .models import Build, StartBuildRequest
+from .report import elapsed_label, outputs
+from .run import BuildReport, Outcome, dry_run, run_build
+from .target import BuildTarget
+
+TOKEN_VARIABLE = "NORTHFLANK_API_TOKEN"  # noqa: S105 - the variable name, not a secret
+# Text from Northflank must not drive the terminal (escape sequences, carriage returns).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+EXAMPLES = """examples:
+  export NORTHFLANK_API_TOKEN=...        # from your CI's secret store
+  northflank-build build --project-id my-project --job-id my-job --sha "$CI_COMMIT_SHA"
+  northflank-build build --project-id my-project --service-id web --branch main --json
+  northflank-build create-service --project-id my-project --spec .northflank/build-service.yaml
+  northflank-build abort --project-id my-project --job-id my-job joyous-view-6290
+
+exit codes: 0 succeeded, 1 build failed, 2 invalid input, 3 Northflank API error,
+            4 timed out, 130 cancelled
+"""
+
+
+def clean(text: str) -> str:
+    return _CONTROL.sub("?", text)
+
+
+class CliEvents:
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def _say(self, text: str) -> None:
+        if not self.quiet:
+            print(clean(text), file=sys.stderr, flush=True)
+
+    def service(self, service: EnsuredService) -> None:
+        self._say(
+            f"Build service {service.service_id}: {'created' if service.created else 'exists'}."
+        )
+
+    def starting(self, target: BuildTarget, body: StartBuildRequest) -> None:
+        self._say(
+            f"Starting a build of {target.label} at {body.sha or body.branch or body.pull_request_id or 'the latest commit'}."
+        )
+
+    def started(self, build: Build, adopted: bool) -> None:
+        self._say(f"Build {build.id} started.")
+
+    def status(self, build: Build, elapsed: float) -> None:
+        self._say(f"[{elapsed_label(elapsed)}] {build.status or 'UNKNOWN'}")
+
+    def trouble(self, problem: Exception, elapsed: float) -> None:
+        self._say(
+            f"[{elapsed_label(elapsed)}] cannot read the status right now ({problem}); still waiting"
+        )
+
+    def note(self, message: str) -> None:
+        self._say(message)
+
+    def planned(self, method: str, url: str, body: dict[str, Any]) -> None:
+        self._say(f"Dry run: would send {method} {url}\n{json.dumps(body, indent=2)}")
+
+    def following(self, build: Build, source: str) -> None:
+        pass
+
+    def log_lines(self, lines: list[LogLine]) -> None:
+        for line in lines:
+            self._say(f"  | {line.text}")
+
+    def followed(self) -> None:
+        pass
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project-id", required=True, help="Northflank project id")
+    parser.add_argument(
+        "--team-id", default="", help="use the /v1/teams/{teamId} routes (organisation tokens)"
+    )
+    parser.add_argument(
+        "--api-url", default="", help="API base URL (default https://api.northflank.com)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the outputs as JSON on stdout")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def _build_flags(parser: argparse.ArgumentParser, *, spec: bool) -> None:
+    if spec:
+        parser.add_argument(
+            "--spec", required=True, help="build service spec: a YAML/JSON file or inline YAML"
+        )
+        parser.add_argument("--if-exists", choices=["use", "fail", "update"], default="use")
+    else:
+        what = parser.add_mutually_exclusive_group(required=True)
+        what.add_argument("--job-id", default="", help="the job to build")
+        what.add_argument("--service-id", default="", help="the service to build")
+    parser.add_argument("--branch", default="", help="service builds: the branch to build")
+    parser.add_argument(
+        "--pull-request-id", default="", help="service builds: the pull request to build"
+    )
+    parser.add_argument(
+        "--sha", default="", help="commit to build (40 hex); default: the latest on the branch"
+    )
+    parser.add_argument(
+        "--build-arg", action="append", default=[], metavar="KEY=VALUE", help="repeatable"
+    )
+    parser.add_argument(
+        "--build-file",
+        action="append",
+        default=[],
+        metavar="/PATH=SOURCE",
+        help="SOURCE: env:NAME or a file; repeatable",
+    )
+    parser.add_argument(
+        "--secret-mount", action="append", default=[], metavar="ID=SOURCE", help="repeatable"
+    )
+    parser.add_argument("--dockerfile-path", default="")
+    parser.add_argument("--docker-work-dir", default="")
+    parser.add_argument("--dockerfile-target", default="")
+    parser.add_argument("--no-wait", action="store_true", help="start the build and return")
+    parser.add_argument("--timeout-seconds", default="3600")
+    parser.add_argument("--poll-interval-seconds", default="10")
+    parser.add_argument(
+        "--no-abort-on-cancel",
+        action="store_true",
+        help="leave the build running on Ctrl-C or timeout",
+    )
+    parser.add_argument("--no-logs", action="store_true", help="do not stream the build log")
+    parser.add_argument("--dry-run", action="store_true", help="show the requests; send nothing")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="northflank-build",
+        description="Start a Northflank build, wait until it concludes and report it "
+        f"(the GitHub Action's core, for any CI). The API token is read from ${TOKEN_VARIABLE}.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    root.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    build = commands.add_parser("build", help="start a job or service build and wait for it")
+    _common(build)
+    _build_flags(build, spec=False)
+    create = commands.add_parser(
+        "create-service",
+        help="create (or update) a build service from a spec; build it with --branch/--pull-request-id",
+    )
+    _common(create)
+    _build_flags(create, spec=True)
+    abort = commands.add_parser("abort", help="abort a running build")
+    _common(abort)
+    what = abort.add_mutually_exclusive_group(required=True)
+    what.add_argument("--job-id", default="")
+    what.add_argument("--service-id", default="")
+    abort.add_argument("build_id", metavar="BUILD_ID")
+    return root
+
+
+def _inputs(args: argparse.Namespace, token: str) -> dict[str, str]:
+    values = {
+        "api-token": token,
+        "api-url": args.api_url,
+        "project-id": args.project_id,
+        "team-id": args.team_id,
+        "job-id": getattr(args, "job_id", ""),
+        "service-id": getattr(args, "service_id", ""),
+    }
+    if args.command == "abort":
+        return values
+    values.update(
+        {
+            "service-spec": getattr(args, "spec", ""),
+            "if-exists": getattr(args, "if_exists", "use"),
+            "branch": args.branch,
+            "pull-request-id": args.pull_request_id,
+            "sha": args.sha,
+            "build-arguments": "\n".join(args.build_arg),
+            "build-files": "\n".join(args.build_file),
+            "docker-secret-mounts": "\n".join(args.secret_mount),
+            "dockerfile-path": args.dockerfile_path,
+            "docker-work-dir": args.docker_work_dir,
+            "dockerfile-target": args.dockerfile_target,
+            "wait": "false" if args.no_wait else "true",
+            "timeout-seconds": args.timeout_seconds,
+            "poll-interval-seconds": args.poll_interval_seconds,
+            "abort-on-cancel": "false" if args.no_abort_on_cancel else "true",
+            "show-logs": "false" if args.no_logs else "true",
+            "dry-run": "true" if args.dry_run else "false",
+        }
+    )
+    return values
+
+
+def _finish(report: BuildReport, args: argparse.Namespace) -> int:
+    if report.failure is not None:
+        print(clean(f"error: {report.failure.title}: {report.failure.explain()}"), file=sys.stderr)
+    if args.json:
+        print(json.dumps({"outcome": report.outcome.value, **outputs(report)}, indent=2))
+    elif not args.quiet:
+        values = outputs(report)
+        print(
+            clean(
+                f"{report.outcome.value}: build {values['build-id'] or '-'} {values['status']} {values['registry-uri']}".rstrip()
+            ),
+            file=sys.stderr,
+        )
+    return report.outcome.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    cancel = CancelScope()
+    cancel.install()
+    values = _inputs(args, os.environ.get(TOKEN_VARIABLE, ""))
+    try:
+        config = parse_inputs(values.get, os.environ, Path.cwd(), lambda _secret: None)
+    except InvalidInputs as exc:
+        for problem in exc.problems:
+            name = (
+                "$" + TOKEN_VARIABLE
+                if problem.name == "api-token"
+                else "--" + problem.name.replace("service-spec", "spec")
+            )
+            print(clean(f"error: {name}: {problem.message}"), file=sys.stderr)
+        return Outcome.INVALID.exit_code
+    events = CliEvents(args.quiet)
+    clock = SystemClock(cancel.event)
+    with NorthflankClient(
+        api_url=config.api_url,
+        token=config.api_token.get_secret_value(),
+        project_id=config.project_id,
+        team_id=config.team_id,
+        clock=clock,
+    ) as client:
+        if args.command == "abort":
+            target = config.target
+            assert target is not None  # argparse requires --job-id or --service-id
+            try:
+                client.abort_build(target, args.build_id, timeout=10.0)
+            except ActionFailure as exc:
+                print(clean(f"error: {exc.title}: {exc.explain()}"), file=sys.stderr)
+                return Outcome.ERROR.exit_code
+            events.note(f"Aborted build {args.build_id}.")
+            return 0
+        if config.dry_run:
+            return _finish(dry_run(config, events), args)
+        return _finish(run_build(config, client, clock, cancel, events), args)
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

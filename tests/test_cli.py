@@ -1,0 +1,164 @@
+"""The command-line interface, run as a user runs it (a subprocess), against the simulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import QUICK, ROOT, TOKEN
+from nfsim import BuildPlan, Simulator
+
+LONG = BuildPlan(phases=(("PENDING", 0.3), ("BUILDING", 60.0)))
+
+
+def cli(
+    sim: Simulator, *args: str, token: str | None = TOKEN, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "RUNNER_"))
+    }
+    env.pop("NORTHFLANK_API_TOKEN", None)
+    if token is not None:
+        env["NORTHFLANK_API_TOKEN"] = token
+    argv = [sys.executable, "-m", "northflank_build.cli", *args]
+    if args and args[0] != "--help":
+        argv += ["--api-url", sim.url, "--project-id", "demo-project"]
+    return subprocess.run(
+        argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(plan=QUICK) as simulator:
+        yield simulator
+
+
+def test_help_explains_commands_token_and_exit_codes(sim: Simulator) -> None:
+    result = cli(sim, "--help")
+    assert result.returncode == 0
+    for text in ("build", "create-service", "abort", "NORTHFLANK_API_TOKEN", "exit codes"):
+        assert text in result.stdout
+
+
+def test_build_with_json_output(sim: Simulator) -> None:
+    result = cli(
+        sim,
+        "build",
+        "--job-id",
+        "demo-job",
+        "--sha",
+        "a" * 40,
+        "--poll-interval-seconds",
+        "1",
+        "--build-arg",
+        "A=1",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (
+        data["outcome"] == "succeeded"
+        and data["success"] == "true"
+        and data["build-id"] == sim.world.builds[0].id
+    )
+    assert "[0:00] PENDING" in result.stderr and "  | ==> pending" in result.stderr
+    assert sim.calls("start")[0].body == {
+        "sha": "a" * 40,
+        "overrides": {"buildArguments": {"A": "1"}},
+    }
+    assert TOKEN not in result.stdout + result.stderr
+
+
+def test_failed_build_exits_1(sim: Simulator) -> None:
+    sim.set_plan(BuildPlan(phases=(("BUILDING", 0.5),), outcome="FAILURE"))
+    result = cli(
+        sim,
+        "build",
+        "--service-id",
+        "demo-service",
+        "--branch",
+        "main",
+        "--poll-interval-seconds",
+        "1",
+    )
+    assert result.returncode == 1 and "Northflank build failed" in result.stderr
+
+
+def test_missing_token_and_bad_flags_exit_2_and_send_nothing(sim: Simulator) -> None:
+    result = cli(sim, "build", "--job-id", "demo-job", token=None)
+    assert result.returncode == 2 and "$NORTHFLANK_API_TOKEN" in result.stderr
+    result = cli(sim, "build", "--job-id", "demo-job", "--sha", "nope", "--timeout-seconds", "0")
+    assert (
+        result.returncode == 2 and "--sha" in result.stderr and "--timeout-seconds" in result.stderr
+    )
+    assert "Traceback" not in result.stderr and sim.requests == []
+
+
+def test_create_service_from_a_spec_file_then_build_it(sim: Simulator, tmp_path: Path) -> None:
+    spec = tmp_path / "svc.yaml"
+    spec.write_text(
+        "name: cli-builder\nbilling: {buildPlan: nf-compute-20}\n"
+        "vcsData: {projectUrl: 'https://github.com/octo/repo', projectType: github}\n"
+        "buildSettings: {dockerfile: {dockerFilePath: /Dockerfile, dockerWorkDir: /}}\n"
+    )
+    result = cli(
+        sim,
+        "create-service",
+        "--spec",
+        "svc.yaml",
+        "--branch",
+        "main",
+        "--poll-interval-seconds",
+        "1",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["service-id"], data["service-created"], data["success"]) == (
+        "cli-builder",
+        "true",
+        "true",
+    )
+
+
+def test_abort_a_running_build(sim: Simulator) -> None:
+    sim.set_plan(LONG)
+    started = cli(sim, "build", "--job-id", "demo-job", "--no-wait", "--json")
+    build_id = json.loads(started.stdout)["build-id"]
+    result = cli(sim, "abort", "--job-id", "demo-job", build_id)
+    assert result.returncode == 0 and sim.world.builds[0].aborted_mono is not None
+
+
+def test_dry_run_sends_nothing(sim: Simulator) -> None:
+    result = cli(sim, "build", "--job-id", "demo-job", "--dry-run", "--json", token=None)
+    assert result.returncode == 0 and sim.requests == []
+    assert json.loads(result.stdout)["outcome"] == "dry run"
+
+
+def test_ctrl_c_aborts_the_build_and_exits_130(sim: Simulator) -> None:
+    sim.set_plan(LONG)
+    env = {**os.environ, "NORTHFLANK_API_TOKEN": TOKEN}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "northflank_build.cli", "build", "--job-id", "demo-job", "--api-url", sim.url, "--project-id", "demo-project"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while not sim.calls("get") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130
+    aborts = sim.calls("abort")
+    assert len(aborts) == 1 and aborts[0].at - sent < 5
+    assert "Aborted build" in err

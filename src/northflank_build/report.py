@@ -131,8 +131,10 @@ def summary(report: BuildReport, *, server_url: str = "", repository: str = "") 
             )
         if report.aborted is not None:
             rows.append(("Aborted", "yes" if report.aborted else "no: the abort request failed"))
-        lines += ["| | |", "|---|---|"]
-        lines += [f"| {name} | {value} |" for name, value in rows if value]
+        shown = [(name, value) for name, value in rows if value]
+        # The first row is the table's header: an empty header renders as a blank bar.
+        lines += [f"| {shown[0][0]} | {shown[0][1]} |", "|---|---|"]
+        lines += [f"| {name} | {value} |" for name, value in shown[1:]]
         lines.append("")
     if report.timeline:
         steps = " → ".join(

@@ -120,7 +120,6 @@ class NorthflankClient:
         self._retry = retry or RetryPolicy()
         self._debug = on_debug or (lambda _msg: None)
         self._rate: RateLimit | None = None
-        self.requests_sent = 0
         self.last_start_sent_at: float | None = None
         self._http = httpx.Client(
             base_url=api_url,
@@ -491,7 +490,6 @@ class NorthflankClient:
         timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
         began = self._clock.monotonic()
-        self.requests_sent += 1
         resp = self._http.request(
             method,
             path,

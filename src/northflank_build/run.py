@@ -87,7 +87,6 @@ class BuildReport:
     log_tail: list[str] = field(default_factory=list)
     log_source: str = ""
     aborted: bool | None = None  # None: no abort was attempted
-    requests: int = 0
 
     @property
     def build_url(self) -> str:
@@ -181,47 +180,44 @@ def run_build(
         target=target,
         dashboard=dashboard_base(config.api_url),
     )
-    try:
-        if config.service_spec is not None:
-            try:
-                with cancel.interruptible():
-                    ensured = client.ensure_service(config.service_spec, config.if_exists)
-            except Cancelled:
-                report.outcome = Outcome.CANCELLED
-                return report
-            except ActionFailure as exc:
-                report.failure = exc
-                return report
-            report.service_id, report.service_created = ensured.service_id, ensured.created
-            events.service(ensured)
-        elif target is not None and target.kind == "service":
-            report.service_id = target.id
-        if target is None:
-            report.outcome = Outcome.CREATED
-            return report
-        body = config.start_request()
-        events.starting(target, body)
+    if config.service_spec is not None:
         try:
             with cancel.interruptible():
-                started = client.start_build(target, body)
+                ensured = client.ensure_service(config.service_spec, config.if_exists)
         except Cancelled:
             report.outcome = Outcome.CANCELLED
-            if config.abort_on_cancel:
-                _abort_unanswered_start(config, client, target, events, report)
             return report
         except ActionFailure as exc:
             report.failure = exc
             return report
-        report.build = started.build
-        report.adopted = started.adopted
-        events.started(started.build, started.adopted)
-        if not config.wait:
-            report.outcome = Outcome.STARTED
-            return report
-        _wait(config, client, clock, cancel, events, report, open_tail)
+        report.service_id, report.service_created = ensured.service_id, ensured.created
+        events.service(ensured)
+    elif target is not None and target.kind == "service":
+        report.service_id = target.id
+    if target is None:
+        report.outcome = Outcome.CREATED
         return report
-    finally:
-        report.requests = client.requests_sent
+    body = config.start_request()
+    events.starting(target, body)
+    try:
+        with cancel.interruptible():
+            started = client.start_build(target, body)
+    except Cancelled:
+        report.outcome = Outcome.CANCELLED
+        if config.abort_on_cancel:
+            _abort_unanswered_start(config, client, target, events, report)
+        return report
+    except ActionFailure as exc:
+        report.failure = exc
+        return report
+    report.build = started.build
+    report.adopted = started.adopted
+    events.started(started.build, started.adopted)
+    if not config.wait:
+        report.outcome = Outcome.STARTED
+        return report
+    _wait(config, client, clock, cancel, events, report, open_tail)
+    return report
 
 
 def _wait(

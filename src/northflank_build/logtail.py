@@ -94,4 +94,5 @@ class WebSocketTail:
         return self._ended and self._queue.empty()
 
     def close(self) -> None:
-        self._ws.close()
+        # In the background: after a cancel the abort request must not wait for this.
+        threading.Thread(target=self._ws.close, name="log-tail-close", daemon=True).start()

@@ -49,6 +49,7 @@ container: setup
 # Figures, not pass/fail: each harness prints what it measured.
 bench: setup
 	PYTHONPATH=src $(BIN)/python bench/log_requests.py
+	$(BIN)/python bench/startup_memory.py
 
 lock: setup
 	$(BIN)/uv pip compile requirements.in --generate-hashes --python-version 3.12 --no-header -o requirements.lock

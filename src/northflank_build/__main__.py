@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 
 from . import github
 from .cancel import CancelScope
@@ -45,6 +44,8 @@ def main() -> int:
             title="Internal error in the action",
         )
         if github.debug_enabled():
+            import traceback  # noqa: PLC0415 - only for a crash, in debug mode
+
             for line in traceback.format_exc().splitlines():
                 github.debug(line)
         report.outcome = Outcome.ERROR

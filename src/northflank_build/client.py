@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from pydantic import ValidationError
@@ -33,8 +33,10 @@ from .logs import LogLine
 from .models import Build, BuildList, ErrorEnvelope, StartBuildRequest, parse_timestamp
 from .ratelimit import RateLimit, retry_after_seconds, server_time
 from .retry import NO_RETRY, RETRYABLE_STATUS, RetryPolicy
-from .service_spec import BuildServiceSpec
 from .target import BuildTarget, project_path
+
+if TYPE_CHECKING:
+    from .service_spec import BuildServiceSpec
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)

@@ -11,11 +11,12 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
 
 from .errors import InputProblem, InvalidInputs
 from .models import (
@@ -27,9 +28,11 @@ from .models import (
     SecretContent,
     StartBuildRequest,
 )
-from .service_spec import BuildServiceSpec, parse_service_spec
 from .sources import parse_build_arguments, parse_secret_map
 from .target import BuildTarget
+
+if TYPE_CHECKING:  # loaded at run time only when a service-spec is given (with PyYAML)
+    from .service_spec import BuildServiceSpec
 
 DEFAULT_API_URL = "https://api.northflank.com"
 # Northflank ids are slugs of names ("My App" -> "my-app"), so this rejects nothing real
@@ -69,10 +72,12 @@ INPUT_NAMES = (
 )
 
 
-class ActionConfig(BaseModel):
-    """Everything the core needs, validated. Frozen: read once, never changed."""
+@dataclass(frozen=True)
+class ActionConfig:
+    """Everything the core needs, validated. Frozen: read once, never changed.
 
-    model_config = ConfigDict(frozen=True)
+    A plain dataclass: it is built only from values parse_inputs has already validated.
+    """
 
     api_token: SecretStr
     api_url: str
@@ -466,6 +471,8 @@ def parse_inputs(
     spec_text = get("service-spec") or ""
     spec = None
     if spec_text.strip():
+        from .service_spec import parse_service_spec  # noqa: PLC0415 - only when used
+
         spec = parse_service_spec(
             spec_text, env, workspace, problems, on_secret, (_build_file_key, _mount_key)
         )

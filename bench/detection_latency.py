@@ -10,26 +10,13 @@ from __future__ import annotations
 import random
 import statistics
 
+from virtual_clock import VirtualClock
+
 from northflank_build.models import Build
 from northflank_build.waiting import WaitPolicy, wait_for_build
 
 BUILDS = 500
 SEED = 20261123
-
-
-class VirtualClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> bool:
-        self.now += max(0.0, seconds)
-        return False
 
 
 def durations() -> list[float]:

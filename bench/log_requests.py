@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from virtual_clock import EPOCH, VirtualClock
 
 from northflank_build.cancel import CancelScope
 from northflank_build.client import NorthflankClient
@@ -23,25 +24,9 @@ from northflank_build.config import parse_inputs
 from northflank_build.logs import LogLine, TailUnavailable
 from northflank_build.run import run_build
 
-EPOCH = 1_795_000_000.0
 PHASES = (("PENDING", 15.0), ("CLONING", 25.0), ("BUILDING", 540.0), ("UPLOADING", 20.0))
 DURATION = sum(seconds for _, seconds in PHASES)
 LINES_PER_SECOND = 2
-
-
-class VirtualClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return EPOCH + self.now
-
-    def sleep(self, seconds: float) -> bool:
-        self.now += max(0.0, seconds)
-        return False
 
 
 def iso(t: float) -> str:

@@ -28,14 +28,7 @@ def main() -> int:
     report = BuildReport(Outcome.ERROR)
     clock = SystemClock(cancel.event)
     try:
-        with NorthflankClient(
-            api_url=config.api_url,
-            token=config.api_token.get_secret_value(),
-            project_id=config.project_id,
-            team_id=config.team_id,
-            clock=clock,
-            on_debug=github.debug,
-        ) as client:
+        with NorthflankClient.for_config(config, clock, on_debug=github.debug) as client:
             report = run_build(config, client, clock, cancel, github.ActionEvents())
     except Exception as exc:  # a bug of ours: say so plainly, keep the outputs
         report.failure = ActionFailure(

@@ -249,13 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         return Outcome.INVALID.exit_code
     events = CliEvents(args.quiet)
     clock = SystemClock(cancel.event)
-    with NorthflankClient(
-        api_url=config.api_url,
-        token=config.api_token.get_secret_value(),
-        project_id=config.project_id,
-        team_id=config.team_id,
-        clock=clock,
-    ) as client:
+    with NorthflankClient.for_config(config, clock) as client:
         if args.command == "abort":
             target = config.target
             assert target is not None  # argparse requires --job-id or --service-id

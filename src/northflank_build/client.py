@@ -36,6 +36,7 @@ from .retry import NO_RETRY, RETRYABLE_STATUS, RetryPolicy
 from .target import BuildTarget, project_path
 
 if TYPE_CHECKING:
+    from .config import ActionConfig
     from .service_spec import BuildServiceSpec
 
 T = TypeVar("T")
@@ -133,6 +134,26 @@ class NorthflankClient:
             timeout=timeout,
             transport=transport,
             follow_redirects=False,
+        )
+
+    @classmethod
+    def for_config(
+        cls,
+        config: ActionConfig,
+        clock: Clock,
+        *,
+        retry: RetryPolicy | None = None,
+        on_debug: Callable[[str], None] | None = None,
+    ) -> NorthflankClient:
+        """The client for a validated configuration (the action, the CLI, the post step)."""
+        return cls(
+            api_url=config.api_url,
+            token=config.api_token.get_secret_value(),
+            project_id=config.project_id,
+            team_id=config.team_id,
+            clock=clock,
+            retry=retry,
+            on_debug=on_debug,
         )
 
     def __enter__(self) -> NorthflankClient:

@@ -44,14 +44,9 @@ def main() -> int:
         target = BuildTarget("job", target_id)
     if target is None:
         return 0
-    with NorthflankClient(
-        api_url=config.api_url,
-        token=config.api_token.get_secret_value(),
-        project_id=config.project_id,
-        team_id=config.team_id,
-        clock=SystemClock(),
-        retry=RetryPolicy(attempts=3, total_seconds=20.0),
-        on_debug=github.debug,
+    retry = RetryPolicy(attempts=3, total_seconds=20.0)
+    with NorthflankClient.for_config(
+        config, SystemClock(), retry=retry, on_debug=github.debug
     ) as client:
         try:
             build = client.get_build(target, build_id)

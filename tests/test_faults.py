@@ -51,50 +51,34 @@ def _check_5xx(sim: Simulator, r: StepResult) -> None:
     assert r.outputs["success"] == "true" and starts(sim) == 1
 
 
-def _429_retry_after(sim: Simulator) -> dict[str, object]:
-    sim.add_fault(
-        Fault(
-            route="get",
-            status=429,
-            body="Too Many Requests",
-            content_type="text/plain",
-            headers={"Retry-After": "2", "x-ratelimit-reset": "900"},
+def _limited(headers: dict[str, str], times: int = 1) -> Callable[[Simulator], dict[str, object]]:
+    """Reads answered 429 with a plain-text body (the real body is undocumented) and ``headers``."""
+
+    def setup(sim: Simulator) -> dict[str, object]:
+        sim.add_fault(
+            Fault(
+                route="get",
+                status=429,
+                body="Too Many Requests",
+                content_type="text/plain",
+                headers=headers,
+                times=times,
+            )
         )
-    )
-    return {}
+        return {}
+
+    return setup
+
+
+_429_retry_after = _limited({"Retry-After": "2", "x-ratelimit-reset": "900"})
+_429_reset = _limited({"x-ratelimit-reset": "2", "x-ratelimit-remaining": "0"})
+_429_cap = _limited({"x-ratelimit-reset": "3400"}, times=5)
 
 
 def _check_429_retry_after(sim: Simulator, r: StepResult) -> None:
     gets = sim.calls("get")
     assert gets[0].status == 429 and gets[1].at - gets[0].at >= 1.9
     assert r.outputs["success"] == "true"
-
-
-def _429_reset(sim: Simulator) -> dict[str, object]:
-    sim.add_fault(
-        Fault(
-            route="get",
-            status=429,
-            body="Too Many Requests",
-            content_type="text/plain",
-            headers={"x-ratelimit-reset": "2", "x-ratelimit-remaining": "0"},
-        )
-    )
-    return {}
-
-
-def _429_cap(sim: Simulator) -> dict[str, object]:
-    sim.add_fault(
-        Fault(
-            route="get",
-            status=429,
-            body="Too Many Requests",
-            content_type="text/plain",
-            headers={"x-ratelimit-reset": "3400"},
-            times=5,
-        )
-    )
-    return {}
 
 
 def _check_429_cap(sim: Simulator, r: StepResult) -> None:

@@ -21,7 +21,6 @@ class CancelScope:
     def __init__(self) -> None:
         self.event = threading.Event()
         self.reason = ""
-        self.signals = 0
         self._interruptible = False
 
     @property
@@ -29,7 +28,6 @@ class CancelScope:
         return self.event.is_set()
 
     def cancel(self, reason: str) -> None:
-        self.signals += 1
         first = not self.event.is_set()
         if first:
             self.reason = reason

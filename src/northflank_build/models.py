@@ -20,26 +20,6 @@ DOCKER_WORK_DIR_PATTERN = r"^\/([a-zA-Z0-9-._]+\/)*[a-zA-Z0-9-._]*$"
 DOCKERFILE_TARGET_PATTERN = r"^[a-zA-Z0-9-_]+$"
 SHA_LENGTH = 40
 
-# Status values seen in js-client 0.9.5 (reference §3). Used for display only:
-# whether a build has finished is read from ``concluded``, never from this list.
-KNOWN_STATUSES = frozenset(
-    {
-        "QUEUED",
-        "PENDING",
-        "UNSCHEDULABLE",
-        "STARTING",
-        "CLONING",
-        "BUILDING",
-        "UPLOADING",
-        "ABORTED",
-        "FAILURE",
-        "SUBMISSION_FAILURE",
-        "SUCCESS",
-        "CRASHED",
-        "IN_PROGRESS",
-    }
-)
-
 
 class _Request(BaseModel):
     model_config = ConfigDict(
@@ -129,17 +109,8 @@ class Build(_Response):
         return datetime.fromtimestamp(self.build_concluded_at, tz=UTC)
 
 
-class Pagination(_Response):
-    has_next_page: bool = False
-    cursor: str | None = None
-
-
 class BuildList(_Response):
     builds: list[Build]
-
-
-class DataEnvelope(_Response):
-    data: dict[str, Any]
 
 
 class ErrorBody(_Response):

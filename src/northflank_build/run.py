@@ -85,7 +85,6 @@ class BuildReport:
     requested_sha: str = ""  # what was asked for, shown when no build exists (dry run)
     requested_branch: str = ""
     log_tail: list[str] = field(default_factory=list)
-    log_source: str = ""
     aborted: bool | None = None  # None: no abort was attempted
 
     @property
@@ -131,17 +130,21 @@ def redacted(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def new_report(config: ActionConfig, outcome: Outcome) -> BuildReport:
+    return BuildReport(
+        outcome,
+        project_id=config.project_id,
+        team_id=config.team_id,
+        target=config.target,
+        dashboard=dashboard_base(config.api_url),
+    )
+
+
 def dry_run(config: ActionConfig, events: Events) -> BuildReport:
     """Validate and show what would be sent; send nothing (so no token is needed)."""
     target = config.target
-    report = BuildReport(
-        Outcome.DRY_RUN,
-        project_id=config.project_id,
-        team_id=config.team_id,
-        target=target,
-        requested_sha=config.sha or "",
-        requested_branch=config.branch or "",
-    )
+    report = new_report(config, Outcome.DRY_RUN)
+    report.requested_sha, report.requested_branch = config.sha or "", config.branch or ""
     base = config.api_url + project_path(config.project_id, config.team_id)
     if config.service_spec is not None:
         report.service_id = config.service_spec.service_id
@@ -173,13 +176,7 @@ def run_build(
 ) -> BuildReport:
     """``open_tail`` replaces the WebSocket tail (tests and benchmarks run in virtual time)."""
     target = config.target
-    report = BuildReport(
-        Outcome.ERROR,
-        project_id=config.project_id,
-        team_id=config.team_id,
-        target=target,
-        dashboard=dashboard_base(config.api_url),
-    )
+    report = new_report(config, Outcome.ERROR)
     if config.service_spec is not None:
         try:
             with cancel.interruptible():
@@ -384,7 +381,6 @@ def _finish_logs(logs: BuildLogs, events: Events, report: BuildReport, *, final:
         events.log_lines(lines)
     logs.close()
     report.log_tail = list(logs.last_lines)
-    report.log_source = logs.source
 
 
 def _abort_unanswered_start(

@@ -284,3 +284,20 @@ def test_post_step_aborts_a_service_build(run: Runner, sim: Simulator) -> None:
 def test_readme_shows_the_tested_spec_file() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "```yaml\n" + EXAMPLE.read_text() + "```" in readme
+
+
+def test_explicit_secret_contents_in_a_spec_are_masked_too(tmp_path: Path) -> None:
+    import base64
+
+    from northflank_build.config import parse_inputs
+
+    data = base64.b64encode(b"explicit-secret-77").decode()
+    text = spec(buildFiles={"/app/x": {"data": data, "encoding": "utf-8"}})
+    values = {"api-token": TOKEN, "project-id": "demo-project", "service-spec": text}
+    secrets: list[str] = []
+    config = parse_inputs(values.get, REPO_ENV, tmp_path, secrets.append)
+    assert (
+        config.service_spec is not None
+        and config.service_spec.to_json()["buildFiles"]["/app/x"]["data"] == data
+    )
+    assert "explicit-secret-77" in secrets and data in secrets

@@ -7,6 +7,8 @@ schema ``create-service-build``). Every problem names its field path, e.g.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -282,8 +284,13 @@ def _secret_map(
             content = read_source(INPUT, f"{field}.{key}", source, env, workspace, problems)
             if content is not None:
                 result[str(key)] = encode_secret(content, on_secret)
-        else:
-            result[str(key)] = source  # an explicit {data, encoding}; the model checks it
+        else:  # an explicit {data, encoding}: the model checks it; mask what it carries
+            if isinstance(source, dict) and isinstance(source.get("data"), str):
+                on_secret(source["data"])
+                with contextlib.suppress(ValueError):  # not base64: the encoded form is masked
+                    decoded = base64.b64decode(source["data"], validate=True)
+                    on_secret(decoded.decode("utf-8", errors="replace"))
+            result[str(key)] = source
     return result
 
 

@@ -51,6 +51,7 @@ bench: setup
 	PYTHONPATH=src $(BIN)/python bench/log_requests.py
 	$(BIN)/python bench/startup_memory.py
 	PYTHONPATH=src $(BIN)/python bench/detection_latency.py
+	PYTHONPATH=src $(BIN)/python bench/detection_realtime.py
 
 lock: setup
 	$(BIN)/uv pip compile requirements.in --generate-hashes --python-version 3.12 --no-header -o requirements.lock

@@ -4,6 +4,7 @@ Runs the action's core (run_build) in virtual time against a mock Northflank (ht
 MockTransport): statuses change on a 600 s timeline, the log grows by 2 lines a second.
 Modes: logs off; logs on through the live tail (one WebSocket for the whole build, counted
 as one request); logs on with the tail unavailable (the HTTP range fallback).
+The job's 10 earlier builds took 570 to 630 s, so the forecast's window is in play.
 Run: make bench  (or PYTHONPATH=src .venv/bin/python bench/log_requests.py)
 """
 
@@ -27,14 +28,23 @@ from northflank_build.run import run_build
 PHASES = (("PENDING", 15.0), ("CLONING", 25.0), ("BUILDING", 540.0), ("UPLOADING", 20.0))
 DURATION = sum(seconds for _, seconds in PHASES)
 LINES_PER_SECOND = 2
-
-
 def iso(t: float) -> str:
     return (
         datetime.fromtimestamp(EPOCH + t, tz=UTC)
         .isoformat(timespec="milliseconds")
         .replace("+00:00", "Z")
     )
+
+
+def history() -> list[dict[str, Any]]:
+    """Earlier builds of the job, for the forecast: 10 successes of 570 to 630 s, hours ago."""
+    builds = []
+    for n in range(10):
+        created = -3600.0 * (n + 1)
+        builds.append({"id": f"old-{n}", "status": "SUCCESS", "concluded": True, "success": True,
+                       "createdAt": iso(created),
+                       "buildConcludedAt": EPOCH + created + DURATION * (0.95 + 0.01 * n)})  # fmt: skip
+    return builds
 
 
 def status(t: float) -> tuple[str, bool]:
@@ -106,6 +116,9 @@ def measure(mode: str, poll: str) -> Counter[str]:
             return httpx.Response(
                 200, json={"data": rest[:limit], "pagination": {"hasNextPage": len(rest) > limit}}
             )
+        if path.endswith("/build"):
+            counts["forecast list"] += 1
+            return httpx.Response(200, json={"data": {"builds": history()}})
         counts["status polls"] += 1
         name, done = status(clock.now)
         return httpx.Response(

@@ -41,7 +41,7 @@ def test_defaults(tmp_path: Path) -> None:
     config, secrets = parse(tmp_path)
     assert config.api_url == "https://api.northflank.com"
     assert (config.wait, config.abort_on_cancel) == (True, True)
-    assert (config.timeout_seconds, config.poll_interval_seconds) == (3600, 10.0)
+    assert (config.timeout_seconds, config.poll_interval_seconds) == (3600, 30.0)
     assert config.sha is None and config.team_id is None
     assert secrets == ["secret-token"]
     assert body(config) == {}

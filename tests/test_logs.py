@@ -237,3 +237,39 @@ def test_http_paging_waits_while_the_rate_limit_budget_is_low() -> None:
     )
     assert logs.pump() == [] and calls == []
     assert logs.pump(final=True) == [line(1)] and len(calls) == 1
+
+
+def test_a_closed_stream_is_a_hint_to_check_the_status_once() -> None:
+    clock = FakeClock()
+    tail = FakeTail([[line(1)], [line(2)]], breaks_after=None)
+    logs = BuildLogs(
+        lambda _s, _n: ([], False), clock.monotonic, tail, lambda _n: None, clock.sleep
+    )
+    logs.pump()
+    assert not logs.take_end_hint()  # still open: one batch left
+    logs.pump()
+    assert logs.take_end_hint()  # the stream closed after its last batch
+    assert not logs.take_end_hint()
+    logs.pump()
+    assert not logs.take_end_hint()  # heard once, not on every pump after
+
+
+def test_the_waiting_clock_wakes_when_the_stream_closes() -> None:
+    from northflank_build.run import _LogPumpingClock
+
+    clock = FakeClock()
+    tail = FakeTail([[line(1)], [line(2)], [line(3)]], breaks_after=None)
+    logs = BuildLogs(
+        lambda _s, _n: ([], False), clock.monotonic, tail, lambda _n: None, clock.sleep
+    )
+    shown: list[LogLine] = []
+
+    class Heard:
+        def log_lines(self, lines: list[LogLine]) -> None:
+            shown.extend(lines)
+
+    pumping = _LogPumpingClock(clock, logs, Heard())  # type: ignore[arg-type]
+    assert pumping.sleep(30.0) is False
+    # Woken after the third slice (the stream's last batch), not at 30 s.
+    assert clock.now == pytest.approx(3 * _LogPumpingClock.SLICE_S)
+    assert shown == [line(1), line(2), line(3)]

@@ -9,6 +9,7 @@ import pytest
 from fakes import FakeClock
 from northflank_build.errors import AuthenticationFailed, ServerError, TransportFailure
 from northflank_build.models import Build
+from northflank_build.schedule import PollSchedule
 from northflank_build.waiting import WaitEnd, WaitPolicy, wait_for_build
 
 
@@ -37,13 +38,14 @@ def wait(
     timeout: float = 600,
     interval: float = 10,
     pacing: Callable[[], float] = lambda: 0.0,
+    schedule: PollSchedule | None = None,
 ) -> tuple[WaitEnd, Build, list[str], list[Exception]]:
     seen: list[str] = []
     troubles: list[Exception] = []
     result = wait_for_build(
         Build(id="b", status="PENDING", concluded=False),
         fetch,
-        WaitPolicy(timeout_s=timeout, max_interval_s=interval),
+        WaitPolicy(timeout_s=timeout, schedule=schedule or PollSchedule(interval)),
         clock,
         on_change=lambda b, _t: seen.append(b.status or ""),
         on_trouble=lambda e, _t: troubles.append(e),

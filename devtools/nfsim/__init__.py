@@ -7,6 +7,6 @@ faults a test chooses.
 """
 
 from .server import Fault, Recorded, Simulator
-from .state import BuildPlan
+from .state import BuildPlan, DurationMix
 
-__all__ = ["BuildPlan", "Fault", "Recorded", "Simulator"]
+__all__ = ["BuildPlan", "DurationMix", "Fault", "Recorded", "Simulator"]

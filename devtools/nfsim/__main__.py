@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from .server import Fault, Simulator
-from .state import BuildPlan
+from .state import BuildPlan, DurationMix
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +36,18 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help='JSON of a Fault, e.g. \'{"route": "get", "times": 2}\'',
     )
+    parser.add_argument(
+        "--duration-median",
+        type=float,
+        help="draw each build's duration (s) from a log-normal with this median",
+    )
+    parser.add_argument("--duration-sigma", type=float, default=0.1)
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="this many earlier successful builds of demo-job (durations from the mix)",
+    )
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     sim = Simulator(
@@ -45,6 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         tokens=set(args.token) if args.token else None,
         rate_limit=args.rate_limit,
         verbose=args.verbose,
+    )
+    if args.duration_median:
+        sim.world.durations = DurationMix(args.duration_median, args.duration_sigma)
+    mix = sim.world.durations or DurationMix(sim.world.plan.duration, 0.0)
+    sim.world.add_history(
+        "demo-project", "job", "demo-job", [mix.draw(sim.world.rng) for _ in range(args.history)]
     )
     for spec in args.fault:
         sim.add_fault(Fault(**json.loads(spec)))

@@ -6,7 +6,7 @@ import hashlib
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,11 @@ class BuildPlan:
     @property
     def duration(self) -> float:
         return sum(seconds for _, seconds in self.phases)
+
+    def lasting(self, seconds: float) -> BuildPlan:
+        """The same phases in the same proportions, lasting ``seconds`` in all."""
+        factor = seconds / self.duration
+        return replace(self, phases=tuple((status, s * factor) for status, s in self.phases))
 
     @classmethod
     def parse(cls, text: str, outcome: str = "SUCCESS") -> BuildPlan:
@@ -154,6 +159,17 @@ class SimBuild:
         ]
 
 
+@dataclass(frozen=True)
+class DurationMix:
+    """Build durations drawn from a log-normal distribution (for the benchmarks)."""
+
+    median_s: float
+    sigma: float = 0.1
+
+    def draw(self, rng: random.Random) -> float:
+        return self.median_s * rng.lognormvariate(0.0, self.sigma)
+
+
 @dataclass
 class World:
     """What exists on the simulated Northflank."""
@@ -183,6 +199,8 @@ class World:
     builds: list[SimBuild] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
+    # When set, each new build lasts a duration drawn from it (phases scaled in proportion).
+    durations: DurationMix | None = None
 
     def new_build_id(self) -> str:
         taken = {b.id for b in self.builds}
@@ -205,11 +223,34 @@ class World:
             pull_request_id=body.get("pullRequestId"),
             created_wall=time.time(),
             created_mono=time.monotonic(),
-            plan=self.plan,
+            plan=self.plan.lasting(self.durations.draw(self.rng)) if self.durations else self.plan,
             body=body,
         )
         self.builds.append(build)
         return build
+
+    def add_history(
+        self, project: str, kind: str, resource: str, durations: list[float], gap_s: float = 600.0
+    ) -> None:
+        """Successful builds that concluded before now, oldest first, ``gap_s`` apart."""
+        wall, mono = time.time(), time.monotonic()
+        for age, seconds in enumerate(reversed(durations), start=1):
+            ago = age * gap_s + seconds
+            self.builds.append(
+                SimBuild(
+                    id=self.new_build_id(),
+                    project=project,
+                    team=None,
+                    kind=kind,
+                    resource=resource,
+                    sha=head_sha(f"{resource}-{age}"),
+                    branch=self.plan.branch,
+                    created_wall=wall - ago,
+                    created_mono=mono - ago,
+                    plan=replace(self.plan.lasting(seconds), outcome="SUCCESS"),
+                    body={},
+                )
+            )
 
     def find(self, project: str, resource: str, build_id: str) -> SimBuild | None:
         for build in self.builds:

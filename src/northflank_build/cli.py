@@ -142,7 +142,7 @@ def _build_flags(parser: argparse.ArgumentParser, *, spec: bool) -> None:
     parser.add_argument("--dockerfile-target", default="")
     parser.add_argument("--no-wait", action="store_true", help="start the build and return")
     parser.add_argument("--timeout-seconds", default="3600")
-    parser.add_argument("--poll-interval-seconds", default="10")
+    parser.add_argument("--poll-interval-seconds", default="30")
     parser.add_argument(
         "--no-abort-on-cancel",
         action="store_true",

@@ -44,6 +44,8 @@ TRUE_WORDS = ("true", "True", "TRUE")
 FALSE_WORDS = ("false", "False", "FALSE")
 TIMEOUT_RANGE = (1, 432_000)  # 5 days: the longest a self-hosted runner job may run
 POLL_RANGE = (1.0, 3600.0)
+# 30 s, not 10: the forecast makes checks dense where the end is likely (issue #6).
+DEFAULT_POLL_INTERVAL_S = 30.0
 
 INPUT_NAMES = (
     "api-token",
@@ -486,7 +488,7 @@ def parse_inputs(
     poll = _number(
         "poll-interval-seconds",
         val("poll-interval-seconds"),
-        10.0,
+        DEFAULT_POLL_INTERVAL_S,
         POLL_RANGE,
         problems,
         integer=False,

@@ -106,6 +106,8 @@ class BuildLogs:
         self.source = "live tail" if tail is not None else "HTTP range"
         self.range_requests = 0
         self.enabled = True
+        self._stream_closed = False
+        self._end_hint = False
 
     def pump(self, *, final: bool = False) -> list[LogLine]:
         """New lines since the last call; ``final`` after the build concluded fetches the rest."""
@@ -122,6 +124,8 @@ class BuildLogs:
                     break
         if self._tail is not None:
             out += self._book.fresh(self._tail.drain())
+            if not self._stream_closed and (self._tail.ended or self._tail.broken):
+                self._stream_closed = self._end_hint = True
             if self._tail.broken or (final and not self._tail.ended):
                 # Dropped (or still open after the end): page the rest over HTTP from here.
                 if self._tail.broken:
@@ -138,6 +142,15 @@ class BuildLogs:
             self._next_http = self._now() + self._every
         self.last_lines.extend(line.text for line in out)
         return out
+
+    def take_end_hint(self) -> bool:
+        """True once, after the live stream closed: the build has likely just concluded.
+
+        Whether Northflank closes the stream at the end is undocumented (reference §2.6);
+        acting on it costs one status check, and a close mid-build is harmless.
+        """
+        hint, self._end_hint = self._end_hint, False
+        return hint
 
     def _fetch(self, final: bool) -> list[LogLine]:
         out: list[LogLine] = []

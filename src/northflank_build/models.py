@@ -63,8 +63,13 @@ class StartBuildRequest(_Request):
 
 
 class _Response(BaseModel):
+    # Built at first use, after the first request is on the wire (start-up, issue #6).
     model_config = ConfigDict(
-        extra="ignore", frozen=True, alias_generator=to_camel, populate_by_name=True
+        extra="ignore",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        defer_build=True,
     )
 
 

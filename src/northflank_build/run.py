@@ -11,6 +11,8 @@ from enum import Enum
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import httpx
+
 from .cancel import CancelScope
 from .client import EnsuredService, NorthflankClient
 from .clock import Clock
@@ -18,10 +20,15 @@ from .config import DEFAULT_API_URL, ActionConfig
 from .errors import ActionFailure, Cancelled
 from .logs import BuildLogs, LogLine, Tail, TailOpener, TailUnavailable
 from .models import Build, StartBuildRequest
+from .retry import NO_RETRY
+from .schedule import DENSE_S, Forecast, PollSchedule
 from .target import BuildTarget, project_path
 from .waiting import WaitEnd, WaitPolicy, wait_for_build
 
 ABORT_TIMEOUT_S = 3.0
+# Builds listed for the forecast: one page, newest picked by our own sort (order undocumented).
+FORECAST_PAGE = 50
+FORECAST_TIMEOUT_S = 5.0
 
 
 class Outcome(Enum):
@@ -241,9 +248,21 @@ def _wait(
         report.build = build
         return build
 
-    policy = WaitPolicy(
-        timeout_s=config.timeout_seconds, max_interval_s=config.poll_interval_seconds
-    )
+    forecast = None
+    try:
+        with cancel.interruptible():
+            forecast = _forecast(client, target, build_id)
+    except Cancelled:
+        pass  # the wait below sees the cancel at once and aborts the build
+    schedule = PollSchedule(config.poll_interval_seconds, forecast)
+    if schedule.window is not None and schedule.forecast is not None:
+        lo, hi = schedule.window
+        events.note(
+            f"Recent builds of {target.label} took about {schedule.forecast.median_s:.0f} s "
+            f"({schedule.forecast.samples} builds): checking every {DENSE_S:.0f} s "
+            f"from {lo:.0f} s to {hi:.0f} s, sparsely before."
+        )
+    policy = WaitPolicy(timeout_s=config.timeout_seconds, schedule=schedule)
     logs = (
         _open_logs(config, client, target, build_id, clock, events, open_tail)
         if config.show_logs
@@ -315,10 +334,27 @@ def _wait(
         abort(client, target, build_id, events, report)
 
 
-class _LogPumpingClock:
-    """The waiting loop's clock, waking every half second to print new log lines."""
+def _forecast(client: NorthflankClient, target: BuildTarget, build_id: str) -> Forecast | None:
+    """One list request for the durations of recent builds; none is fine (no forecast)."""
+    try:
+        builds, _ = client.list_builds(
+            target,
+            per_page=FORECAST_PAGE,
+            policy=NO_RETRY,
+            timeout=httpx.Timeout(FORECAST_TIMEOUT_S),
+        )
+    except ActionFailure:
+        return None
+    return Forecast.from_builds(builds, exclude=build_id)
 
-    SLICE_S = 0.5
+
+class _LogPumpingClock:
+    """The waiting loop's clock, waking four times a second to print new log lines.
+
+    Its sleep ends early when the live log stream closes, so the status is checked then.
+    """
+
+    SLICE_S = 0.25
 
     def __init__(self, clock: Clock, logs: BuildLogs, events: Events) -> None:
         self._clock, self._logs, self._events = clock, logs, events
@@ -340,6 +376,8 @@ class _LogPumpingClock:
             lines = self._logs.pump()
             if lines:
                 self._events.log_lines(lines)
+            if self._logs.take_end_hint():
+                return False  # not cancelled, but check the status now
 
 
 def _open_logs(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 from .clock import Clock
 from .errors import ApiError, MalformedResponse, ServerError, TransportFailure
@@ -17,8 +18,6 @@ from .models import Build
 # Errors worth outliving: the build keeps running on Northflank while we cannot see it.
 # Not RateLimited: the client raises it only past its cap, and then we stop, saying so.
 TRANSIENT = (TransportFailure, ServerError, MalformedResponse)
-FIRST_INTERVAL_S = 1.0
-GROWTH = 1.5
 
 
 class WaitEnd(Enum):
@@ -34,15 +33,16 @@ class WaitResult:
     polls: int
 
 
+class Schedule(Protocol):
+    def pause(self, elapsed: float, polls: int) -> float:
+        """Seconds before the next check, ``elapsed`` seconds in, after ``polls`` checks."""
+        ...
+
+
 @dataclass(frozen=True)
 class WaitPolicy:
     timeout_s: float
-    max_interval_s: float
-    first_interval_s: float = FIRST_INTERVAL_S
-
-    def interval(self, polls: int) -> float:
-        """Dense at first (short builds finish fast), growing to the user's maximum."""
-        return min(self.max_interval_s, self.first_interval_s * GROWTH**polls)
+    schedule: Schedule
 
 
 def wait_for_build(
@@ -59,7 +59,8 @@ def wait_for_build(
     """Return when the build concludes, the deadline passes or the run is cancelled.
 
     ``on_change`` hears each new status with the seconds elapsed; ``on_trouble`` hears a
-    transient failure to read the build (polling goes on until the deadline).
+    transient failure to read the build (polling goes on until the deadline). A clock whose
+    sleep returns early (not cancelled) means "check now": the live log stream has ended.
     """
     began = clock.monotonic() if started is None else started
     deadline = began + policy.timeout_s
@@ -71,7 +72,7 @@ def wait_for_build(
         now = clock.monotonic()
         if now >= deadline:
             return WaitResult(build, WaitEnd.TIMED_OUT, polls)
-        pause = max(policy.interval(polls), pacing())
+        pause = max(policy.schedule.pause(now - began, polls), pacing())
         if clock.sleep(min(pause, deadline - now)):
             return WaitResult(build, WaitEnd.CANCELLED, polls)
         if clock.monotonic() >= deadline:

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 DEV := PYTHONPATH=devtools
 CONTAINER_CHECK := ../shared/tools/container-check
 
-.PHONY: setup demo test lint typecheck actionlint unit container lock bench clean
+.PHONY: setup demo test lint typecheck actionlint unit container lock bench bench-image clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,13 @@ bench: setup
 	PYTHONPATH=src $(BIN)/python bench/log_requests.py
 	$(BIN)/python bench/startup_memory.py
 	PYTHONPATH=src $(BIN)/python bench/detection_latency.py
+	PYTHONPATH=src:bench $(BIN)/python bench/shared_budget.py
 	PYTHONPATH=src $(BIN)/python bench/detection_realtime.py
+
+# Image size, build time (cold and cached) and in-container start-up of install variants.
+# Needs root and apt, like make container.
+bench-image: setup
+	PYTHONPATH=src $(BIN)/python bench/image.py
 
 lock: setup
 	$(BIN)/uv pip compile requirements.in --generate-hashes --python-version 3.12 --no-header -o requirements.lock

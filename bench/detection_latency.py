@@ -47,8 +47,8 @@ class SimBuild:
     succeeded: bool
 
 
-def job_builds(rng: random.Random) -> list[SimBuild]:
-    typical = math.exp(rng.uniform(math.log(40), math.log(1800)))
+def job_builds(rng: random.Random, typical: float | None = None) -> list[SimBuild]:
+    typical = typical or math.exp(rng.uniform(math.log(40), math.log(1800)))
     sigma = rng.uniform(0.03, 0.15)
     builds = []
     for _ in range(HISTORY + MEASURED):

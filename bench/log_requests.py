@@ -28,6 +28,8 @@ from northflank_build.run import run_build
 PHASES = (("PENDING", 15.0), ("CLONING", 25.0), ("BUILDING", 540.0), ("UPLOADING", 20.0))
 DURATION = sum(seconds for _, seconds in PHASES)
 LINES_PER_SECOND = 2
+
+
 def iso(t: float) -> str:
     return (
         datetime.fromtimestamp(EPOCH + t, tz=UTC)

@@ -31,7 +31,7 @@ from .errors import (
 )
 from .logs import LogLine
 from .models import Build, BuildList, ErrorEnvelope, StartBuildRequest, parse_timestamp
-from .ratelimit import RateLimit, retry_after_seconds, server_time
+from .ratelimit import RateLimit, SharedBudget, retry_after_seconds, server_time
 from .retry import NO_RETRY, RETRYABLE_STATUS, RetryPolicy
 from .target import BuildTarget, project_path
 
@@ -122,7 +122,7 @@ class NorthflankClient:
         self._clock = clock
         self._retry = retry or RetryPolicy()
         self._debug = on_debug or (lambda _msg: None)
-        self._rate: RateLimit | None = None
+        self._budget = SharedBudget()
         self.last_start_sent_at: float | None = None
         self._http = httpx.Client(
             base_url=api_url,
@@ -178,11 +178,11 @@ class NorthflankClient:
 
     @property
     def rate_limit(self) -> RateLimit | None:
-        return self._rate
+        return self._budget.last
 
     def pacing_delay(self) -> float:
         """Least pause before the next poll that keeps the shared budget (0 when plenty)."""
-        return self._rate.pacing_delay(self._clock.monotonic()) if self._rate else 0.0
+        return self._budget.pacing_delay(self._clock.monotonic())
 
     # -- endpoints ---------------------------------------------------------------------------
 
@@ -523,7 +523,7 @@ class NorthflankClient:
         now = self._clock.monotonic()
         rate = RateLimit.from_headers(resp.headers, now)
         if rate is not None:
-            self._rate = rate
+            self._budget.observe(rate)
         remaining = f", rate limit remaining {rate.remaining:g}" if rate else ""
         # Method, path and status only: bodies and headers may hold secrets.
         self._debug(

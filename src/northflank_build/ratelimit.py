@@ -8,6 +8,7 @@ token, shared by every workflow using that token (reference §5).
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
@@ -16,6 +17,13 @@ import httpx
 # Below this share of the limit, requests are spread evenly over the rest of the window.
 LOW_WATERMARK = 0.10
 MIN_LOW_REMAINING = 20
+# Kept back for the requests that must go out at the end (final status, an abort).
+RESERVE = 0.02
+MIN_RESERVE = 10
+RATE_SPAN_S = 60.0
+RATE_MIN_SPAN_S = 10.0
+HORIZON_S = 600.0
+CONSUMER_SMOOTHING = 0.3
 
 
 def _number(headers: httpx.Headers, name: str) -> float | None:
@@ -61,6 +69,66 @@ class RateLimit:
             return 0.0
         left = max(0.0, self.reset_seconds - (now - self.observed_at))
         return left / max(self.remaining, 1.0)
+
+
+class SharedBudget:
+    """How fast everyone on this token spends the budget, seen from our own responses.
+
+    Between two of our responses in one window, ``remaining`` falls by our one request plus
+    whatever every other workflow on the token sent meanwhile. From that: the total rate
+    (over the last minute, at least RATE_MIN_SPAN_S, so a burst of our own requests is not
+    taken for a trend) and how many consumers share the token (requests per one of ours).
+    When the total rate would run the budget out within HORIZON_S, each consumer is held
+    to its fair share of what is left: ``consumers * time left / requests left``.
+    """
+
+    def __init__(self) -> None:
+        self.last: RateLimit | None = None
+        self.consumers = 1.0
+        self._seen: deque[tuple[float, float]] = deque()  # (observed_at, remaining)
+
+    def observe(self, rate: RateLimit) -> None:
+        last, self.last = self.last, rate
+        if rate.remaining is None:
+            return
+        if last is not None and last.remaining is not None:
+            spent = last.remaining - rate.remaining
+            if spent < 0:
+                self._seen.clear()  # a new window
+            else:
+                # Requests per one of ours (responses may cross, so at least one).
+                self.consumers += CONSUMER_SMOOTHING * (max(1.0, spent) - self.consumers)
+        self._seen.append((rate.observed_at, rate.remaining))
+        while len(self._seen) > 2 and rate.observed_at - self._seen[1][0] >= RATE_SPAN_S:
+            self._seen.popleft()
+
+    @property
+    def total_rate(self) -> float | None:
+        """Requests per second by everyone on the token, or None until seen long enough."""
+        if len(self._seen) < 2:
+            return None
+        (then, before), (now, after) = self._seen[0], self._seen[-1]
+        if now - then < RATE_MIN_SPAN_S:
+            return None
+        return max(0.0, before - after) / (now - then)
+
+    def pacing_delay(self, now: float) -> float:
+        rate = self.last
+        if rate is None:
+            return 0.0
+        floor = rate.pacing_delay(now)
+        total = self.total_rate
+        if total is None or rate.remaining is None or rate.reset_seconds is None:
+            return floor
+        left = max(0.0, rate.reset_seconds - (now - rate.observed_at))
+        usable = rate.remaining - max(MIN_RESERVE, (rate.limit or 0) * RESERVE)
+        if usable <= 0:
+            return max(floor, left)
+        # Judged over the next few minutes, not the whole window: pacing a lone step as if
+        # its dense minute lasted an hour would only make it late.
+        if total * min(left, HORIZON_S) <= usable:
+            return floor
+        return max(floor, self.consumers * left / usable)
 
 
 def retry_after_seconds(headers: httpx.Headers, wall_now: float) -> float | None:

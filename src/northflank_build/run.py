@@ -250,8 +250,9 @@ def _wait(
 
     forecast = None
     try:
+        # A forecast is worth one request, but not while the shared budget is short.
         with cancel.interruptible():
-            forecast = _forecast(client, target, build_id)
+            forecast = None if client.pacing_delay() > 0 else _forecast(client, target, build_id)
     except Cancelled:
         pass  # the wait below sees the cancel at once and aborts the build
     schedule = PollSchedule(config.poll_interval_seconds, forecast)

@@ -113,7 +113,9 @@ def main() -> None:
         print(f"skipped: {TOOL} not found")
         return
     server = FirstByte()
-    print(f"{'variant':32} {'cold build':>10} {'cached':>7} {'size':>9} {'over base':>9} {'start-up':>9}")
+    print(
+        f"{'variant':32} {'cold build':>10} {'cached':>7} {'size':>9} {'over base':>9} {'start-up':>9}"
+    )
     for name, dockerfile in VARIANTS.items():
         with tempfile.TemporaryDirectory() as tmp:
             project = project_copy(dockerfile, Path(tmp))

@@ -22,7 +22,8 @@ RUN printf '#!/usr/local/bin/python\nfrom northflank_build.post import run\nrun(
         > /usr/local/bin/northflank-build-post \
     && chmod 755 /usr/local/bin/northflank-build-post \
     && PYTHONDONTWRITEBYTECODE='' python -c "import httpx, northflank_build.__main__, \
-northflank_build.post, northflank_build.logtail, northflank_build.service_spec; httpx.Client().close()"
+northflank_build.post, northflank_build.models, northflank_build.logtail, northflank_build.service_spec; \
+httpx.Client().close()"
 
 # No USER: the runner needs root for the mounted workspace and file-command files.
 # Exec form: Python is PID 1 and receives the runner's SIGINT/SIGTERM on cancel.

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from fakes import FakeClock
+from northflank_build.bodies import StartBuildRequest
 from northflank_build.client import NorthflankClient
 from northflank_build.errors import (
     AuthenticationFailed,
@@ -21,9 +22,9 @@ from northflank_build.errors import (
     ServerError,
     TransportFailure,
 )
-from northflank_build.models import StartBuildRequest, format_timestamp
 from northflank_build.retry import RetryPolicy
 from northflank_build.target import BuildTarget
+from northflank_build.timestamps import format_timestamp
 
 JOB = BuildTarget("job", "my-job")
 SHA = "a" * 40

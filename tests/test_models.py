@@ -3,8 +3,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from northflank_build.models import Build, format_timestamp, parse_timestamp
+from northflank_build.models import Build
 from northflank_build.ratelimit import RateLimit, retry_after_seconds, server_time
+from northflank_build.timestamps import format_timestamp, parse_timestamp
 
 
 def test_build_tolerates_unknown_fields_and_statuses() -> None:

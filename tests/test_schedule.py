@@ -7,8 +7,9 @@ import math
 import pytest
 
 from fakes import FakeClock
-from northflank_build.models import Build, format_timestamp
+from northflank_build.models import Build
 from northflank_build.schedule import DENSE_S, Forecast, PollSchedule
+from northflank_build.timestamps import format_timestamp
 from northflank_build.waiting import WaitEnd, WaitPolicy, wait_for_build
 
 T0 = 1_790_000_000.0

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .bodies import StartBuildRequest
 from .cancel import CancelScope
 from .client import EnsuredService, NorthflankClient
 from .clock import SystemClock
 from .config import parse_inputs
 from .errors import ActionFailure, InvalidInputs
 from .logs import LogLine
-from .models import Build, StartBuildRequest
+from .models import Build
 from .report import elapsed_label, outputs
 from .run import BuildReport, Outcome, dry_run, run_build
 from .target import BuildTarget

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from pydantic import ValidationError
 
 from . import __version__
+from .bodies import StartBuildRequest
 from .clock import Clock
 from .errors import (
     ActionFailure,
@@ -30,13 +30,14 @@ from .errors import (
     TransportFailure,
 )
 from .logs import LogLine
-from .models import Build, BuildList, ErrorEnvelope, StartBuildRequest, parse_timestamp
 from .ratelimit import RateLimit, SharedBudget, retry_after_seconds, server_time
 from .retry import NO_RETRY, RETRYABLE_STATUS, RetryPolicy
 from .target import BuildTarget, project_path
+from .timestamps import parse_timestamp
 
 if TYPE_CHECKING:
     from .config import ActionConfig
+    from .models import Build
     from .service_spec import BuildServiceSpec
 
 T = TypeVar("T")
@@ -89,6 +90,10 @@ def _data(resp: httpx.Response) -> dict[str, Any]:
 
 
 def _model(kind: type[T], resp: httpx.Response, data: dict[str, Any]) -> T:
+    # pydantic and the models load here, once a response has arrived: the first request
+    # goes out without them (start-up, issue #6).
+    from pydantic import ValidationError  # noqa: PLC0415
+
     try:
         return kind.model_validate(data)  # type: ignore[attr-defined,no-any-return]
     except ValidationError as exc:
@@ -100,6 +105,8 @@ def _model(kind: type[T], resp: httpx.Response, data: dict[str, Any]) -> T:
 
 
 def parse_build(resp: httpx.Response) -> Build:
+    from .models import Build  # noqa: PLC0415
+
     return _model(Build, resp, _data(resp))
 
 
@@ -207,6 +214,8 @@ class NorthflankClient:
         """Recent builds, and the skew of the server clock against ours (seconds)."""
 
         def parse(resp: httpx.Response) -> tuple[list[Build], float]:
+            from .models import BuildList  # noqa: PLC0415
+
             builds = _model(BuildList, resp, _data(resp)).builds
             date = server_time(resp.headers)
             skew = date - self._clock.wall() if date is not None else float("nan")
@@ -606,6 +615,10 @@ class NorthflankClient:
 
     def _error(self, resp: httpx.Response, operation: str, permission: str) -> ApiError:
         status = resp.status_code
+        from pydantic import ValidationError  # noqa: PLC0415
+
+        from .models import ErrorEnvelope  # noqa: PLC0415
+
         message, error_id, details = "", None, None
         try:
             envelope = ErrorEnvelope.model_validate(resp.json())

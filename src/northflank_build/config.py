@@ -16,18 +16,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
-
-from .errors import InputProblem, InvalidInputs
-from .models import (
+from .bodies import (
     DOCKER_WORK_DIR_PATTERN,
     DOCKERFILE_PATH_PATTERN,
     DOCKERFILE_TARGET_PATTERN,
     BuildOverrides,
     DockerOverrides,
+    Secret,
     SecretContent,
     StartBuildRequest,
 )
+from .errors import InputProblem, InvalidInputs
 from .sources import parse_build_arguments, parse_secret_map
 from .target import BuildTarget
 
@@ -81,7 +80,7 @@ class ActionConfig:
     A plain dataclass: it is built only from values parse_inputs has already validated.
     """
 
-    api_token: SecretStr
+    api_token: Secret
     api_url: str
     project_id: str
     team_id: str | None
@@ -127,9 +126,9 @@ class ActionConfig:
             build_arguments=self.build_arguments or None,
             build_files=self.build_files or None,
             docker_secret_mounts=self.docker_secret_mounts or None,
-            docker=docker if docker.model_dump(exclude_none=True) else None,
+            docker=docker if docker.to_json() else None,
         )
-        has_overrides = bool(overrides.model_dump(exclude_none=True))
+        has_overrides = bool(overrides.to_json())
         return StartBuildRequest(
             sha=self.sha,
             branch=self.branch,
@@ -497,7 +496,7 @@ def parse_inputs(
     if problems or project_id is None:
         raise InvalidInputs(problems)
     return ActionConfig(
-        api_token=SecretStr(token),
+        api_token=Secret(token),
         api_url=api_url,
         project_id=project_id,
         team_id=team_id,

@@ -12,17 +12,20 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import github_action_utils as gha
 
+from .bodies import StartBuildRequest
 from .client import EnsuredService
 from .errors import InvalidInputs, TransportFailure
 from .logs import LogLine
-from .models import Build, StartBuildRequest
 from .report import elapsed_label, md, outputs, summary
 from .run import BuildReport, Outcome
 from .target import BuildTarget
+
+if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
+    from .models import Build
 
 STATE_BUILD_ID = "build_id"
 STATE_FINISHED = "finished"
@@ -130,7 +133,7 @@ class ActionEvents:
             if overrides.docker_secret_mounts:
                 parts.append("secret mounts " + ", ".join(sorted(overrides.docker_secret_mounts)))
             if overrides.docker is not None:
-                docker = overrides.docker.model_dump(by_alias=True, exclude_none=True)
+                docker = overrides.docker.to_json()
                 parts.append(", ".join(f"{k}={v}" for k, v in docker.items()))
             say("Overrides: " + "; ".join(parts) + ".")
 

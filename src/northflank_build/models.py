@@ -1,75 +1,24 @@
-"""Pydantic models of the Northflank request and response bodies this action uses.
+"""Pydantic models of the Northflank responses this action reads.
 
-Requests are strict (unknown fields are a bug on our side and the API rejects them:
-the official schemas close every object with ``additionalProperties: false``).
-Responses are tolerant: Northflank adds fields and status values over time.
-Source: ../shared/seeds/000_*.txt and ../shared/reference/northflank-request-schemas.json.
+Tolerant: Northflank adds fields and status values over time. Imported only once a response
+has arrived (the client imports this module inside its parsers), so start-up to the first
+request does not pay for pydantic; the request bodies are in bodies.py.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-# Patterns copied from the start-job-build schema (seed 000).
-DOCKERFILE_PATH_PATTERN = r"^\/([a-zA-Z0-9-._]+\/)*[a-zA-Z0-9-._]+$"
-DOCKER_WORK_DIR_PATTERN = r"^\/([a-zA-Z0-9-._]+\/)*[a-zA-Z0-9-._]*$"
-DOCKERFILE_TARGET_PATTERN = r"^[a-zA-Z0-9-_]+$"
-SHA_LENGTH = 40
-
-
-class _Request(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
-    )
-
-
-class SecretContent(_Request):
-    """A secret file or Docker secret mount: base64 data, as the API wants it."""
-
-    data: str
-    encoding: str = "utf-8"
-
-
-class DockerOverrides(_Request):
-    docker_file_path: str | None = Field(default=None, pattern=DOCKERFILE_PATH_PATTERN)
-    docker_work_dir: str | None = Field(default=None, pattern=DOCKER_WORK_DIR_PATTERN)
-    dockerfile_target: str | None = Field(default=None, pattern=DOCKERFILE_TARGET_PATTERN)
-
-
-class BuildOverrides(_Request):
-    build_arguments: dict[str, str] | None = None
-    build_files: dict[str, SecretContent] | None = None
-    docker_secret_mounts: dict[str, SecretContent] | None = None
-    docker: DockerOverrides | None = None
-
-
-class StartBuildRequest(_Request):
-    """Body of ``POST .../{jobs|services}/{id}/build``; only what the user gave is sent.
-
-    ``branch`` and ``pullRequestId`` exist for service builds only (the job schema forbids them).
-    """
-
-    sha: str | None = Field(default=None, min_length=SHA_LENGTH, max_length=SHA_LENGTH)
-    branch: str | None = None
-    pull_request_id: int | None = None
-    overrides: BuildOverrides | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_none=True)
+from .timestamps import parse_timestamp
 
 
 class _Response(BaseModel):
-    # Built at first use, after the first request is on the wire (start-up, issue #6).
     model_config = ConfigDict(
-        extra="ignore",
-        frozen=True,
-        alias_generator=to_camel,
-        populate_by_name=True,
-        defer_build=True,
+        extra="ignore", frozen=True, alias_generator=to_camel, populate_by_name=True
     )
 
 
@@ -127,23 +76,3 @@ class ErrorBody(_Response):
 
 class ErrorEnvelope(_Response):
     error: ErrorBody
-
-
-BuildKind = Literal["job", "service"]
-
-
-def parse_timestamp(value: str | None) -> datetime | None:
-    """Parse an ISO 8601 timestamp such as ``2021-07-28T15:55:38.296Z``; None if unreadable."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def format_timestamp(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

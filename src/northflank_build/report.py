@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from .models import Build, format_timestamp
 from .run import BuildReport, Outcome
+from .timestamps import format_timestamp
+
+if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
+    from .models import Build
 
 OUTPUT_NAMES = (
     "build-id",

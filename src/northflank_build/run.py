@@ -8,22 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
+from .bodies import StartBuildRequest
 from .cancel import CancelScope
 from .client import EnsuredService, NorthflankClient
 from .clock import Clock
 from .config import DEFAULT_API_URL, ActionConfig
 from .errors import ActionFailure, Cancelled
 from .logs import BuildLogs, LogLine, Tail, TailOpener, TailUnavailable
-from .models import Build, StartBuildRequest
 from .retry import NO_RETRY
 from .schedule import DENSE_S, Forecast, PollSchedule
 from .target import BuildTarget, project_path
 from .waiting import WaitEnd, WaitPolicy, wait_for_build
+
+if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
+    from .models import Build
 
 ABORT_TIMEOUT_S = 3.0
 # Builds listed for the forecast: one page, newest picked by our own sort (order undocumented).

@@ -13,8 +13,10 @@ import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .models import Build
+if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
+    from .models import Build
 
 FIRST_S = 1.0
 GROWTH = 1.5

@@ -18,8 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from .bodies import DOCKER_WORK_DIR_PATTERN, DOCKERFILE_PATH_PATTERN
 from .errors import InputProblem
-from .models import DOCKER_WORK_DIR_PATTERN, DOCKERFILE_PATH_PATTERN, SecretContent
 from .sources import encode_secret, read_source
 
 INPUT = "service-spec"
@@ -51,6 +51,13 @@ class _Spec(BaseModel):
         populate_by_name=True,
         regex_engine="python-re",
     )
+
+
+class SecretContent(_Spec):
+    """A secret file or Docker secret mount: base64 data, as the API wants it."""
+
+    data: str
+    encoding: str = "utf-8"
 
 
 class GpuConfiguration(_Spec):
@@ -283,7 +290,7 @@ def _secret_map(
         if isinstance(source, str):
             content = read_source(INPUT, f"{field}.{key}", source, env, workspace, problems)
             if content is not None:
-                result[str(key)] = encode_secret(content, on_secret)
+                result[str(key)] = encode_secret(content, on_secret).to_json()
         else:  # an explicit {data, encoding}: the model checks it; mask what it carries
             if isinstance(source, dict) and isinstance(source.get("data"), str):
                 on_secret(source["data"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import BuildKind
+from .bodies import BuildKind
 
 
 def project_path(project_id: str, team_id: str | None) -> str:

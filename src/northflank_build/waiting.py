@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .clock import Clock
 from .errors import ApiError, MalformedResponse, ServerError, TransportFailure
-from .models import Build
+
+if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
+    from .models import Build
 
 # Errors worth outliving: the build keeps running on Northflank while we cannot see it.
 # Not RateLimited: the client raises it only past its cap, and then we stop, saying so.

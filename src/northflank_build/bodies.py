@@ -1,0 +1,119 @@
+"""The request bodies this action sends, as plain frozen dataclasses.
+
+Plain, not pydantic: they are built before the first request, and leaving pydantic's model
+machinery out of that path saves about 30 ms of start-up (issue #6; bench/startup_memory.py).
+Every value is validated where it is read (config.py, against the patterns below, copied
+from the start-job-build schema in seed 000); the tests validate the bodies against the
+official JSON schemas, as the simulator does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+DOCKERFILE_PATH_PATTERN = r"^\/([a-zA-Z0-9-._]+\/)*[a-zA-Z0-9-._]+$"
+DOCKER_WORK_DIR_PATTERN = r"^\/([a-zA-Z0-9-._]+\/)*[a-zA-Z0-9-._]*$"
+DOCKERFILE_TARGET_PATTERN = r"^[a-zA-Z0-9-_]+$"
+SHA_LENGTH = 40
+
+BuildKind = Literal["job", "service"]
+
+
+class Secret:
+    """A value that never shows itself in a repr, a traceback's locals or an f-string."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _present(pairs: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in pairs.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class SecretContent:
+    """A secret file or Docker secret mount: base64 data, as the API wants it."""
+
+    data: str
+    encoding: str = "utf-8"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"data": self.data, "encoding": self.encoding}
+
+
+@dataclass(frozen=True)
+class DockerOverrides:
+    docker_file_path: str | None = None
+    docker_work_dir: str | None = None
+    dockerfile_target: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _present(
+            {
+                "dockerFilePath": self.docker_file_path,
+                "dockerWorkDir": self.docker_work_dir,
+                "dockerfileTarget": self.dockerfile_target,
+            }
+        )
+
+
+def _secrets(entries: dict[str, SecretContent] | None) -> dict[str, Any] | None:
+    return None if entries is None else {k: v.to_json() for k, v in entries.items()}
+
+
+@dataclass(frozen=True)
+class BuildOverrides:
+    build_arguments: dict[str, str] | None = None
+    build_files: dict[str, SecretContent] | None = None
+    docker_secret_mounts: dict[str, SecretContent] | None = None
+    docker: DockerOverrides | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _present(
+            {
+                "buildArguments": self.build_arguments,
+                "buildFiles": _secrets(self.build_files),
+                "dockerSecretMounts": _secrets(self.docker_secret_mounts),
+                "docker": self.docker.to_json() if self.docker else None,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class StartBuildRequest:
+    """Body of ``POST .../{jobs|services}/{id}/build``; only what the user gave is sent.
+
+    ``branch`` and ``pullRequestId`` exist for service builds only (the job schema forbids them).
+    """
+
+    sha: str | None = None
+    branch: str | None = None
+    pull_request_id: int | None = None
+    overrides: BuildOverrides | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _present(
+            {
+                "sha": self.sha,
+                "branch": self.branch,
+                "pullRequestId": self.pull_request_id,
+                "overrides": self.overrides.to_json() if self.overrides else None,
+            }
+        )

@@ -56,6 +56,8 @@ def show(title: str, sim: Simulator, plan: BuildPlan, extra: dict[str, str]) -> 
 def main() -> int:
     with Simulator() as sim:
         print(f"Northflank API simulator listening on {sim.url}")
+        # Earlier builds of the job, so the forecast of when this one ends is shown.
+        sim.world.add_history("demo-project", "job", "demo-job", [7.6, 8.1, 7.9, 8.3, 8.0])
         ok = show(
             "Successful build",
             sim,

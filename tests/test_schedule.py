@@ -81,6 +81,13 @@ def test_forecast_from_builds_uses_the_newest_successes_only() -> None:
     assert forecast is not None and forecast.median_s == pytest.approx(400)
     assert forecast.samples == 20
     assert Forecast.from_builds([past("x", T0, 100)] * 2, exclude="now") is None
+    # A timestamp in milliseconds would make a build last decades: not a duration.
+    in_ms = [past(f"ms-{n}", T0 + n, 0) for n in range(5)]
+    in_ms = [
+        b.model_copy(update={"build_concluded_at": (T0 + n + 300) * 1000})
+        for n, b in enumerate(in_ms)
+    ]
+    assert Forecast.from_builds(in_ms, exclude="now") is None
 
 
 def test_without_a_forecast_checks_start_at_1_s_and_grow_to_the_longest_pause() -> None:

@@ -25,6 +25,7 @@ DENSE_S = 2.0
 # The request budget: what a fixed poller at this interval spends on the predicted duration.
 REFERENCE_S = 10.0
 MIN_HISTORY = 3
+MAX_PLAUSIBLE_S = 432_000.0  # the longest timeout-seconds allows
 HISTORY = 20
 # In log space. No two builds take exactly the same time; a floor keeps a window open.
 MIN_SPREAD = 0.02
@@ -65,7 +66,11 @@ class Forecast:
                 continue
             if build.build_concluded_at is None:
                 continue
-            timed.append((created.timestamp(), build.build_concluded_at - created.timestamp()))
+            duration = build.build_concluded_at - created.timestamp()
+            # buildConcludedAt is documented in seconds; anything else (milliseconds, a
+            # clock gone wrong) would put the window days away: left out.
+            if 0 < duration <= MAX_PLAUSIBLE_S:
+                timed.append((created.timestamp(), duration))
         # The list's sort order is not documented (reference §2.3): newest first, by our sort.
         timed.sort(reverse=True)
         return cls.from_durations(duration for _, duration in timed)

@@ -71,10 +71,10 @@ class Fixed:
 
 
 class ClosingTail:
-    """A live stream with no lines that closes ``delay`` after the build concludes."""
+    """A live stream with no lines that closes at ``closes_at`` (after the build concludes)."""
 
-    def __init__(self, clock: VirtualClock, closes_at: float) -> None:
-        self.clock, self.closes_at = clock, closes_at
+    def __init__(self, now: Callable[[], float], closes_at: float) -> None:
+        self.now, self.closes_at = now, closes_at
 
     def drain(self) -> list[LogLine]:
         return []
@@ -85,7 +85,7 @@ class ClosingTail:
 
     @property
     def ended(self) -> bool:
-        return self.clock.now >= self.closes_at
+        return self.now() >= self.closes_at
 
     def close(self) -> None:
         pass
@@ -112,7 +112,7 @@ def measure(schedule: Schedule, build: SimBuild, closes_at: float | None) -> tup
         logs = BuildLogs(
             lambda _s, _n: ([], False),
             clock.monotonic,
-            ClosingTail(clock, closes_at),
+            ClosingTail(clock.monotonic, closes_at),
             lambda _n: None,
             clock.sleep,
         )

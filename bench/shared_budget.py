@@ -28,14 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from detection_latency import HISTORY, SimBuild, job_builds
+from detection_latency import HISTORY, ClosingTail, SimBuild, job_builds
 from virtual_clock import EPOCH
 
 from northflank_build import ratelimit
 from northflank_build.cancel import CancelScope
 from northflank_build.client import NorthflankClient
 from northflank_build.config import parse_inputs
-from northflank_build.logs import LogLine
 from northflank_build.run import Outcome, run_build
 
 STEPS = 20
@@ -125,25 +124,6 @@ class Token:
         }
 
 
-class ClosingTail:
-    def __init__(self, clock: StepClock, closes_at: float) -> None:
-        self.clock, self.closes_at = clock, closes_at
-
-    def drain(self) -> list[LogLine]:
-        return []
-
-    @property
-    def broken(self) -> bool:
-        return False
-
-    @property
-    def ended(self) -> bool:
-        return self.clock.monotonic() >= self.closes_at
-
-    def close(self) -> None:
-        pass
-
-
 class Quiet:
     def __getattr__(self, _name: str) -> Any:
         return lambda *args, **kwargs: None
@@ -195,7 +175,7 @@ class Step:
         self.token.spend()  # the socket's upgrade request counts
         assert self.current is not None
         started, build = self.current
-        return ClosingTail(self.clock, started + build.duration + 0.3)
+        return ClosingTail(self.clock.monotonic, started + build.duration + 0.3)
 
     def run(self) -> None:
         try:

@@ -412,3 +412,22 @@ def test_a_failed_abort_is_left_for_the_post_step(run: Runner, sim: Simulator) -
     sim.faults.clear()
     post = run(options={"stage": "post", "state": result.state})
     assert post.exit_code == 0 and sim.world.builds[0].aborted_mono is not None
+
+
+@pytest.mark.parametrize("newest_first", [True, False], ids=["newest first", "oldest first"])
+def test_the_build_a_lost_answer_made_is_found_whatever_the_list_order(
+    newest_first: bool, run: Runner, sim: Simulator
+) -> None:
+    # 250 earlier builds: with the list oldest first, the new one is on the third page of 100.
+    sim.world.add_history("demo-project", "job", "demo-job", [30.0] * 250, gap_s=60.0)
+    sim.world.list_newest_first = newest_first
+    sim.add_fault(Fault(route="start", action="drop_after"))
+    r = run(show_logs="false")
+    assert r.exit_code == 0 and starts(sim) == 1
+    new = [b for b in sim.world.builds if b.body]
+    assert len(new) == 1 and r.outputs["build-id"] == new[0].id
+    cursors = [
+        c.query.get("cursor") for c in sim.calls("list") if c.query.get("per_page") == ["100"]
+    ]
+    # Oldest first: the first page and then the cursor to the last; newest first: one page.
+    assert cursors == ([None] if newest_first else [None, ["0" * 21 + "100"], ["0" * 21 + "200"]])

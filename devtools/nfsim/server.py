@@ -523,24 +523,25 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                         self._send(200, {"data": started.view(now)}, headers)
                         return
                     if route == "list":
-                        per_page = int(parse_qs(query).get("per_page", ["50"])[0])
+                        params = parse_qs(query)
+                        per_page = int(params.get("per_page", ["50"])[0])
+                        # The cursor is opaque to clients (24 characters, reference §2.3);
+                        # here it is the offset of the next page.
+                        offset = int(params.get("cursor", ["0"])[0] or 0)
                         mine = [
                             b
                             for b in world.builds
                             if b.project == project and b.resource == resource
                         ]
-                        mine.sort(key=lambda b: b.created_mono, reverse=True)
-                        page = [b.view(now) for b in mine[:per_page]]
+                        # The real order is undocumented: newest first unless told otherwise.
+                        mine.sort(key=lambda b: b.created_mono, reverse=world.list_newest_first)
+                        page = [b.view(now) for b in mine[offset : offset + per_page]]
+                        more = len(mine) > offset + per_page
+                        pagination: dict[str, Any] = {"hasNextPage": more, "count": len(page)}
+                        if more:
+                            pagination["cursor"] = f"{offset + per_page:024d}"
                         self._send(
-                            200,
-                            {
-                                "data": {"builds": page},
-                                "pagination": {
-                                    "hasNextPage": len(mine) > per_page,
-                                    "count": len(page),
-                                },
-                            },
-                            headers,
+                            200, {"data": {"builds": page}, "pagination": pagination}, headers
                         )
                         return
                     if route == "logs":

@@ -201,6 +201,8 @@ class World:
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     # When set, each new build lasts a duration drawn from it (phases scaled in proportion).
     durations: DurationMix | None = None
+    # The list endpoint's order is undocumented (reference §2.3); False lists oldest first.
+    list_newest_first: bool = True
 
     def new_build_id(self) -> str:
         taken = {b.id for b in self.builds}

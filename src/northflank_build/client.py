@@ -47,6 +47,10 @@ START_ATTEMPTS = 3
 # has 1 s resolution, so the skew estimate can be up to ~1 s short.
 ADOPT_TOLERANCE_S = 1.5
 ADOPT_TOLERANCE_NO_DATE_S = 5.0
+# Looking for the build an ambiguous start made: 100 a page (the most the API gives), and
+# up to 4 more pages when the list comes oldest first.
+ADOPT_PAGE = 100
+ADOPT_MORE_PAGES = 4
 # Connect failures prove the request never reached the server, so resending is safe.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -56,6 +60,13 @@ class EnsuredService:
     service_id: str
     created: bool
     updated: bool = False
+
+
+@dataclass(frozen=True)
+class BuildPage:
+    builds: list[Build]
+    skew: float  # the server's clock minus ours, in seconds; NaN without a Date header
+    next_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,21 @@ def _model(kind: type[T], resp: httpx.Response, data: dict[str, Any]) -> T:
             f"HTTP {resp.status_code} from {resp.request.method} {resp.request.url.path} "
             f"had missing or mistyped fields: {fields}."
         ) from None
+
+
+def _next_cursor(resp: httpx.Response) -> str | None:
+    body = resp.json()
+    pagination = body.get("pagination") if isinstance(body, dict) else None
+    if not isinstance(pagination, dict) or not pagination.get("hasNextPage"):
+        return None
+    cursor = pagination.get("cursor")
+    return cursor if isinstance(cursor, str) and cursor else None
+
+
+def _oldest_first(builds: list[Build]) -> bool:
+    moments = [parse_timestamp(b.created_at) for b in builds]
+    known = [m for m in moments if m is not None]
+    return len(known) >= 2 and known[0] < known[-1]
 
 
 def parse_build(resp: httpx.Response) -> Build:
@@ -208,26 +234,30 @@ class NorthflankClient:
         target: BuildTarget,
         per_page: int = 20,
         *,
+        cursor: str | None = None,
         policy: RetryPolicy | None = None,
         timeout: httpx.Timeout | None = None,
-    ) -> tuple[list[Build], float]:
-        """Recent builds, and the skew of the server clock against ours (seconds)."""
+    ) -> BuildPage:
+        """One page of the builds, the server clock's skew, and the next page's cursor."""
 
-        def parse(resp: httpx.Response) -> tuple[list[Build], float]:
+        def parse(resp: httpx.Response) -> BuildPage:
             from .models import BuildList  # noqa: PLC0415
 
             builds = _model(BuildList, resp, _data(resp)).builds
             date = server_time(resp.headers)
             skew = date - self._clock.wall() if date is not None else float("nan")
-            return builds, skew
+            return BuildPage(builds, skew, _next_cursor(resp))
 
+        params: dict[str, Any] = {"per_page": per_page}
+        if cursor is not None:
+            params["cursor"] = cursor
         return self._read(
             f"list the builds of {target.label}",
             f"Project > {target.area} > General > Read",
             "GET",
             self.builds_path(target),
             parse,
-            params={"per_page": per_page},
+            params=params,
             policy=policy,
             timeout=timeout,
         )
@@ -467,11 +497,20 @@ class NorthflankClient:
     ) -> Build | None:
         for attempt in range(1 if quick else 2):
             if quick:
-                builds, skew = self.list_builds(
-                    target, policy=NO_RETRY, timeout=httpx.Timeout(quick)
+                page = self.list_builds(
+                    target, ADOPT_PAGE, policy=NO_RETRY, timeout=httpx.Timeout(quick)
                 )
+                builds, skew = page.builds, page.skew
             else:
-                builds, skew = self.list_builds(target)
+                page = self.list_builds(target, ADOPT_PAGE)
+                builds, skew = list(page.builds), page.skew
+                # The list's order is undocumented: if it is oldest first, the new build is
+                # on the last page, so follow the cursor there.
+                for _ in range(ADOPT_MORE_PAGES):
+                    if page.next_cursor is None or not _oldest_first(page.builds):
+                        break
+                    page = self.list_builds(target, ADOPT_PAGE, cursor=page.next_cursor)
+                    builds += page.builds
             if math.isnan(skew):  # no Date header: fall back to a wider window
                 threshold = sent_at - ADOPT_TOLERANCE_NO_DATE_S
             else:

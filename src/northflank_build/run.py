@@ -341,7 +341,7 @@ def _wait(
 def _forecast(client: NorthflankClient, target: BuildTarget, build_id: str) -> Forecast | None:
     """One list request for the durations of recent builds; none is fine (no forecast)."""
     try:
-        builds, _ = client.list_builds(
+        page = client.list_builds(
             target,
             per_page=FORECAST_PAGE,
             policy=NO_RETRY,
@@ -349,7 +349,7 @@ def _forecast(client: NorthflankClient, target: BuildTarget, build_id: str) -> F
         )
     except ActionFailure:
         return None
-    return Forecast.from_builds(builds, exclude=build_id)
+    return Forecast.from_builds(page.builds, exclude=build_id)
 
 
 class _LogPumpingClock:

@@ -97,6 +97,14 @@ def test_without_a_forecast_checks_start_at_1_s_and_grow_to_the_longest_pause() 
     assert pauses == sorted(pauses) and pauses[-1] == 30
 
 
+def test_thousands_of_checks_do_not_overflow_the_growth() -> None:
+    # 1 s pauses for a 2-hour build: 7200 checks; 1.5 ** 7200 is not a float.
+    assert PollSchedule(1).pause(0, 7200) == 1.0
+    late = PollSchedule(10, Forecast(median_s=60, spread=0.05, samples=10))
+    overrun = [late.pause(1000 + n, n) for n in range(3000)]  # grows from 2 s again
+    assert overrun[:3] == [3.0, 4.5, 6.75] and set(overrun[3:]) == {10.0}
+
+
 def test_window_is_dense_around_the_median_and_sparse_before() -> None:
     forecast = Forecast(median_s=600, spread=0.05, samples=10)
     schedule = PollSchedule(30, forecast)

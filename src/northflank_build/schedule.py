@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # models (pydantic) load after the first response, not at sta
 
 FIRST_S = 1.0
 GROWTH = 1.5
+GROWTH_STEPS_CAP = 64  # 1.5 ** 64 is about 1.8e11 s: past any longest pause
 # Dense checks every 2 s: the end is noticed 1 s late on average.
 DENSE_S = 2.0
 # The request budget: what a fixed poller at this interval spends on the predicted duration.
@@ -87,11 +88,16 @@ class PollSchedule:
             self.window = self._fit(forecast)
         self._past_window_polls = 0
 
+    def _growing(self, first: float, steps: int) -> float:
+        # Capped exponent: 1.5 ** 1751 overflows a float, and a long build with a short
+        # longest pause makes that many checks (1 s pauses: after half an hour).
+        return min(self.max_interval_s, first * GROWTH ** min(steps, GROWTH_STEPS_CAP))
+
     def _sparse_polls(self, until: float) -> int:
         """Checks the growing schedule makes before ``until``."""
         t, polls = 0.0, 0
         while True:
-            t += min(self.max_interval_s, FIRST_S * GROWTH**polls)
+            t += self._growing(FIRST_S, polls)
             if t >= until:
                 return polls
             polls += 1
@@ -119,7 +125,7 @@ class PollSchedule:
 
     def pause(self, elapsed: float, polls: int) -> float:
         """Seconds to wait before the next check; ``polls`` is how many were made so far."""
-        growing = min(self.max_interval_s, FIRST_S * GROWTH**polls)
+        growing = self._growing(FIRST_S, polls)
         if self.window is None:
             return growing
         lo, hi = self.window
@@ -130,4 +136,4 @@ class PollSchedule:
             return min(DENSE_S, self.max_interval_s)
         # Later than expected: grow again from dense, so a long overrun stays cheap.
         self._past_window_polls += 1
-        return min(self.max_interval_s, DENSE_S * GROWTH**self._past_window_polls)
+        return self._growing(DENSE_S, self._past_window_polls)

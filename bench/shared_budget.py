@@ -23,12 +23,13 @@ import math
 import random
 import statistics
 import threading
-from datetime import UTC, datetime
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
 from detection_latency import HISTORY, ClosingTail, SimBuild, job_builds
+from log_requests import Quiet, iso
 from virtual_clock import EPOCH
 
 from northflank_build import ratelimit
@@ -42,11 +43,6 @@ SPAN_S = 1800.0
 LIMIT = 1000
 WINDOW_S = 3600.0
 SEED = 20261124
-
-
-def iso(t: float) -> str:
-    moment = datetime.fromtimestamp(EPOCH + t, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class SharedTime:
@@ -104,9 +100,9 @@ class Token:
         self.window_start: float | None = None
         self.used = 0
         self.requests = 0
-        self.rejected = 0
+        self.rejected: Counter[str] = Counter()  # 429s by kind of request
 
-    def spend(self) -> tuple[bool, dict[str, str]]:
+    def spend(self, kind: str) -> tuple[bool, dict[str, str]]:
         now = self.time.now
         if self.window_start is None or now >= self.window_start + WINDOW_S:
             self.window_start, self.used = now, 0
@@ -115,18 +111,13 @@ class Token:
         if allowed:
             self.used += 1
         else:
-            self.rejected += 1
+            self.rejected[kind] += 1
         reset = self.window_start + WINDOW_S - now
         return allowed, {
             "x-ratelimit-limit": str(LIMIT),
             "x-ratelimit-remaining": str(LIMIT - self.used),
             "x-ratelimit-reset": f"{reset:.0f}",
         }
-
-
-class Quiet:
-    def __getattr__(self, _name: str) -> Any:
-        return lambda *args, **kwargs: None
 
 
 class Step:
@@ -151,7 +142,14 @@ class Step:
         return view
 
     def handler(self, request: httpx.Request) -> httpx.Response:
-        allowed, headers = self.token.spend()
+        kind = (
+            "start"
+            if request.method == "POST"
+            else "list"
+            if request.url.path.endswith("/build")
+            else "status"
+        )
+        allowed, headers = self.token.spend(kind)
         if not allowed:
             return httpx.Response(429, headers=headers, text="Too Many Requests")
         if request.method == "POST":
@@ -172,7 +170,7 @@ class Step:
         )
 
     def open_tail(self, _url: str, _token: str) -> ClosingTail:
-        self.token.spend()  # the socket's upgrade request counts
+        self.token.spend("socket")  # the upgrade request counts
         assert self.current is not None
         started, build = self.current
         return ClosingTail(self.clock.monotonic, started + build.duration + 0.3)
@@ -234,10 +232,13 @@ def simulate(scenario: str, shared_estimate: bool, logs: bool = True) -> None:
         if latencies
         else "no build was seen to conclude"
     )
+    by_kind = (
+        f" ({', '.join(f'{k} {n}' for k, n in token.rejected.items())})" if token.rejected else ""
+    )
     name = "with the shared-budget estimate" if shared_estimate else "without it (rule before #6)"
     name += "" if logs else ", logs off"
     print(
-        f"  {name}: {token.requests} requests in {time.now / 60:.0f} min, {token.rejected} answered 429; "
+        f"  {name}: {token.requests} requests in {time.now / 60:.0f} min, {token.rejected.total()} answered 429{by_kind}; "
         f"{len(outcomes)} builds, {errors} ended in an error; " + seen
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,8 +17,6 @@ T0 = 1_790_000_000.0
 
 
 def past(build_id: str, created: float, duration: float, status: str = "SUCCESS") -> Build:
-    from datetime import UTC, datetime
-
     return Build(
         id=build_id,
         status=status,

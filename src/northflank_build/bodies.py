@@ -15,7 +15,6 @@ from typing import Any, Literal
 DOCKERFILE_PATH_PATTERN = r"^\/([a-zA-Z0-9-._]+\/)*[a-zA-Z0-9-._]+$"
 DOCKER_WORK_DIR_PATTERN = r"^\/([a-zA-Z0-9-._]+\/)*[a-zA-Z0-9-._]*$"
 DOCKERFILE_TARGET_PATTERN = r"^[a-zA-Z0-9-_]+$"
-SHA_LENGTH = 40
 
 BuildKind = Literal["job", "service"]
 

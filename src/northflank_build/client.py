@@ -82,7 +82,8 @@ def _describe(exc: httpx.TransportError) -> str:
     return detail
 
 
-def _data(resp: httpx.Response) -> dict[str, Any]:
+def _envelope(resp: httpx.Response) -> dict[str, Any]:
+    """The whole answer, checked to be ``{"data": {...}, ...}``."""
     try:
         body = resp.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -96,7 +97,11 @@ def _data(resp: httpx.Response) -> dict[str, Any]:
             f"HTTP {resp.status_code} from {resp.request.method} {resp.request.url.path} "
             'had no "data" object.'
         )
-    data: dict[str, Any] = body["data"]
+    return body
+
+
+def _data(resp: httpx.Response) -> dict[str, Any]:
+    data: dict[str, Any] = _envelope(resp)["data"]
     return data
 
 
@@ -115,9 +120,8 @@ def _model(kind: type[T], resp: httpx.Response, data: dict[str, Any]) -> T:
         ) from None
 
 
-def _next_cursor(resp: httpx.Response) -> str | None:
-    body = resp.json()
-    pagination = body.get("pagination") if isinstance(body, dict) else None
+def _next_cursor(body: dict[str, Any]) -> str | None:
+    pagination = body.get("pagination")
     if not isinstance(pagination, dict) or not pagination.get("hasNextPage"):
         return None
     cursor = pagination.get("cursor")
@@ -209,10 +213,6 @@ class NorthflankClient:
 
     # -- pacing -----------------------------------------------------------------------------
 
-    @property
-    def rate_limit(self) -> RateLimit | None:
-        return self._budget.last
-
     def pacing_delay(self) -> float:
         """Least pause before the next poll that keeps the shared budget (0 when plenty)."""
         return self._budget.pacing_delay(self._clock.monotonic())
@@ -243,10 +243,11 @@ class NorthflankClient:
         def parse(resp: httpx.Response) -> BuildPage:
             from .models import BuildList  # noqa: PLC0415
 
-            builds = _model(BuildList, resp, _data(resp)).builds
+            body = _envelope(resp)
+            builds = _model(BuildList, resp, body["data"]).builds
             date = server_time(resp.headers)
             skew = date - self._clock.wall() if date is not None else float("nan")
-            return BuildPage(builds, skew, _next_cursor(resp))
+            return BuildPage(builds, skew, _next_cursor(body))
 
         params: dict[str, Any] = {"per_page": per_page}
         if cursor is not None:

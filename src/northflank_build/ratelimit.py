@@ -40,7 +40,7 @@ def _number(headers: httpx.Headers, name: str) -> float | None:
 @dataclass(frozen=True)
 class RateLimit:
     limit: float | None
-    remaining: float | None
+    remaining: float  # a response without it gives no RateLimit at all
     reset_seconds: float | None
     observed_at: float  # monotonic
 
@@ -62,7 +62,7 @@ class RateLimit:
         Zero while plenty is left; when low, the time left in the window divided by what is
         left, so the budget lasts until the reset instead of running out into a 429.
         """
-        if self.remaining is None or self.reset_seconds is None:
+        if self.reset_seconds is None:
             return 0.0
         low = max(MIN_LOW_REMAINING, (self.limit or 0) * LOW_WATERMARK)
         if self.remaining > low:
@@ -89,9 +89,7 @@ class SharedBudget:
 
     def observe(self, rate: RateLimit) -> None:
         last, self.last = self.last, rate
-        if rate.remaining is None:
-            return
-        if last is not None and last.remaining is not None:
+        if last is not None:
             spent = last.remaining - rate.remaining
             if spent < 0:
                 self._seen.clear()  # a new window
@@ -118,7 +116,7 @@ class SharedBudget:
             return 0.0
         floor = rate.pacing_delay(now)
         total = self.total_rate
-        if total is None or rate.remaining is None or rate.reset_seconds is None:
+        if total is None or rate.reset_seconds is None:
             return floor
         left = max(0.0, rate.reset_seconds - (now - rate.observed_at))
         usable = rate.remaining - max(MIN_RESERVE, (rate.limit or 0) * RESERVE)

@@ -94,10 +94,17 @@ class PollSchedule:
         return min(self.max_interval_s, first * GROWTH ** min(steps, GROWTH_STEPS_CAP))
 
     def _sparse_polls(self, until: float) -> int:
-        """Checks the growing schedule makes before ``until``."""
+        """Checks the growing schedule makes before ``until``.
+
+        The growing part step by step (a dozen steps at most), the rest at the longest pause
+        in one division: a forecast of hours would otherwise loop thousands of times.
+        """
         t, polls = 0.0, 0
         while True:
-            t += self._growing(FIRST_S, polls)
+            pause = FIRST_S * GROWTH**polls
+            if pause >= self.max_interval_s:
+                return polls + max(0, math.ceil((until - t) / self.max_interval_s) - 1)
+            t += pause
             if t >= until:
                 return polls
             polls += 1

@@ -131,7 +131,7 @@ def measure(mode: str, poll: str) -> Counter[str]:
               "show-logs": "false" if mode == "logs off" else "true"}  # fmt: skip
     config = parse_inputs(values.get, {}, Path.cwd(), lambda _s: None)
 
-    def open_tail(_url: str, _token: str) -> VirtualTail:
+    def open_tail(_url: str, _token: str, _timeout: float) -> VirtualTail:
         if mode == "logs on, tail unavailable (HTTP fallback)":
             raise TailUnavailable("refused")
         counts["tail connection"] += 1

@@ -169,7 +169,7 @@ class Step:
             200, headers=headers, json={"data": self.view(f"s{self.n}-now", *self.current)}
         )
 
-    def open_tail(self, _url: str, _token: str) -> ClosingTail:
+    def open_tail(self, _url: str, _token: str, _timeout: float) -> ClosingTail:
         self.token.spend("socket")  # the upgrade request counts
         assert self.current is not None
         started, build = self.current

@@ -265,3 +265,13 @@ def test_api_errors_become_clear_messages(
     assert len(errors) == 1 and fragment in errors[0].message
     assert len(sim.calls("start")) == 1, "4xx is never retried"
     assert set(DECLARED_OUTPUTS) == set(result.outputs)
+
+
+def test_a_sigint_while_the_action_starts_up_is_a_clean_cancel(run: Runner, sim: Simulator) -> None:
+    # SIGINT is sent as the process starts, held back until the action's first line takes
+    # it (src/northflank_build/_early.py): it lands in the start-up, however fast the machine.
+    result = run(options={"cancel_at_start": True})
+    assert result.exit_code == 130, result.raw_stdout
+    assert "Traceback" not in result.raw_stdout and "KeyboardInterrupt" not in result.raw_stdout
+    assert set(DECLARED_OUTPUTS) == set(result.outputs)
+    assert sim.calls("start") == [], "cancelled before anything was sent"

@@ -15,6 +15,7 @@ from northflank_build.bodies import StartBuildRequest
 from northflank_build.client import NorthflankClient
 from northflank_build.errors import (
     AuthenticationFailed,
+    CreateOutcomeUnknown,
     MalformedResponse,
     NotFound,
     PermissionDenied,
@@ -297,7 +298,8 @@ def test_429_on_start_waits_and_resends() -> None:
     assert started.build.id == "b-2" and clock.sleeps == [2.0]
 
 
-def test_ambiguous_failure_with_no_build_created_resends_once_checked() -> None:
+def test_ambiguous_failure_whose_build_cannot_be_found_is_never_resent() -> None:
+    # A 503 may come from a proxy after Northflank made the build: not proof of nothing.
     clock = FakeClock()
     calls: list[str] = []
 
@@ -309,14 +311,13 @@ def test_ambiguous_failure_with_no_build_created_resends_once_checked() -> None:
                 json={"data": {"builds": []}},
                 headers={"date": formatdate(clock.wall(), usegmt=True)},
             )
-        if calls.count("POST") == 1:
-            return httpx.Response(503, text="unavailable")
-        return ok(build_json("fresh"))
+        return httpx.Response(503, text="unavailable")
 
     client, _, _ = make(handler, clock)
-    started = client.start_build(JOB, StartBuildRequest(sha=SHA))
-    assert started.build.id == "fresh" and not started.adopted
-    assert calls == ["POST", "GET", "GET", "POST"]
+    with pytest.raises(CreateOutcomeUnknown, match="not sent again") as caught:
+        client.start_build(JOB, StartBuildRequest(sha=SHA))
+    assert calls == ["POST", "GET", "GET"]
+    assert caught.value.sent_at == pytest.approx(clock.wall(), abs=2)
 
 
 def test_start_with_a_different_sha_is_not_adopted() -> None:

@@ -54,11 +54,42 @@ SNIPPETS = [
     "yes",
     "A=",
     "/a=b",
+    "\t",
+    "\x1b[31m",
+    "\x7f",
+    "\u2028",
+    "\ud83d",
+    "\x85",
 ]
+CONTROL = st.characters(codec=None, categories=("Cc", "Cs", "Zl", "Zp"))
+
+
+def nested(depth: int, kind: str) -> str:
+    """A document nested ``depth`` levels deep, in JSON or YAML (flow or block)."""
+    if kind == "json-object":
+        return '{"a":' * depth + "1" + "}" * depth
+    if kind == "json-list":
+        return "[" * depth + "]" * depth
+    return (
+        "root:\n"
+        + "".join("  " * (n + 1) + f"k{n}:\n" for n in range(depth))
+        + "  " * (depth + 1)
+        + "v: 1"
+    )
+
+
 values = st.one_of(
     st.text(max_size=60),
     st.lists(st.sampled_from(SNIPPETS), max_size=6).map("".join),
     st.sampled_from(list(GOOD.values())),
+    # A good value with control characters (and lone surrogates) mixed in.
+    st.tuples(st.sampled_from(list(GOOD.values())), st.text(CONTROL, min_size=1, max_size=3)).map(
+        lambda pair: pair[0][: len(pair[0]) // 2] + pair[1] + pair[0][len(pair[0]) // 2 :]
+    ),
+    # Deeply nested documents, where JSON or YAML is read.
+    # (past the 32 levels a spec may have, and past Python's recursion limit for flow forms)
+    st.builds(nested, st.sampled_from([40, 1200]), st.sampled_from(["json-object", "json-list"])),
+    st.builds(nested, st.sampled_from([40, 120]), st.just("yaml-block")),
 )
 inputs = st.dictionaries(st.sampled_from(INPUT_NAMES), values, max_size=len(INPUT_NAMES))
 workspace = Path(tempfile.mkdtemp(prefix="fuzz-ws-"))
@@ -85,3 +116,4 @@ def test_any_inputs_give_problems_or_a_valid_request(overrides: dict[str, str], 
         return
     jsonschema.validate(config.start_request().to_json(), SCHEMAS["start-job-build"])
     assert config.api_token.get_secret_value() in secrets
+    assert config.api_url.isprintable() and " " not in config.api_url

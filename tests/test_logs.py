@@ -113,11 +113,20 @@ def test_success_summary_has_no_log_tail(run: Runner, sim: Simulator) -> None:
     assert result.exit_code == 0 and "<details>" not in result.summary
 
 
-def test_show_logs_false_costs_no_log_requests(run: Runner, sim: Simulator) -> None:
-    sim.set_plan(PLAN)
-    result = run(show_logs="false")
+def test_show_logs_false_uses_the_socket_as_the_end_signal_and_prints_no_line(
+    run: Runner, sim: Simulator
+) -> None:
+    # Checks would come at 1, 2.5, 4.75 and 8.1 s by the schedule alone; the build ends at 6 s.
+    sim.set_plan(BuildPlan(phases=(("PENDING", 0.5), ("BUILDING", 5.5)), lines_per_second=6))
+    result = run(show_logs="false", poll_interval_seconds="30")
     assert result.exit_code == 0 and not shown_log(result)
-    assert not {r.route for r in sim.requests} & {"logs", "logs_tail"}
+    assert not any("step " in line for line in result.log), "no remote log line in the step log"
+    routes = [r.route for r in sim.requests]
+    assert routes.count("logs_tail") == 1 and "logs" not in routes, "one socket, no HTTP paging"
+    build = sim.world.builds[0]
+    ended = build.created_mono + build.plan.duration
+    noticed = sim.calls("get")[-1].at
+    assert noticed - ended < 1.5, "checked when the stream closed, not at the next scheduled check"
 
 
 def test_dry_run_sends_nothing_and_shows_the_redacted_request(run: Runner, sim: Simulator) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from fakes import EPOCH
 from northflank_build.models import Build
 from northflank_build.ratelimit import RateLimit, retry_after_seconds, server_time
 from northflank_build.timestamps import format_timestamp, parse_timestamp
@@ -51,6 +52,7 @@ def test_rate_limit_pacing_spreads_the_rest_of_the_budget() -> None:
             }
         ),
         0.0,
+        EPOCH,
     )
     assert plenty is not None and plenty.pacing_delay(0.0) == 0.0
     low = RateLimit.from_headers(
@@ -62,10 +64,11 @@ def test_rate_limit_pacing_spreads_the_rest_of_the_budget() -> None:
             }
         ),
         0.0,
+        EPOCH,
     )
     assert low is not None and low.pacing_delay(0.0) == pytest.approx(20.0)
     assert low.pacing_delay(500.0) == pytest.approx(10.0)  # the window is half over
-    assert RateLimit.from_headers(httpx.Headers({}), 0.0) is None
+    assert RateLimit.from_headers(httpx.Headers({}), 0.0, EPOCH) is None
 
 
 def test_retry_after_forms() -> None:
@@ -74,4 +77,19 @@ def test_retry_after_forms() -> None:
     assert retry_after_seconds(dated, 1445412500.0) == pytest.approx(10.0)
     assert retry_after_seconds(httpx.Headers({"x-ratelimit-reset": "42"}), 0.0) == 42.0
     assert retry_after_seconds(httpx.Headers({}), 0.0) is None
+    # Nonsense asks for nothing usable: the client's floor applies (None), never a storm.
+    for junk in ("nan", "-5", "inf", "soon", "1e400"):
+        assert retry_after_seconds(httpx.Headers({"retry-after": junk}), 0.0) is None
+
+
+def test_a_reset_given_as_an_epoch_time_is_read_as_one() -> None:
+    # Relative or epoch is undocumented: 30 minutes from now, in both forms, and in ms.
+    for reset in ("1800", str(int(EPOCH + 1800)), str(int((EPOCH + 1800) * 1000))):
+        headers = httpx.Headers(
+            {"x-ratelimit-limit": "1000", "x-ratelimit-remaining": "50", "x-ratelimit-reset": reset}
+        )
+        rate = RateLimit.from_headers(headers, 0.0, EPOCH)
+        assert rate is not None and rate.reset_seconds == pytest.approx(1800, abs=1)
+        assert rate.pacing_delay(0.0) == pytest.approx(36, abs=1)
+        assert retry_after_seconds(headers, EPOCH) == pytest.approx(1800, abs=1)
     assert server_time(httpx.Headers({"date": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 1445412480.0

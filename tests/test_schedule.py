@@ -80,13 +80,20 @@ def test_forecast_from_builds_uses_the_newest_successes_only() -> None:
     assert forecast is not None and forecast.median_s == pytest.approx(400)
     assert forecast.samples == 20
     assert Forecast.from_builds([past("x", T0, 100)] * 2, exclude="now") is None
-    # A timestamp in milliseconds would make a build last decades: not a duration.
+    # A conclusion stamped in milliseconds is read as such (timestamps.py), not as decades.
     in_ms = [past(f"ms-{n}", T0 + n, 0) for n in range(5)]
     in_ms = [
         b.model_copy(update={"build_concluded_at": (T0 + n + 300) * 1000})
         for n, b in enumerate(in_ms)
     ]
-    assert Forecast.from_builds(in_ms, exclude="now") is None
+    in_ms_forecast = Forecast.from_builds(in_ms, exclude="now")
+    assert in_ms_forecast is not None and in_ms_forecast.median_s == pytest.approx(300)
+    # One that cannot be a time at all (far future, NaN) is left out.
+    nonsense = [
+        b.model_copy(update={"build_concluded_at": value})
+        for b, value in zip(in_ms, (1e20, float("nan"), -1e15, float("inf"), 1.79e16), strict=True)
+    ]
+    assert Forecast.from_builds(nonsense, exclude="now") is None
 
 
 def test_without_a_forecast_checks_start_at_1_s_and_grow_to_the_longest_pause() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from fakes import EPOCH
 from northflank_build.ratelimit import RateLimit, SharedBudget
 
 
@@ -18,6 +19,7 @@ def seen(remaining: float, reset: float, at: float, limit: float = 1000) -> Rate
             }
         ),
         at,
+        EPOCH,
     )
     assert rate is not None
     return rate

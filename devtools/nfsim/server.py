@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import html
 import json
 import re
 import struct
@@ -18,7 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 
-from .state import BuildPlan, World
+from .state import BuildPlan, World, iso
+
+DEFAULT_LOG_WINDOW_S = 30 * 60.0
 
 SCHEMAS = json.loads(
     (Path(__file__).parent / "schemas" / "northflank-request-schemas.json").read_text()
@@ -43,6 +46,11 @@ ROUTES = [
     ),
     ("logs", "GET", re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build-logs$")),
 ]
+# The dashboard paths of build-url: /s/project/{p}/jobs/{j}/builds/{b} (or /t/{team}/...).
+DASHBOARD = re.compile(
+    r"^/(?:s|t/[^/]+)/project/(?P<project>[^/]+)/(?:jobs|services)/(?P<res>[^/]+)"
+    r"(?:/builds(?:/(?P<build>[^/]+))?)?/?$"
+)
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 PERMISSIONS = {
     "project": "Project > General > Read",
@@ -297,6 +305,9 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
         ) -> None:
             if control_route(self, method, body):
                 return
+            if method == "GET" and DASHBOARD.match(urlsplit(self.path).path):
+                self._dashboard(urlsplit(self.path).path)
+                return
             auth = self.headers.get("Authorization", "")
             token = auth[7:] if auth.startswith("Bearer ") else ""
             limit, remaining, reset = sim.rate(token or "-")
@@ -350,6 +361,31 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 self._error(404, f"Route not found: {method} {urlsplit(self.path).path}", headers)
                 return
             self._serve(route, match, body, query, headers)
+
+        def _dashboard(self, path: str) -> None:
+            """The dashboard's pages the action links to (build-url), as a small page."""
+            found = DASHBOARD.match(path)
+            assert found is not None
+            build = None
+            if found.group("build"):
+                build = sim.world.find(
+                    found.group("project"), found.group("res"), found.group("build")
+                )
+            now = time.monotonic()
+            rows = (
+                "".join(
+                    f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+                    for k, v in build.view(now).items()
+                )
+                if build is not None
+                else ""
+            )
+            page = (
+                "<!doctype html><title>nfsim dashboard</title>"
+                f"<h1>{html.escape(path)}</h1><table>{rows}</table>"
+                "<p>Served by the Northflank simulator (devtools/nfsim).</p>"
+            )
+            self._send(200, None, raw=page, content_type="text/html; charset=utf-8")
 
         # -- the live tail: a WebSocket on the same route (reference §2.6) -----------------
 
@@ -571,9 +607,10 @@ def _range(
     """``queryType=range``: lines of one build from ``startTime`` on, ``lineLimit`` at most."""
     build = world.find(project, resource, query.get("buildId", [""])[0])
     lines = build.log_lines(now) if build else []
-    start = query.get("startTime", [""])[0]
-    if start:
-        lines = [line for line in lines if line["ts"] >= start]
+    # Without startTime the server applies a default window (the official CLI assumes the
+    # last 30 minutes): a client that pages from nothing loses older lines, as it would there.
+    start = query.get("startTime", [""])[0] or iso(time.time() - DEFAULT_LOG_WINDOW_S)
+    lines = [line for line in lines if line["ts"] >= start]
     if query.get("direction", ["forward"])[0] == "backward":
         lines.reverse()
     limit = int(query.get("lineLimit", ["100"])[0])

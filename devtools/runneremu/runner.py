@@ -114,7 +114,11 @@ def run_action(
     debug: bool = False,
     timeout: float = 120.0,
     echo: bool = False,
+    cancel_at_start: bool = False,
 ) -> StepResult:
+    """``cancel_at_start``: SIGINT is sent the moment the process exists, held back (blocked)
+    until the process unblocks it, so it lands in the action's start-up whatever the
+    machine's speed; without handling it would never arrive (PID 1 semantics aside)."""
     manifest = load_action(action_dir)
     root = Path(tempfile.mkdtemp(prefix="runneremu-"))
     ws = workspace or root / "workspace"
@@ -199,15 +203,26 @@ def run_action(
         argv = [runs[f"{stage}-entrypoint"]]
     processor = CommandProcessor(debug_enabled=debug, echo=echo)
     started = time.monotonic()
-    proc = subprocess.Popen(
-        _program(argv),
-        cwd=ws,
-        env=composed,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    # The child inherits this thread's signal mask: held back here, SIGINT stays pending
+    # in the child until it unblocks it.
+    held = {signal.SIGINT} if cancel_at_start else set()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        proc = subprocess.Popen(
+            _program(argv),
+            cwd=ws,
+            env=composed,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    early_signals: list[tuple[str, float]] = []
+    if cancel_at_start:
+        proc.send_signal(signal.SIGINT)
+        early_signals.append(("SIGINT", time.monotonic() - started))
     raw: list[str] = []
 
     def pump(stream: Any) -> None:
@@ -224,7 +239,7 @@ def run_action(
     ]
     for reader in readers:
         reader.start()
-    signals_sent: list[tuple[str, float]] = []
+    signals_sent: list[tuple[str, float]] = list(early_signals)
     killed = False
     exit_code: int | None = None
     deadline = started + (cancel_after if cancel_after is not None else timeout)
@@ -269,7 +284,7 @@ def run_action(
     summary = processor.mask(paths["step_summary"].read_text(encoding="utf-8", errors="replace"))
     state_out = {**processor.live_state, **read("save_state")}
     outputs = {**processor.live_outputs, **read("set_output")}
-    if killed or (cancel_after is not None and signals_sent):
+    if killed or signals_sent:
         conclusion = "cancelled"
     elif exit_code != 0 or errors or processor.failed:
         conclusion = "failure"

@@ -2,48 +2,61 @@
 
 from __future__ import annotations
 
-import os
-import sys
+# The cancel handlers go in before anything else is imported: a SIGINT that arrives while
+# the interpreter loads the action must not end in a KeyboardInterrupt traceback. Before
+# this line only CPython's own start-up runs (about 15 ms here; its default handler cannot
+# be replaced from Python code any earlier).
+from . import _early
 
-from . import github
-from .cancel import CancelScope
-from .client import NorthflankClient
-from .clock import SystemClock
-from .config import parse_inputs
-from .errors import ActionFailure, InvalidInputs
-from .run import BuildReport, Outcome, dry_run, run_build
+_early.install()
+
+import os  # noqa: E402
+import sys  # noqa: E402
+
+import httpx  # noqa: E402
+
+from . import github  # noqa: E402
+from .cancel import CancelScope  # noqa: E402
+from .client import NorthflankClient  # noqa: E402
+from .clock import Clock, SystemClock  # noqa: E402
+from .config import parse_inputs  # noqa: E402
+from .errors import InvalidInputs  # noqa: E402
+from .run import BuildReport, Outcome, dry_run, internal_error, run_build  # noqa: E402
 
 
-def main() -> int:
-    cancel = CancelScope()
-    cancel.install()  # before anything else: a cancel may come at any moment
+def main(
+    *,
+    transport: httpx.BaseTransport | None = None,
+    clock: Clock | None = None,
+    cancel: CancelScope | None = None,
+) -> int:
+    """``transport``, ``clock`` and ``cancel`` are for tests (in-process, virtual time)."""
+    if cancel is None:
+        cancel = CancelScope()
+        cancel.install()  # takes over from _early, with any signal already seen
     try:  # parse_inputs masks the token first, before anything else can be printed
         config = parse_inputs(github.get_input, os.environ, github.workspace(), github.mask)
     except InvalidInputs as exc:
-        github.finish_invalid(exc)
-        return Outcome.INVALID.exit_code
+        return github.finish_invalid(exc)
     if config.dry_run:
-        github.finish(dry_run(config, github.ActionEvents()))
-        return Outcome.DRY_RUN.exit_code
+        return github.finish(dry_run(config, github.ActionEvents()))
     report = BuildReport(Outcome.ERROR)
-    clock = SystemClock(cancel.event)
+    clock = clock or SystemClock(cancel.event)
+    deadline = clock.monotonic() + config.timeout_seconds
     try:
-        with NorthflankClient.for_config(config, clock, on_debug=github.debug) as client:
+        with NorthflankClient.for_config(
+            config, clock, on_debug=github.debug, transport=transport, deadline=deadline
+        ) as client:
             report = run_build(config, client, clock, cancel, github.ActionEvents())
-    except Exception as exc:  # a bug of ours: say so plainly, keep the outputs
-        report.failure = ActionFailure(
-            f"Internal error: {type(exc).__name__}: {exc}",
-            fix="Please report this with the step log (re-run with debug logging for details).",
-            title="Internal error in the action",
-        )
+    except Exception as exc:  # a bug of ours outside the run (it keeps its own report)
+        report.failure = internal_error(exc)
+        report.outcome = Outcome.ERROR
         if github.debug_enabled():
             import traceback  # noqa: PLC0415 - only for a crash, in debug mode
 
             for line in traceback.format_exc().splitlines():
                 github.debug(line)
-        report.outcome = Outcome.ERROR
-    github.finish(report)
-    return report.outcome.exit_code
+    return github.finish(report)
 
 
 def run() -> None:

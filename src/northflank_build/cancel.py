@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from . import _early
 from .errors import Cancelled
 
 
@@ -54,3 +55,5 @@ class CancelScope:
 
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)
+        if _early.PENDING:  # a cancel that came while the action was loading
+            self.cancel(_early.PENDING[0])

@@ -15,20 +15,24 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import httpx
 
 from . import __version__
 from .bodies import StartBuildRequest
 from .cancel import CancelScope
 from .client import EnsuredService, NorthflankClient
-from .clock import SystemClock
+from .clock import Clock, SystemClock
 from .config import parse_inputs
 from .errors import ActionFailure, InvalidInputs
 from .logs import LogLine
-from .models import Build
 from .report import elapsed_label, outputs
 from .run import BuildReport, Outcome, dry_run, run_build
 from .target import BuildTarget
+
+if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
+    from .models import Build
 
 TOKEN_VARIABLE = "NORTHFLANK_API_TOKEN"  # noqa: S105 - the variable name, not a secret
 # Text from Northflank must not drive the terminal (escape sequences, carriage returns).
@@ -46,8 +50,38 @@ exit codes: 0 succeeded, 1 build failed, 2 invalid input, 3 Northflank API error
 """
 
 
+class Redactor:
+    """Every secret this run knows (the token, secret file contents and the base64 sent)
+    is cut out of everything the CLI prints, server messages included."""
+
+    def __init__(self) -> None:
+        self._secrets: list[str] = []
+
+    def add(self, secret: str) -> None:
+        for part in (secret, *secret.splitlines()):
+            value = part.strip()
+            if len(value) >= 4 and value not in self._secrets:
+                self._secrets.append(value)
+        self._secrets.sort(key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return _CONTROL.sub("?", text)
+
+
+redact = Redactor()
+
+
 def clean(text: str) -> str:
-    return _CONTROL.sub("?", text)
+    return redact(text)
+
+
+def emit(text: str, *, err: bool = True) -> None:
+    """One line for the terminal: secrets cut out, controls neutralised, encodable."""
+    stream = sys.stderr if err else sys.stdout
+    data = clean(text).encode(stream.encoding or "utf-8", errors="replace")
+    print(data.decode(stream.encoding or "utf-8", errors="replace"), file=stream, flush=True)
 
 
 class CliEvents:
@@ -56,14 +90,14 @@ class CliEvents:
 
     def _say(self, text: str) -> None:
         if not self.quiet:
-            print(clean(text), file=sys.stderr, flush=True)
+            emit(text)
 
     def service(self, service: EnsuredService) -> None:
         self._say(
             f"Build service {service.service_id}: {'created' if service.created else 'exists'}."
         )
 
-    def starting(self, target: BuildTarget, body: StartBuildRequest) -> None:
+    def starting(self, target: BuildTarget, body: StartBuildRequest, at: float) -> None:
         self._say(
             f"Starting a build of {target.label} at {body.sha or body.branch or body.pull_request_id or 'the latest commit'}."
         )
@@ -218,27 +252,35 @@ def _inputs(args: argparse.Namespace, token: str) -> dict[str, str]:
 
 def _finish(report: BuildReport, args: argparse.Namespace) -> int:
     if report.failure is not None:
-        print(clean(f"error: {report.failure.title}: {report.failure.explain()}"), file=sys.stderr)
+        emit(f"error: {report.failure.title}: {report.failure.explain()}")
     if args.json:
-        print(json.dumps({"outcome": report.outcome.value, **outputs(report)}, indent=2))
+        emit(json.dumps({"outcome": report.outcome.value, **outputs(report)}, indent=2), err=False)
     elif not args.quiet:
         values = outputs(report)
-        print(
-            clean(
-                f"{report.outcome.value}: build {values['build-id'] or '-'} {values['status']} {values['registry-uri']}".rstrip()
-            ),
-            file=sys.stderr,
+        emit(
+            f"{report.outcome.value}: build {values['build-id'] or '-'} {values['status']} {values['registry-uri']}".rstrip()
         )
     return report.outcome.exit_code
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    clock: Clock | None = None,
+    cancel: CancelScope | None = None,
+) -> int:
+    """``transport``, ``clock`` and ``cancel`` are for tests (in-process, virtual time)."""
     args = parser().parse_args(argv)
-    cancel = CancelScope()
-    cancel.install()
-    values = _inputs(args, os.environ.get(TOKEN_VARIABLE, ""))
+    if cancel is None:
+        cancel = CancelScope()
+        cancel.install()
+    token = os.environ.get(TOKEN_VARIABLE, "")
+    if token.strip():
+        redact.add(token.strip())
+    values = _inputs(args, token)
     try:
-        config = parse_inputs(values.get, os.environ, Path.cwd(), lambda _secret: None)
+        config = parse_inputs(values.get, os.environ, Path.cwd(), redact.add)
     except InvalidInputs as exc:
         for problem in exc.problems:
             name = (
@@ -246,18 +288,21 @@ def main(argv: list[str] | None = None) -> int:
                 if problem.name == "api-token"
                 else "--" + problem.name.replace("service-spec", "spec")
             )
-            print(clean(f"error: {name}: {problem.message}"), file=sys.stderr)
+            emit(f"error: {name}: {problem.message}")
         return Outcome.INVALID.exit_code
     events = CliEvents(args.quiet)
-    clock = SystemClock(cancel.event)
-    with NorthflankClient.for_config(config, clock) as client:
+    clock = clock or SystemClock(cancel.event)
+    deadline = clock.monotonic() + config.timeout_seconds
+    with NorthflankClient.for_config(
+        config, clock, transport=transport, deadline=deadline
+    ) as client:
         if args.command == "abort":
             target = config.target
             assert target is not None  # argparse requires --job-id or --service-id
             try:
                 client.abort_build(target, args.build_id, timeout=10.0)
             except ActionFailure as exc:
-                print(clean(f"error: {exc.title}: {exc.explain()}"), file=sys.stderr)
+                emit(f"error: {exc.title}: {exc.explain()}")
                 return Outcome.ERROR.exit_code
             events.note(f"Aborted build {args.build_id}.")
             return 0

@@ -39,6 +39,7 @@ DEFAULT_API_URL = "https://api.northflank.com"
 ID_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$")
 SHA_PATTERN = re.compile(r"^[0-9a-fA-F]{40}$")
 SECRET_MOUNT_ID_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 TRUE_WORDS = ("true", "True", "TRUE")
 FALSE_WORDS = ("false", "False", "FALSE")
 TIMEOUT_RANGE = (1, 432_000)  # 5 days: the longest a self-hosted runner job may run
@@ -209,6 +210,15 @@ def _number(
 def _api_url(value: str, problems: list[InputProblem]) -> str:
     name = "api-url"
     url = value or DEFAULT_API_URL
+    # urlsplit silently drops tabs and line breaks inside a URL: refuse them, and any other
+    # control character or space, before it does.
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        problems.append(
+            InputProblem(
+                name, f"contains spaces, line breaks or control characters; e.g. {DEFAULT_API_URL}."
+            )
+        )
+        return DEFAULT_API_URL
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -379,11 +389,20 @@ def parse_inputs(
     on_secret: Callable[[str], None],
 ) -> ActionConfig:
     """Validate every input; raise ``InvalidInputs`` listing all problems at once."""
+    problems: list[InputProblem] = []
+
+    def read(name: str) -> str | None:
+        value = get(name)
+        # Bytes that are not UTF-8 reach os.environ as lone surrogates: not text to send.
+        if value is not None and _SURROGATE.search(value):
+            if not any(p.name == name for p in problems):
+                problems.append(InputProblem(name, "contains bytes that are not UTF-8 text."))
+            return None
+        return value
 
     def val(name: str) -> str:
-        return (get(name) or "").strip()
+        return (read(name) or "").strip()
 
-    problems: list[InputProblem] = []
     token = val("api-token")
     if token:
         on_secret(token)
@@ -397,9 +416,12 @@ def parse_inputs(
                 "is required and was not given (e.g. api-token: ${{ secrets.NORTHFLANK_API_TOKEN }}).",
             )
         )
-    elif any(ch.isspace() for ch in token):
+    elif any(ch.isspace() or not ch.isprintable() for ch in token):
         problems.append(
-            InputProblem("api-token", "contains whitespace or line breaks; paste the token alone.")
+            InputProblem(
+                "api-token",
+                "contains whitespace, line breaks or control characters; paste the token alone.",
+            )
         )
 
     api_url = _api_url(val("api-url"), problems)
@@ -437,10 +459,10 @@ def parse_inputs(
                 )
             )
 
-    build_arguments = parse_build_arguments(get("build-arguments") or "", problems)
+    build_arguments = parse_build_arguments(read("build-arguments") or "", problems)
     build_files = parse_secret_map(
         "build-files",
-        get("build-files") or "",
+        read("build-files") or "",
         _build_file_key,
         env,
         workspace,
@@ -449,7 +471,7 @@ def parse_inputs(
     )
     mounts = parse_secret_map(
         "docker-secret-mounts",
-        get("docker-secret-mounts") or "",
+        read("docker-secret-mounts") or "",
         _mount_key,
         env,
         workspace,
@@ -469,7 +491,7 @@ def parse_inputs(
         "production",
         problems,
     )
-    spec_text = get("service-spec") or ""
+    spec_text = read("service-spec") or ""
     spec = None
     if spec_text.strip():
         from .service_spec import parse_service_spec  # noqa: PLC0415 - only when used

@@ -101,8 +101,34 @@ class ServerError(ApiError):
     title = "Northflank server error"
 
 
+class DeadlineReached(ActionFailure):
+    """timeout-seconds ran out before a request or a wait could complete."""
+
+    title = "Timed out"
+
+
+class CreateOutcomeUnknown(ActionFailure):
+    """A create request may have worked, and what it made cannot be identified.
+
+    It is never resent (that could make a second one); ``sent_at`` is when it went out
+    (epoch seconds), so a later look (the post step) can still find it.
+    """
+
+    title = "Northflank may have started a build"
+
+    def __init__(self, message: str, *, sent_at: float, fix: str = "") -> None:
+        super().__init__(message, fix=fix)
+        self.sent_at = sent_at
+
+
 class Cancelled(BaseException):
     """Raised from the signal handler to interrupt a blocking wait or request.
 
-    A BaseException so that no ``except Exception`` on the way swallows it.
+    A BaseException so that no ``except Exception`` on the way swallows it. ``sent_at`` is
+    set when a create request was out (or its outcome was being looked for) at the moment
+    of the cancel: something may have been created then.
     """
+
+    def __init__(self, reason: str = "", *, sent_at: float | None = None) -> None:
+        super().__init__(reason)
+        self.sent_at = sent_at

@@ -1,8 +1,13 @@
 """The GitHub-facing edge: inputs, masks, log lines, outputs, state, annotations, summary.
 
-Everything goes through github-action-utils, which writes file commands with a random
-heredoc delimiter (no value can inject another output) and escapes annotation data.
-Plain log lines pass through ``say``, so text from Northflank cannot act as a command.
+Workflow commands are written here, in the form GitHub's own toolkit writes them
+(``::add-mask::value``, ``::error title=T::message``; @actions/core's command.ts):
+github-action-utils 2.0.0 writes ``::add-mask ::value``, with a space that GitHub's runner
+accepts but act, Gitea and Forgejo runners do not, so they print the secret instead.
+File commands go through github-action-utils, which writes them with a random heredoc
+delimiter (no value can inject another output). Plain log lines pass through ``say``, so
+text from Northflank cannot act as a command. Nothing written here may raise: a runner file
+that cannot be written is reported as a runner problem, once.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +36,87 @@ if TYPE_CHECKING:  # models (pydantic) load after the first response, not at sta
 STATE_BUILD_ID = "build_id"
 STATE_FINISHED = "finished"
 STATE_TARGET = "target"  # "job:<id>" or "service:<id>", for the post step
+# A start request whose build is not known: "<kind>:<id>|<epoch seconds>|<sha>".
+STATE_START_SENT = "start_sent"
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _write(line: str) -> None:
+    """One line to the step log as UTF-8, whatever stdout's encoding; never raises."""
+    data = (line + "\n").encode("utf-8", errors="replace")
+    try:
+        sys.stdout.flush()
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is not None:
+            buffer.write(data)
+        else:
+            sys.stdout.write(data.decode("utf-8"))
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass  # a closed stdout: nothing else can be told
+
+
+def command(name: str, message: str = "", **properties: str | None) -> None:
+    """A workflow command in the standard form: ``::name k=v,k=v::message``."""
+    props = ",".join(
+        f"{key}={_escape_property(value)}" for key, value in properties.items() if value
+    )
+    _write(
+        f"::{name} {props}::{_escape_data(message)}"
+        if props
+        else f"::{name}::{_escape_data(message)}"
+    )
+
+
+def error(message: str, title: str | None = None) -> None:
+    command("error", message, title=title)
+
+
+def warning(message: str, title: str | None = None) -> None:
+    command("warning", message, title=title)
+
+
+class RunnerFiles:
+    """The runner's file commands; the first one that cannot be written is remembered."""
+
+    problem: str | None = None
+
+    @classmethod
+    def write(cls, variable: str, name: str, value: str) -> None:
+        if not os.environ.get(variable):
+            return
+        value = value.encode("utf-8", errors="replace").decode("utf-8")
+        try:
+            if variable == "GITHUB_OUTPUT":
+                gha.set_output(name, value)
+            elif variable == "GITHUB_STATE":
+                gha.save_state(name, value)
+            else:
+                gha.append_job_summary(value)
+        except OSError as exc:
+            if cls.problem is None:
+                cls.problem = (
+                    f"The runner's {variable} file ({os.environ.get(variable)}) cannot be "
+                    f"written: {exc.strerror or exc}. This is a problem of the runner or the "
+                    "job's container, not of Northflank or the inputs."
+                )
+                error(cls.problem, title="Runner problem")
+
+
+def set_output(name: str, value: str) -> None:
+    RunnerFiles.write("GITHUB_OUTPUT", name, value)
+
+
+def save_state(name: str, value: str) -> None:
+    RunnerFiles.write("GITHUB_STATE", name, value)
 
 
 def inert(text: str) -> str:
@@ -44,7 +130,7 @@ def inert(text: str) -> str:
 
 
 def say(text: str) -> None:
-    gha.echo(inert(text))
+    _write(inert(text))
 
 
 def get_input(name: str) -> str | None:
@@ -53,7 +139,7 @@ def get_input(name: str) -> str | None:
 
 def mask(value: str) -> None:
     if value.strip():
-        gha.add_mask(value)
+        command("add-mask", value)
 
 
 def workspace() -> Path:
@@ -75,23 +161,20 @@ class _StopCommands:
     @classmethod
     def pause(cls) -> None:
         if cls.token is None:
-            cls.token = gha.begin_stop_commands(f"nf-log-{uuid.uuid4().hex}")
+            cls.token = f"nf-log-{uuid.uuid4().hex}"
+            command("stop-commands", cls.token)
 
     @classmethod
     def resume(cls) -> None:
         if cls.token is not None:
-            gha.end_stop_commands(cls.token)
+            _write(f"::{cls.token}::")
             cls.token = None
 
 
 def debug(message: str) -> None:
     if debug_enabled():
         _StopCommands.resume()
-        gha.debug(inert(message))
-
-
-def _can_write(variable: str) -> bool:
-    return bool(os.environ.get(variable))
+        command("debug", inert(message))
 
 
 class ActionEvents:
@@ -108,12 +191,14 @@ class ActionEvents:
         else:
             how = "updated it from the spec" if service.updated else "using it as it is"
             say(f"The build service {service.service_id} already exists; {how}.")
-        if _can_write("GITHUB_OUTPUT"):
-            gha.set_output("service-id", service.service_id)
-            gha.set_output("service-created", "true" if service.created else "false")
+        set_output("service-id", service.service_id)
+        set_output("service-created", "true" if service.created else "false")
 
-    def starting(self, target: BuildTarget, body: StartBuildRequest) -> None:
+    def starting(self, target: BuildTarget, body: StartBuildRequest, at: float) -> None:
         self._target = target
+        # Before the request goes out: if the runner kills this step while it is out, the
+        # post step can still find the build it made.
+        save_state(STATE_START_SENT, f"{target.kind}:{target.id}|{at:.3f}|{body.sha or ''}")
         what = body.sha or (
             f"pull request {body.pull_request_id}" if body.pull_request_id else None
         )
@@ -140,12 +225,10 @@ class ActionEvents:
     def started(self, build: Build, adopted: bool) -> None:
         how = " (found after the start request's answer was lost)" if adopted else ""
         say(f"Build {build.id} started{how}.")
-        if _can_write("GITHUB_OUTPUT"):
-            gha.set_output("build-id", build.id)
-        if _can_write("GITHUB_STATE"):
-            gha.save_state(STATE_BUILD_ID, build.id)
-            if self._target is not None:
-                gha.save_state(STATE_TARGET, f"{self._target.kind}:{self._target.id}")
+        set_output("build-id", build.id)
+        save_state(STATE_BUILD_ID, build.id)
+        if self._target is not None:
+            save_state(STATE_TARGET, f"{self._target.kind}:{self._target.id}")
 
     def status(self, build: Build, elapsed: float) -> None:
         self._trouble_streak = 0
@@ -170,7 +253,7 @@ class ActionEvents:
 
     def following(self, build: Build, source: str) -> None:
         how = f"status and build log ({source})" if source else "status"
-        gha.start_group(f"Northflank build {build.id}: {how}")
+        command("group", f"Northflank build {build.id}: {how}")
         self._group_open = True
 
     def log_lines(self, lines: list[LogLine]) -> None:
@@ -178,43 +261,47 @@ class ActionEvents:
         _StopCommands.pause()
         for line in lines:
             for part in _LINE_BREAKS.split(line.text):
-                gha.echo(f"  | {part}")
+                _write(f"  | {part}")
 
     def followed(self) -> None:
         _StopCommands.resume()
         if self._group_open:
-            gha.end_group()
+            command("endgroup")
             self._group_open = False
 
 
 def report_invalid(exc: InvalidInputs) -> None:
     for problem in exc.problems:
-        gha.error(f"{problem.name}: {problem.message}", title=f"Invalid input '{problem.name}'")
+        error(f"{problem.name}: {problem.message}", title=f"Invalid input '{problem.name}'")
     say(exc.message)
 
 
-def finish(report: BuildReport) -> None:
-    """Outputs, state, summary and the failure annotation, on every path."""
+def finish(report: BuildReport) -> int:
+    """Outputs, state, summary and the failure annotation, on every path; the exit code."""
     _StopCommands.resume()
-    if _can_write("GITHUB_OUTPUT"):
-        for name, value in outputs(report).items():
-            gha.set_output(name, value)
+    for name, value in outputs(report).items():
+        set_output(name, value)
     # Reaching here, the main step has dealt with the build (aborted it, or left it running
-    # as asked); only a failed abort is left for the post step to retry.
-    if _can_write("GITHUB_STATE") and report.build is not None and report.aborted is not False:
-        gha.save_state(STATE_FINISHED, "true")
+    # as asked); a failed abort, or a start whose build is unknown, is left to the post step.
+    if report.aborted is not False and report.start_unknown_since is None:
+        save_state(STATE_FINISHED, "true")
     if report.failure is not None and report.outcome is not Outcome.INVALID:
-        gha.error(report.failure.explain(), title=report.failure.title)
-    if _can_write("GITHUB_STEP_SUMMARY"):
-        gha.append_job_summary(
-            summary(
-                report,
-                server_url=os.environ.get("GITHUB_SERVER_URL", ""),
-                repository=os.environ.get("GITHUB_REPOSITORY", ""),
-            )
-        )
+        error(report.failure.explain(), title=report.failure.title)
+    RunnerFiles.write(
+        "GITHUB_STEP_SUMMARY",
+        "",
+        summary(
+            report,
+            server_url=os.environ.get("GITHUB_SERVER_URL", ""),
+            repository=os.environ.get("GITHUB_REPOSITORY", ""),
+        ),
+    )
     result = report.build.status if report.build else report.outcome.value
-    say(f"Result: {report.outcome.value} ({result}); exit code {report.outcome.exit_code}.")
+    code = report.outcome.exit_code
+    if RunnerFiles.problem is not None and code == 0:
+        code = Outcome.ERROR.exit_code  # the outputs a later step reads may be missing
+    say(f"Result: {report.outcome.value} ({result}); exit code {code}.")
+    return code
 
 
 def invalid_summary(exc: InvalidInputs) -> str:
@@ -222,10 +309,9 @@ def invalid_summary(exc: InvalidInputs) -> str:
     return f"### :x: Invalid inputs: nothing was sent\n\n| input | problem |\n|---|---|\n{rows}\n"
 
 
-def finish_invalid(exc: InvalidInputs) -> None:
+def finish_invalid(exc: InvalidInputs) -> int:
     report_invalid(exc)
-    if _can_write("GITHUB_OUTPUT"):
-        for name, value in outputs(BuildReport(Outcome.INVALID)).items():
-            gha.set_output(name, value)
-    if _can_write("GITHUB_STEP_SUMMARY"):
-        gha.append_job_summary(invalid_summary(exc))
+    for name, value in outputs(BuildReport(Outcome.INVALID)).items():
+        set_output(name, value)
+    RunnerFiles.write("GITHUB_STEP_SUMMARY", "", invalid_summary(exc))
+    return Outcome.INVALID.exit_code

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .errors import ActionFailure
+from .wire import printable
 
 # Container-log framing the API passes through: "[<ts> ]stdout F <text>".
 CRI_PREFIX = re.compile(r"^(?:\d{4}-\d\d-\d\dT\S+ )?(?:stdout|stderr) [FP] ")
@@ -25,6 +26,10 @@ HTTP_EVERY_S = 20.0
 RANGE_PAGE = 500
 RANGE_PAGES_PER_PUMP = 5
 FINAL_SETTLE_S = 3.0
+# Consecutive failed log pages before logs are given up (status checks go on).
+MAX_FAILURES = 2
+# A longer line is cut: one line must not fill the step log or the job summary.
+MAX_LINE_CHARS = 4000
 
 
 @dataclass(frozen=True)
@@ -39,15 +44,18 @@ class LogLine:
             return None
         raw = item.get("log")
         text = raw if isinstance(raw, str) else json.dumps(raw)
-        return cls(item["ts"], str(item.get("containerId", "")), CRI_PREFIX.sub("", text, count=1))
+        # Printable (a lone surrogate cannot be written as UTF-8) and bounded per line.
+        text = printable(CRI_PREFIX.sub("", text, count=1))[:MAX_LINE_CHARS]
+        container = printable(str(item.get("containerId", "")))[:100]
+        return cls(printable(item["ts"])[:64], container, text)
 
 
 class TailUnavailable(Exception):
     """The live tail could not be opened; the range endpoint is used instead."""
 
 
-# (WebSocket URL, token) -> an open tail
-TailOpener = Callable[[str, str], "Tail"]
+# (WebSocket URL, token, open timeout in seconds) -> an open tail
+TailOpener = Callable[[str, str, float], "Tail"]
 
 
 class Tail(Protocol):
@@ -92,7 +100,14 @@ class BuildLogs:
         sleep: Callable[[float], bool],
         budget_low: Callable[[], bool] = lambda: False,
         http_every: float = HTTP_EVERY_S,
+        first_start: str | None = None,
+        show: bool = True,
     ) -> None:
+        # show False (show-logs: false): the live tail serves only as the end signal; its
+        # lines are dropped unread and nothing is ever paged over HTTP.
+        self.show = show
+        self._first_start = first_start
+        self._failures = 0
         self._budget_low = budget_low
         self._sleep = sleep
         self._read_range = read_range
@@ -103,7 +118,7 @@ class BuildLogs:
         self._next_http = 0.0
         self._book = LineBook()
         self.last_lines: deque[str] = deque(maxlen=TAIL_LINES)
-        self.source = "live tail" if tail is not None else "HTTP range"
+        self.source = ("live tail" if tail is not None else "HTTP range") if show else ""
         self.range_requests = 0
         self.enabled = True
         self._stream_closed = False
@@ -112,6 +127,9 @@ class BuildLogs:
     def pump(self, *, final: bool = False) -> list[LogLine]:
         """New lines since the last call; ``final`` after the build concluded fetches the rest."""
         if not self.enabled:
+            return []
+        if not self.show:
+            self._watch_end()
             return []
         out: list[LogLine] = []
         if self._tail is not None and final:
@@ -143,6 +161,25 @@ class BuildLogs:
         self.last_lines.extend(line.text for line in out)
         return out
 
+    def _watch_end(self) -> None:
+        """The end signal alone: lines dropped, the hint set once when the stream closes."""
+        if self._tail is None:
+            return
+        self._tail.drain()
+        if self._tail.ended or self._tail.broken:
+            self._end_hint = not self._stream_closed
+            self._stream_closed = True
+            self._tail.close()
+            self._tail = None
+
+    def drain_tail(self) -> list[LogLine]:
+        """What the live tail already holds, with no request (after a cancel or timeout)."""
+        if not self.enabled or not self.show or self._tail is None:
+            return []
+        out = self._book.fresh(self._tail.drain())
+        self.last_lines.extend(line.text for line in out)
+        return out
+
     def take_end_hint(self) -> bool:
         """True once, after the live stream closed: the build has likely just concluded.
 
@@ -156,11 +193,16 @@ class BuildLogs:
         out: list[LogLine] = []
         for _ in range(RANGE_PAGES_PER_PUMP * (4 if final else 1)):
             try:
-                lines, more = self._read_range(self._book.last_ts or None, RANGE_PAGE)
+                lines, more = self._read_range(self._book.last_ts or self._first_start, RANGE_PAGE)
             except ActionFailure as exc:
-                self._note(f"Build log unavailable ({exc.message}); status is still followed.")
-                self.enabled = False
+                # One try a page (a hung read is bounded, never retried at once); the next
+                # pump tries again, and after MAX_FAILURES in a row logs are given up.
+                self._failures += 1
+                if self._failures >= MAX_FAILURES or final:
+                    self._note(f"Build log unavailable ({exc.message}); status is still followed.")
+                    self.enabled = False
                 break
+            self._failures = 0
             self.range_requests += 1
             fresh = self._book.fresh(lines)
             out += fresh

@@ -1,7 +1,10 @@
 """The live log tail over WebSocket (imported only when logs are shown).
 
 The token goes in an init message once the socket is open, never in the URL or a header
-(reference §2.6). A reader thread queues the lines; the waiting loop drains them.
+(Northflank's log-tailing doc: https://northflank.com/docs/v1/api/log-tailing). It goes only
+to the api-url's origin: no redirect is followed, and no proxy is used for plain-http
+loopback URLs (http is allowed only there, so the token never crosses a network in clear).
+A reader thread queues the lines; the waiting loop drains them.
 """
 
 from __future__ import annotations
@@ -9,16 +12,26 @@ from __future__ import annotations
 import json
 import queue
 import threading
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from websockets.exceptions import ConnectionClosedOK, WebSocketException
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection, reconnect
 
 from . import __version__
 from .logs import LogLine, TailUnavailable
+from .wire import decode_json
 
-OPEN_TIMEOUT_S = 5.0
 CLOSE_TIMEOUT_S = 0.5
+# One message of log lines; the API sends up to lineLimit (1000) lines a message.
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+class _Connect(reconnect):
+    """websockets' connection factory, following no redirect: a 3xx is a refusal."""
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        return exc
 
 
 def tail_url(api_url: str, path: str, build_id: str) -> str:
@@ -29,25 +42,28 @@ def tail_url(api_url: str, path: str, build_id: str) -> str:
 
 
 class WebSocketTail:
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, token: str, open_timeout: float) -> None:
+        plain = urlsplit(url).scheme == "ws"
         try:
-            self._ws: ClientConnection = connect(
+            self._ws: ClientConnection = _Connect(
                 url,
                 compression=None,
-                open_timeout=OPEN_TIMEOUT_S,
+                open_timeout=open_timeout,
                 # Closing must never hold up a cancel: the runner kills the step 10 s after
                 # SIGINT, and whether the server answers a close is undocumented.
                 close_timeout=CLOSE_TIMEOUT_S,
                 user_agent_header=f"northflank-build-action/{__version__}",
-            )
+                proxy=None if plain else True,
+                max_size=MAX_MESSAGE_BYTES,
+            ).connect()
             self._ws.send(
                 json.dumps(
                     {"type": "init", "data": {"auth": {"type": "apiToken", "apiToken": token}}}
                 )
             )
-            reply = json.loads(self._ws.recv(timeout=OPEN_TIMEOUT_S))
+            reply: Any = decode_json(self._ws.recv(timeout=open_timeout))
         except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
-            raise TailUnavailable(str(exc) or type(exc).__name__) from None
+            raise TailUnavailable(str(exc)[:200] or type(exc).__name__) from None
         auth = reply.get("data", {}).get("auth") if isinstance(reply, dict) else None
         if not isinstance(reply, dict) or reply.get("type") != "init" or auth != "successful":
             self._ws.close()
@@ -61,7 +77,7 @@ class WebSocketTail:
     def _read(self) -> None:
         try:
             for message in self._ws:
-                data = json.loads(message)
+                data = decode_json(message)
                 kind = data.get("type") if isinstance(data, dict) else None
                 if kind == "log-lines" and isinstance(data.get("data"), list):
                     for item in data["data"]:

@@ -1,19 +1,25 @@
 """Pydantic models of the Northflank responses this action reads.
 
-Tolerant: Northflank adds fields and status values over time. Imported only once a response
-has arrived (the client imports this module inside its parsers), so start-up to the first
-request does not pay for pydantic; the request bodies are in bodies.py.
+Tolerant of what Northflank adds (fields, status values), strict about what could do harm:
+an id that goes back into a URL must look like an id, and a timestamp that makes no sense
+is read as unknown. Strings are made printable before they get here (wire.py). Imported
+only once a response has arrived, so start-up to the first request does not pay for
+pydantic; the request bodies are in bodies.py.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from .timestamps import parse_timestamp
+
+# Build ids look like "joyous-view-6290"; the format is undocumented, so this admits any
+# plain token, and nothing that could climb out of a URL path ("..", "/", "%").
+BUILD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
 
 class _Response(BaseModel):
@@ -23,24 +29,36 @@ class _Response(BaseModel):
 
 
 class Registry(_Response):
-    uri: str | None = None
+    uri: str | None = Field(default=None, max_length=2048)
 
 
 class Build(_Response):
     """A job or service build as GET/list/start return it."""
 
-    id: str = Field(min_length=1)
+    id: str = Field(pattern=BUILD_ID_PATTERN)
     status: str | None = None
     concluded: bool | None = None
     success: bool | None = None
-    sha: str | None = None
-    branch: str | None = None
+    sha: str | None = Field(default=None, max_length=100)
+    branch: str | None = Field(default=None, max_length=1024)
     pull_request_id: int | str | None = None
-    created_at: str | None = None
-    # A Unix epoch number, unlike createdAt (reference §2.2).
-    build_concluded_at: float | None = None
+    # ISO 8601 in the API reference; an epoch number is read too (timestamps.py).
+    created_at: str | float | None = None
+    # A Unix epoch number, unlike createdAt (API reference, get job build).
+    build_concluded_at: str | float | None = None
     registry: Registry | None = None
-    message: str | None = None
+    message: str | None = Field(default=None, max_length=4096)
+
+    @field_validator("status")
+    @classmethod
+    def _upper(cls, value: str | None) -> str | None:
+        # "success" and "SUCCESS" are one status; the enum is upper case.
+        return (value.strip().upper()[:100] or None) if value is not None else None
+
+    @field_validator("message", "branch", mode="before")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return value[:4096] if isinstance(value, str) else value
 
     @property
     def finished(self) -> bool:
@@ -58,21 +76,8 @@ class Build(_Response):
         return parse_timestamp(self.created_at)
 
     def concluded_datetime(self) -> datetime | None:
-        if self.build_concluded_at is None:
-            return None
-        return datetime.fromtimestamp(self.build_concluded_at, tz=UTC)
+        return parse_timestamp(self.build_concluded_at)
 
 
 class BuildList(_Response):
     builds: list[Build]
-
-
-class ErrorBody(_Response):
-    status: int | None = None
-    message: str | None = None
-    id: str | None = None
-    details: Any = None
-
-
-class ErrorEnvelope(_Response):
-    error: ErrorBody

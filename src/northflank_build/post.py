@@ -1,69 +1,119 @@
 """The post step: abort a build that the main step started but could not abort.
 
 The runner kills the main step 10 s after a cancel (SIGINT, SIGTERM, SIGKILL); a build id
-saved to GITHUB_STATE arrives here as STATE_build_id. Idempotent: a build that concluded,
-or that the main step already handled, is left alone. Never fails the job.
+saved to GITHUB_STATE arrives here as STATE_build_id, and a start request whose answer never
+came as STATE_start_sent (then the build is looked for among the target's recent builds).
+Idempotent: a build that concluded, or that the main step already handled, is left alone;
+when its status cannot be read, the abort is sent anyway (aborting a concluded build is
+harmless, and this step exists for degraded moments). Never fails the job.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import sys
 
 import github_action_utils as gha
+import httpx
 
 from . import github
 from .client import NorthflankClient
-from .clock import SystemClock
+from .clock import Clock, SystemClock
 from .config import parse_inputs
 from .errors import ActionFailure, InvalidInputs
 from .retry import RetryPolicy
 from .target import BuildTarget
 
+# What the main step can have saved; anything else in the state is not ours to act on.
+_BUILD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_TARGET = re.compile(r"^(job|service):([a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?)$")
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+POST_DEADLINE_S = 25.0
 
-def main() -> int:
-    build_id = gha.get_state(github.STATE_BUILD_ID) or ""
-    if not build_id or gha.get_state(github.STATE_FINISHED) == "true":
+
+def main(*, transport: httpx.BaseTransport | None = None, clock: Clock | None = None) -> int:
+    if gha.get_state(github.STATE_FINISHED) == "true":
         return 0
+    build_id = (gha.get_state(github.STATE_BUILD_ID) or "").strip()
+    start_sent = (gha.get_state(github.STATE_START_SENT) or "").strip()
+    if not build_id and not start_sent:
+        return 0
+    if build_id and not _BUILD_ID.fullmatch(build_id):
+        github.say("The saved build id is not one Northflank gives; nothing was sent.")
+        return 0
+    what = f"Build {build_id}" if build_id else "A build the main step may have started"
     try:
         config = parse_inputs(github.get_input, os.environ, github.workspace(), github.mask)
     except InvalidInputs:
-        github.say(
-            f"Build {build_id} may still be running; inputs are invalid, so it was not checked."
-        )
+        github.say(f"{what} may still be running; inputs are invalid, so it was not checked.")
         return 0
     if not config.abort_on_cancel:
-        github.say(f"Build {build_id} may still be running (abort-on-cancel: false).")
+        github.say(f"{what} may still be running (abort-on-cancel: false).")
         return 0
     # The main step saved what it built; the inputs alone cannot say for a service-spec.
-    kind, _, target_id = (gha.get_state(github.STATE_TARGET) or "").partition(":")
-    target = config.target
-    if kind == "service" and target_id:
-        target = BuildTarget("service", target_id)
-    elif kind == "job" and target_id:
-        target = BuildTarget("job", target_id)
+    saved_target, _, rest = start_sent.partition("|")
+    match = _TARGET.fullmatch((gha.get_state(github.STATE_TARGET) or saved_target).strip())
+    target = BuildTarget(match.group(1), match.group(2)) if match else config.target  # type: ignore[arg-type]
     if target is None:
         return 0
-    retry = RetryPolicy(attempts=3, total_seconds=20.0)
+    clock = clock or SystemClock()
+    retry = RetryPolicy(attempts=3, total_seconds=15.0)
     with NorthflankClient.for_config(
-        config, SystemClock(), retry=retry, on_debug=github.debug
+        config,
+        clock,
+        retry=retry,
+        on_debug=github.debug,
+        transport=transport,
+        deadline=clock.monotonic() + POST_DEADLINE_S,
     ) as client:
         try:
-            build = client.get_build(target, build_id)
-            if build.finished:
-                github.say(f"Build {build_id} has concluded ({build.status}); nothing to abort.")
-                return 0
-            github.say(
-                f"The main step ended while build {build_id} was {build.status}; aborting it."
-            )
-            client.abort_build(target, build_id, timeout=10.0)
-            github.say(f"Aborted build {build_id}.")
+            if not build_id:
+                build_id = _find_unanswered_start(client, target, rest)
+                if not build_id:
+                    return 0
+            _abort_if_running(client, target, build_id)
         except ActionFailure as exc:
-            gha.warning(
-                f"Could not abort build {build_id}: {exc.explain()}",
+            github.warning(
+                f"Could not abort build {build_id or '(unknown)'}: {exc.explain()}",
                 title="Northflank build may still be running",
             )
     return 0
+
+
+def _find_unanswered_start(client: NorthflankClient, target: BuildTarget, saved: str) -> str:
+    """The build of a start request whose answer never came, or "" if there is none."""
+    at_text, _, sha = saved.partition("|")
+    try:
+        sent_at = float(at_text)
+    except ValueError:
+        return ""
+    if not math.isfinite(sent_at) or not (sha == "" or _SHA.fullmatch(sha)):
+        return ""
+    page = client.list_builds(target, 100)
+    from .client import adoptable  # noqa: PLC0415
+
+    found = adoptable(page.builds, sha or None, sent_at, page.skew)
+    if found is None:
+        github.say(f"No build of {target.label} started by the main step was found.")
+        return ""
+    github.say(f"Found build {found.id}, started by the main step before it was cut off.")
+    return found.id
+
+
+def _abort_if_running(client: NorthflankClient, target: BuildTarget, build_id: str) -> None:
+    try:
+        build = client.get_build(target, build_id)
+    except ActionFailure as exc:
+        github.say(f"Cannot read build {build_id} ({exc.message}); aborting it anyway.")
+    else:
+        if build.finished:
+            github.say(f"Build {build_id} has concluded ({build.status}); nothing to abort.")
+            return
+        github.say(f"The main step ended while build {build_id} was {build.status}; aborting it.")
+    client.abort_build(target, build_id, timeout=10.0)
+    github.say(f"Aborted build {build_id}.")
 
 
 def run() -> None:

@@ -26,15 +26,32 @@ HORIZON_S = 600.0
 CONSUMER_SMOOTHING = 0.3
 
 
+# Whether x-ratelimit-reset counts seconds or names an epoch time is undocumented: a value
+# this large can only be an epoch (in seconds it would be 31 years away).
+EPOCH_ABOVE = 1e9
+# Longer than any window Northflank documents (an hour): a reset further away is nonsense.
+MAX_RESET_S = 24 * 3600.0
+
+
 def _number(headers: httpx.Headers, name: str) -> float | None:
     raw = headers.get(name)
-    if raw is None:
+    if raw is None or len(raw) > 40:
         return None
     try:
         value = float(raw.strip())
     except ValueError:
         return None
-    return value if value >= 0 and not math.isnan(value) else None
+    return value if value >= 0 and math.isfinite(value) else None
+
+
+def reset_seconds(headers: httpx.Headers, wall_now: float) -> float | None:
+    """``x-ratelimit-reset`` as seconds from now: relative seconds or an epoch time (s or ms)."""
+    value = _number(headers, "x-ratelimit-reset")
+    if value is None:
+        return None
+    if value > EPOCH_ABOVE:
+        value = (value / 1000.0 if value > 1e12 else value) - wall_now
+    return min(max(0.0, value), MAX_RESET_S)
 
 
 @dataclass(frozen=True)
@@ -45,14 +62,14 @@ class RateLimit:
     observed_at: float  # monotonic
 
     @classmethod
-    def from_headers(cls, headers: httpx.Headers, now: float) -> RateLimit | None:
+    def from_headers(cls, headers: httpx.Headers, now: float, wall_now: float) -> RateLimit | None:
         remaining = _number(headers, "x-ratelimit-remaining")
         if remaining is None:
             return None
         return cls(
             limit=_number(headers, "x-ratelimit-limit"),
             remaining=remaining,
-            reset_seconds=_number(headers, "x-ratelimit-reset"),
+            reset_seconds=reset_seconds(headers, wall_now),
             observed_at=now,
         )
 
@@ -130,21 +147,26 @@ class SharedBudget:
 
 
 def retry_after_seconds(headers: httpx.Headers, wall_now: float) -> float | None:
-    """How long a 429 asks us to wait: ``Retry-After`` (seconds or a date), else the reset."""
-    raw = headers.get("retry-after")
-    if raw:
-        raw = raw.strip()
+    """How long a 429 asks us to wait: ``Retry-After`` (seconds or a date), else the reset.
+
+    None when neither says anything usable (``nan``, ``-5``, garbage): the caller's floor
+    applies. Never more than MAX_RESET_S.
+    """
+    raw = (headers.get("retry-after") or "").strip()
+    if raw and len(raw) <= 100:
         try:
-            return max(0.0, float(raw))
+            value = float(raw)
         except ValueError:
-            pass
-        try:
-            moment = parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            moment = None
-        if moment is not None:
-            return max(0.0, moment.timestamp() - wall_now)
-    return _number(headers, "x-ratelimit-reset")
+            try:
+                moment = parsedate_to_datetime(raw)
+            except (TypeError, ValueError, IndexError, OverflowError):
+                moment = None
+            if moment is not None:
+                return min(max(0.0, moment.timestamp() - wall_now), MAX_RESET_S)
+        else:
+            if math.isfinite(value) and value >= 0:
+                return min(value, MAX_RESET_S)
+    return reset_seconds(headers, wall_now)
 
 
 def server_time(headers: httpx.Headers) -> float | None:

@@ -65,6 +65,18 @@ def outputs(report: BuildReport) -> dict[str, str]:
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+# GitHub drops a step's whole summary over 1 MiB (status and link included): ours stays far
+# below, a tail line is cut, and the log tail is the first thing to go if it is still long.
+SUMMARY_MAX_BYTES = 256 * 1024
+TAIL_LINE_CHARS = 500
+_URL_UNSAFE = re.compile(r"[^A-Za-z0-9\-._~:/?#@!$&'*+,;=%]")
+
+
+def url(text: str) -> str:
+    """A URL fit for a Markdown link target: nothing in it can end the link or add markup."""
+    return _URL_UNSAFE.sub(
+        lambda m: "".join(f"%{b:02X}" for b in m.group().encode(errors="replace")), text
+    )
 
 
 def md(text: str | None) -> str:
@@ -110,12 +122,12 @@ def summary(report: BuildReport, *, server_url: str = "", repository: str = "") 
         sha = build.sha or ""
         commit = md(sha[:12])
         if sha and server_url and repository and re.fullmatch(r"[0-9a-f]{40}", sha):
-            commit = f"[`{sha[:12]}`]({server_url}/{repository}/commit/{sha})"
+            commit = f"[`{sha[:12]}`]({url(f'{server_url}/{repository}/commit/{sha}')})"
         rows = [
             ("Status", code(build.status)),
             (
                 "Build",
-                f"[{md(build.id)}]({report.build_url})" if report.build_url else md(build.id),
+                f"[{md(build.id)}]({url(report.build_url)})" if report.build_url else md(build.id),
             ),
             (
                 report.target.kind.capitalize(),
@@ -145,17 +157,22 @@ def summary(report: BuildReport, *, server_url: str = "", repository: str = "") 
             f"{md(status)} ({elapsed_label(elapsed)})" for status, elapsed in report.timeline
         )
         lines += [f"Timeline: {steps}", ""]
+    tail: list[str] = []
     if report.failure is not None:
         lines += [f"**{md(report.failure.title)}**: {md(report.failure.message)}", ""]
         if report.failure.fix:
             lines += [f"Fix: {md(report.failure.fix)}", ""]
         if report.log_tail:
-            lines += log_tail_block(report.log_tail)
-    return "\n".join(lines)
+            tail = log_tail_block(report.log_tail)
+    text = "\n".join(lines + tail)
+    if len(text.encode("utf-8", errors="replace")) > SUMMARY_MAX_BYTES:
+        text = "\n".join(lines)[: SUMMARY_MAX_BYTES // 4]  # the status, link and failure stay
+    return text
 
 
 def log_tail_block(tail: list[str]) -> list[str]:
     """The last log lines, collapsed; the fence outgrows any backtick run in the text."""
+    tail = [line if len(line) <= TAIL_LINE_CHARS else line[:TAIL_LINE_CHARS] + "…" for line in tail]
     longest = max((len(run) for line in tail for run in re.findall(r"`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
     return [

@@ -7,23 +7,24 @@ Shared by the action and any other front end; it reports through ``Events`` and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
-
-import httpx
 
 from .bodies import StartBuildRequest
 from .cancel import CancelScope
 from .client import EnsuredService, NorthflankClient
 from .clock import Clock
 from .config import DEFAULT_API_URL, ActionConfig
-from .errors import ActionFailure, Cancelled
+from .errors import ActionFailure, Cancelled, CreateOutcomeUnknown, DeadlineReached
 from .logs import BuildLogs, LogLine, Tail, TailOpener, TailUnavailable
 from .retry import NO_RETRY
 from .schedule import DENSE_S, Forecast, PollSchedule
 from .target import BuildTarget, project_path
+from .timestamps import format_timestamp
 from .waiting import WaitEnd, WaitPolicy, wait_for_build
+from .wire import printable, segment
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from .models import Build
@@ -32,6 +33,10 @@ ABORT_TIMEOUT_S = 3.0
 # Builds listed for the forecast: one page, newest picked by our own sort (order undocumented).
 FORECAST_PAGE = 50
 FORECAST_TIMEOUT_S = 5.0
+TAIL_OPEN_TIMEOUT_S = 5.0
+# A log page is worth less than a status check: one try, bounded (logs.py tries again
+# at its next turn).
+LOG_READ_S = 5.0
 
 
 class Outcome(Enum):
@@ -67,7 +72,10 @@ class Events(Protocol):
     """What a front end hears while the run goes on."""
 
     def service(self, service: EnsuredService) -> None: ...
-    def starting(self, target: BuildTarget, body: StartBuildRequest) -> None: ...
+    def starting(self, target: BuildTarget, body: StartBuildRequest, at: float) -> None:
+        """The start request goes out now (``at``, epoch seconds)."""
+        ...
+
     def started(self, build: Build, adopted: bool) -> None: ...
     def status(self, build: Build, elapsed: float) -> None: ...
     def trouble(self, problem: Exception, elapsed: float) -> None: ...
@@ -96,16 +104,25 @@ class BuildReport:
     requested_branch: str = ""
     log_tail: list[str] = field(default_factory=list)
     aborted: bool | None = None  # None: no abort was attempted
+    # When a start request that may have made a build (unseen) went out, epoch seconds.
+    start_unknown_since: float | None = None
+
+    @property
+    def builds_url(self) -> str:
+        """The dashboard page of the target's builds."""
+        if not (self.target and self.dashboard):
+            return ""
+        scope = f"t/{segment(self.team_id)}" if self.team_id else "s"
+        return (
+            f"{self.dashboard}/{scope}/project/{segment(self.project_id)}/{self.target.kind}s/"
+            f"{segment(self.target.id)}/builds"
+        )
 
     @property
     def build_url(self) -> str:
-        if not (self.build and self.target and self.dashboard):
+        if not (self.build and self.builds_url):
             return ""
-        scope = f"t/{self.team_id}" if self.team_id else "s"
-        return (
-            f"{self.dashboard}/{scope}/project/{self.project_id}/{self.target.kind}s/"
-            f"{self.target.id}/builds/{self.build.id}"
-        )
+        return f"{self.builds_url}/{segment(self.build.id)}"
 
 
 def dashboard_base(api_url: str) -> str:
@@ -184,47 +201,92 @@ def run_build(
     events: Events,
     open_tail: TailOpener | None = None,
 ) -> BuildReport:
-    """``open_tail`` replaces the WebSocket tail (tests and benchmarks run in virtual time)."""
-    target = config.target
+    """``open_tail`` replaces the WebSocket tail (tests and benchmarks run in virtual time).
+
+    Never raises: a bug of ours after a build started still aborts that build (when
+    abort-on-cancel) and keeps everything learned so far in the report.
+    """
     report = new_report(config, Outcome.ERROR)
+    try:
+        _run(config, client, clock, cancel, events, report, open_tail)
+    except Exception as exc:  # a bug of ours, or an answer nothing foresaw
+        report.outcome = Outcome.ERROR
+        report.failure = internal_error(exc)
+        build = report.build
+        if build is not None and not build.finished and config.abort_on_cancel:
+            assert report.target is not None
+            abort(client, report.target, build.id, events, report)
+    return report
+
+
+def internal_error(exc: BaseException) -> ActionFailure:
+    return ActionFailure(
+        f"Internal error: {type(exc).__name__}: {printable(str(exc))[:300]}",
+        fix="Please report this with the step log (re-run with debug logging for details).",
+        title="Internal error in the action",
+    )
+
+
+def _run(
+    config: ActionConfig,
+    client: NorthflankClient,
+    clock: Clock,
+    cancel: CancelScope,
+    events: Events,
+    report: BuildReport,
+    open_tail: TailOpener | None,
+) -> None:
+    target = config.target
     if config.service_spec is not None:
         try:
             with cancel.interruptible():
                 ensured = client.ensure_service(config.service_spec, config.if_exists)
         except Cancelled:
             report.outcome = Outcome.CANCELLED
-            return report
+            return
         except ActionFailure as exc:
             report.failure = exc
-            return report
+            report.outcome = (
+                Outcome.TIMED_OUT if isinstance(exc, DeadlineReached) else Outcome.ERROR
+            )
+            return
         report.service_id, report.service_created = ensured.service_id, ensured.created
         events.service(ensured)
     elif target is not None and target.kind == "service":
         report.service_id = target.id
     if target is None:
         report.outcome = Outcome.CREATED
-        return report
+        return
     body = config.start_request()
-    events.starting(target, body)
+    events.starting(target, body, clock.wall())
     try:
         with cancel.interruptible():
             started = client.start_build(target, body)
-    except Cancelled:
+    except Cancelled as exc:
         report.outcome = Outcome.CANCELLED
-        if config.abort_on_cancel:
-            _abort_unanswered_start(config, client, target, events, report)
-        return report
+        if exc.sent_at is not None:
+            _after_cancelled_start(config, client, target, events, report, exc.sent_at)
+        return
+    except CreateOutcomeUnknown as exc:
+        report.start_unknown_since = exc.sent_at
+        report.failure = ActionFailure(
+            f"{exc.message} A build of {target.label} may be running.",
+            fix=f"Look at the {target.kind}'s builds on Northflank ({report.builds_url}); the "
+            "post step looks for it again and aborts it (abort-on-cancel).",
+            title=exc.title,
+        )
+        return
     except ActionFailure as exc:
         report.failure = exc
-        return report
+        report.outcome = Outcome.TIMED_OUT if isinstance(exc, DeadlineReached) else Outcome.ERROR
+        return
     report.build = started.build
     report.adopted = started.adopted
     events.started(started.build, started.adopted)
     if not config.wait:
         report.outcome = Outcome.STARTED
-        return report
+        return
     _wait(config, client, clock, cancel, events, report, open_tail)
-    return report
 
 
 def _wait(
@@ -252,31 +314,27 @@ def _wait(
         return build
 
     forecast = None
-    try:
-        # A forecast is worth one request, but not while the shared budget is short.
-        with cancel.interruptible():
-            forecast = None if client.pacing_delay() > 0 else _forecast(client, target, build_id)
-    except Cancelled:
-        pass  # the wait below sees the cancel at once and aborts the build
-    schedule = PollSchedule(config.poll_interval_seconds, forecast)
-    if schedule.window is not None and schedule.forecast is not None:
-        lo, hi = schedule.window
-        events.note(
-            f"Recent builds of {target.label} took about {schedule.forecast.median_s:.0f} s "
-            f"({schedule.forecast.samples} builds): checking every {DENSE_S:.0f} s "
-            f"from {lo:.0f} s to {hi:.0f} s, sparsely before."
-        )
-    policy = WaitPolicy(timeout_s=config.timeout_seconds, schedule=schedule)
-    logs = (
-        _open_logs(config, client, target, build_id, clock, events, open_tail)
-        if config.show_logs
-        else None
-    )
-    wait_clock: Clock = clock if logs is None else _LogPumpingClock(clock, logs, events)
-    events.following(report.build, logs.source if logs else "")
+    logs: BuildLogs | None = None
     end: WaitEnd | None = None
     try:
         with cancel.interruptible():
+            # A forecast is worth one request, but not while the shared budget is short.
+            if client.pacing_delay() <= 0:
+                forecast = _forecast(client, target, build_id)
+            schedule = PollSchedule(config.poll_interval_seconds, forecast)
+            if schedule.window is not None and schedule.forecast is not None:
+                lo, hi = schedule.window
+                events.note(
+                    f"Recent builds of {target.label} took about {schedule.forecast.median_s:.0f} s "
+                    f"({schedule.forecast.samples} builds): checking every {DENSE_S:.0f} s "
+                    f"from {lo:.0f} s to {hi:.0f} s, sparsely before."
+                )
+            # With show-logs: false the live tail is still opened, as the end signal alone
+            # (one request, no output): the status is checked the moment it closes.
+            logs = _open_logs(config, client, report.build, target, clock, events, open_tail)
+            events.following(report.build, logs.source if logs else "")
+            policy = WaitPolicy(timeout_s=client.deadline - began, schedule=schedule)
+            wait_clock: Clock = clock if logs is None else _LogPumpingClock(clock, logs, events)
             result = wait_for_build(
                 report.build,
                 fetch,
@@ -293,12 +351,21 @@ def _wait(
     except ActionFailure as exc:
         report.failure = exc
         report.outcome = Outcome.ERROR
-    finally:
-        report.waited_s = clock.monotonic() - began
+    report.waited_s = clock.monotonic() - began
+    if end in (WaitEnd.CANCELLED, WaitEnd.TIMED_OUT):
+        # The runner gives a cancelled step seconds: the abort goes first, and nothing after
+        # it may wait on the network or raise the cancel again.
+        if config.abort_on_cancel:
+            abort(client, target, build_id, events, report)
         if logs is not None:
-            # After a cancel the runner gives us seconds: skip the catch-up, abort first.
-            _finish_logs(logs, events, report, final=end is WaitEnd.CONCLUDED)
-        events.followed()
+            _finish_logs(logs, events, report, final=False, network=False)
+    elif logs is not None:
+        try:
+            with cancel.interruptible():
+                _finish_logs(logs, events, report, final=end is WaitEnd.CONCLUDED, network=True)
+        except Cancelled:
+            _finish_logs(logs, events, report, final=False, network=False)
+    events.followed()
     if end is None:
         return
     build = report.build
@@ -327,25 +394,22 @@ def _wait(
             fix="Raise timeout-seconds if builds of this job take longer."
             + (
                 " The build was aborted."
-                if config.abort_on_cancel
+                if config.abort_on_cancel and report.aborted
                 else " The build was left running (abort-on-cancel: false)."
+                if not config.abort_on_cancel
+                else " Aborting it failed: it may still be running."
             ),
             title="Timed out waiting for the Northflank build",
         )
     else:
         report.outcome = Outcome.CANCELLED
-    if config.abort_on_cancel:
-        abort(client, target, build_id, events, report)
 
 
 def _forecast(client: NorthflankClient, target: BuildTarget, build_id: str) -> Forecast | None:
     """One list request for the durations of recent builds; none is fine (no forecast)."""
     try:
         page = client.list_builds(
-            target,
-            per_page=FORECAST_PAGE,
-            policy=NO_RETRY,
-            timeout=httpx.Timeout(FORECAST_TIMEOUT_S),
+            target, per_page=FORECAST_PAGE, policy=NO_RETRY, timeout=FORECAST_TIMEOUT_S
         )
     except ActionFailure:
         return None
@@ -387,25 +451,33 @@ class _LogPumpingClock:
 def _open_logs(
     config: ActionConfig,
     client: NorthflankClient,
+    build: Build,
     target: BuildTarget,
-    build_id: str,
     clock: Clock,
     events: Events,
     open_tail: TailOpener | None,
-) -> BuildLogs:
-    # websockets is imported only when logs are shown: start-up stays lean without them.
+) -> BuildLogs | None:
+    # websockets is imported here, after the build started: start-up stays lean.
     from .logtail import WebSocketTail, tail_url  # noqa: PLC0415
 
     tail: Tail | None = None
-    url = tail_url(config.api_url, f"{client.project_path}/{target.segment}/build-logs", build_id)
+    url = tail_url(config.api_url, f"{client.project_path}/{target.segment}/build-logs", build.id)
+    client.wait_for_turn()  # after a 429, not even the socket's upgrade goes out early
+    open_timeout = max(0.1, min(TAIL_OPEN_TIMEOUT_S, client.deadline - clock.monotonic()))
     try:
-        tail = (open_tail or WebSocketTail)(url, config.api_token.get_secret_value())
+        tail = (open_tail or WebSocketTail)(url, config.api_token.get_secret_value(), open_timeout)
     except TailUnavailable as exc:
+        if not config.show_logs:
+            return None  # no end signal: the schedule alone, as without a socket
         events.note(f"Live log stream unavailable ({exc}); following the log over HTTP.")
 
     def read_range(start_time: str | None, limit: int) -> tuple[list[LogLine], bool]:
-        return client.build_logs(target, build_id, start_time, limit)
+        # Logs never hold up status checks for long: one try, bounded (LOG_READ_S).
+        return client.build_logs(
+            target, build.id, start_time, limit, policy=NO_RETRY, timeout=LOG_READ_S
+        )
 
+    created = build.created_datetime()
     return BuildLogs(
         read_range,
         clock.monotonic,
@@ -413,34 +485,53 @@ def _open_logs(
         events.note,
         clock.sleep,
         budget_low=lambda: client.pacing_delay() > 0,
+        # Without a startTime the server applies its own window (30 minutes in the official
+        # CLI): the first page starts at the build's creation so no early line is lost.
+        first_start=format_timestamp(created - timedelta(seconds=1)) if created else None,
+        show=config.show_logs,
     )
 
 
-def _finish_logs(logs: BuildLogs, events: Events, report: BuildReport, *, final: bool) -> None:
-    """The lines that came after the last poll, then what the summary needs."""
-    lines = logs.pump(final=final)
+def _finish_logs(
+    logs: BuildLogs, events: Events, report: BuildReport, *, final: bool, network: bool
+) -> None:
+    """The lines that came after the last poll, then what the summary needs.
+
+    Without ``network`` (after a cancel or timeout) only what the live tail already holds.
+    """
+    lines = logs.pump(final=final) if network else logs.drain_tail()
     if lines:
         events.log_lines(lines)
     logs.close()
     report.log_tail = list(logs.last_lines)
 
 
-def _abort_unanswered_start(
+def _after_cancelled_start(
     config: ActionConfig,
     client: NorthflankClient,
     target: BuildTarget,
     events: Events,
     report: BuildReport,
+    sent_at: float,
 ) -> None:
-    """Cancelled while the start request was out: it may have created a build; find and abort it."""
+    """Cancelled while the start request was out: it may have made a build. One quick look
+    (no wait, nothing raised); found, it is aborted; not found, the post step looks again."""
+    report.start_unknown_since = sent_at
+    if not config.abort_on_cancel:
+        return
     try:
-        found = client.find_started_quickly(target, config.sha)
+        found = client.find_started_quickly(target, config.sha, sent_at)
     except ActionFailure as exc:
         events.note(f"Cancelled while starting; could not check for a started build: {exc.message}")
         return
     if found is None:
+        events.note(
+            f"Cancelled while starting: a build of {target.label} may have started "
+            f"({report.builds_url}); the post step looks for it and aborts it."
+        )
         return
     report.build = found
+    report.start_unknown_since = None
     events.started(found, adopted=True)
     abort(client, target, found.id, events, report)
 

@@ -65,11 +65,11 @@ class Forecast:
             created = build.created_datetime()
             if build.id == exclude or not build.succeeded or created is None:
                 continue
-            if build.build_concluded_at is None:
+            concluded = build.concluded_datetime()  # seconds or milliseconds, or None
+            if concluded is None:
                 continue
-            duration = build.build_concluded_at - created.timestamp()
-            # buildConcludedAt is documented in seconds; anything else (milliseconds, a
-            # clock gone wrong) would put the window days away: left out.
+            duration = concluded.timestamp() - created.timestamp()
+            # A clock gone wrong would put the window days away: left out.
             if 0 < duration <= MAX_PLAUSIBLE_S:
                 timed.append((created.timestamp(), duration))
         # The list's sort order is not documented (reference §2.3): newest first, by our sort.

@@ -242,23 +242,58 @@ def load_spec_text(value: str, workspace: Path, problems: list[InputProblem]) ->
         if not path.is_relative_to(workspace.resolve()):
             problems.append(InputProblem(INPUT, f"{value.strip()!r} points outside the workspace."))
             return None
-        if not path.is_file():
+        try:
+            is_file = path.is_file()
+        except OSError:  # a name too long for a path, for one
+            is_file = False
+        if not is_file:
             problems.append(
                 InputProblem(
                     INPUT,
-                    f"no file {value.strip()!r} in the workspace; give a YAML/JSON file path or the spec inline.",
+                    f"no file {value.strip()[:60]!r} in the workspace; give a YAML/JSON file path "
+                    "or the spec inline.",
                 )
             )
             return None
         text = path.read_text(encoding="utf-8", errors="replace")
     try:
-        return yaml.safe_load(text)
+        loaded = yaml.safe_load(text)
+    except RecursionError:
+        loaded = _TOO_DEEP
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid syntax"
         problems.append(InputProblem(INPUT, f"is not valid YAML or JSON ({problem}{where})."))
         return None
+    if loaded is _TOO_DEEP or _deeper_than(loaded, MAX_DEPTH):
+        problems.append(
+            InputProblem(
+                INPUT, f"is nested more than {MAX_DEPTH} levels deep; a build service spec is not."
+            )
+        )
+        return None
+    return loaded
+
+
+# A create-build-service body nests about 6 levels; far deeper is a mistake or an attack.
+MAX_DEPTH = 32
+_TOO_DEEP = object()
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests deeper than ``limit`` (iteratively: no recursion to exhaust)."""
+    stack = [(value, 0)]
+    seen: set[int] = set()
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict | list) and id(item) not in seen:
+            seen.add(id(item))  # YAML aliases can repeat a node (or make a cycle)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _secret_map(

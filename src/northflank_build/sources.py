@@ -66,6 +66,13 @@ def parse_build_arguments(text: str, problems: list[InputProblem]) -> dict[str, 
     if stripped.startswith("{"):
         try:
             loaded = json.loads(stripped)
+        except RecursionError:
+            problems.append(
+                InputProblem(
+                    name, "as JSON it is nested far too deeply; give an object of strings."
+                )
+            )
+            return {}
         except json.JSONDecodeError as exc:
             problems.append(
                 InputProblem(
@@ -178,9 +185,20 @@ def read_source(
 
 
 def encode_secret(content: bytes, on_secret: Callable[[str], None]) -> SecretContent:
-    """Mask the content first, then encode it the way the API stores secret files."""
-    on_secret(content.decode("utf-8", errors="replace"))
-    return SecretContent(data=base64.b64encode(content).decode("ascii"))
+    """Mask the content and the exact base64 that is sent, then encode it.
+
+    For a binary file the decoded text is not what is sent (nor printable): only the
+    base64 is masked then.
+    """
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    if text and all(ch.isprintable() or ch in "\t\r\n" for ch in text):
+        on_secret(text)
+    data = base64.b64encode(content).decode("ascii")
+    on_secret(data)
+    return SecretContent(data=data)
 
 
 def parse_secret_map(

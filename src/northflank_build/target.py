@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .bodies import BuildKind
+from .wire import segment
 
 
 def project_path(project_id: str, team_id: str | None) -> str:
     """Project routes; organisation tokens need the team-prefixed form."""
     if team_id:
-        return f"/v1/teams/{team_id}/projects/{project_id}"
-    return f"/v1/projects/{project_id}"
+        return f"/v1/teams/{segment(team_id)}/projects/{segment(project_id)}"
+    return f"/v1/projects/{segment(project_id)}"
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class BuildTarget:
 
     @property
     def segment(self) -> str:
-        return f"{self.kind}s/{self.id}"
+        return f"{self.kind}s/{segment(self.id)}"
 
     @property
     def label(self) -> str:

@@ -12,7 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
 from .clock import Clock
-from .errors import ApiError, MalformedResponse, ServerError, TransportFailure
+from .errors import ApiError, DeadlineReached, MalformedResponse, ServerError, TransportFailure
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from .models import Build
@@ -20,6 +20,10 @@ if TYPE_CHECKING:  # models (pydantic) load after the first response, not at sta
 # Errors worth outliving: the build keeps running on Northflank while we cannot see it.
 # Not RateLimited: the client raises it only past its cap, and then we stop, saying so.
 TRANSIENT = (TransportFailure, ServerError, MalformedResponse)
+# However long the schedule or the budget's pacing asks to pause, the status is checked
+# this long before the deadline (a quarter of a short timeout): a build that concluded in
+# time is never called timed out.
+LAST_CHECK_BEFORE_DEADLINE_S = 3.0
 
 
 class WaitEnd(Enum):
@@ -70,18 +74,28 @@ def wait_for_build(
     last_status = build.status
     on_change(build, clock.monotonic() - began)
     polls = 0
+    last_check_done = False
+    margin = min(LAST_CHECK_BEFORE_DEADLINE_S, policy.timeout_s / 4)
     while not build.finished:
         now = clock.monotonic()
-        if now >= deadline:
+        left = deadline - now
+        if left <= 0:
             return WaitResult(build, WaitEnd.TIMED_OUT, polls)
         pause = max(policy.schedule.pause(now - began, polls), pacing())
-        if clock.sleep(min(pause, deadline - now)):
+        if pause >= left - margin:
+            # The last check comes before the deadline; after it, sleep to the deadline
+            # (an early wake-up, the log stream closing, still checks).
+            pause = left if last_check_done else max(0.0, left - margin)
+            last_check_done = True
+        if clock.sleep(pause):
             return WaitResult(build, WaitEnd.CANCELLED, polls)
         if clock.monotonic() >= deadline:
             return WaitResult(build, WaitEnd.TIMED_OUT, polls)
         polls += 1
         try:
             build = fetch()
+        except DeadlineReached:
+            return WaitResult(build, WaitEnd.TIMED_OUT, polls)
         except TRANSIENT as exc:
             on_trouble(exc, clock.monotonic() - began)
             continue

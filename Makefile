@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 DEV := PYTHONPATH=devtools
 CONTAINER_CHECK := ../shared/tools/container-check
 
-.PHONY: setup demo test lint typecheck actionlint unit container lock bench bench-image clean
+.PHONY: setup demo test lint typecheck actionlint unit container lock bench bench-image release-action clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ bench: setup
 # Needs root and apt, like make container.
 bench-image: setup
 	PYTHONPATH=src $(BIN)/python bench/image.py
+
+# Point action.yml (working tree) at a prebuilt image; the release workflow runs this with
+# the pushed image's digest on a release commit. Main keeps `image: Dockerfile`.
+release-action: setup
+	@test -n "$(IMAGE)" || { echo "usage: make release-action IMAGE=registry/name@sha256:<digest>" >&2; exit 2; }
+	$(DEV) $(BIN)/python -m release_action "$(IMAGE)"
 
 lock: setup
 	$(BIN)/uv pip compile requirements.in --generate-hashes --python-version 3.12 --no-header -o requirements.lock

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 DEV := PYTHONPATH=devtools
 CONTAINER_CHECK := ../shared/tools/container-check
 
-.PHONY: setup demo test lint typecheck actionlint unit container lock bench bench-image release-action clean
+.PHONY: setup demo test lint typecheck actionlint unit container lock bench bench-image bench-image-pull release-action clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,12 +39,13 @@ actionlint: setup
 unit: setup
 	$(BIN)/pytest
 
-# Builds the real Dockerfile and runs the image as the runner does, against the simulator.
+# Builds the real Dockerfile and runs the image as the runner does, against the simulator;
+# then runs the action under act (devtools/act_check.py) on the layers just built.
 # Needs root and apt (it installs buildah/podman once); skipped with a reason elsewhere.
 container: setup
 	@if [ ! -x $(CONTAINER_CHECK) ]; then echo "container: skipped ($(CONTAINER_CHECK) not found)"; \
 	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then echo "container: skipped (needs root and apt-get)"; \
-	else $(DEV) $(BIN)/python -m container_smoke $(CONTAINER_CHECK); fi
+	else $(DEV) $(BIN)/python -m container_smoke $(CONTAINER_CHECK) && $(DEV) $(BIN)/python -m act_check; fi
 
 # Figures, not pass/fail: each harness prints what it measured.
 bench: setup
@@ -58,6 +59,11 @@ bench: setup
 # Needs root and apt, like make container.
 bench-image: setup
 	PYTHONPATH=src $(BIN)/python bench/image.py
+
+# What a user pulls: compressed (gzip layers) and uncompressed size, base and own layers,
+# on the bases container-check can build here. Needs root and apt, like make container.
+bench-image-pull: setup
+	$(BIN)/python bench/image_pull.py
 
 # Point action.yml (working tree) at a prebuilt image; the release workflow runs this with
 # the pushed image's digest on a release commit. Main keeps `image: Dockerfile`.

@@ -57,7 +57,7 @@ def main() -> None:
                 f"real time, logs {'on ' if show_logs == 'true' else 'off'}: {RUNS} builds of ~8 s, "
                 f"conclusion to exit median {statistics.median(latencies):.2f} s, "
                 f"max {latencies[-1]:.2f} s; requests per build {statistics.mean(r[1] for r in results):.1f} "
-                "(start, forecast list, socket when logs are on, checks)"
+                "(start, forecast list, socket, checks)"
             )
 
 

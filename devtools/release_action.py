@@ -16,7 +16,9 @@ import sys
 from pathlib import Path
 
 # registry/name[/more]@sha256:<64 hex>  or  registry/name[/more]:<tag>
-_REGISTRY = r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?"
+_REGISTRY = (
+    r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?"
+)
 _PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
 REF = re.compile(
     rf"^{_REGISTRY}/{_PATH}(?:@sha256:[0-9a-f]{{64}}|:[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})$"
@@ -50,7 +52,7 @@ def rewrite(text: str, ref: str) -> str:
     section, rest = (body[: end.start()], body[end.start() :]) if end else (body, "")
     new, count = _IMAGE_LINE.subn(lambda m: f'{m.group(1)}"docker://{ref}"', section)
     if count != 1:
-        raise ValueError(f"expected one `  image: \"...\"` line under runs:, found {count}")
+        raise ValueError(f'expected one `  image: "..."` line under runs:, found {count}')
     return head + new + rest
 
 

@@ -722,11 +722,15 @@ class NorthflankClient:
     def _check_rate_limit_wait(self, call: Call, limited: int, total: float) -> None:
         cap = self._retry.max_rate_limit_wait
         if limited > MAX_RATE_LIMITED or total > cap:
+            why = (
+                f"it was answered 429 {limited} times in a row, past this action's cap of "
+                f"{MAX_RATE_LIMITED}"
+                if limited > MAX_RATE_LIMITED
+                else f"it asks to wait {total:.0f} s, past this action's cap of {cap:.0f} s"
+            )
             raise RateLimited(
                 429,
-                f"Northflank's rate limit was hit while trying to {call.what}: {limited} times "
-                f"in a row, asking to wait {total:.0f} s in all, past this action's cap "
-                f"({MAX_RATE_LIMITED} times, {cap:.0f} s).",
+                f"Northflank's rate limit was hit while trying to {call.what}: {why}.",
                 fix="The token's budget (about 1000 requests an hour) is shared by every workflow "
                 "using it: raise poll-interval-seconds, use a separate token for CI, or ask "
                 "Northflank support for a higher limit.",

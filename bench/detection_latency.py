@@ -27,11 +27,12 @@ from dataclasses import dataclass
 
 from virtual_clock import VirtualClock
 
-from northflank_build.logs import BuildLogs, LogLine
-from northflank_build.models import Build
-from northflank_build.run import _LogPumpingClock
-from northflank_build.schedule import Forecast, PollSchedule
-from northflank_build.waiting import Schedule, WaitPolicy, wait_for_build
+from northflank_build.api.logs import LogLine
+from northflank_build.api.models import Build
+from northflank_build.engine.logs import BuildLogs
+from northflank_build.engine.run import _LogPumpingClock
+from northflank_build.engine.schedule import Forecast, PollSchedule
+from northflank_build.engine.waiting import Schedule, WaitPolicy, wait_for_build
 
 SEED = 20261123
 JOBS = 40

@@ -32,11 +32,12 @@ from detection_latency import HISTORY, ClosingTail, SimBuild, job_builds
 from log_requests import Quiet, iso
 from virtual_clock import EPOCH
 
-from northflank_build import ratelimit
-from northflank_build.cancel import CancelScope
-from northflank_build.client import NorthflankClient
-from northflank_build.config import parse_inputs
-from northflank_build.run import Outcome, run_build
+from northflank_build.api import ratelimit
+from northflank_build.api.client import NorthflankClient
+from northflank_build.engine.cancel import CancelScope
+from northflank_build.engine.report import Outcome
+from northflank_build.engine.run import run_build
+from northflank_build.inputs.config import parse_inputs
 
 STEPS = 20
 SPAN_S = 1800.0

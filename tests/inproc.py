@@ -30,12 +30,12 @@ from fakes import EPOCH
 
 _HANDLERS = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
 from northflank_build import __main__ as entry  # noqa: E402 - installs early signal handlers
-from northflank_build import github  # noqa: E402
 from northflank_build import post as post_step  # noqa: E402
+from northflank_build.github import commands as runner  # noqa: E402
 
 for _signum, _previous in _HANDLERS.items():  # pytest's own, back
     signal.signal(_signum, _previous)
-from northflank_build.cancel import CancelScope  # noqa: E402
+from northflank_build.engine.cancel import CancelScope  # noqa: E402
 from runneremu import CommandProcessor, parse_file_command  # noqa: E402
 from runneremu.commands import Annotation  # noqa: E402
 
@@ -186,8 +186,8 @@ def run_step(
     cancel.install()
     out = io.BytesIO()
     stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
-    github._StopCommands.token = None
-    github.RunnerFiles.problem = None
+    runner.StopCommands.token = None
+    runner.RunnerFiles.problem = None
     with step_environment(tmp, inputs or default_inputs(), state) as files:
         real_stdout = sys.stdout
         sys.stdout = stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jsonschema
 
 from conftest import SCHEMAS
-from northflank_build.bodies import (
+from northflank_build.api.bodies import (
     BuildOverrides,
     DockerOverrides,
     Secret,

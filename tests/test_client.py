@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from fakes import FakeClock
-from northflank_build.bodies import StartBuildRequest
-from northflank_build.client import NorthflankClient
-from northflank_build.errors import (
+from northflank_build.api.bodies import StartBuildRequest
+from northflank_build.api.client import NorthflankClient
+from northflank_build.api.errors import (
     AuthenticationFailed,
     CreateOutcomeUnknown,
     MalformedResponse,
@@ -23,9 +23,9 @@ from northflank_build.errors import (
     ServerError,
     TransportFailure,
 )
-from northflank_build.retry import RetryPolicy
-from northflank_build.target import BuildTarget
-from northflank_build.timestamps import format_timestamp
+from northflank_build.api.retry import RetryPolicy
+from northflank_build.api.routes import BuildTarget
+from northflank_build.api.timestamps import format_timestamp
 
 JOB = BuildTarget("job", "my-job")
 SHA = "a" * 40

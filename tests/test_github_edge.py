@@ -7,8 +7,9 @@ from pathlib import Path
 import github_action_utils as gha
 import pytest
 
-from northflank_build.github import ActionEvents, inert
-from northflank_build.models import Build
+from northflank_build.api.models import Build
+from northflank_build.github.commands import inert
+from northflank_build.github.events import ActionEvents
 from runneremu import parse_file_command
 
 

@@ -25,8 +25,8 @@ import pytest
 from conftest import ROOT
 from fakes import EPOCH
 from inproc import SHA, TOKEN, FakeNorthflank, Step, StepClock, default_inputs, respond, run_step
-from northflank_build import run as run_module
-from northflank_build.cancel import CancelScope
+from northflank_build.engine import run as run_module
+from northflank_build.engine.cancel import CancelScope
 
 Hook = Callable[[httpx.Request], httpx.Response | None]
 LOOPBACK = "http://127.0.0.1:9"  # nothing listens: the log socket is refused at once
@@ -220,7 +220,7 @@ def test_04_an_internal_error_after_the_start_aborts_and_keeps_the_outputs(
         if elapsed >= 1:
             raise RuntimeError("a bug of ours")
 
-    monkeypatch.setattr("northflank_build.github.ActionEvents.status", broken)
+    monkeypatch.setattr("northflank_build.github.events.ActionEvents.status", broken)
     nf.hooks["get"] = lambda r: respond({**nf.view(nf.builds[0]), "status": "UPLOADING"})
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
     assert step.exit_code == 3
@@ -464,7 +464,7 @@ def trickling_server(interval: float) -> Iterator[str]:
 
 
 def test_09_a_slow_loris_answer_is_bounded_in_total_not_per_read() -> None:
-    from northflank_build.wire import RequestTookTooLong, send_bounded
+    from northflank_build.api.wire import RequestTookTooLong, send_bounded
 
     with trickling_server(0.05) as url, httpx.Client(trust_env=False) as http:
         began = time.monotonic()
@@ -727,7 +727,7 @@ def test_18_long_log_lines_keep_the_summary_under_githubs_limit(tmp_path: Path) 
 
 
 def test_19_nothing_from_northflank_can_add_markdown_through_a_link() -> None:
-    from northflank_build.report import url
+    from northflank_build.github.summary import url
 
     hostile = "https://app.example/builds/x)![img](https://evil.example/p.png"
     assert ")" not in url(hostile) and "(" not in url(hostile) and " " not in url("a b")

@@ -7,7 +7,8 @@ import pytest
 from conftest import TOKEN, Runner
 from fakes import FakeClock
 from nfsim import BuildPlan, Fault, Simulator
-from northflank_build.logs import BuildLogs, LineBook, LogLine
+from northflank_build.api.logs import LogLine
+from northflank_build.engine.logs import BuildLogs, LineBook
 from runneremu import StepResult
 
 PLAN = BuildPlan(phases=(("PENDING", 0.4), ("CLONING", 0.6), ("BUILDING", 3.0)), lines_per_second=6)
@@ -264,7 +265,7 @@ def test_a_closed_stream_is_a_hint_to_check_the_status_once() -> None:
 
 
 def test_the_waiting_clock_wakes_when_the_stream_closes() -> None:
-    from northflank_build.run import _LogPumpingClock
+    from northflank_build.engine.run import _LogPumpingClock
 
     clock = FakeClock()
     tail = FakeTail([[line(1)], [line(2)], [line(3)]], breaks_after=None)

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from fakes import FakeClock
-from northflank_build.models import Build
-from northflank_build.schedule import DENSE_S, Forecast, PollSchedule
-from northflank_build.timestamps import format_timestamp
-from northflank_build.waiting import WaitEnd, WaitPolicy, wait_for_build
+from northflank_build.api.models import Build
+from northflank_build.api.timestamps import format_timestamp
+from northflank_build.engine.schedule import DENSE_S, Forecast, PollSchedule
+from northflank_build.engine.waiting import WaitEnd, WaitPolicy, wait_for_build
 
 T0 = 1_790_000_000.0
 

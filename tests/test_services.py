@@ -289,7 +289,7 @@ def test_readme_shows_the_tested_spec_file() -> None:
 def test_explicit_secret_contents_in_a_spec_are_masked_too(tmp_path: Path) -> None:
     import base64
 
-    from northflank_build.config import parse_inputs
+    from northflank_build.inputs.config import parse_inputs
 
     data = base64.b64encode(b"explicit-secret-77").decode()
     text = spec(buildFiles={"/app/x": {"data": data, "encoding": "utf-8"}})

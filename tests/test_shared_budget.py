@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from fakes import EPOCH
-from northflank_build.ratelimit import RateLimit, SharedBudget
+from northflank_build.api.ratelimit import RateLimit, SharedBudget
 
 
 def seen(remaining: float, reset: float, at: float, limit: float = 1000) -> RateLimit:

@@ -7,10 +7,10 @@ from collections.abc import Callable
 import pytest
 
 from fakes import FakeClock
-from northflank_build.errors import AuthenticationFailed, ServerError, TransportFailure
-from northflank_build.models import Build
-from northflank_build.schedule import PollSchedule
-from northflank_build.waiting import WaitEnd, WaitPolicy, wait_for_build
+from northflank_build.api.errors import AuthenticationFailed, ServerError, TransportFailure
+from northflank_build.api.models import Build
+from northflank_build.engine.schedule import PollSchedule
+from northflank_build.engine.waiting import WaitEnd, WaitPolicy, wait_for_build
 
 
 def timeline(*steps: tuple[float, str, bool]) -> Callable[[FakeClock], Callable[[], Build]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 # the interpreter loads the action must not end in a KeyboardInterrupt traceback. Before
 # this line only CPython's own start-up runs (about 15 ms here; its default handler cannot
 # be replaced from Python code any earlier).
-from . import _early
+from northflank_build import _early
 
 _early.install()
 
@@ -15,13 +15,19 @@ import sys  # noqa: E402
 
 import httpx  # noqa: E402
 
-from . import github  # noqa: E402
-from .cancel import CancelScope  # noqa: E402
-from .client import NorthflankClient  # noqa: E402
-from .clock import Clock, SystemClock  # noqa: E402
-from .config import parse_inputs  # noqa: E402
-from .errors import InvalidInputs  # noqa: E402
-from .run import BuildReport, Outcome, dry_run, internal_error, run_build  # noqa: E402
+from northflank_build.api.clock import Clock, SystemClock  # noqa: E402
+from northflank_build.api.errors import InvalidInputs  # noqa: E402
+from northflank_build.engine.cancel import CancelScope  # noqa: E402
+from northflank_build.engine.report import BuildReport, Outcome  # noqa: E402
+from northflank_build.engine.run import (  # noqa: E402
+    connect,
+    dry_run,
+    internal_error,
+    run_build,
+)
+from northflank_build.github import commands as runner  # noqa: E402
+from northflank_build.github import events  # noqa: E402
+from northflank_build.inputs.config import parse_inputs  # noqa: E402
 
 
 def main(
@@ -33,30 +39,30 @@ def main(
     """``transport``, ``clock`` and ``cancel`` are for tests (in-process, virtual time)."""
     if cancel is None:
         cancel = CancelScope()
-        cancel.install()  # takes over from _early, with any signal already seen
+        cancel.install(_early.PENDING)  # takes over, with any signal already seen
     try:  # parse_inputs masks the token first, before anything else can be printed
-        config = parse_inputs(github.get_input, os.environ, github.workspace(), github.mask)
+        config = parse_inputs(runner.get_input, os.environ, runner.workspace(), runner.mask)
     except InvalidInputs as exc:
-        return github.finish_invalid(exc)
+        return events.finish_invalid(exc)
     if config.dry_run:
-        return github.finish(dry_run(config, github.ActionEvents()))
+        return events.finish(dry_run(config, events.ActionEvents()))
     report = BuildReport(Outcome.ERROR)
     clock = clock or SystemClock(cancel.event)
     deadline = clock.monotonic() + config.timeout_seconds
     try:
-        with NorthflankClient.for_config(
-            config, clock, on_debug=github.debug, transport=transport, deadline=deadline
+        with connect(
+            config, clock, on_debug=runner.debug, transport=transport, deadline=deadline
         ) as client:
-            report = run_build(config, client, clock, cancel, github.ActionEvents())
+            report = run_build(config, client, clock, cancel, events.ActionEvents())
     except Exception as exc:  # a bug of ours outside the run (it keeps its own report)
         report.failure = internal_error(exc)
         report.outcome = Outcome.ERROR
-        if github.debug_enabled():
+        if runner.debug_enabled():
             import traceback  # noqa: PLC0415 - only for a crash, in debug mode
 
             for line in traceback.format_exc().splitlines():
-                github.debug(line)
-    return github.finish(report)
+                runner.debug(line)
+    return events.finish(report)
 
 
 def run() -> None:

@@ -19,20 +19,20 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import __version__
-from .bodies import StartBuildRequest
-from .cancel import CancelScope
-from .client import EnsuredService, NorthflankClient
-from .clock import Clock, SystemClock
-from .config import parse_inputs
-from .errors import ActionFailure, InvalidInputs
-from .logs import LogLine
-from .report import elapsed_label, outputs
-from .run import BuildReport, Outcome, dry_run, run_build
-from .target import BuildTarget
+from northflank_build import __version__
+from northflank_build.api.bodies import StartBuildRequest
+from northflank_build.api.client import EnsuredService
+from northflank_build.api.clock import Clock, SystemClock
+from northflank_build.api.errors import ActionFailure, InvalidInputs
+from northflank_build.api.logs import LogLine
+from northflank_build.api.routes import BuildTarget
+from northflank_build.engine.cancel import CancelScope
+from northflank_build.engine.report import BuildReport, Outcome, elapsed_label, outputs
+from northflank_build.engine.run import connect, dry_run, run_build
+from northflank_build.inputs.config import parse_inputs
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from .models import Build
+    from northflank_build.api.models import Build
 
 TOKEN_VARIABLE = "NORTHFLANK_API_TOKEN"  # noqa: S105 - the variable name, not a secret
 # Text from Northflank must not drive the terminal (escape sequences, carriage returns).
@@ -293,9 +293,7 @@ def main(
     events = CliEvents(args.quiet)
     clock = clock or SystemClock(cancel.event)
     deadline = clock.monotonic() + config.timeout_seconds
-    with NorthflankClient.for_config(
-        config, clock, transport=transport, deadline=deadline
-    ) as client:
+    with connect(config, clock, transport=transport, deadline=deadline) as client:
         if args.command == "abort":
             target = config.target
             assert target is not None  # argparse requires --job-id or --service-id

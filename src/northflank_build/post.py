@@ -18,13 +18,14 @@ import sys
 import github_action_utils as gha
 import httpx
 
-from . import github
-from .client import NorthflankClient
-from .clock import Clock, SystemClock
-from .config import parse_inputs
-from .errors import ActionFailure, InvalidInputs
-from .retry import RetryPolicy
-from .target import BuildTarget
+from northflank_build.api.client import NorthflankClient
+from northflank_build.api.clock import Clock, SystemClock
+from northflank_build.api.errors import ActionFailure, InvalidInputs
+from northflank_build.api.retry import RetryPolicy
+from northflank_build.api.routes import BuildTarget
+from northflank_build.engine.run import connect
+from northflank_build.github import commands as runner
+from northflank_build.inputs.config import parse_inputs
 
 # What the main step can have saved; anything else in the state is not ours to act on.
 _BUILD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -34,37 +35,37 @@ POST_DEADLINE_S = 25.0
 
 
 def main(*, transport: httpx.BaseTransport | None = None, clock: Clock | None = None) -> int:
-    if gha.get_state(github.STATE_FINISHED) == "true":
+    if gha.get_state(runner.STATE_FINISHED) == "true":
         return 0
-    build_id = (gha.get_state(github.STATE_BUILD_ID) or "").strip()
-    start_sent = (gha.get_state(github.STATE_START_SENT) or "").strip()
+    build_id = (gha.get_state(runner.STATE_BUILD_ID) or "").strip()
+    start_sent = (gha.get_state(runner.STATE_START_SENT) or "").strip()
     if not build_id and not start_sent:
         return 0
     if build_id and not _BUILD_ID.fullmatch(build_id):
-        github.say("The saved build id is not one Northflank gives; nothing was sent.")
+        runner.say("The saved build id is not one Northflank gives; nothing was sent.")
         return 0
     what = f"Build {build_id}" if build_id else "A build the main step may have started"
     try:
-        config = parse_inputs(github.get_input, os.environ, github.workspace(), github.mask)
+        config = parse_inputs(runner.get_input, os.environ, runner.workspace(), runner.mask)
     except InvalidInputs:
-        github.say(f"{what} may still be running; inputs are invalid, so it was not checked.")
+        runner.say(f"{what} may still be running; inputs are invalid, so it was not checked.")
         return 0
     if not config.abort_on_cancel:
-        github.say(f"{what} may still be running (abort-on-cancel: false).")
+        runner.say(f"{what} may still be running (abort-on-cancel: false).")
         return 0
     # The main step saved what it built; the inputs alone cannot say for a service-spec.
     saved_target, _, rest = start_sent.partition("|")
-    match = _TARGET.fullmatch((gha.get_state(github.STATE_TARGET) or saved_target).strip())
+    match = _TARGET.fullmatch((gha.get_state(runner.STATE_TARGET) or saved_target).strip())
     target = BuildTarget(match.group(1), match.group(2)) if match else config.target  # type: ignore[arg-type]
     if target is None:
         return 0
     clock = clock or SystemClock()
     retry = RetryPolicy(attempts=3, total_seconds=15.0)
-    with NorthflankClient.for_config(
+    with connect(
         config,
         clock,
         retry=retry,
-        on_debug=github.debug,
+        on_debug=runner.debug,
         transport=transport,
         deadline=clock.monotonic() + POST_DEADLINE_S,
     ) as client:
@@ -75,7 +76,7 @@ def main(*, transport: httpx.BaseTransport | None = None, clock: Clock | None = 
                     return 0
             _abort_if_running(client, target, build_id)
         except ActionFailure as exc:
-            github.warning(
+            runner.warning(
                 f"Could not abort build {build_id or '(unknown)'}: {exc.explain()}",
                 title="Northflank build may still be running",
             )
@@ -92,13 +93,13 @@ def _find_unanswered_start(client: NorthflankClient, target: BuildTarget, saved:
     if not math.isfinite(sent_at) or not (sha == "" or _SHA.fullmatch(sha)):
         return ""
     page = client.list_builds(target, 100)
-    from .client import adoptable  # noqa: PLC0415
+    from northflank_build.api.client import adoptable  # noqa: PLC0415
 
     found = adoptable(page.builds, sha or None, sent_at, page.skew)
     if found is None:
-        github.say(f"No build of {target.label} started by the main step was found.")
+        runner.say(f"No build of {target.label} started by the main step was found.")
         return ""
-    github.say(f"Found build {found.id}, started by the main step before it was cut off.")
+    runner.say(f"Found build {found.id}, started by the main step before it was cut off.")
     return found.id
 
 
@@ -106,14 +107,14 @@ def _abort_if_running(client: NorthflankClient, target: BuildTarget, build_id: s
     try:
         build = client.get_build(target, build_id)
     except ActionFailure as exc:
-        github.say(f"Cannot read build {build_id} ({exc.message}); aborting it anyway.")
+        runner.say(f"Cannot read build {build_id} ({exc.message}); aborting it anyway.")
     else:
         if build.finished:
-            github.say(f"Build {build_id} has concluded ({build.status}); nothing to abort.")
+            runner.say(f"Build {build_id} has concluded ({build.status}); nothing to abort.")
             return
-        github.say(f"The main step ended while build {build_id} was {build.status}; aborting it.")
+        runner.say(f"The main step ended while build {build_id} was {build.status}; aborting it.")
     client.abort_build(target, build_id, timeout=10.0)
-    github.say(f"Aborted build {build_id}.")
+    runner.say(f"Aborted build {build_id}.")
 
 
 def run() -> None:

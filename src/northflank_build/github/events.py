@@ -1,180 +1,37 @@
-"""The GitHub-facing edge: inputs, masks, log lines, outputs, state, annotations, summary.
-
-Workflow commands are written here, in the form GitHub's own toolkit writes them
-(``::add-mask::value``, ``::error title=T::message``; @actions/core's command.ts):
-github-action-utils 2.0.0 writes ``::add-mask ::value``, with a space that GitHub's runner
-accepts but act, Gitea and Forgejo runners do not, so they print the secret instead.
-File commands go through github-action-utils, which writes them with a random heredoc
-delimiter (no value can inject another output). Plain log lines pass through ``say``, so
-text from Northflank cannot act as a command. Nothing written here may raise: a runner file
-that cannot be written is reported as a runner problem, once.
-"""
+"""The run's events as step-log lines, and the end of the step: outputs, state, the
+failure annotation and the job summary, on every path."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import sys
-import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import github_action_utils as gha
-
-from .bodies import StartBuildRequest
-from .client import EnsuredService
-from .errors import InvalidInputs, TransportFailure
-from .logs import LogLine
-from .report import elapsed_label, md, outputs, summary
-from .run import BuildReport, Outcome
-from .target import BuildTarget
+from northflank_build.api.bodies import StartBuildRequest
+from northflank_build.api.client import EnsuredService
+from northflank_build.api.errors import InvalidInputs, TransportFailure
+from northflank_build.api.logs import LogLine
+from northflank_build.api.routes import BuildTarget
+from northflank_build.engine.report import BuildReport, Outcome, elapsed_label, outputs
+from northflank_build.github.commands import (
+    LINE_BREAKS,
+    STATE_BUILD_ID,
+    STATE_FINISHED,
+    STATE_START_SENT,
+    STATE_TARGET,
+    RunnerFiles,
+    StopCommands,
+    command,
+    error,
+    save_state,
+    say,
+    set_output,
+    write_line,
+)
+from northflank_build.github.summary import invalid_summary, summary
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from .models import Build
-
-STATE_BUILD_ID = "build_id"
-STATE_FINISHED = "finished"
-STATE_TARGET = "target"  # "job:<id>" or "service:<id>", for the post step
-# A start request whose build is not known: "<kind>:<id>|<epoch seconds>|<sha>".
-STATE_START_SENT = "start_sent"
-_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
-
-
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def _write(line: str) -> None:
-    """One line to the step log as UTF-8, whatever stdout's encoding; never raises."""
-    data = (line + "\n").encode("utf-8", errors="replace")
-    try:
-        sys.stdout.flush()
-        buffer = getattr(sys.stdout, "buffer", None)
-        if buffer is not None:
-            buffer.write(data)
-        else:
-            sys.stdout.write(data.decode("utf-8"))
-        sys.stdout.flush()
-    except (OSError, ValueError):
-        pass  # a closed stdout: nothing else can be told
-
-
-def command(name: str, message: str = "", **properties: str | None) -> None:
-    """A workflow command in the standard form: ``::name k=v,k=v::message``."""
-    props = ",".join(
-        f"{key}={_escape_property(value)}" for key, value in properties.items() if value
-    )
-    _write(
-        f"::{name} {props}::{_escape_data(message)}"
-        if props
-        else f"::{name}::{_escape_data(message)}"
-    )
-
-
-def error(message: str, title: str | None = None) -> None:
-    command("error", message, title=title)
-
-
-def warning(message: str, title: str | None = None) -> None:
-    command("warning", message, title=title)
-
-
-class RunnerFiles:
-    """The runner's file commands; the first one that cannot be written is remembered."""
-
-    problem: str | None = None
-
-    @classmethod
-    def write(cls, variable: str, name: str, value: str) -> None:
-        if not os.environ.get(variable):
-            return
-        value = value.encode("utf-8", errors="replace").decode("utf-8")
-        try:
-            if variable == "GITHUB_OUTPUT":
-                gha.set_output(name, value)
-            elif variable == "GITHUB_STATE":
-                gha.save_state(name, value)
-            else:
-                gha.append_job_summary(value)
-        except OSError as exc:
-            if cls.problem is None:
-                cls.problem = (
-                    f"The runner's {variable} file ({os.environ.get(variable)}) cannot be "
-                    f"written: {exc.strerror or exc}. This is a problem of the runner or the "
-                    "job's container, not of Northflank or the inputs."
-                )
-                error(cls.problem, title="Runner problem")
-
-
-def set_output(name: str, value: str) -> None:
-    RunnerFiles.write("GITHUB_OUTPUT", name, value)
-
-
-def save_state(name: str, value: str) -> None:
-    RunnerFiles.write("GITHUB_STATE", name, value)
-
-
-def inert(text: str) -> str:
-    """One log line that the runner will not read as a workflow command.
-
-    The runner splits on CR and LF and runs a line that starts with ``::`` (after
-    whitespace) or contains ``##[`` anywhere.
-    """
-    line = _LINE_BREAKS.sub(" ", text).replace("##[", "## [")
-    return "> " + line if line.lstrip().startswith("::") else line
-
-
-def say(text: str) -> None:
-    _write(inert(text))
-
-
-def get_input(name: str) -> str | None:
-    return gha.get_user_input(name)
-
-
-def mask(value: str) -> None:
-    if value.strip():
-        command("add-mask", value)
-
-
-def workspace() -> Path:
-    return Path(os.environ.get("GITHUB_WORKSPACE") or os.getcwd())
-
-
-def debug_enabled() -> bool:
-    return os.environ.get("RUNNER_DEBUG") == "1"
-
-
-class _StopCommands:
-    """While build-log text is being shown, the runner runs no workflow commands at all.
-
-    The token is random, so no log line can end the pause; our own commands resume first.
-    """
-
-    token: str | None = None
-
-    @classmethod
-    def pause(cls) -> None:
-        if cls.token is None:
-            cls.token = f"nf-log-{uuid.uuid4().hex}"
-            command("stop-commands", cls.token)
-
-    @classmethod
-    def resume(cls) -> None:
-        if cls.token is not None:
-            _write(f"::{cls.token}::")
-            cls.token = None
-
-
-def debug(message: str) -> None:
-    if debug_enabled():
-        _StopCommands.resume()
-        command("debug", inert(message))
+    from northflank_build.api.models import Build
 
 
 class ActionEvents:
@@ -258,13 +115,13 @@ class ActionEvents:
 
     def log_lines(self, lines: list[LogLine]) -> None:
         # Log text is untrusted: it is printed only while commands are paused. Masks apply.
-        _StopCommands.pause()
+        StopCommands.pause()
         for line in lines:
-            for part in _LINE_BREAKS.split(line.text):
-                _write(f"  | {part}")
+            for part in LINE_BREAKS.split(line.text):
+                write_line(f"  | {part}")
 
     def followed(self) -> None:
-        _StopCommands.resume()
+        StopCommands.resume()
         if self._group_open:
             command("endgroup")
             self._group_open = False
@@ -278,7 +135,7 @@ def report_invalid(exc: InvalidInputs) -> None:
 
 def finish(report: BuildReport) -> int:
     """Outputs, state, summary and the failure annotation, on every path; the exit code."""
-    _StopCommands.resume()
+    StopCommands.resume()
     for name, value in outputs(report).items():
         set_output(name, value)
     # Reaching here, the main step has dealt with the build (aborted it, or left it running
@@ -302,11 +159,6 @@ def finish(report: BuildReport) -> int:
         code = Outcome.ERROR.exit_code  # the outputs a later step reads may be missing
     say(f"Result: {report.outcome.value} ({result}); exit code {code}.")
     return code
-
-
-def invalid_summary(exc: InvalidInputs) -> str:
-    rows = "\n".join(f"| `{p.name}` | {md(p.message)} |" for p in exc.problems)
-    return f"### :x: Invalid inputs: nothing was sent\n\n| input | problem |\n|---|---|\n{rows}\n"
 
 
 def finish_invalid(exc: InvalidInputs) -> int:

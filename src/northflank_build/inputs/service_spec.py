@@ -18,9 +18,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from .bodies import DOCKER_WORK_DIR_PATTERN, DOCKERFILE_PATH_PATTERN
-from .errors import InputProblem
-from .sources import encode_secret, read_source
+from northflank_build.api.bodies import DOCKER_WORK_DIR_PATTERN, DOCKERFILE_PATH_PATTERN
+from northflank_build.api.errors import InputProblem
+from northflank_build.inputs.sources import encode_secret, read_source
 
 INPUT = "service-spec"
 # The seed says at most 20 characters; the API today (official schema) allows 54.

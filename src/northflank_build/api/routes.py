@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .bodies import BuildKind
-from .wire import segment
+from northflank_build.api.bodies import BuildKind
+from northflank_build.api.wire import segment
 
 
 def project_path(project_id: str, team_id: str | None) -> str:

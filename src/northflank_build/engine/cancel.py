@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from . import _early
-from .errors import Cancelled
+from northflank_build.api.errors import Cancelled
 
 
 class CancelScope:
@@ -47,7 +46,7 @@ class CancelScope:
         finally:
             self._interruptible = False
 
-    def install(self) -> None:
+    def install(self, pending: list[str] | None = None) -> None:
         """Handle SIGINT and SIGTERM (Python as PID 1 ignores SIGTERM without a handler)."""
 
         def handler(signum: int, _frame: FrameType | None) -> None:
@@ -55,5 +54,5 @@ class CancelScope:
 
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)
-        if _early.PENDING:  # a cancel that came while the action was loading
-            self.cancel(_early.PENDING[0])
+        if pending:  # a cancel that came while the action was loading (see _early.py)
+            self.cancel(pending[0])

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from .models import Build
+    from northflank_build.api.models import Build
 
 FIRST_S = 1.0
 GROWTH = 1.5

@@ -9,18 +9,12 @@ never eat the rate-limit budget that status polling needs. Lines are keyed by
 
 from __future__ import annotations
 
-import json
-import re
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
 
-from .errors import ActionFailure
-from .wire import printable
+from northflank_build.api.errors import ActionFailure
+from northflank_build.api.logs import LogLine, Tail
 
-# Container-log framing the API passes through: "[<ts> ]stdout F <text>".
-CRI_PREFIX = re.compile(r"^(?:\d{4}-\d\d-\d\dT\S+ )?(?:stdout|stderr) [FP] ")
 TAIL_LINES = 30
 HTTP_EVERY_S = 20.0
 RANGE_PAGE = 500
@@ -28,43 +22,6 @@ RANGE_PAGES_PER_PUMP = 5
 FINAL_SETTLE_S = 3.0
 # Consecutive failed log pages before logs are given up (status checks go on).
 MAX_FAILURES = 2
-# A longer line is cut: one line must not fill the step log or the job summary.
-MAX_LINE_CHARS = 4000
-
-
-@dataclass(frozen=True)
-class LogLine:
-    ts: str
-    container: str
-    text: str
-
-    @classmethod
-    def from_api(cls, item: Any) -> LogLine | None:
-        if not isinstance(item, dict) or not isinstance(item.get("ts"), str):
-            return None
-        raw = item.get("log")
-        text = raw if isinstance(raw, str) else json.dumps(raw)
-        # Printable (a lone surrogate cannot be written as UTF-8) and bounded per line.
-        text = printable(CRI_PREFIX.sub("", text, count=1))[:MAX_LINE_CHARS]
-        container = printable(str(item.get("containerId", "")))[:100]
-        return cls(printable(item["ts"])[:64], container, text)
-
-
-class TailUnavailable(Exception):
-    """The live tail could not be opened; the range endpoint is used instead."""
-
-
-# (WebSocket URL, token, open timeout in seconds) -> an open tail
-TailOpener = Callable[[str, str, float], "Tail"]
-
-
-class Tail(Protocol):
-    def drain(self) -> list[LogLine]: ...
-    @property
-    def broken(self) -> bool: ...
-    @property
-    def ended(self) -> bool: ...
-    def close(self) -> None: ...
 
 
 class LineBook:

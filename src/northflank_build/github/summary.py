@@ -1,68 +1,15 @@
-"""What a finished run says: the step outputs and the job summary (pure functions)."""
+"""The job summary in GitHub Markdown: every piece of Markdown the action writes is here.
+
+Text from Northflank is escaped (``md``), put in code spans (``code``) or percent-encoded
+where it becomes a link target (``url``); nothing from it can add a link, an image or HTML.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
-from .run import BuildReport, Outcome
-from .timestamps import format_timestamp
-
-if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from .models import Build
-
-OUTPUT_NAMES = (
-    "build-id",
-    "status",
-    "success",
-    "concluded",
-    "registry-uri",
-    "sha",
-    "branch",
-    "created-at",
-    "concluded-at",
-    "duration-seconds",
-    "build-url",
-    "service-id",
-    "service-created",
-)
-
-
-def elapsed_label(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes:d}:{secs:02d}"
-
-
-def duration_seconds(build: Build | None, fallback: float) -> str:
-    """From created-at to concluded-at; while not concluded, the time the step waited."""
-    if build is None:
-        return ""
-    created, concluded = build.created_datetime(), build.concluded_datetime()
-    if created and concluded:
-        return str(max(0, round((concluded - created).total_seconds())))
-    return str(round(fallback)) if fallback else ""
-
-
-def outputs(report: BuildReport) -> dict[str, str]:
-    build = report.build
-    values = {
-        "build-id": build.id if build else "",
-        "status": (build.status or "") if build else "",
-        "success": "true" if report.outcome is Outcome.SUCCEEDED else "false",
-        "concluded": "true" if build and build.finished else "false",
-        "registry-uri": (build.registry_uri or "") if build else "",
-        "sha": (build.sha or "") if build else report.requested_sha,
-        "branch": (build.branch or "") if build else report.requested_branch,
-        "created-at": format_timestamp(build.created_datetime()) if build else "",
-        "concluded-at": format_timestamp(build.concluded_datetime()) if build else "",
-        "duration-seconds": duration_seconds(build, report.waited_s),
-        "build-url": report.build_url,
-        "service-id": report.service_id,
-        "service-created": "true" if report.service_created else "false",
-    }
-    assert tuple(values) == OUTPUT_NAMES
-    return values
-
+from northflank_build.api.errors import InvalidInputs
+from northflank_build.engine.report import BuildReport, Outcome, elapsed_label, outputs
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 # GitHub drops a step's whole summary over 1 MiB (status and link included): ours stays far
@@ -185,3 +132,8 @@ def log_tail_block(tail: list[str]) -> list[str]:
         "</details>",
         "",
     ]
+
+
+def invalid_summary(exc: InvalidInputs) -> str:
+    rows = "\n".join(f"| `{p.name}` | {md(p.message)} |" for p in exc.problems)
+    return f"### :x: Invalid inputs: nothing was sent\n\n| input | problem |\n|---|---|\n{rows}\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from .bodies import (
+from northflank_build.api.bodies import (
     DOCKER_WORK_DIR_PATTERN,
     DOCKERFILE_PATH_PATTERN,
     DOCKERFILE_TARGET_PATTERN,
@@ -26,12 +26,12 @@ from .bodies import (
     SecretContent,
     StartBuildRequest,
 )
-from .errors import InputProblem, InvalidInputs
-from .sources import parse_build_arguments, parse_secret_map
-from .target import BuildTarget
+from northflank_build.api.errors import InputProblem, InvalidInputs
+from northflank_build.api.routes import BuildTarget
+from northflank_build.inputs.sources import parse_build_arguments, parse_secret_map
 
 if TYPE_CHECKING:  # loaded at run time only when a service-spec is given (with PyYAML)
-    from .service_spec import BuildServiceSpec
+    from northflank_build.inputs.service_spec import BuildServiceSpec
 
 DEFAULT_API_URL = "https://api.northflank.com"
 # Northflank ids are slugs of names ("My App" -> "my-app"), so this rejects nothing real
@@ -494,7 +494,7 @@ def parse_inputs(
     spec_text = read("service-spec") or ""
     spec = None
     if spec_text.strip():
-        from .service_spec import parse_service_spec  # noqa: PLC0415 - only when used
+        from northflank_build.inputs.service_spec import parse_service_spec  # noqa: PLC0415 - only when used
 
         spec = parse_service_spec(
             spec_text, env, workspace, problems, on_secret, (_build_file_key, _mount_key)

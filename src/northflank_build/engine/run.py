@@ -6,28 +6,35 @@ Shared by the action and any other front end; it reports through ``Events`` and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import timedelta
-from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
 
-from .bodies import StartBuildRequest
-from .cancel import CancelScope
-from .client import EnsuredService, NorthflankClient
-from .clock import Clock
-from .config import DEFAULT_API_URL, ActionConfig
-from .errors import ActionFailure, Cancelled, CreateOutcomeUnknown, DeadlineReached
-from .logs import BuildLogs, LogLine, Tail, TailOpener, TailUnavailable
-from .retry import NO_RETRY
-from .schedule import DENSE_S, Forecast, PollSchedule
-from .target import BuildTarget, project_path
-from .timestamps import format_timestamp
-from .waiting import WaitEnd, WaitPolicy, wait_for_build
-from .wire import printable, segment
+import httpx
+
+from northflank_build.api.bodies import StartBuildRequest
+from northflank_build.api.client import EnsuredService, NorthflankClient
+from northflank_build.api.clock import Clock
+from northflank_build.api.errors import (
+    ActionFailure,
+    Cancelled,
+    CreateOutcomeUnknown,
+    DeadlineReached,
+)
+from northflank_build.api.logs import LogLine, Tail, TailOpener, TailUnavailable
+from northflank_build.api.retry import NO_RETRY, RetryPolicy
+from northflank_build.api.routes import BuildTarget, project_path
+from northflank_build.api.timestamps import format_timestamp
+from northflank_build.api.wire import printable
+from northflank_build.engine.cancel import CancelScope
+from northflank_build.engine.logs import BuildLogs
+from northflank_build.engine.report import BuildReport, Outcome, dashboard_base
+from northflank_build.engine.schedule import DENSE_S, Forecast, PollSchedule
+from northflank_build.engine.waiting import WaitEnd, WaitPolicy, wait_for_build
+from northflank_build.inputs.config import ActionConfig
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from .models import Build
+    from northflank_build.api.models import Build
 
 ABORT_TIMEOUT_S = 3.0
 # Builds listed for the forecast: one page, newest picked by our own sort (order undocumented).
@@ -37,35 +44,6 @@ TAIL_OPEN_TIMEOUT_S = 5.0
 # A log page is worth less than a status check: one try, bounded (logs.py tries again
 # at its next turn).
 LOG_READ_S = 5.0
-
-
-class Outcome(Enum):
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    STARTED = "started"  # wait: false
-    CREATED = "service ready"  # only the build service was asked for
-    DRY_RUN = "dry run"
-    TIMED_OUT = "timed out"
-    CANCELLED = "cancelled"
-    ERROR = "error"
-    INVALID = "invalid input"
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES[self]
-
-
-EXIT_CODES = {
-    Outcome.SUCCEEDED: 0,
-    Outcome.STARTED: 0,
-    Outcome.CREATED: 0,
-    Outcome.DRY_RUN: 0,
-    Outcome.FAILED: 1,
-    Outcome.INVALID: 2,
-    Outcome.ERROR: 3,
-    Outcome.TIMED_OUT: 4,
-    Outcome.CANCELLED: 130,
-}
 
 
 class Events(Protocol):
@@ -84,56 +62,6 @@ class Events(Protocol):
     def following(self, build: Build, source: str) -> None: ...
     def log_lines(self, lines: list[LogLine]) -> None: ...
     def followed(self) -> None: ...
-
-
-@dataclass
-class BuildReport:
-    outcome: Outcome
-    project_id: str = ""
-    team_id: str | None = None
-    target: BuildTarget | None = None
-    build: Build | None = None
-    dashboard: str = ""
-    failure: ActionFailure | None = None
-    timeline: list[tuple[str, float]] = field(default_factory=list)
-    waited_s: float = 0.0
-    adopted: bool = False
-    service_id: str = ""
-    service_created: bool | None = None  # None: no service-spec
-    requested_sha: str = ""  # what was asked for, shown when no build exists (dry run)
-    requested_branch: str = ""
-    log_tail: list[str] = field(default_factory=list)
-    aborted: bool | None = None  # None: no abort was attempted
-    # When a start request that may have made a build (unseen) went out, epoch seconds.
-    start_unknown_since: float | None = None
-
-    @property
-    def builds_url(self) -> str:
-        """The dashboard page of the target's builds."""
-        if not (self.target and self.dashboard):
-            return ""
-        scope = f"t/{segment(self.team_id)}" if self.team_id else "s"
-        return (
-            f"{self.dashboard}/{scope}/project/{segment(self.project_id)}/{self.target.kind}s/"
-            f"{segment(self.target.id)}/builds"
-        )
-
-    @property
-    def build_url(self) -> str:
-        if not (self.build and self.builds_url):
-            return ""
-        return f"{self.builds_url}/{segment(self.build.id)}"
-
-
-def dashboard_base(api_url: str) -> str:
-    """The Northflank dashboard that goes with an API URL (api.X -> app.X)."""
-    if api_url.rstrip("/") == DEFAULT_API_URL:
-        return "https://app.northflank.com"
-    parts = urlsplit(api_url)
-    host = parts.netloc
-    if host.startswith("api."):
-        return f"{parts.scheme}://app.{host[4:]}"
-    return api_url.rstrip("/")  # the simulator serves the dashboard paths itself
 
 
 SECRET_MAPS = ("buildFiles", "dockerSecretMounts")
@@ -193,6 +121,29 @@ def dry_run(config: ActionConfig, events: Events) -> BuildReport:
     return report
 
 
+def connect(
+    config: ActionConfig,
+    clock: Clock,
+    *,
+    deadline: float,
+    retry: RetryPolicy | None = None,
+    on_debug: Callable[[str], None] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> NorthflankClient:
+    """The API client for a validated configuration (the action, the CLI, the post step)."""
+    return NorthflankClient(
+        api_url=config.api_url,
+        token=config.api_token.get_secret_value(),
+        project_id=config.project_id,
+        team_id=config.team_id,
+        clock=clock,
+        retry=retry,
+        on_debug=on_debug,
+        transport=transport,
+        deadline=deadline,
+    )
+
+
 def run_build(
     config: ActionConfig,
     client: NorthflankClient,
@@ -240,7 +191,10 @@ def _run(
     if config.service_spec is not None:
         try:
             with cancel.interruptible():
-                ensured = client.ensure_service(config.service_spec, config.if_exists)
+                spec = config.service_spec
+                ensured = client.ensure_service(
+                    spec.to_json(), spec.name, spec.service_id, config.if_exists
+                )
         except Cancelled:
             report.outcome = Outcome.CANCELLED
             return
@@ -458,7 +412,7 @@ def _open_logs(
     open_tail: TailOpener | None,
 ) -> BuildLogs | None:
     # websockets is imported here, after the build started: start-up stays lean.
-    from .logtail import WebSocketTail, tail_url  # noqa: PLC0415
+    from northflank_build.api.logtail import WebSocketTail, tail_url  # noqa: PLC0415
 
     tail: Tail | None = None
     url = tail_url(config.api_url, f"{client.project_path}/{target.segment}/build-logs", build.id)

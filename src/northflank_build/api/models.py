@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from .timestamps import parse_timestamp
+from northflank_build.api.timestamps import parse_timestamp
 
 # Build ids look like "joyous-view-6290"; the format is undocumented, so this admits any
 # plain token, and nothing that could climb out of a URL path ("..", "/", "%").

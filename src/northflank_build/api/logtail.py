@@ -18,9 +18,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from websockets.exceptions import ConnectionClosedOK, WebSocketException
 from websockets.sync.client import ClientConnection, reconnect
 
-from . import __version__
-from .logs import LogLine, TailUnavailable
-from .wire import decode_json
+from northflank_build import __version__
+from northflank_build.api.logs import LogLine, TailUnavailable
+from northflank_build.api.wire import decode_json
 
 CLOSE_TIMEOUT_S = 0.5
 # One message of log lines; the API sends up to lineLimit (1000) lines a message.

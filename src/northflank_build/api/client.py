@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import __version__
-from .bodies import StartBuildRequest
-from .clock import Clock
-from .errors import (
+from northflank_build import __version__
+from northflank_build.api.bodies import StartBuildRequest
+from northflank_build.api.clock import Clock
+from northflank_build.api.errors import (
     ActionFailure,
     ApiError,
     AuthenticationFailed,
@@ -31,16 +31,14 @@ from .errors import (
     ServerError,
     TransportFailure,
 )
-from .logs import LogLine
-from .ratelimit import RateLimit, SharedBudget, retry_after_seconds, server_time
-from .retry import NO_RETRY, RETRYABLE_STATUS, RetryPolicy
-from .target import BuildTarget, project_path
-from .wire import decode_json, printable, segment, send_bounded
+from northflank_build.api.logs import LogLine
+from northflank_build.api.ratelimit import RateLimit, SharedBudget, retry_after_seconds, server_time
+from northflank_build.api.retry import NO_RETRY, RETRYABLE_STATUS, RetryPolicy
+from northflank_build.api.routes import BuildTarget, project_path
+from northflank_build.api.wire import decode_json, printable, segment, send_bounded
 
 if TYPE_CHECKING:
-    from .config import ActionConfig
-    from .models import Build
-    from .service_spec import BuildServiceSpec
+    from northflank_build.api.models import Build
 
 T = TypeVar("T")
 # Each request is bounded in total (headers and body), not only per socket read.
@@ -165,7 +163,7 @@ def _oldest_first(builds: list[Build]) -> bool:
 
 
 def parse_build(resp: httpx.Response) -> Build:
-    from .models import Build  # noqa: PLC0415
+    from northflank_build.api.models import Build  # noqa: PLC0415
 
     return _model(Build, resp, _data(resp))
 
@@ -211,30 +209,6 @@ class NorthflankClient:
             # Plain http is allowed for loopback only, so that the token never crosses a
             # network unencrypted: an HTTP(S)_PROXY or ALL_PROXY must not carry it away.
             trust_env=not plain_http(api_url),
-        )
-
-    @classmethod
-    def for_config(
-        cls,
-        config: ActionConfig,
-        clock: Clock,
-        *,
-        retry: RetryPolicy | None = None,
-        on_debug: Callable[[str], None] | None = None,
-        transport: httpx.BaseTransport | None = None,
-        deadline: float | None = None,
-    ) -> NorthflankClient:
-        """The client for a validated configuration (the action, the CLI, the post step)."""
-        return cls(
-            api_url=config.api_url,
-            token=config.api_token.get_secret_value(),
-            project_id=config.project_id,
-            team_id=config.team_id,
-            clock=clock,
-            retry=retry,
-            on_debug=on_debug,
-            transport=transport,
-            deadline=deadline,
         )
 
     def __enter__(self) -> NorthflankClient:
@@ -310,7 +284,7 @@ class NorthflankClient:
         """One page of the builds, the server clock's skew, and the next page's cursor."""
 
         def parse(resp: httpx.Response) -> BuildPage:
-            from .models import BuildList  # noqa: PLC0415
+            from northflank_build.api.models import BuildList  # noqa: PLC0415
 
             body = _envelope(resp)
             builds = _model(BuildList, resp, body["data"]).builds
@@ -453,22 +427,24 @@ class NorthflankClient:
         except NotFound:
             return False
 
-    def ensure_service(self, spec: BuildServiceSpec, if_exists: str) -> EnsuredService:
-        """Create the build service; if it exists, ``use`` it, ``fail``, or ``update`` it (PUT).
+    def ensure_service(
+        self, payload: dict[str, Any], name: str, service_id: str, if_exists: str
+    ) -> EnsuredService:
+        """Create the build service ``payload`` describes (Northflank derives ``service_id``
+        from its ``name``); if it exists, ``use`` it, ``fail``, or ``update`` it (PUT).
 
         After an ambiguous failure the service is looked up before anything is resent.
         """
-        operation = f"create the build service {spec.name!r}"
+        operation = f"create the build service {name!r}"
         path = f"{self.project_path}/services/build"
-        payload = spec.to_json()
         call = Call(operation, "Project > Services > General > Create", "POST", path, payload)
 
         def answer(resp: httpx.Response) -> EnsuredService:
-            return EnsuredService(spec.service_id, created=True)
+            return EnsuredService(service_id, created=True)
 
         def find(_sent_at: float) -> EnsuredService | None:
-            exists = self.service_exists(spec.service_id)
-            return EnsuredService(spec.service_id, created=True) if exists else None
+            exists = self.service_exists(service_id)
+            return EnsuredService(service_id, created=True) if exists else None
 
         def project_missing(resp: httpx.Response) -> ApiError:
             return self._project_not_found(resp, operation)
@@ -478,35 +454,18 @@ class NorthflankClient:
         except ApiError as exc:
             if exc.status != 409:
                 raise
-            return self._exists(spec, if_exists, exc, path, payload)
-
-    def _exists(
-        self,
-        spec: BuildServiceSpec,
-        if_exists: str,
-        conflict: ApiError,
-        path: str,
-        payload: dict[str, Any],
-    ) -> EnsuredService:
         if if_exists == "use":
-            return EnsuredService(spec.service_id, created=False)
+            return EnsuredService(service_id, created=False)
         if if_exists == "update":
             self._call(
-                Call(
-                    f"update the build service {spec.name!r}",
-                    "Project > Services > General > Create",
-                    "PUT",
-                    path,
-                    payload,
-                ),
+                Call(f"update the build service {name!r}", call.permission, "PUT", path, payload),
                 lambda _resp: None,
             )
-            return EnsuredService(spec.service_id, created=False, updated=True)
+            return EnsuredService(service_id, created=False, updated=True)
         raise ApiError(
             409,
-            f"A service with the id {spec.service_id!r} (derived from the name {spec.name!r}) already "
+            f"A service with the id {service_id!r} (derived from the name {name!r}) already "
             f"exists in project {self.project_id!r}, and if-exists is fail.",
-            error_id=conflict.error_id,
             fix="Set if-exists: use to build the existing service, if-exists: update to apply the "
             "spec to it, or give the new service another name.",
             title="Build service already exists",

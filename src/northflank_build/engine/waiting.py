@@ -11,11 +11,17 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
-from .clock import Clock
-from .errors import ApiError, DeadlineReached, MalformedResponse, ServerError, TransportFailure
+from northflank_build.api.clock import Clock
+from northflank_build.api.errors import (
+    ApiError,
+    DeadlineReached,
+    MalformedResponse,
+    ServerError,
+    TransportFailure,
+)
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from .models import Build
+    from northflank_build.api.models import Build
 
 # Errors worth outliving: the build keeps running on Northflank while we cannot see it.
 # Not RateLimited: the client raises it only past its cap, and then we stop, saying so.

@@ -1,0 +1,150 @@
+"""What a run learned, as values: its outcome, exit code, the build as last seen, and the
+step's outputs (one flat mapping shared by the action and the CLI's --json)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from northflank_build.api.errors import ActionFailure
+from northflank_build.api.routes import BuildTarget
+from northflank_build.api.timestamps import format_timestamp
+from northflank_build.api.wire import segment
+from northflank_build.inputs.config import DEFAULT_API_URL
+
+if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
+    from northflank_build.api.models import Build
+
+
+class Outcome(Enum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STARTED = "started"  # wait: false
+    CREATED = "service ready"  # only the build service was asked for
+    DRY_RUN = "dry run"
+    TIMED_OUT = "timed out"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+    INVALID = "invalid input"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self]
+
+
+EXIT_CODES = {
+    Outcome.SUCCEEDED: 0,
+    Outcome.STARTED: 0,
+    Outcome.CREATED: 0,
+    Outcome.DRY_RUN: 0,
+    Outcome.FAILED: 1,
+    Outcome.INVALID: 2,
+    Outcome.ERROR: 3,
+    Outcome.TIMED_OUT: 4,
+    Outcome.CANCELLED: 130,
+}
+
+
+@dataclass
+class BuildReport:
+    outcome: Outcome
+    project_id: str = ""
+    team_id: str | None = None
+    target: BuildTarget | None = None
+    build: Build | None = None
+    dashboard: str = ""
+    failure: ActionFailure | None = None
+    timeline: list[tuple[str, float]] = field(default_factory=list)
+    waited_s: float = 0.0
+    adopted: bool = False
+    service_id: str = ""
+    service_created: bool | None = None  # None: no service-spec
+    requested_sha: str = ""  # what was asked for, shown when no build exists (dry run)
+    requested_branch: str = ""
+    log_tail: list[str] = field(default_factory=list)
+    aborted: bool | None = None  # None: no abort was attempted
+    # When a start request that may have made a build (unseen) went out, epoch seconds.
+    start_unknown_since: float | None = None
+
+    @property
+    def builds_url(self) -> str:
+        """The dashboard page of the target's builds."""
+        if not (self.target and self.dashboard):
+            return ""
+        scope = f"t/{segment(self.team_id)}" if self.team_id else "s"
+        return (
+            f"{self.dashboard}/{scope}/project/{segment(self.project_id)}/{self.target.kind}s/"
+            f"{segment(self.target.id)}/builds"
+        )
+
+    @property
+    def build_url(self) -> str:
+        if not (self.build and self.builds_url):
+            return ""
+        return f"{self.builds_url}/{segment(self.build.id)}"
+
+
+def dashboard_base(api_url: str) -> str:
+    """The Northflank dashboard that goes with an API URL (api.X -> app.X)."""
+    if api_url.rstrip("/") == DEFAULT_API_URL:
+        return "https://app.northflank.com"
+    parts = urlsplit(api_url)
+    host = parts.netloc
+    if host.startswith("api."):
+        return f"{parts.scheme}://app.{host[4:]}"
+    return api_url.rstrip("/")  # the simulator serves the dashboard paths itself
+
+
+OUTPUT_NAMES = (
+    "build-id",
+    "status",
+    "success",
+    "concluded",
+    "registry-uri",
+    "sha",
+    "branch",
+    "created-at",
+    "concluded-at",
+    "duration-seconds",
+    "build-url",
+    "service-id",
+    "service-created",
+)
+
+
+def elapsed_label(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes:d}:{secs:02d}"
+
+
+def duration_seconds(build: Build | None, fallback: float) -> str:
+    """From created-at to concluded-at; while not concluded, the time the step waited."""
+    if build is None:
+        return ""
+    created, concluded = build.created_datetime(), build.concluded_datetime()
+    if created and concluded:
+        return str(max(0, round((concluded - created).total_seconds())))
+    return str(round(fallback)) if fallback else ""
+
+
+def outputs(report: BuildReport) -> dict[str, str]:
+    build = report.build
+    values = {
+        "build-id": build.id if build else "",
+        "status": (build.status or "") if build else "",
+        "success": "true" if report.outcome is Outcome.SUCCEEDED else "false",
+        "concluded": "true" if build and build.finished else "false",
+        "registry-uri": (build.registry_uri or "") if build else "",
+        "sha": (build.sha or "") if build else report.requested_sha,
+        "branch": (build.branch or "") if build else report.requested_branch,
+        "created-at": format_timestamp(build.created_datetime()) if build else "",
+        "concluded-at": format_timestamp(build.concluded_datetime()) if build else "",
+        "duration-seconds": duration_seconds(build, report.waited_s),
+        "build-url": report.build_url,
+        "service-id": report.service_id,
+        "service-created": "true" if report.service_created else "false",
+    }
+    assert tuple(values) == OUTPUT_NAMES
+    return values

@@ -1,0 +1,1 @@
+"""Inputs: raw strings into a typed, validated configuration (pure; nothing is sent)."""

@@ -158,9 +158,9 @@ def test_429_without_retry_after_waits_for_the_reset() -> None:
 def test_429_past_the_cap_fails_with_a_message_that_says_so() -> None:
     limited = httpx.Response(429, text="Too Many Requests", headers={"x-ratelimit-reset": "3000"})
     client, clock, _ = make(sequence(limited))
-    with pytest.raises(RateLimited, match="past this action's cap") as caught:
+    with pytest.raises(RateLimited, match="past this client's cap") as caught:
         client.get_build(JOB, "b-1")
-    assert "1000 requests an hour" in caught.value.fix
+    assert (caught.value.limited, caught.value.asked_s) == (1, 3000)
     assert clock.sleeps == []
 
 
@@ -187,16 +187,17 @@ def envelope(status: int, message: str) -> httpx.Response:
     )
 
 
-def test_401_403_404_fail_fast_with_cause_and_fix() -> None:
+def test_401_403_404_fail_fast_with_the_facts() -> None:
     client, _, seen = make(sequence(envelope(401, "Unauthenticated")))
     with pytest.raises(AuthenticationFailed) as auth:
         client.get_build(JOB, "b-1")
-    assert len(seen) == 1 and "expired" in auth.value.message and "api-token" in auth.value.fix
+    assert len(seen) == 1 and "expired" in auth.value.message
+    assert (auth.value.said, auth.value.error_id) == ("Unauthenticated", "e-42")
     client, _, _ = make(sequence(envelope(403, "Insufficient permissions")))
     with pytest.raises(PermissionDenied) as denied:
         client.get_build(JOB, "b-1")
-    assert "Project > Jobs > Deployment > Deploy Build" in denied.value.fix
-    assert "e-42" in denied.value.message
+    assert denied.value.permission == "Project > Jobs > Deployment > Deploy Build"
+    assert denied.value.resource is not None and denied.value.resource.id == "proj"
     client, _, _ = make(sequence(envelope(404, "Not found")))
     with pytest.raises(NotFound, match="Build 'b-1' of job 'my-job'"):
         client.get_build(JOB, "b-1")
@@ -220,7 +221,7 @@ def test_start_404_says_whether_project_or_job_is_missing() -> None:
     client, _, _ = make(job_missing)
     with pytest.raises(NotFound, match="job 'my-job' was not found in project 'proj'") as caught:
         client.start_build(JOB, StartBuildRequest(sha=SHA))
-    assert "job-id" in caught.value.fix
+    assert caught.value.resource is not None and caught.value.resource.kind == "job"
 
 
 class FakeNorthflank:

@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 
 from conftest import SCHEMAS
-from northflank_build.api.errors import InvalidInputs
 from northflank_build.inputs.config import ActionConfig, parse_inputs
+from northflank_build.inputs.problems import InvalidInputs
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 BASE = {"api-token": "secret-token", "project-id": "my-project", "job-id": "my-job"}

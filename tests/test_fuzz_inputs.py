@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SCHEMAS
-from northflank_build.api.errors import InvalidInputs
 from northflank_build.inputs.config import INPUT_NAMES, parse_inputs
+from northflank_build.inputs.problems import InvalidInputs
 
 GOOD = {
     "api-token": "tok-valid-0001",

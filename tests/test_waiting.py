@@ -107,7 +107,11 @@ def test_transient_failures_are_outlived() -> None:
     def flaky() -> Build:
         calls["n"] += 1
         if calls["n"] in (2, 3, 4):
-            raise ServerError(502, "bad gateway") if calls["n"] % 2 else TransportFailure("reset")
+            raise (
+                ServerError(502, "read", "bad gateway")
+                if calls["n"] % 2
+                else TransportFailure("reset")
+            )
         return inner()
 
     end, build, _, troubles = wait(flaky, clock)
@@ -116,7 +120,7 @@ def test_transient_failures_are_outlived() -> None:
 
 def test_permanent_errors_stop_the_wait() -> None:
     def denied() -> Build:
-        raise AuthenticationFailed(401, "token revoked")
+        raise AuthenticationFailed(401, "read", "token revoked")
 
     with pytest.raises(AuthenticationFailed):
         wait(denied, FakeClock())

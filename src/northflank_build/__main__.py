@@ -16,7 +16,6 @@ import sys  # noqa: E402
 import httpx  # noqa: E402
 
 from northflank_build.api.clock import Clock, SystemClock  # noqa: E402
-from northflank_build.api.errors import InvalidInputs  # noqa: E402
 from northflank_build.engine.cancel import CancelScope  # noqa: E402
 from northflank_build.engine.report import BuildReport, Outcome  # noqa: E402
 from northflank_build.engine.run import (  # noqa: E402
@@ -28,6 +27,7 @@ from northflank_build.engine.run import (  # noqa: E402
 from northflank_build.github import commands as runner  # noqa: E402
 from northflank_build.github import events  # noqa: E402
 from northflank_build.inputs.config import parse_inputs  # noqa: E402
+from northflank_build.inputs.problems import InvalidInputs  # noqa: E402
 
 
 def main(

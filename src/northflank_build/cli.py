@@ -23,13 +23,15 @@ from northflank_build import __version__
 from northflank_build.api.bodies import StartBuildRequest
 from northflank_build.api.client import EnsuredService
 from northflank_build.api.clock import Clock, SystemClock
-from northflank_build.api.errors import ActionFailure, InvalidInputs
+from northflank_build.api.errors import NorthflankError
 from northflank_build.api.logs import LogLine
 from northflank_build.api.routes import BuildTarget
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.report import BuildReport, Outcome, elapsed_label, outputs
 from northflank_build.engine.run import connect, dry_run, run_build
 from northflank_build.inputs.config import parse_inputs
+from northflank_build.inputs.problems import InvalidInputs
+from northflank_build.wording import CLI, describe
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build
@@ -252,7 +254,8 @@ def _inputs(args: argparse.Namespace, token: str) -> dict[str, str]:
 
 def _finish(report: BuildReport, args: argparse.Namespace) -> int:
     if report.failure is not None:
-        emit(f"error: {report.failure.title}: {report.failure.explain()}")
+        worded = describe(report.failure, CLI)
+        emit(f"error: {worded.title}: {worded.explain()}")
     if args.json:
         emit(json.dumps({"outcome": report.outcome.value, **outputs(report)}, indent=2), err=False)
     elif not args.quiet:
@@ -283,12 +286,7 @@ def main(
         config = parse_inputs(values.get, os.environ, Path.cwd(), redact.add)
     except InvalidInputs as exc:
         for problem in exc.problems:
-            name = (
-                "$" + TOKEN_VARIABLE
-                if problem.name == "api-token"
-                else "--" + problem.name.replace("service-spec", "spec")
-            )
-            emit(f"error: {name}: {problem.message}")
+            emit(f"error: {CLI.name(problem.name)}: {CLI.rename(problem.message)}")
         return Outcome.INVALID.exit_code
     events = CliEvents(args.quiet)
     clock = clock or SystemClock(cancel.event)
@@ -299,8 +297,9 @@ def main(
             assert target is not None  # argparse requires --job-id or --service-id
             try:
                 client.abort_build(target, args.build_id, timeout=10.0)
-            except ActionFailure as exc:
-                emit(f"error: {exc.title}: {exc.explain()}")
+            except NorthflankError as exc:
+                worded = describe(exc, CLI)
+                emit(f"error: {worded.title}: {worded.explain()}")
                 return Outcome.ERROR.exit_code
             events.note(f"Aborted build {args.build_id}.")
             return 0

@@ -20,12 +20,14 @@ import httpx
 
 from northflank_build.api.client import NorthflankClient
 from northflank_build.api.clock import Clock, SystemClock
-from northflank_build.api.errors import ActionFailure, InvalidInputs
+from northflank_build.api.errors import NorthflankError
 from northflank_build.api.retry import RetryPolicy
 from northflank_build.api.routes import BuildTarget
 from northflank_build.engine.run import connect
 from northflank_build.github import commands as runner
 from northflank_build.inputs.config import parse_inputs
+from northflank_build.inputs.problems import InvalidInputs
+from northflank_build.wording import ACTION, describe
 
 # What the main step can have saved; anything else in the state is not ours to act on.
 _BUILD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -75,9 +77,10 @@ def main(*, transport: httpx.BaseTransport | None = None, clock: Clock | None = 
                 if not build_id:
                     return 0
             _abort_if_running(client, target, build_id)
-        except ActionFailure as exc:
+        except NorthflankError as exc:
             runner.warning(
-                f"Could not abort build {build_id or '(unknown)'}: {exc.explain()}",
+                f"Could not abort build {build_id or '(unknown)'}: "
+                f"{describe(exc, ACTION).explain()}",
                 title="Northflank build may still be running",
             )
     return 0
@@ -106,7 +109,7 @@ def _find_unanswered_start(client: NorthflankClient, target: BuildTarget, saved:
 def _abort_if_running(client: NorthflankClient, target: BuildTarget, build_id: str) -> None:
     try:
         build = client.get_build(target, build_id)
-    except ActionFailure as exc:
+    except NorthflankError as exc:
         runner.say(f"Cannot read build {build_id} ({exc.message}); aborting it anyway.")
     else:
         if build.finished:

@@ -1,124 +1,124 @@
-"""The error vocabulary: every failure carries a title, a cause and, where known, a fix."""
+"""What went wrong talking to Northflank, as facts: which operation, which status, which
+resource and permission, and what Northflank said. No remedy is written here: each front end
+words these in its own vocabulary (src/northflank_build/wording.py), the action naming its
+inputs and the CLI its flags."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 
-class ActionFailure(Exception):
-    """A failure the user can act on. ``str()`` is the cause; ``fix`` says what to do."""
+class NorthflankError(Exception):
+    """A request to Northflank did not give what was asked. ``message`` states the fact."""
 
-    title = "Northflank build failed"
-
-    def __init__(self, message: str, *, fix: str = "", title: str | None = None) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-        self.fix = fix
-        if title is not None:
-            self.title = title
-
-    def explain(self) -> str:
-        return f"{self.message} {self.fix}".strip()
 
 
-class InvalidInputs(ActionFailure):
-    """One or more inputs are invalid; nothing has been sent."""
-
-    title = "Invalid input"
-
-    def __init__(self, problems: list[InputProblem]) -> None:
-        self.problems = problems
-        names = ", ".join(dict.fromkeys(p.name for p in problems))
-        super().__init__(f"{len(problems)} invalid input(s): {names}. Nothing was sent.")
-
-
-class InputProblem:
-    """One invalid input: its name and what is wrong and allowed (never the secret value)."""
-
-    __slots__ = ("message", "name")
-
-    def __init__(self, name: str, message: str) -> None:
-        self.name = name
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.message}"
-
-    def __repr__(self) -> str:
-        return f"InputProblem({self.name!r}, {self.message!r})"
-
-
-class TransportFailure(ActionFailure):
+class TransportFailure(NorthflankError):
     """The request did not complete (connection refused, reset, timed out)."""
 
-    title = "Cannot reach the Northflank API"
+    def __init__(self, message: str, *, connect: bool = False) -> None:
+        super().__init__(message)
+        self.connect = connect  # it never reached the server
 
 
-class MalformedResponse(ActionFailure):
-    """Northflank answered, but not with the JSON this action understands."""
+class MalformedResponse(NorthflankError):
+    """Northflank answered, but not with the JSON this client understands."""
 
-    title = "Unexpected response from Northflank"
-
-
-class ApiError(ActionFailure):
-    """An HTTP error answer, read from Northflank's ``{"error": {...}}`` envelope."""
-
-    title = "Northflank API error"
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        error_id: str | None = None,
-        details: Any = None,
-        fix: str = "",
-        title: str | None = None,
-    ) -> None:
-        super().__init__(message, fix=fix, title=title)
-        self.status = status
-        self.error_id = error_id
-        self.details = details
+    def __init__(self, message: str, *, not_json: bool = False) -> None:
+        super().__init__(message)
+        self.not_json = not_json
 
 
-class AuthenticationFailed(ApiError):
-    title = "Northflank rejected the API token"
+class DeadlineReached(NorthflankError):
+    """The run's one deadline came before a request or a wait could complete."""
 
 
-class PermissionDenied(ApiError):
-    title = "The API token lacks a permission"
-
-
-class NotFound(ApiError):
-    title = "Not found on Northflank"
-
-
-class RateLimited(ApiError):
-    title = "Northflank rate limit"
-
-
-class ServerError(ApiError):
-    title = "Northflank server error"
-
-
-class DeadlineReached(ActionFailure):
-    """timeout-seconds ran out before a request or a wait could complete."""
-
-    title = "Timed out"
-
-
-class CreateOutcomeUnknown(ActionFailure):
+class CreateOutcomeUnknown(NorthflankError):
     """A create request may have worked, and what it made cannot be identified.
 
     It is never resent (that could make a second one); ``sent_at`` is when it went out
     (epoch seconds), so a later look (the post step) can still find it.
     """
 
-    title = "Northflank may have started a build"
-
-    def __init__(self, message: str, *, sent_at: float, fix: str = "") -> None:
-        super().__init__(message, fix=fix)
+    def __init__(self, message: str, *, sent_at: float) -> None:
+        super().__init__(message)
         self.sent_at = sent_at
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What an answer was about: ``kind`` is project, team, job, service or build."""
+
+    kind: str
+    id: str
+    team_id: str | None = None  # the team a project was looked up in
+
+
+class ApiError(NorthflankError):
+    """An HTTP error answer, read from Northflank's ``{"error": {...}}`` envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        operation: str,
+        message: str,
+        *,
+        permission: str = "",
+        resource: Resource | None = None,
+        said: str = "",
+        error_id: str | None = None,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.operation = operation  # e.g. "start a build of job 'my-job'"
+        self.permission = permission  # e.g. "Project > Jobs > Deployment > Deploy Build"
+        self.resource = resource
+        self.said = said  # Northflank's own message, printable and bounded
+        self.error_id = error_id
+        self.details = details
+
+
+class AuthenticationFailed(ApiError):
+    """401: the token is invalid, expired or revoked."""
+
+
+class PermissionDenied(ApiError):
+    """403: the token's API role lacks ``permission``."""
+
+
+class NotFound(ApiError):
+    """404: ``resource`` does not exist, or the token cannot see it (None: not known which)."""
+
+
+class Conflict(ApiError):
+    """409: ``resource`` exists already (a build service of the same derived id)."""
+
+
+class RateLimited(ApiError):
+    """429 past the client's cap: ``limited`` answers in a row, asking ``asked_s`` in all."""
+
+    def __init__(
+        self,
+        operation: str,
+        message: str,
+        *,
+        limited: int,
+        asked_s: float,
+        max_times: int,
+        max_wait_s: float,
+    ) -> None:
+        super().__init__(429, operation, message)
+        self.limited, self.asked_s = limited, asked_s
+        self.max_times, self.max_wait_s = max_times, max_wait_s
+
+
+class ServerError(ApiError):
+    """5xx: usually temporary."""
 
 
 class Cancelled(BaseException):

@@ -13,7 +13,7 @@ import json
 import queue
 import threading
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from websockets.exceptions import ConnectionClosedOK, WebSocketException
 from websockets.sync.client import ClientConnection, reconnect
@@ -32,13 +32,6 @@ class _Connect(reconnect):
 
     def process_redirect(self, exc: Exception) -> Exception | str:
         return exc
-
-
-def tail_url(api_url: str, path: str, build_id: str) -> str:
-    parts = urlsplit(api_url)
-    scheme = "wss" if parts.scheme == "https" else "ws"
-    query = urlencode({"queryType": "tail", "buildId": build_id, "lineLimit": 1000})
-    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, query, ""))
 
 
 class WebSocketTail:

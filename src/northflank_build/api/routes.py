@@ -1,28 +1,24 @@
-"""What a build is of: a job or a service, in a project."""
+"""Every route this action uses, in one table: the client, the dry run and the log tail read
+their paths here. Each id is percent-encoded as one path segment (wire.segment), whatever
+it holds. Routes from Northflank's API reference: https://northflank.com/docs/v1/api/jobs
+and https://northflank.com/docs/v1/api/services (the team-prefixed form for organisation
+tokens: https://northflank.com/docs/v1/api/use-the-api)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from northflank_build.api.bodies import BuildKind
 from northflank_build.api.wire import segment
 
 
-def project_path(project_id: str, team_id: str | None) -> str:
-    """Project routes; organisation tokens need the team-prefixed form."""
-    if team_id:
-        return f"/v1/teams/{segment(team_id)}/projects/{segment(project_id)}"
-    return f"/v1/projects/{segment(project_id)}"
-
-
 @dataclass(frozen=True)
 class BuildTarget:
+    """What a build is of: a job or a service, in a project."""
+
     kind: BuildKind
     id: str
-
-    @property
-    def segment(self) -> str:
-        return f"{self.kind}s/{segment(self.id)}"
 
     @property
     def label(self) -> str:
@@ -32,3 +28,59 @@ class BuildTarget:
     def area(self) -> str:
         """The permission area: Project > Jobs > ... or Project > Services > ..."""
         return "Jobs" if self.kind == "job" else "Services"
+
+
+@dataclass(frozen=True)
+class Routes:
+    """The paths of one project (and team), relative to the API's base URL."""
+
+    project_id: str
+    team_id: str | None = None
+
+    @property
+    def project(self) -> str:
+        if self.team_id:
+            return f"/v1/teams/{segment(self.team_id)}/projects/{segment(self.project_id)}"
+        return f"/v1/projects/{segment(self.project_id)}"
+
+    def target(self, target: BuildTarget) -> str:
+        return f"{self.project}/{target.kind}s/{segment(target.id)}"
+
+    def builds(self, target: BuildTarget) -> str:
+        """POST: start a build; GET: list the builds."""
+        return f"{self.target(target)}/build"
+
+    def build(self, target: BuildTarget, build_id: str) -> str:
+        """GET: read the build; DELETE: abort it."""
+        return f"{self.builds(target)}/{segment(build_id)}"
+
+    def build_logs(self, target: BuildTarget) -> str:
+        """GET with queryType=range; the WebSocket tail on the same path (tail_url)."""
+        return f"{self.target(target)}/build-logs"
+
+    @property
+    def build_services(self) -> str:
+        """POST: create a build service; PUT: create or update it."""
+        return f"{self.project}/services/build"
+
+    def service(self, service_id: str) -> str:
+        return f"{self.project}/services/{segment(service_id)}"
+
+    def tail_url(self, api_url: str, target: BuildTarget, build_id: str) -> str:
+        """The live tail: the build-logs path over ws(s), queryType=tail."""
+        parts = urlsplit(api_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        query = urlencode({"queryType": "tail", "buildId": build_id, "lineLimit": 1000})
+        path = parts.path.rstrip("/") + self.build_logs(target)
+        return urlunsplit((scheme, parts.netloc, path, query, ""))
+
+    def dashboard_builds(self, dashboard: str, target: BuildTarget) -> str:
+        """The dashboard's page of the target's builds (the app's routes, not the API's)."""
+        scope = f"t/{segment(self.team_id)}" if self.team_id else "s"
+        return (
+            f"{dashboard}/{scope}/project/{segment(self.project_id)}/{target.kind}s/"
+            f"{segment(target.id)}/builds"
+        )
+
+    def dashboard_build(self, dashboard: str, target: BuildTarget, build_id: str) -> str:
+        return f"{self.dashboard_builds(dashboard, target)}/{segment(build_id)}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from northflank_build.api.errors import ActionFailure
+from northflank_build.api.errors import NorthflankError
 from northflank_build.api.logs import LogLine, Tail
 
 TAIL_LINES = 30
@@ -151,7 +151,7 @@ class BuildLogs:
         for _ in range(RANGE_PAGES_PER_PUMP * (4 if final else 1)):
             try:
                 lines, more = self._read_range(self._book.last_ts or self._first_start, RANGE_PAGE)
-            except ActionFailure as exc:
+            except NorthflankError as exc:
                 # One try a page (a hung read is bounded, never retried at once); the next
                 # pump tries again, and after MAX_FAILURES in a row logs are given up.
                 self._failures += 1

@@ -8,10 +8,9 @@ from enum import Enum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from northflank_build.api.errors import ActionFailure
-from northflank_build.api.routes import BuildTarget
+from northflank_build.api.errors import CreateOutcomeUnknown, NorthflankError
+from northflank_build.api.routes import BuildTarget, Routes
 from northflank_build.api.timestamps import format_timestamp
-from northflank_build.api.wire import segment
 from northflank_build.inputs.config import DEFAULT_API_URL
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
@@ -47,6 +46,47 @@ EXIT_CODES = {
 }
 
 
+@dataclass(frozen=True)
+class BuildFailed:
+    """The build concluded without success."""
+
+    build_id: str
+    target: BuildTarget
+    status: str
+    said: str  # the build's message from Northflank
+    log_shown: bool  # its last lines are in the log and the summary
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    build_id: str
+    timeout_s: int
+    status: str
+    aborted: bool | None
+    abort_on_cancel: bool
+
+
+@dataclass(frozen=True)
+class StartUnknown:
+    """The start request may have made a build that cannot be identified."""
+
+    target: BuildTarget
+    builds_url: str
+    cause: CreateOutcomeUnknown
+
+
+@dataclass(frozen=True)
+class InternalError:
+    """A bug of ours (or an answer nothing foresaw): its type and text."""
+
+    kind: str
+    text: str
+
+
+# What a run can fail with: facts, worded by each front end (src/northflank_build/wording.py).
+Failure = NorthflankError | BuildFailed | TimedOut | StartUnknown | InternalError
+
+
 @dataclass
 class BuildReport:
     outcome: Outcome
@@ -55,7 +95,7 @@ class BuildReport:
     target: BuildTarget | None = None
     build: Build | None = None
     dashboard: str = ""
-    failure: ActionFailure | None = None
+    failure: Failure | None = None
     timeline: list[tuple[str, float]] = field(default_factory=list)
     waited_s: float = 0.0
     adopted: bool = False
@@ -73,17 +113,14 @@ class BuildReport:
         """The dashboard page of the target's builds."""
         if not (self.target and self.dashboard):
             return ""
-        scope = f"t/{segment(self.team_id)}" if self.team_id else "s"
-        return (
-            f"{self.dashboard}/{scope}/project/{segment(self.project_id)}/{self.target.kind}s/"
-            f"{segment(self.target.id)}/builds"
-        )
+        return Routes(self.project_id, self.team_id).dashboard_builds(self.dashboard, self.target)
 
     @property
     def build_url(self) -> str:
-        if not (self.build and self.builds_url):
+        if not (self.build and self.target and self.dashboard):
             return ""
-        return f"{self.builds_url}/{segment(self.build.id)}"
+        routes = Routes(self.project_id, self.team_id)
+        return routes.dashboard_build(self.dashboard, self.target, self.build.id)
 
 
 def dashboard_base(api_url: str) -> str:

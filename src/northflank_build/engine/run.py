@@ -16,19 +16,27 @@ from northflank_build.api.bodies import StartBuildRequest
 from northflank_build.api.client import EnsuredService, NorthflankClient
 from northflank_build.api.clock import Clock
 from northflank_build.api.errors import (
-    ActionFailure,
     Cancelled,
     CreateOutcomeUnknown,
     DeadlineReached,
+    NorthflankError,
 )
 from northflank_build.api.logs import LogLine, Tail, TailOpener, TailUnavailable
 from northflank_build.api.retry import NO_RETRY, RetryPolicy
-from northflank_build.api.routes import BuildTarget, project_path
+from northflank_build.api.routes import BuildTarget, Routes
 from northflank_build.api.timestamps import format_timestamp
 from northflank_build.api.wire import printable
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.logs import BuildLogs
-from northflank_build.engine.report import BuildReport, Outcome, dashboard_base
+from northflank_build.engine.report import (
+    BuildFailed,
+    BuildReport,
+    InternalError,
+    Outcome,
+    StartUnknown,
+    TimedOut,
+    dashboard_base,
+)
 from northflank_build.engine.schedule import DENSE_S, Forecast, PollSchedule
 from northflank_build.engine.waiting import WaitEnd, WaitPolicy, wait_for_build
 from northflank_build.inputs.config import ActionConfig
@@ -100,10 +108,12 @@ def dry_run(config: ActionConfig, events: Events) -> BuildReport:
     target = config.target
     report = new_report(config, Outcome.DRY_RUN)
     report.requested_sha, report.requested_branch = config.sha or "", config.branch or ""
-    base = config.api_url + project_path(config.project_id, config.team_id)
+    routes, base = Routes(config.project_id, config.team_id), config.api_url
     if config.service_spec is not None:
         report.service_id = config.service_spec.service_id
-        events.planned("POST", f"{base}/services/build", redacted(config.service_spec.to_json()))
+        events.planned(
+            "POST", base + routes.build_services, redacted(config.service_spec.to_json())
+        )
         if config.if_exists == "update":
             events.note(
                 "If the service exists (409), the same body would be sent with PUT (if-exists: update)."
@@ -112,11 +122,12 @@ def dry_run(config: ActionConfig, events: Events) -> BuildReport:
         report.service_id = target.id
     if target is not None:
         events.planned(
-            "POST", f"{base}/{target.segment}/build", redacted(config.start_request().to_json())
+            "POST", base + routes.builds(target), redacted(config.start_request().to_json())
         )
         if config.wait:
             events.note(
-                f"Then it would poll GET {base}/{target.segment}/build/<build-id> until the build concludes."
+                f"Then it would poll GET {base}{routes.builds(target)}/<build-id> until the "
+                "build concludes."
             )
     return report
 
@@ -170,12 +181,8 @@ def run_build(
     return report
 
 
-def internal_error(exc: BaseException) -> ActionFailure:
-    return ActionFailure(
-        f"Internal error: {type(exc).__name__}: {printable(str(exc))[:300]}",
-        fix="Please report this with the step log (re-run with debug logging for details).",
-        title="Internal error in the action",
-    )
+def internal_error(exc: BaseException) -> InternalError:
+    return InternalError(type(exc).__name__, printable(str(exc))[:300])
 
 
 def _run(
@@ -198,7 +205,7 @@ def _run(
         except Cancelled:
             report.outcome = Outcome.CANCELLED
             return
-        except ActionFailure as exc:
+        except NorthflankError as exc:
             report.failure = exc
             report.outcome = (
                 Outcome.TIMED_OUT if isinstance(exc, DeadlineReached) else Outcome.ERROR
@@ -223,14 +230,9 @@ def _run(
         return
     except CreateOutcomeUnknown as exc:
         report.start_unknown_since = exc.sent_at
-        report.failure = ActionFailure(
-            f"{exc.message} A build of {target.label} may be running.",
-            fix=f"Look at the {target.kind}'s builds on Northflank ({report.builds_url}); the "
-            "post step looks for it again and aborts it (abort-on-cancel).",
-            title=exc.title,
-        )
+        report.failure = StartUnknown(target, report.builds_url, exc)
         return
-    except ActionFailure as exc:
+    except NorthflankError as exc:
         report.failure = exc
         report.outcome = Outcome.TIMED_OUT if isinstance(exc, DeadlineReached) else Outcome.ERROR
         return
@@ -302,7 +304,7 @@ def _wait(
         end = result.end
     except Cancelled:
         end = WaitEnd.CANCELLED
-    except ActionFailure as exc:
+    except NorthflankError as exc:
         report.failure = exc
         report.outcome = Outcome.ERROR
     report.waited_s = clock.monotonic() - began
@@ -328,32 +330,18 @@ def _wait(
             report.outcome = Outcome.SUCCEEDED
             return
         report.outcome = Outcome.FAILED
-        said = f" Northflank said: {build.message}" if build.message else ""
-        report.failure = ActionFailure(
-            f"Build {build.id} of {target.label} concluded with status {build.status or 'unknown'}.{said}",
-            fix=(
-                "Its last log lines are in the job summary and in the build log group above; "
-                "the whole log is on Northflank (build-url)."
-                if report.log_tail
-                else "Open the build on Northflank (build-url) to read its log."
-            ),
-            title="Northflank build failed",
+        report.failure = BuildFailed(
+            build.id, target, build.status or "", build.message or "", bool(report.log_tail)
         )
         return
     if end is WaitEnd.TIMED_OUT:
         report.outcome = Outcome.TIMED_OUT
-        report.failure = ActionFailure(
-            f"Build {build.id} had not concluded after {config.timeout_seconds} s "
-            f"(timeout-seconds); its last status was {build.status or 'unknown'}.",
-            fix="Raise timeout-seconds if builds of this job take longer."
-            + (
-                " The build was aborted."
-                if config.abort_on_cancel and report.aborted
-                else " The build was left running (abort-on-cancel: false)."
-                if not config.abort_on_cancel
-                else " Aborting it failed: it may still be running."
-            ),
-            title="Timed out waiting for the Northflank build",
+        report.failure = TimedOut(
+            build.id,
+            config.timeout_seconds,
+            build.status or "",
+            report.aborted,
+            config.abort_on_cancel,
         )
     else:
         report.outcome = Outcome.CANCELLED
@@ -365,7 +353,7 @@ def _forecast(client: NorthflankClient, target: BuildTarget, build_id: str) -> F
         page = client.list_builds(
             target, per_page=FORECAST_PAGE, policy=NO_RETRY, timeout=FORECAST_TIMEOUT_S
         )
-    except ActionFailure:
+    except NorthflankError:
         return None
     return Forecast.from_builds(page.builds, exclude=build_id)
 
@@ -412,10 +400,10 @@ def _open_logs(
     open_tail: TailOpener | None,
 ) -> BuildLogs | None:
     # websockets is imported here, after the build started: start-up stays lean.
-    from northflank_build.api.logtail import WebSocketTail, tail_url  # noqa: PLC0415
+    from northflank_build.api.logtail import WebSocketTail  # noqa: PLC0415
 
     tail: Tail | None = None
-    url = tail_url(config.api_url, f"{client.project_path}/{target.segment}/build-logs", build.id)
+    url = client.routes.tail_url(config.api_url, target, build.id)
     client.wait_for_turn()  # after a 429, not even the socket's upgrade goes out early
     open_timeout = max(0.1, min(TAIL_OPEN_TIMEOUT_S, client.deadline - clock.monotonic()))
     try:
@@ -475,7 +463,7 @@ def _after_cancelled_start(
         return
     try:
         found = client.find_started_quickly(target, config.sha, sent_at)
-    except ActionFailure as exc:
+    except NorthflankError as exc:
         events.note(f"Cancelled while starting; could not check for a started build: {exc.message}")
         return
     if found is None:
@@ -501,7 +489,7 @@ def abort(
     events.note(f"Aborting build {build_id} on Northflank...")
     try:
         client.abort_build(target, build_id, timeout=ABORT_TIMEOUT_S)
-    except ActionFailure as exc:
+    except NorthflankError as exc:
         report.aborted = False
         events.note(f"Could not abort build {build_id}: {exc.message}")
         return

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from northflank_build.api.bodies import StartBuildRequest
 from northflank_build.api.client import EnsuredService
-from northflank_build.api.errors import InvalidInputs, TransportFailure
+from northflank_build.api.errors import NorthflankError
 from northflank_build.api.logs import LogLine
 from northflank_build.api.routes import BuildTarget
 from northflank_build.engine.report import BuildReport, Outcome, elapsed_label, outputs
@@ -29,6 +29,8 @@ from northflank_build.github.commands import (
     write_line,
 )
 from northflank_build.github.summary import invalid_summary, summary
+from northflank_build.inputs.problems import InvalidInputs
+from northflank_build.wording import ACTION, describe
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build
@@ -95,7 +97,7 @@ class ActionEvents:
     def trouble(self, problem: Exception, elapsed: float) -> None:
         self._trouble_streak += 1
         if self._trouble_streak == 1:
-            text = problem.message if isinstance(problem, TransportFailure) else str(problem)
+            text = problem.message if isinstance(problem, NorthflankError) else str(problem)
             say(
                 f"[{elapsed_label(elapsed)}] Cannot read the build status right now ({text}); still waiting."
             )
@@ -142,13 +144,15 @@ def finish(report: BuildReport) -> int:
     # as asked); a failed abort, or a start whose build is unknown, is left to the post step.
     if report.aborted is not False and report.start_unknown_since is None:
         save_state(STATE_FINISHED, "true")
-    if report.failure is not None and report.outcome is not Outcome.INVALID:
-        error(report.failure.explain(), title=report.failure.title)
+    worded = describe(report.failure, ACTION) if report.failure is not None else None
+    if worded is not None and report.outcome is not Outcome.INVALID:
+        error(worded.explain(), title=worded.title)
     RunnerFiles.write(
         "GITHUB_STEP_SUMMARY",
         "",
         summary(
             report,
+            worded,
             server_url=os.environ.get("GITHUB_SERVER_URL", ""),
             repository=os.environ.get("GITHUB_REPOSITORY", ""),
         ),

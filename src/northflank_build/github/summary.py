@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 
-from northflank_build.api.errors import InvalidInputs
 from northflank_build.engine.report import BuildReport, Outcome, elapsed_label, outputs
+from northflank_build.inputs.problems import InvalidInputs
+from northflank_build.wording import Worded
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 # GitHub drops a step's whole summary over 1 MiB (status and link included): ours stays far
@@ -53,7 +54,9 @@ HEADLINES = {
 }
 
 
-def summary(report: BuildReport, *, server_url: str = "", repository: str = "") -> str:
+def summary(
+    report: BuildReport, worded: Worded | None, *, server_url: str = "", repository: str = ""
+) -> str:
     """The job summary in GitHub Markdown; holds ids and statuses, never a secret."""
     lines = [f"### {HEADLINES[report.outcome]}", ""]
     build = report.build
@@ -105,10 +108,10 @@ def summary(report: BuildReport, *, server_url: str = "", repository: str = "") 
         )
         lines += [f"Timeline: {steps}", ""]
     tail: list[str] = []
-    if report.failure is not None:
-        lines += [f"**{md(report.failure.title)}**: {md(report.failure.message)}", ""]
-        if report.failure.fix:
-            lines += [f"Fix: {md(report.failure.fix)}", ""]
+    if worded is not None:
+        lines += [f"**{md(worded.title)}**: {md(worded.message)}", ""]
+        if worded.fix:
+            lines += [f"Fix: {md(worded.fix)}", ""]
         if report.log_tail:
             tail = log_tail_block(report.log_tail)
     text = "\n".join(lines + tail)

@@ -26,8 +26,8 @@ from northflank_build.api.bodies import (
     SecretContent,
     StartBuildRequest,
 )
-from northflank_build.api.errors import InputProblem, InvalidInputs
 from northflank_build.api.routes import BuildTarget
+from northflank_build.inputs.problems import InputProblem, InvalidInputs
 from northflank_build.inputs.sources import parse_build_arguments, parse_secret_map
 
 if TYPE_CHECKING:  # loaded at run time only when a service-spec is given (with PyYAML)

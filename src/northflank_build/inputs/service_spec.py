@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.alias_generators import to_camel
 
 from northflank_build.api.bodies import DOCKER_WORK_DIR_PATTERN, DOCKERFILE_PATH_PATTERN
-from northflank_build.api.errors import InputProblem
+from northflank_build.inputs.problems import InputProblem
 from northflank_build.inputs.sources import encode_secret, read_source
 
 INPUT = "service-spec"

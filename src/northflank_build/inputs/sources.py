@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from northflank_build.api.bodies import SecretContent
-from northflank_build.api.errors import InputProblem
+from northflank_build.inputs.problems import InputProblem
 
 ENV_VAR_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 BUILD_ARG_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")

@@ -1,0 +1,235 @@
+"""Failures in the words of a front end: a title, what happened, and what to do about it.
+
+The API layer and the engine state facts (api/errors.py, engine/report.py); ``describe``
+turns one into words with a ``Vocabulary``: the action names its inputs (``project-id``,
+the secret passed as ``api-token``), the CLI its flags (``--project-id``,
+``$NORTHFLANK_API_TOKEN``). The one place to change what a failure says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from northflank_build.api.errors import (
+    ApiError,
+    AuthenticationFailed,
+    Conflict,
+    CreateOutcomeUnknown,
+    DeadlineReached,
+    MalformedResponse,
+    NorthflankError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ServerError,
+    TransportFailure,
+)
+from northflank_build.engine.report import (
+    BuildFailed,
+    Failure,
+    InternalError,
+    StartUnknown,
+    TimedOut,
+)
+from northflank_build.inputs.config import INPUT_NAMES
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """How a front end names what the user can change."""
+
+    name: Callable[[str], str]  # an input's name: "project-id" or "--project-id"
+    setting: Callable[[str, str], str]  # an input set to a value: "if-exists: use"
+    token: str  # where the token comes from
+    post_step: bool  # a post step looks again for what a cut-off run left behind
+    log: str  # where the build log was shown
+    again: str  # how to try once more
+    me: str  # the program, in a sentence
+
+    def rename(self, text: str) -> str:
+        """``text`` with every input name said this front end's way."""
+        return _INPUT_NAME.sub(lambda m: self.name(m.group(0)), text)
+
+
+_INPUT_NAME = re.compile(
+    r"(?<![\w-])("
+    + "|".join(sorted(map(re.escape, INPUT_NAMES), key=len, reverse=True))
+    + r")(?![\w-])"
+)
+
+
+def _flag(name: str) -> str:
+    if name == "api-token":
+        return "$NORTHFLANK_API_TOKEN"
+    return "--" + {"service-spec": "spec"}.get(name, name)
+
+
+def _cli_setting(name: str, value: str) -> str:
+    if value == "false" and name in ("abort-on-cancel", "show-logs", "wait"):
+        return {"show-logs": "--no-logs", "wait": "--no-wait"}.get(name, "--no-" + name)
+    return f"{_flag(name)} {value}"
+
+
+ACTION = Vocabulary(
+    name=lambda name: name,
+    setting=lambda name, value: f"{name}: {value}",
+    token="store it in the secret passed as api-token",  # noqa: S106 - words, not a token
+    post_step=True,
+    log="in the job summary and in the build log group above",
+    again="re-run the job",
+    me="this action",
+)
+CLI = Vocabulary(
+    name=_flag,
+    setting=_cli_setting,
+    token="export it as NORTHFLANK_API_TOKEN",  # noqa: S106 - words, not a token
+    post_step=False,
+    log="above",
+    again="run it again",
+    me="northflank-build",
+)
+
+
+@dataclass(frozen=True)
+class Worded:
+    title: str
+    message: str
+    fix: str = ""
+
+    def explain(self) -> str:
+        return f"{self.message} {self.fix}".strip()
+
+
+def describe(failure: Failure, words: Vocabulary) -> Worded:
+    if isinstance(failure, NorthflankError):
+        return _api(failure, words)
+    if isinstance(failure, BuildFailed):
+        said = f" Northflank said: {failure.said}" if failure.said else ""
+        return Worded(
+            "Northflank build failed",
+            f"Build {failure.build_id} of {failure.target.label} concluded with status "
+            f"{failure.status or 'unknown'}.{said}",
+            f"Its last log lines are {words.log}; the whole log is on Northflank (build-url)."
+            if failure.log_shown
+            else "Open the build on Northflank (build-url) to read its log.",
+        )
+    if isinstance(failure, TimedOut):
+        if not failure.abort_on_cancel:
+            then = f" The build was left running ({words.setting('abort-on-cancel', 'false')})."
+        elif failure.aborted:
+            then = " The build was aborted."
+        else:
+            then = " Aborting it failed: it may still be running."
+        return Worded(
+            "Timed out waiting for the Northflank build",
+            f"Build {failure.build_id} had not concluded after {failure.timeout_s} s "
+            f"({words.name('timeout-seconds')}); its last status was "
+            f"{failure.status or 'unknown'}.",
+            f"Raise {words.name('timeout-seconds')} if builds of this job take longer.{then}",
+        )
+    if isinstance(failure, StartUnknown):
+        again = (
+            f"; the post step looks for it again and aborts it ({words.name('abort-on-cancel')})"
+            if words.post_step
+            else ""
+        )
+        return Worded(
+            "Northflank may have started a build",
+            f"{failure.cause.message} A build of {failure.target.label} may be running.",
+            f"Look at the {failure.target.kind}'s builds on Northflank ({failure.builds_url}){again}.",
+        )
+    assert isinstance(failure, InternalError)
+    return Worded(
+        f"Internal error in {words.me}",
+        f"Internal error: {failure.kind}: {failure.text}",
+        "Please report this with the step log (re-run with debug logging for details).",
+    )
+
+
+def _api(error: NorthflankError, words: Vocabulary) -> Worded:
+    if isinstance(error, TransportFailure):
+        return Worded("Cannot reach the Northflank API", error.message)
+    if isinstance(error, MalformedResponse):
+        fix = (
+            f"If {words.name('api-url')} points at a proxy or the wrong host, correct it."
+            if error.not_json
+            else ""
+        )
+        return Worded("Unexpected response from Northflank", error.message, fix)
+    if isinstance(error, DeadlineReached):
+        return Worded("Timed out", f"{words.name('timeout-seconds')} ran out: {error.message}")
+    if isinstance(error, CreateOutcomeUnknown):
+        return Worded("Northflank may have started a build", error.message)
+    assert isinstance(error, ApiError)
+    said = f" Northflank said: {error.said}" if error.said else ""
+    ref = f" (error id {error.error_id})" if error.error_id else ""
+    if isinstance(error, RateLimited):
+        why = (
+            f"it was answered 429 {error.limited} times in a row, past {words.me}'s cap of "
+            f"{error.max_times}"
+            if error.limited > error.max_times
+            else f"it asks to wait {error.asked_s:.0f} s, past {words.me}'s cap of "
+            f"{error.max_wait_s:.0f} s"
+        )
+        return Worded(
+            "Northflank rate limit",
+            f"Northflank's rate limit was hit while trying to {error.operation}: {why}.",
+            "The token's budget (about 1000 requests an hour) is shared by every workflow "
+            f"using it: raise {words.name('poll-interval-seconds')}, use a separate token for "
+            "CI, or ask Northflank support for a higher limit.",
+        )
+    text = f"{error.message}{said}{ref}" if error.status != 429 else f"{error.message}{said}"
+    if isinstance(error, AuthenticationFailed):
+        return Worded(
+            "Northflank rejected the API token",
+            text,
+            "Create a new API token in Northflank (team settings > API > Tokens) and "
+            f"{words.token}.",
+        )
+    if isinstance(error, PermissionDenied):
+        newer = "Deploy Build" in error.permission
+        project = f"project {error.resource.id!r}" if error.resource else "the project"
+        return Worded(
+            "The API token lacks a permission",
+            text,
+            f"Give the token's API role the permission {error.permission} on {project}"
+            + (" (newer Northflank docs name it General > Update)." if newer else "."),
+        )
+    if isinstance(error, NotFound):
+        return Worded("Not found on Northflank", text, _not_found_fix(error, words))
+    if isinstance(error, Conflict):
+        return Worded(
+            "Build service already exists",
+            f"{error.message[:-1]}, and {words.setting('if-exists', 'fail')}.{ref}",
+            f"Set {words.setting('if-exists', 'use')} to build the existing service, "
+            f"{words.setting('if-exists', 'update')} to apply the spec to it, or give the new "
+            "service another name.",
+        )
+    if isinstance(error, ServerError):
+        return Worded(
+            "Northflank server error",
+            text,
+            f"This is usually temporary; {words.again}. If it persists, check Northflank's "
+            "status page.",
+        )
+    return Worded("Northflank API error", text)
+
+
+def _not_found_fix(error: NotFound, words: Vocabulary) -> str:
+    resource = error.resource
+    if resource is None or resource.kind == "build":
+        return ""
+    if resource.kind == "project":
+        teams = (
+            f" and {words.name('team-id')}."
+            if resource.team_id
+            else f"; organisation tokens also need {words.name('team-id')}."
+        )
+        return (
+            f"Check {words.name('project-id')} (the project's id as in its dashboard URL) and "
+            f"that the token's API role covers this project{teams}"
+        )
+    name = words.name(f"{resource.kind}-id")
+    return f"Check {name}: the {resource.kind}'s id as in its dashboard URL."

@@ -30,9 +30,8 @@ from virtual_clock import VirtualClock
 from northflank_build.api.logs import LogLine
 from northflank_build.api.models import Build
 from northflank_build.engine.logs import BuildLogs
-from northflank_build.engine.run import _LogPumpingClock
 from northflank_build.engine.schedule import Forecast, PollSchedule
-from northflank_build.engine.waiting import Schedule, WaitPolicy, wait_for_build
+from northflank_build.engine.waiting import Schedule, WaitPolicy, wait_for
 
 SEED = 20261123
 JOBS = 40
@@ -93,11 +92,6 @@ class ClosingTail:
         pass
 
 
-class Quiet:
-    def log_lines(self, lines: list[LogLine]) -> None:
-        pass
-
-
 def measure(
     schedule: Schedule, build: SimBuild, closes_at: float | None, show: bool = True
 ) -> tuple[float, int]:
@@ -111,7 +105,7 @@ def measure(
         status = ("SUCCESS" if build.succeeded else "FAILURE") if done else "BUILDING"
         return Build(id="b", status=status, concluded=done)
 
-    wait_clock = clock
+    logs = None
     if closes_at is not None:
         logs = BuildLogs(
             lambda _s, _n: ([], False),
@@ -121,10 +115,9 @@ def measure(
             clock.sleep,
             show=show,
         )
-        wait_clock = _LogPumpingClock(clock, logs, Quiet())  # type: ignore[arg-type,assignment]
-    wait_for_build(Build(id="b", status="PENDING", concluded=False), fetch,
-                   WaitPolicy(timeout_s=1e9, schedule=schedule), wait_clock,
-                   on_change=lambda *_: None, on_trouble=lambda *_: None)  # fmt: skip
+    wait_for(Build(id="b", status="PENDING", concluded=False), fetch,
+             WaitPolicy(timeout_s=1e9, schedule=schedule), clock,
+             on_change=lambda *_: None, on_trouble=lambda *_: None, follow=logs)  # fmt: skip
     return clock.now - build.duration, requests
 
 

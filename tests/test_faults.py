@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, TOKEN, Runner
 from nfsim import BuildPlan, Fault, Simulator
-from northflank_build.engine.run import FORECAST_PAGE
+from northflank_build.engine.build import FORECAST_PAGE
 from runneremu import StepResult
 
 LONG = BuildPlan(phases=(("PENDING", 0.3), ("BUILDING", 120.0)))

@@ -8,7 +8,10 @@ from conftest import TOKEN, Runner
 from fakes import FakeClock
 from nfsim import BuildPlan, Fault, Simulator
 from northflank_build.api.logs import LogLine
+from northflank_build.api.models import Build
 from northflank_build.engine.logs import BuildLogs, LineBook
+from northflank_build.engine.schedule import PollSchedule
+from northflank_build.engine.waiting import LOG_SLICE_S, WaitEnd, WaitPolicy, wait_for
 from runneremu import StepResult
 
 PLAN = BuildPlan(phases=(("PENDING", 0.4), ("CLONING", 0.6), ("BUILDING", 3.0)), lines_per_second=6)
@@ -264,22 +267,31 @@ def test_a_closed_stream_is_a_hint_to_check_the_status_once() -> None:
     assert not logs.take_end_hint()  # heard once, not on every pump after
 
 
-def test_the_waiting_clock_wakes_when_the_stream_closes() -> None:
-    from northflank_build.engine.run import _LogPumpingClock
-
+def test_the_wait_checks_at_once_when_the_stream_closes() -> None:
     clock = FakeClock()
     tail = FakeTail([[line(1)], [line(2)], [line(3)]], breaks_after=None)
     logs = BuildLogs(
         lambda _s, _n: ([], False), clock.monotonic, tail, lambda _n: None, clock.sleep
     )
     shown: list[LogLine] = []
+    reads: list[float] = []
 
-    class Heard:
-        def log_lines(self, lines: list[LogLine]) -> None:
-            shown.extend(lines)
+    def read() -> Build:
+        reads.append(clock.now)
+        return Build(id="b", status="SUCCESS", concluded=True, success=True)
 
-    pumping = _LogPumpingClock(clock, logs, Heard())  # type: ignore[arg-type]
-    assert pumping.sleep(30.0) is False
-    # Woken after the third slice (the stream's last batch), not at 30 s.
-    assert clock.now == pytest.approx(3 * _LogPumpingClock.SLICE_S)
+    waited = wait_for(
+        Build(id="b", status="BUILDING", concluded=False),
+        read,
+        WaitPolicy(timeout_s=600, schedule=PollSchedule(30, None)),
+        clock,
+        on_change=lambda *_: None,
+        on_trouble=lambda *_: None,
+        follow=logs,
+        on_lines=shown.extend,
+    )
+    # The first pause is 1 s; the stream's last batch comes in the third slice, and the
+    # status is read then, not at the end of the pause.
+    assert waited.end is WaitEnd.CONCLUDED
+    assert reads == [pytest.approx(3 * LOG_SLICE_S)]
     assert shown == [line(1), line(2), line(3)]

@@ -11,7 +11,7 @@ from fakes import FakeClock
 from northflank_build.api.models import Build
 from northflank_build.api.timestamps import format_timestamp
 from northflank_build.engine.schedule import DENSE_S, Forecast, PollSchedule
-from northflank_build.engine.waiting import WaitEnd, WaitPolicy, wait_for_build
+from northflank_build.engine.waiting import WaitEnd, WaitPolicy, wait_for
 
 T0 = 1_790_000_000.0
 
@@ -38,7 +38,7 @@ def checks(schedule: PollSchedule, ends_at: float) -> tuple[float, int]:
         done = clock.now >= ends_at
         return Build(id="b", status="SUCCESS" if done else "BUILDING", concluded=done)
 
-    result = wait_for_build(
+    result = wait_for(
         Build(id="b", status="PENDING", concluded=False),
         fetch,
         WaitPolicy(timeout_s=1e9, schedule=schedule),

@@ -10,7 +10,7 @@ from fakes import FakeClock
 from northflank_build.api.errors import AuthenticationFailed, ServerError, TransportFailure
 from northflank_build.api.models import Build
 from northflank_build.engine.schedule import PollSchedule
-from northflank_build.engine.waiting import WaitEnd, WaitPolicy, wait_for_build
+from northflank_build.engine.waiting import WaitEnd, WaitPolicy, wait_for
 
 
 def timeline(*steps: tuple[float, str, bool]) -> Callable[[FakeClock], Callable[[], Build]]:
@@ -42,7 +42,7 @@ def wait(
 ) -> tuple[WaitEnd, Build, list[str], list[Exception]]:
     seen: list[str] = []
     troubles: list[Exception] = []
-    result = wait_for_build(
+    result = wait_for(
         Build(id="b", status="PENDING", concluded=False),
         fetch,
         WaitPolicy(timeout_s=timeout, schedule=schedule or PollSchedule(interval)),
@@ -51,7 +51,7 @@ def wait(
         on_trouble=lambda e, _t: troubles.append(e),
         pacing=pacing,
     )
-    return result.end, result.build, seen, troubles
+    return result.end, result.last, seen, troubles
 
 
 def test_concludes_and_reports_each_status_once() -> None:

@@ -12,6 +12,7 @@ _early.install()
 
 import os  # noqa: E402
 import sys  # noqa: E402
+from dataclasses import replace  # noqa: E402
 
 import httpx  # noqa: E402
 
@@ -55,8 +56,7 @@ def main(
         ) as client:
             report = run_build(config, client, clock, cancel, events.ActionEvents())
     except Exception as exc:  # a bug of ours outside the run (it keeps its own report)
-        report.failure = internal_error(exc)
-        report.outcome = Outcome.ERROR
+        report = replace(report, outcome=Outcome.ERROR, failure=internal_error(exc))
         if runner.debug_enabled():
             import traceback  # noqa: PLC0415 - only for a crash, in debug mode
 

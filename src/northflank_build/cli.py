@@ -121,14 +121,14 @@ class CliEvents:
     def planned(self, method: str, url: str, body: dict[str, Any]) -> None:
         self._say(f"Dry run: would send {method} {url}\n{json.dumps(body, indent=2)}")
 
-    def following(self, build: Build, source: str) -> None:
+    def log_group(self, snapshot: Build, source: str) -> None:
         pass
 
     def log_lines(self, lines: list[LogLine]) -> None:
         for line in lines:
             self._say(f"  | {line.text}")
 
-    def followed(self) -> None:
+    def log_group_end(self) -> None:
         pass
 
 

@@ -3,7 +3,7 @@ step's outputs (one flat mapping shared by the action and the CLI's --json)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from northflank_build.api.errors import CreateOutcomeUnknown, NorthflankError
 from northflank_build.api.routes import BuildTarget, Routes
 from northflank_build.api.timestamps import format_timestamp
-from northflank_build.inputs.config import DEFAULT_API_URL
+from northflank_build.inputs.fields import DEFAULT_API_URL
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build
@@ -87,7 +87,7 @@ class InternalError:
 Failure = NorthflankError | BuildFailed | TimedOut | StartUnknown | InternalError
 
 
-@dataclass
+@dataclass(frozen=True)
 class BuildReport:
     outcome: Outcome
     project_id: str = ""
@@ -96,14 +96,14 @@ class BuildReport:
     build: Build | None = None
     dashboard: str = ""
     failure: Failure | None = None
-    timeline: list[tuple[str, float]] = field(default_factory=list)
+    timeline: tuple[tuple[str, float], ...] = ()
     waited_s: float = 0.0
     adopted: bool = False
     service_id: str = ""
     service_created: bool | None = None  # None: no service-spec
     requested_sha: str = ""  # what was asked for, shown when no build exists (dry run)
     requested_branch: str = ""
-    log_tail: list[str] = field(default_factory=list)
+    log_tail: tuple[str, ...] = ()
     aborted: bool | None = None  # None: no abort was attempted
     # When a start request that may have made a build (unseen) went out, epoch seconds.
     start_unknown_since: float | None = None

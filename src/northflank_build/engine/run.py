@@ -1,13 +1,13 @@
-"""The build run: start one build, wait for it, abort it on timeout or cancel.
-
-Shared by the action and any other front end; it reports through ``Events`` and returns a
-``BuildReport``, and never touches GitHub or the environment.
+"""One build run: (create the build service,) start the build or find it, follow it to its
+end (engine/follow.py), and return what was learned as one report, assembled once from
+what each phase returned. Shared by the action and the CLI; it tells a front end what
+happens through ``Events`` and never touches GitHub or the environment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
@@ -21,37 +21,28 @@ from northflank_build.api.errors import (
     DeadlineReached,
     NorthflankError,
 )
-from northflank_build.api.logs import LogLine, Tail, TailOpener, TailUnavailable
-from northflank_build.api.retry import NO_RETRY, RetryPolicy
+from northflank_build.api.logs import LogLine, TailOpener
+from northflank_build.api.retry import RetryPolicy
 from northflank_build.api.routes import BuildTarget, Routes
-from northflank_build.api.timestamps import format_timestamp
 from northflank_build.api.wire import printable
+from northflank_build.engine.build import ABORT_TIMEOUT_S, BuildOperation
 from northflank_build.engine.cancel import CancelScope
-from northflank_build.engine.logs import BuildLogs
+from northflank_build.engine.follow import Followed, abort, follow
 from northflank_build.engine.report import (
     BuildFailed,
     BuildReport,
+    Failure,
     InternalError,
     Outcome,
     StartUnknown,
     TimedOut,
     dashboard_base,
 )
-from northflank_build.engine.schedule import DENSE_S, Forecast, PollSchedule
-from northflank_build.engine.waiting import WaitEnd, WaitPolicy, wait_for_build
+from northflank_build.engine.waiting import WaitEnd
 from northflank_build.inputs.config import ActionConfig
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build
-
-ABORT_TIMEOUT_S = 3.0
-# Builds listed for the forecast: one page, newest picked by our own sort (order undocumented).
-FORECAST_PAGE = 50
-FORECAST_TIMEOUT_S = 5.0
-TAIL_OPEN_TIMEOUT_S = 5.0
-# A log page is worth less than a status check: one try, bounded (logs.py tries again
-# at its next turn).
-LOG_READ_S = 5.0
 
 
 class Events(Protocol):
@@ -63,13 +54,16 @@ class Events(Protocol):
         ...
 
     def started(self, build: Build, adopted: bool) -> None: ...
-    def status(self, build: Build, elapsed: float) -> None: ...
+    def status(self, snapshot: Build, elapsed: float) -> None: ...
     def trouble(self, problem: Exception, elapsed: float) -> None: ...
     def note(self, message: str) -> None: ...
     def planned(self, method: str, url: str, body: dict[str, Any]) -> None: ...
-    def following(self, build: Build, source: str) -> None: ...
+    def log_group(self, snapshot: Build, source: str) -> None:
+        """The build's log group opens: its status changes, and its lines from ``source``."""
+        ...
+
     def log_lines(self, lines: list[LogLine]) -> None: ...
-    def followed(self) -> None: ...
+    def log_group_end(self) -> None: ...
 
 
 SECRET_MAPS = ("buildFiles", "dockerSecretMounts")
@@ -93,24 +87,25 @@ def redacted(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def new_report(config: ActionConfig, outcome: Outcome) -> BuildReport:
+def report_for(config: ActionConfig, outcome: Outcome, **learned: Any) -> BuildReport:
+    """The report of a run of ``config``: what the configuration says, and what was learned."""
     return BuildReport(
         outcome,
         project_id=config.project_id,
         team_id=config.team_id,
         target=config.target,
         dashboard=dashboard_base(config.api_url),
+        **learned,
     )
 
 
 def dry_run(config: ActionConfig, events: Events) -> BuildReport:
     """Validate and show what would be sent; send nothing (so no token is needed)."""
     target = config.target
-    report = new_report(config, Outcome.DRY_RUN)
-    report.requested_sha, report.requested_branch = config.sha or "", config.branch or ""
     routes, base = Routes(config.project_id, config.team_id), config.api_url
+    service_id = ""
     if config.service_spec is not None:
-        report.service_id = config.service_spec.service_id
+        service_id = config.service_spec.service_id
         events.planned(
             "POST", base + routes.build_services, redacted(config.service_spec.to_json())
         )
@@ -119,7 +114,7 @@ def dry_run(config: ActionConfig, events: Events) -> BuildReport:
                 "If the service exists (409), the same body would be sent with PUT (if-exists: update)."
             )
     elif target is not None and target.kind == "service":
-        report.service_id = target.id
+        service_id = target.id
     if target is not None:
         events.planned(
             "POST", base + routes.builds(target), redacted(config.start_request().to_json())
@@ -129,7 +124,13 @@ def dry_run(config: ActionConfig, events: Events) -> BuildReport:
                 f"Then it would poll GET {base}{routes.builds(target)}/<build-id> until the "
                 "build concludes."
             )
-    return report
+    return report_for(
+        config,
+        Outcome.DRY_RUN,
+        service_id=service_id,
+        requested_sha=config.sha or "",
+        requested_branch=config.branch or "",
+    )
 
 
 def connect(
@@ -155,6 +156,18 @@ def connect(
     )
 
 
+@dataclass(frozen=True)
+class Started:
+    """What the start phase learned: the build (or none), and how it ended if it ended."""
+
+    build: Build | None = None
+    adopted: bool = False
+    outcome: Outcome | None = None  # set when the run ends here
+    failure: Failure | None = None
+    unknown_since: float | None = None  # a start that may have made a build, unseen
+    aborted: bool | None = None
+
+
 def run_build(
     config: ActionConfig,
     client: NorthflankClient,
@@ -166,286 +179,117 @@ def run_build(
     """``open_tail`` replaces the WebSocket tail (tests and benchmarks run in virtual time).
 
     Never raises: a bug of ours after a build started still aborts that build (when
-    abort-on-cancel) and keeps everything learned so far in the report.
+    abort-on-cancel) and keeps what the phases before it returned.
     """
-    report = new_report(config, Outcome.ERROR)
+    service: EnsuredService | None = None
+    started = Started()
     try:
-        _run(config, client, clock, cancel, events, report, open_tail)
+        service, ended = _ensure_service(config, client, cancel, events)
+        if ended is not None:
+            return report_for(
+                config, ended[0], failure=ended[1], **_service_fields(config, service)
+            )
+        target = config.target
+        if target is None:
+            return report_for(config, Outcome.CREATED, **_service_fields(config, service))
+        started = _start(config, client, clock, cancel, events, target)
+        if started.outcome is not None or started.build is None or not config.wait:
+            return _report(config, service, started, None)
+        op = BuildOperation(
+            client, target, started.build, clock, config.api_url,
+            config.api_token.get_secret_value(), config.show_logs, events.note, open_tail,
+        )  # fmt: skip
+        followed = follow(
+            op,
+            started.build,
+            clock=clock,
+            cancel=cancel,
+            listener=events,
+            poll_interval_s=config.poll_interval_seconds,
+            deadline=client.deadline,
+            pacing=client.pacing_delay,
+            abort_on_cancel=config.abort_on_cancel,
+        )
+        return _report(config, service, started, followed)
     except Exception as exc:  # a bug of ours, or an answer nothing foresaw
-        report.outcome = Outcome.ERROR
-        report.failure = internal_error(exc)
-        build = report.build
+        build, aborted = started.build, started.aborted
         if build is not None and not build.finished and config.abort_on_cancel:
-            assert report.target is not None
-            abort(client, report.target, build.id, events, report)
-    return report
+            aborted = _abort_build(client, config.target, build.id, events)
+        return report_for(
+            config,
+            Outcome.ERROR,
+            build=build,
+            adopted=started.adopted,
+            failure=internal_error(exc),
+            aborted=aborted,
+            **_service_fields(config, service),
+        )
 
 
 def internal_error(exc: BaseException) -> InternalError:
     return InternalError(type(exc).__name__, printable(str(exc))[:300])
 
 
-def _run(
+def _ended_by(exc: NorthflankError) -> Outcome:
+    return Outcome.TIMED_OUT if isinstance(exc, DeadlineReached) else Outcome.ERROR
+
+
+def _ensure_service(
+    config: ActionConfig, client: NorthflankClient, cancel: CancelScope, events: Events
+) -> tuple[EnsuredService | None, tuple[Outcome, Failure | None] | None]:
+    """The build service of service-spec, created (or used, or updated); or how it ended."""
+    spec = config.service_spec
+    if spec is None:
+        return None, None
+    try:
+        with cancel.interruptible():
+            ensured = client.ensure_service(
+                spec.to_json(), spec.name, spec.service_id, config.if_exists
+            )
+    except Cancelled:
+        return None, (Outcome.CANCELLED, None)
+    except NorthflankError as exc:
+        return None, (_ended_by(exc), exc)
+    events.service(ensured)
+    return ensured, None
+
+
+def _service_fields(config: ActionConfig, service: EnsuredService | None) -> dict[str, Any]:
+    if service is not None:
+        return {"service_id": service.service_id, "service_created": service.created}
+    target = config.target
+    return {"service_id": target.id if target is not None and target.kind == "service" else ""}
+
+
+def _start(
     config: ActionConfig,
     client: NorthflankClient,
     clock: Clock,
     cancel: CancelScope,
     events: Events,
-    report: BuildReport,
-    open_tail: TailOpener | None,
-) -> None:
-    target = config.target
-    if config.service_spec is not None:
-        try:
-            with cancel.interruptible():
-                spec = config.service_spec
-                ensured = client.ensure_service(
-                    spec.to_json(), spec.name, spec.service_id, config.if_exists
-                )
-        except Cancelled:
-            report.outcome = Outcome.CANCELLED
-            return
-        except NorthflankError as exc:
-            report.failure = exc
-            report.outcome = (
-                Outcome.TIMED_OUT if isinstance(exc, DeadlineReached) else Outcome.ERROR
-            )
-            return
-        report.service_id, report.service_created = ensured.service_id, ensured.created
-        events.service(ensured)
-    elif target is not None and target.kind == "service":
-        report.service_id = target.id
-    if target is None:
-        report.outcome = Outcome.CREATED
-        return
+    target: BuildTarget,
+) -> Started:
     body = config.start_request()
     events.starting(target, body, clock.wall())
     try:
         with cancel.interruptible():
             started = client.start_build(target, body)
     except Cancelled as exc:
-        report.outcome = Outcome.CANCELLED
-        if exc.sent_at is not None:
-            _after_cancelled_start(config, client, target, events, report, exc.sent_at)
-        return
+        if exc.sent_at is None:
+            return Started(outcome=Outcome.CANCELLED)
+        return _after_cancelled_start(config, client, target, events, exc.sent_at)
     except CreateOutcomeUnknown as exc:
-        report.start_unknown_since = exc.sent_at
-        report.failure = StartUnknown(target, report.builds_url, exc)
-        return
+        builds_url = report_for(config, Outcome.ERROR).builds_url
+        return Started(
+            outcome=Outcome.ERROR,
+            failure=StartUnknown(target, builds_url, exc),
+            unknown_since=exc.sent_at,
+        )
     except NorthflankError as exc:
-        report.failure = exc
-        report.outcome = Outcome.TIMED_OUT if isinstance(exc, DeadlineReached) else Outcome.ERROR
-        return
-    report.build = started.build
-    report.adopted = started.adopted
+        return Started(outcome=_ended_by(exc), failure=exc)
     events.started(started.build, started.adopted)
-    if not config.wait:
-        report.outcome = Outcome.STARTED
-        return
-    _wait(config, client, clock, cancel, events, report, open_tail)
-
-
-def _wait(
-    config: ActionConfig,
-    client: NorthflankClient,
-    clock: Clock,
-    cancel: CancelScope,
-    events: Events,
-    report: BuildReport,
-    open_tail: TailOpener | None,
-) -> None:
-    assert report.build is not None and report.target is not None
-    target = report.target
-    build_id = report.build.id
-    began = clock.monotonic()
-
-    def on_change(build: Build, elapsed: float) -> None:
-        report.build = build
-        report.timeline.append((build.status or "UNKNOWN", elapsed))
-        events.status(build, elapsed)
-
-    def fetch() -> Build:
-        build = client.get_build(target, build_id)
-        report.build = build
-        return build
-
-    forecast = None
-    logs: BuildLogs | None = None
-    end: WaitEnd | None = None
-    try:
-        with cancel.interruptible():
-            # A forecast is worth one request, but not while the shared budget is short.
-            if client.pacing_delay() <= 0:
-                forecast = _forecast(client, target, build_id)
-            schedule = PollSchedule(config.poll_interval_seconds, forecast)
-            if schedule.window is not None and schedule.forecast is not None:
-                lo, hi = schedule.window
-                events.note(
-                    f"Recent builds of {target.label} took about {schedule.forecast.median_s:.0f} s "
-                    f"({schedule.forecast.samples} builds): checking every {DENSE_S:.0f} s "
-                    f"from {lo:.0f} s to {hi:.0f} s, sparsely before."
-                )
-            # With show-logs: false the live tail is still opened, as the end signal alone
-            # (one request, no output): the status is checked the moment it closes.
-            logs = _open_logs(config, client, report.build, target, clock, events, open_tail)
-            events.following(report.build, logs.source if logs else "")
-            policy = WaitPolicy(timeout_s=client.deadline - began, schedule=schedule)
-            wait_clock: Clock = clock if logs is None else _LogPumpingClock(clock, logs, events)
-            result = wait_for_build(
-                report.build,
-                fetch,
-                policy,
-                wait_clock,
-                on_change=on_change,
-                on_trouble=events.trouble,
-                pacing=client.pacing_delay,
-                started=began,
-            )
-        end = result.end
-    except Cancelled:
-        end = WaitEnd.CANCELLED
-    except NorthflankError as exc:
-        report.failure = exc
-        report.outcome = Outcome.ERROR
-    report.waited_s = clock.monotonic() - began
-    if end in (WaitEnd.CANCELLED, WaitEnd.TIMED_OUT):
-        # The runner gives a cancelled step seconds: the abort goes first, and nothing after
-        # it may wait on the network or raise the cancel again.
-        if config.abort_on_cancel:
-            abort(client, target, build_id, events, report)
-        if logs is not None:
-            _finish_logs(logs, events, report, final=False, network=False)
-    elif logs is not None:
-        try:
-            with cancel.interruptible():
-                _finish_logs(logs, events, report, final=end is WaitEnd.CONCLUDED, network=True)
-        except Cancelled:
-            _finish_logs(logs, events, report, final=False, network=False)
-    events.followed()
-    if end is None:
-        return
-    build = report.build
-    if end is WaitEnd.CONCLUDED:
-        if build.succeeded:
-            report.outcome = Outcome.SUCCEEDED
-            return
-        report.outcome = Outcome.FAILED
-        report.failure = BuildFailed(
-            build.id, target, build.status or "", build.message or "", bool(report.log_tail)
-        )
-        return
-    if end is WaitEnd.TIMED_OUT:
-        report.outcome = Outcome.TIMED_OUT
-        report.failure = TimedOut(
-            build.id,
-            config.timeout_seconds,
-            build.status or "",
-            report.aborted,
-            config.abort_on_cancel,
-        )
-    else:
-        report.outcome = Outcome.CANCELLED
-
-
-def _forecast(client: NorthflankClient, target: BuildTarget, build_id: str) -> Forecast | None:
-    """One list request for the durations of recent builds; none is fine (no forecast)."""
-    try:
-        page = client.list_builds(
-            target, per_page=FORECAST_PAGE, policy=NO_RETRY, timeout=FORECAST_TIMEOUT_S
-        )
-    except NorthflankError:
-        return None
-    return Forecast.from_builds(page.builds, exclude=build_id)
-
-
-class _LogPumpingClock:
-    """The waiting loop's clock, waking four times a second to print new log lines.
-
-    Its sleep ends early when the live log stream closes, so the status is checked then.
-    """
-
-    SLICE_S = 0.25
-
-    def __init__(self, clock: Clock, logs: BuildLogs, events: Events) -> None:
-        self._clock, self._logs, self._events = clock, logs, events
-
-    def monotonic(self) -> float:
-        return self._clock.monotonic()
-
-    def wall(self) -> float:
-        return self._clock.wall()
-
-    def sleep(self, seconds: float) -> bool:
-        end = self._clock.monotonic() + seconds
-        while True:
-            left = end - self._clock.monotonic()
-            if left <= 0:
-                return False
-            if self._clock.sleep(min(self.SLICE_S, left)):
-                return True
-            lines = self._logs.pump()
-            if lines:
-                self._events.log_lines(lines)
-            if self._logs.take_end_hint():
-                return False  # not cancelled, but check the status now
-
-
-def _open_logs(
-    config: ActionConfig,
-    client: NorthflankClient,
-    build: Build,
-    target: BuildTarget,
-    clock: Clock,
-    events: Events,
-    open_tail: TailOpener | None,
-) -> BuildLogs | None:
-    # websockets is imported here, after the build started: start-up stays lean.
-    from northflank_build.api.logtail import WebSocketTail  # noqa: PLC0415
-
-    tail: Tail | None = None
-    url = client.routes.tail_url(config.api_url, target, build.id)
-    client.wait_for_turn()  # after a 429, not even the socket's upgrade goes out early
-    open_timeout = max(0.1, min(TAIL_OPEN_TIMEOUT_S, client.deadline - clock.monotonic()))
-    try:
-        tail = (open_tail or WebSocketTail)(url, config.api_token.get_secret_value(), open_timeout)
-    except TailUnavailable as exc:
-        if not config.show_logs:
-            return None  # no end signal: the schedule alone, as without a socket
-        events.note(f"Live log stream unavailable ({exc}); following the log over HTTP.")
-
-    def read_range(start_time: str | None, limit: int) -> tuple[list[LogLine], bool]:
-        # Logs never hold up status checks for long: one try, bounded (LOG_READ_S).
-        return client.build_logs(
-            target, build.id, start_time, limit, policy=NO_RETRY, timeout=LOG_READ_S
-        )
-
-    created = build.created_datetime()
-    return BuildLogs(
-        read_range,
-        clock.monotonic,
-        tail,
-        events.note,
-        clock.sleep,
-        budget_low=lambda: client.pacing_delay() > 0,
-        # Without a startTime the server applies its own window (30 minutes in the official
-        # CLI): the first page starts at the build's creation so no early line is lost.
-        first_start=format_timestamp(created - timedelta(seconds=1)) if created else None,
-        show=config.show_logs,
-    )
-
-
-def _finish_logs(
-    logs: BuildLogs, events: Events, report: BuildReport, *, final: bool, network: bool
-) -> None:
-    """The lines that came after the last poll, then what the summary needs.
-
-    Without ``network`` (after a cancel or timeout) only what the live tail already holds.
-    """
-    lines = logs.pump(final=final) if network else logs.drain_tail()
-    if lines:
-        events.log_lines(lines)
-    logs.close()
-    report.log_tail = list(logs.last_lines)
+    outcome = None if config.wait else Outcome.STARTED
+    return Started(started.build, started.adopted, outcome)
 
 
 def _after_cancelled_start(
@@ -453,45 +297,87 @@ def _after_cancelled_start(
     client: NorthflankClient,
     target: BuildTarget,
     events: Events,
-    report: BuildReport,
     sent_at: float,
-) -> None:
+) -> Started:
     """Cancelled while the start request was out: it may have made a build. One quick look
     (no wait, nothing raised); found, it is aborted; not found, the post step looks again."""
-    report.start_unknown_since = sent_at
+    unknown = Started(outcome=Outcome.CANCELLED, unknown_since=sent_at)
     if not config.abort_on_cancel:
-        return
+        return unknown
     try:
         found = client.find_started_quickly(target, config.sha, sent_at)
     except NorthflankError as exc:
         events.note(f"Cancelled while starting; could not check for a started build: {exc.message}")
-        return
+        return unknown
     if found is None:
+        builds_url = report_for(config, Outcome.CANCELLED).builds_url
         events.note(
             f"Cancelled while starting: a build of {target.label} may have started "
-            f"({report.builds_url}); the post step looks for it and aborts it."
+            f"({builds_url}); the post step looks for it and aborts it."
         )
-        return
-    report.build = found
-    report.start_unknown_since = None
+        return unknown
     events.started(found, adopted=True)
-    abort(client, target, found.id, events, report)
+    aborted = _abort_build(client, target, found.id, events)
+    return Started(found, True, Outcome.CANCELLED, aborted=aborted)
 
 
-def abort(
-    client: NorthflankClient,
-    target: BuildTarget,
-    build_id: str,
-    events: Events,
-    report: BuildReport,
-) -> None:
-    """One short DELETE; a failure is reported, never raised (we are already ending)."""
-    events.note(f"Aborting build {build_id} on Northflank...")
-    try:
-        client.abort_build(target, build_id, timeout=ABORT_TIMEOUT_S)
-    except NorthflankError as exc:
-        report.aborted = False
-        events.note(f"Could not abort build {build_id}: {exc.message}")
-        return
-    report.aborted = True
-    events.note(f"Aborted build {build_id}.")
+def _abort_build(
+    client: NorthflankClient, target: BuildTarget | None, build_id: str, events: Events
+) -> bool | None:
+    if target is None:
+        return None
+    return abort(
+        f"build {build_id}",
+        lambda: client.abort_build(target, build_id, timeout=ABORT_TIMEOUT_S),
+        events.note,
+    )
+
+
+def _report(
+    config: ActionConfig,
+    service: EnsuredService | None,
+    started: Started,
+    followed: Followed[Build] | None,
+) -> BuildReport:
+    """The one place the report is put together, from what the phases returned."""
+    fields: dict[str, Any] = {
+        **_service_fields(config, service),
+        "build": started.build,
+        "adopted": started.adopted,
+        "start_unknown_since": started.unknown_since,
+        "aborted": started.aborted,
+    }
+    if followed is None:
+        outcome = started.outcome or Outcome.ERROR
+        return report_for(config, outcome, failure=started.failure, **fields)
+    build = followed.last
+    fields.update(
+        build=build,
+        timeline=followed.timeline,
+        waited_s=followed.waited_s,
+        log_tail=followed.log_tail,
+        aborted=followed.aborted,
+    )
+    target = config.target
+    assert target is not None
+    failure: Failure | None = followed.failure
+    if followed.end is None:
+        outcome = Outcome.ERROR
+    elif followed.end is WaitEnd.CONCLUDED:
+        outcome = Outcome.SUCCEEDED if build.succeeded else Outcome.FAILED
+        if outcome is Outcome.FAILED:
+            failure = BuildFailed(
+                build.id, target, build.status or "", build.message or "", bool(followed.log_tail)
+            )
+    elif followed.end is WaitEnd.TIMED_OUT:
+        outcome = Outcome.TIMED_OUT
+        failure = TimedOut(
+            build.id,
+            config.timeout_seconds,
+            build.status or "",
+            followed.aborted,
+            config.abort_on_cancel,
+        )
+    else:
+        outcome = Outcome.CANCELLED
+    return report_for(config, outcome, failure=failure, **fields)

@@ -110,9 +110,9 @@ class ActionEvents:
         for line in json.dumps(body, indent=2).splitlines():
             say("  " + line)
 
-    def following(self, build: Build, source: str) -> None:
+    def log_group(self, snapshot: Build, source: str) -> None:
         how = f"status and build log ({source})" if source else "status"
-        command("group", f"Northflank build {build.id}: {how}")
+        command("group", f"Northflank build {snapshot.id}: {how}")
         self._group_open = True
 
     def log_lines(self, lines: list[LogLine]) -> None:
@@ -122,7 +122,7 @@ class ActionEvents:
             for part in LINE_BREAKS.split(line.text):
                 write_line(f"  | {part}")
 
-    def followed(self) -> None:
+    def log_group_end(self) -> None:
         StopCommands.resume()
         if self._group_open:
             command("endgroup")

@@ -7,6 +7,7 @@ where it becomes a link target (``url``); nothing from it can add a link, an ima
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from northflank_build.engine.report import BuildReport, Outcome, elapsed_label, outputs
 from northflank_build.inputs.problems import InvalidInputs
@@ -120,7 +121,7 @@ def summary(
     return text
 
 
-def log_tail_block(tail: list[str]) -> list[str]:
+def log_tail_block(tail: Sequence[str]) -> list[str]:
     """The last log lines, collapsed; the fence outgrows any backtick run in the text."""
     tail = [line if len(line) <= TAIL_LINE_CHARS else line[:TAIL_LINE_CHARS] + "…" for line in tail]
     longest = max((len(run) for line in tail for run in re.findall(r"`+", line)), default=0)

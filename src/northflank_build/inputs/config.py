@@ -7,14 +7,11 @@ never reads the environment itself.
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlsplit
 
 from northflank_build.api.bodies import (
     DOCKER_WORK_DIR_PATTERN,
@@ -27,21 +24,26 @@ from northflank_build.api.bodies import (
     StartBuildRequest,
 )
 from northflank_build.api.routes import BuildTarget
+from northflank_build.inputs.fields import (
+    build_file_key_problem,
+    mount_key_problem,
+    read_api_url,
+    read_bool,
+    read_branch,
+    read_id,
+    read_number,
+    read_pattern,
+    read_pull_request,
+    shown,
+)
 from northflank_build.inputs.problems import InputProblem, InvalidInputs
 from northflank_build.inputs.sources import parse_build_arguments, parse_secret_map
 
 if TYPE_CHECKING:  # loaded at run time only when a service-spec is given (with PyYAML)
     from northflank_build.inputs.service_spec import BuildServiceSpec
 
-DEFAULT_API_URL = "https://api.northflank.com"
-# Northflank ids are slugs of names ("My App" -> "my-app"), so this rejects nothing real
-# while keeping path separators, queries and spaces out of the URL.
-ID_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$")
 SHA_PATTERN = re.compile(r"^[0-9a-fA-F]{40}$")
-SECRET_MOUNT_ID_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-TRUE_WORDS = ("true", "True", "TRUE")
-FALSE_WORDS = ("false", "False", "FALSE")
 TIMEOUT_RANGE = (1, 432_000)  # 5 days: the longest a self-hosted runner job may run
 POLL_RANGE = (1.0, 3600.0)
 # 30 s, not 10: the forecast makes checks dense where the end is likely (issue #6).
@@ -138,201 +140,6 @@ class ActionConfig:
         )
 
 
-def shown(value: str, limit: int = 60) -> str:
-    """A non-secret value quoted for a message: one line, bounded."""
-    text = json.dumps(value)
-    return text if len(text) <= limit else text[: limit - 4] + '..."'
-
-
-def _id(name: str, value: str, problems: list[InputProblem], *, required: bool) -> str | None:
-    if not value:
-        if required:
-            problems.append(InputProblem(name, "is required and was not given."))
-        return None
-    if not ID_PATTERN.fullmatch(value):
-        problems.append(
-            InputProblem(
-                name,
-                f"{shown(value)} is not a Northflank id; ids are 1-100 lowercase letters, digits "
-                "and hyphens, not starting or ending with a hyphen (the slug of the name, "
-                "e.g. my-project).",
-            )
-        )
-        return None
-    return value
-
-
-def _bool(name: str, value: str, default: bool, problems: list[InputProblem]) -> bool:
-    if value == "":
-        return default
-    if value in TRUE_WORDS:
-        return True
-    if value in FALSE_WORDS:
-        return False
-    problems.append(
-        InputProblem(
-            name,
-            f"{shown(value)} is not a boolean; use one of true, True, TRUE, false, False, FALSE "
-            "(YAML 1.2).",
-        )
-    )
-    return default
-
-
-def _number(
-    name: str,
-    value: str,
-    default: float,
-    bounds: tuple[float, float],
-    problems: list[InputProblem],
-    *,
-    integer: bool,
-) -> float:
-    if value == "":
-        return default
-    low, high = bounds
-    kind = "a whole number of seconds" if integer else "a number of seconds"
-    try:
-        number = int(value) if integer else float(value)
-    except ValueError:
-        problems.append(
-            InputProblem(name, f"{shown(value)} is not {kind}; allowed: {low:g} to {high:g}.")
-        )
-        return default
-    if not (low <= number <= high):  # also rejects nan
-        problems.append(
-            InputProblem(name, f"{shown(value)} is out of range; allowed: {low:g} to {high:g}.")
-        )
-        return default
-    return number
-
-
-def _api_url(value: str, problems: list[InputProblem]) -> str:
-    name = "api-url"
-    url = value or DEFAULT_API_URL
-    # urlsplit silently drops tabs and line breaks inside a URL: refuse them, and any other
-    # control character or space, before it does.
-    if any(ch.isspace() or not ch.isprintable() for ch in url):
-        problems.append(
-            InputProblem(
-                name, f"contains spaces, line breaks or control characters; e.g. {DEFAULT_API_URL}."
-            )
-        )
-        return DEFAULT_API_URL
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        problems.append(InputProblem(name, f"{shown(url)} is not a URL; e.g. {DEFAULT_API_URL}."))
-        return DEFAULT_API_URL
-    if parts.scheme not in ("https", "http") or not host:
-        problems.append(
-            InputProblem(
-                name, f"{shown(url)} must be an https:// URL with a host, e.g. {DEFAULT_API_URL}."
-            )
-        )
-        return DEFAULT_API_URL
-    if parts.username or parts.password or parts.query or parts.fragment:
-        problems.append(
-            InputProblem(
-                name,
-                "must not carry credentials, a query or a fragment; pass the token as api-token.",
-            )
-        )
-        return DEFAULT_API_URL
-    if parts.scheme == "http" and not is_loopback(host):
-        problems.append(
-            InputProblem(
-                name,
-                f"{shown(url)} uses plain http, which would send the token unencrypted; http is "
-                "allowed only for loopback hosts (127.0.0.1, localhost, ::1). Use https.",
-            )
-        )
-        return DEFAULT_API_URL
-    return url.rstrip("/")
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _pattern(
-    name: str, value: str, pattern: str, example: str, problems: list[InputProblem]
-) -> str | None:
-    if not value:
-        return None
-    if not re.fullmatch(pattern, value):
-        problems.append(
-            InputProblem(name, f"{shown(value)} does not match {pattern} (e.g. {example}).")
-        )
-        return None
-    if any(seg in (".", "..") for seg in value.split("/")):
-        problems.append(
-            InputProblem(name, f"{shown(value)} must not contain . or .. path segments.")
-        )
-        return None
-    return value
-
-
-def _build_file_key(key: str) -> str | None:
-    if re.fullmatch(DOCKERFILE_PATH_PATTERN, key) and not any(
-        s in (".", "..") for s in key.split("/")
-    ):
-        return None
-    return (
-        f"{shown(key)} is not an absolute file path; build files go to absolute paths made "
-        "of letters, digits, '.', '_' and '-', e.g. /app/.npmrc."
-    )
-
-
-def _mount_key(key: str) -> str | None:
-    if SECRET_MOUNT_ID_PATTERN.fullmatch(key):
-        return None
-    return (
-        f"{shown(key)} is not a Docker secret mount id; use letters, digits, '_', '.' and '-', "
-        "e.g. npm_token (as in RUN --mount=type=secret,id=npm_token)."
-    )
-
-
-# git check-ref-format, simplified: what a branch name on a Git host can be.
-BRANCH_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
-
-
-def _branch(value: str, problems: list[InputProblem]) -> str | None:
-    if not value:
-        return None
-    bad_ends = value.startswith(("-", "/", ".")) or value.endswith(("/", ".", ".lock"))
-    if len(value) > 255 or BRANCH_FORBIDDEN.search(value) or bad_ends:
-        problems.append(
-            InputProblem(
-                "branch",
-                f"{shown(value)} is not a valid Git branch name (no spaces, ~ ^ : ? * [ \\, '..', "
-                "'//' or '@{'; not starting with - / . or ending with / . .lock; at most 255 characters).",
-            )
-        )
-        return None
-    return value
-
-
-def _pull_request(value: str, problems: list[InputProblem]) -> int | None:
-    if not value:
-        return None
-    if not (value.isascii() and value.isdigit()) or not (1 <= int(value) <= 2**31 - 1):
-        problems.append(
-            InputProblem(
-                "pull-request-id", f"{shown(value)} is not a pull request number (e.g. 42)."
-            )
-        )
-        return None
-    return int(value)
-
-
 def _targets(
     service_id: str | None,
     spec_given: bool,
@@ -406,7 +213,7 @@ def parse_inputs(
     token = val("api-token")
     if token:
         on_secret(token)
-    dry_run = _bool("dry-run", val("dry-run"), False, problems)
+    dry_run = read_bool("dry-run", val("dry-run"), False, problems)
     if not token and dry_run:
         pass  # a dry run sends nothing, so it works without secrets (pull requests from forks)
     elif not token:
@@ -424,14 +231,14 @@ def parse_inputs(
             )
         )
 
-    api_url = _api_url(val("api-url"), problems)
-    project_id = _id("project-id", val("project-id"), problems, required=True)
-    team_id = _id("team-id", val("team-id"), problems, required=False)
+    api_url = read_api_url(val("api-url"), problems)
+    project_id = read_id("project-id", val("project-id"), problems, required=True)
+    team_id = read_id("team-id", val("team-id"), problems, required=False)
     raw = {name: val(name) for name in ("job-id", "service-id")}
-    job_id = _id("job-id", raw["job-id"], problems, required=False)
-    service_id = _id("service-id", raw["service-id"], problems, required=False)
-    branch = _branch(val("branch"), problems)
-    pull_request = _pull_request(val("pull-request-id"), problems)
+    job_id = read_id("job-id", raw["job-id"], problems, required=False)
+    service_id = read_id("service-id", raw["service-id"], problems, required=False)
+    branch = read_branch(val("branch"), problems)
+    pull_request = read_pull_request(val("pull-request-id"), problems)
     if_exists: Literal["use", "fail", "update"] = "use"
     match val("if-exists"):
         case "" | "use":
@@ -463,7 +270,7 @@ def parse_inputs(
     build_files = parse_secret_map(
         "build-files",
         read("build-files") or "",
-        _build_file_key,
+        build_file_key_problem,
         env,
         workspace,
         problems,
@@ -472,19 +279,19 @@ def parse_inputs(
     mounts = parse_secret_map(
         "docker-secret-mounts",
         read("docker-secret-mounts") or "",
-        _mount_key,
+        mount_key_problem,
         env,
         workspace,
         problems,
         on_secret,
     )
-    dockerfile_path = _pattern(
+    dockerfile_path = read_pattern(
         "dockerfile-path", val("dockerfile-path"), DOCKERFILE_PATH_PATTERN, "/Dockerfile", problems
     )
-    docker_work_dir = _pattern(
+    docker_work_dir = read_pattern(
         "docker-work-dir", val("docker-work-dir"), DOCKER_WORK_DIR_PATTERN, "/", problems
     )
-    dockerfile_target = _pattern(
+    dockerfile_target = read_pattern(
         "dockerfile-target",
         val("dockerfile-target"),
         DOCKERFILE_TARGET_PATTERN,
@@ -497,16 +304,21 @@ def parse_inputs(
         from northflank_build.inputs.service_spec import parse_service_spec  # noqa: PLC0415 - only when used
 
         spec = parse_service_spec(
-            spec_text, env, workspace, problems, on_secret, (_build_file_key, _mount_key)
+            spec_text,
+            env,
+            workspace,
+            problems,
+            on_secret,
+            (build_file_key_problem, mount_key_problem),
         )
     _targets(service_id, bool(spec_text.strip()), spec, branch, pull_request, raw, problems)
-    wait = _bool("wait", val("wait"), True, problems)
-    abort_on_cancel = _bool("abort-on-cancel", val("abort-on-cancel"), True, problems)
-    show_logs = _bool("show-logs", val("show-logs"), True, problems)
-    timeout = _number(
+    wait = read_bool("wait", val("wait"), True, problems)
+    abort_on_cancel = read_bool("abort-on-cancel", val("abort-on-cancel"), True, problems)
+    show_logs = read_bool("show-logs", val("show-logs"), True, problems)
+    timeout = read_number(
         "timeout-seconds", val("timeout-seconds"), 3600, TIMEOUT_RANGE, problems, integer=True
     )
-    poll = _number(
+    poll = read_number(
         "poll-interval-seconds",
         val("poll-interval-seconds"),
         DEFAULT_POLL_INTERVAL_S,

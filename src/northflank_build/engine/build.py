@@ -1,0 +1,106 @@
+"""The build as an operation the engine follows (engine/follow.py): read its state, abort
+it, forecast its duration from the target's recent builds, and open its logs (the live tail,
+or the HTTP range endpoint)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from northflank_build.api.client import NorthflankClient
+from northflank_build.api.clock import Clock
+from northflank_build.api.errors import NorthflankError
+from northflank_build.api.logs import LogLine, Tail, TailOpener, TailUnavailable
+from northflank_build.api.retry import NO_RETRY
+from northflank_build.api.routes import BuildTarget
+from northflank_build.api.timestamps import format_timestamp
+from northflank_build.engine.logs import BuildLogs
+from northflank_build.engine.schedule import Forecast
+
+if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
+    from northflank_build.api.models import Build
+
+ABORT_TIMEOUT_S = 3.0
+# Builds listed for the forecast: one page, newest picked by our own sort (order undocumented).
+FORECAST_PAGE = 50
+FORECAST_TIMEOUT_S = 5.0
+TAIL_OPEN_TIMEOUT_S = 5.0
+# A log page is worth less than a status check: one try, bounded (engine/logs.py tries
+# again at its next turn).
+LOG_READ_S = 5.0
+
+
+@dataclass
+class BuildOperation:
+    client: NorthflankClient
+    target: BuildTarget
+    build: Build  # as started (its id and createdAt)
+    clock: Clock
+    api_url: str
+    token: str
+    show_logs: bool
+    note: Callable[[str], None]
+    open_tail: TailOpener | None = None  # tests and benchmarks: a tail in virtual time
+
+    @property
+    def label(self) -> str:
+        return f"build {self.build.id}"
+
+    @property
+    def of(self) -> str:
+        return self.target.label
+
+    def read(self) -> Build:
+        return self.client.get_build(self.target, self.build.id)
+
+    def abort(self) -> None:
+        self.client.abort_build(self.target, self.build.id, timeout=ABORT_TIMEOUT_S)
+
+    def forecast(self) -> Forecast | None:
+        """One list request for the durations of recent builds; none is fine (no forecast)."""
+        try:
+            page = self.client.list_builds(
+                self.target, per_page=FORECAST_PAGE, policy=NO_RETRY, timeout=FORECAST_TIMEOUT_S
+            )
+        except NorthflankError:
+            return None
+        return Forecast.from_builds(page.builds, exclude=self.build.id)
+
+    def open_logs(self) -> BuildLogs | None:
+        """The live tail (with show-logs: false, only as the end signal: one request, no
+        output), else, when lines are shown, the HTTP range endpoint."""
+        # websockets is imported here, after the build started: start-up stays lean.
+        from northflank_build.api.logtail import WebSocketTail  # noqa: PLC0415
+
+        client, target, build = self.client, self.target, self.build
+        url = client.routes.tail_url(self.api_url, target, build.id)
+        client.wait_for_turn()  # after a 429, not even the socket's upgrade goes out early
+        open_timeout = max(0.1, min(TAIL_OPEN_TIMEOUT_S, client.deadline - self.clock.monotonic()))
+        tail: Tail | None = None
+        try:
+            tail = (self.open_tail or WebSocketTail)(url, self.token, open_timeout)
+        except TailUnavailable as exc:
+            if not self.show_logs:
+                return None  # no end signal: the schedule alone, as without a socket
+            self.note(f"Live log stream unavailable ({exc}); following the log over HTTP.")
+
+        def read_range(start_time: str | None, limit: int) -> tuple[list[LogLine], bool]:
+            return client.build_logs(
+                target, build.id, start_time, limit, policy=NO_RETRY, timeout=LOG_READ_S
+            )
+
+        created = build.created_datetime()
+        return BuildLogs(
+            read_range,
+            self.clock.monotonic,
+            tail,
+            self.note,
+            self.clock.sleep,
+            budget_low=lambda: client.pacing_delay() > 0,
+            # Without a startTime the server applies its own window (30 minutes in the
+            # official CLI): the first page starts at the build's creation.
+            first_start=format_timestamp(created - timedelta(seconds=1)) if created else None,
+            show=self.show_logs,
+        )

@@ -22,7 +22,7 @@ RUN printf '#!/usr/local/bin/python\nfrom northflank_build.post import run\nrun(
         > /usr/local/bin/northflank-build-post \
     && chmod 755 /usr/local/bin/northflank-build-post \
     && PYTHONDONTWRITEBYTECODE='' python -c "import httpx, northflank_build.__main__, \
-northflank_build.post, northflank_build.api.models, northflank_build.api.logtail, northflank_build.inputs.service_spec; \
+northflank_build.post, northflank_build.api.models, northflank_build.api.logtail, northflank_build.inputs.service_spec, northflank_build.inputs.spec_model; \
 httpx.Client().close()"
 
 # No USER: the runner needs root for the mounted workspace and file-command files.

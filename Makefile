@@ -49,10 +49,10 @@ container: setup
 
 # Figures, not pass/fail: each harness prints what it measured.
 bench: setup
-	PYTHONPATH=src $(BIN)/python bench/log_requests.py
+	PYTHONPATH=src:devtools $(BIN)/python bench/log_requests.py
 	$(BIN)/python bench/startup_memory.py
-	PYTHONPATH=src $(BIN)/python bench/detection_latency.py
-	PYTHONPATH=src:bench $(BIN)/python bench/shared_budget.py
+	PYTHONPATH=src:devtools $(BIN)/python bench/detection_latency.py
+	PYTHONPATH=src:bench:devtools $(BIN)/python bench/shared_budget.py
 	PYTHONPATH=src $(BIN)/python bench/detection_realtime.py
 
 # Image size, build time (cold and cached) and in-container start-up of install variants.

@@ -26,7 +26,7 @@ from unittest import mock
 
 import httpx
 
-from fakes import EPOCH
+from virtual_clock import EPOCH
 
 _HANDLERS = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
 from northflank_build import __main__ as entry  # noqa: E402 - installs early signal handlers

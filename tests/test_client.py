@@ -10,7 +10,6 @@ from email.utils import formatdate
 import httpx
 import pytest
 
-from fakes import FakeClock
 from northflank_build.api.bodies import StartBuildRequest
 from northflank_build.api.client import NorthflankClient
 from northflank_build.api.errors import (
@@ -26,6 +25,7 @@ from northflank_build.api.errors import (
 from northflank_build.api.retry import RetryPolicy
 from northflank_build.api.routes import BuildTarget
 from northflank_build.api.timestamps import format_timestamp
+from virtual_clock import VirtualClock
 
 JOB = BuildTarget("job", "my-job")
 SHA = "a" * 40
@@ -41,9 +41,9 @@ def ok(data: object, **headers: str) -> httpx.Response:
 
 
 def make(
-    handler: Handler, clock: FakeClock | None = None, team: str | None = None
-) -> tuple[NorthflankClient, FakeClock, list[httpx.Request]]:
-    clock = clock or FakeClock()
+    handler: Handler, clock: VirtualClock | None = None, team: str | None = None
+) -> tuple[NorthflankClient, VirtualClock, list[httpx.Request]]:
+    clock = clock or VirtualClock()
     seen: list[httpx.Request] = []
 
     def record(request: httpx.Request) -> httpx.Response:
@@ -227,7 +227,7 @@ def test_start_404_says_whether_project_or_job_is_missing() -> None:
 class FakeNorthflank:
     """Just enough of the start and list endpoints to test de-duplication."""
 
-    def __init__(self, clock: FakeClock, post_outcomes: list[str]) -> None:
+    def __init__(self, clock: VirtualClock, post_outcomes: list[str]) -> None:
         self.clock = clock
         self.outcomes = post_outcomes
         self.builds: list[dict[str, object]] = []
@@ -270,7 +270,7 @@ class FakeNorthflank:
     ["created-then-drop", "created-then-timeout", "created-then-502", "created-then-garbage"],
 )
 def test_ambiguous_start_adopts_the_build_instead_of_starting_another(outcome: str) -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     server = FakeNorthflank(clock, [outcome])
     client, _, seen = make(server, clock)
     old = build_json("old", createdAt="2020-01-01T00:00:00.000Z")
@@ -282,7 +282,7 @@ def test_ambiguous_start_adopts_the_build_instead_of_starting_another(outcome: s
 
 
 def test_connect_failure_is_resent_because_nothing_reached_the_server() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     server = FakeNorthflank(clock, ["connect", "ok"])
     client, _, seen = make(server, clock)
     started = client.start_build(JOB, StartBuildRequest(sha=SHA))
@@ -292,7 +292,7 @@ def test_connect_failure_is_resent_because_nothing_reached_the_server() -> None:
 
 
 def test_429_on_start_waits_and_resends() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     server = FakeNorthflank(clock, ["429", "ok"])
     client, _, _ = make(server, clock)
     started = client.start_build(JOB, StartBuildRequest(sha=SHA))
@@ -301,7 +301,7 @@ def test_429_on_start_waits_and_resends() -> None:
 
 def test_ambiguous_failure_whose_build_cannot_be_found_is_never_resent() -> None:
     # A 503 may come from a proxy after Northflank made the build: not proof of nothing.
-    clock = FakeClock()
+    clock = VirtualClock()
     calls: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -322,7 +322,7 @@ def test_ambiguous_failure_whose_build_cannot_be_found_is_never_resent() -> None
 
 
 def test_start_with_a_different_sha_is_not_adopted() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     server = FakeNorthflank(clock, ["created-then-502"])
     client, _, _ = make(server, clock)
     from datetime import UTC, datetime

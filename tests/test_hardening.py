@@ -23,10 +23,10 @@ import httpx
 import pytest
 
 from conftest import ROOT
-from fakes import EPOCH
 from inproc import SHA, TOKEN, FakeNorthflank, Step, StepClock, default_inputs, respond, run_step
 from northflank_build.engine import build as build_module
 from northflank_build.engine.cancel import CancelScope
+from virtual_clock import EPOCH
 
 Hook = Callable[[httpx.Request], httpx.Response | None]
 LOOPBACK = "http://127.0.0.1:9"  # nothing listens: the log socket is refused at once

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from conftest import TOKEN, Runner
-from fakes import FakeClock
 from nfsim import BuildPlan, Fault, Simulator
 from northflank_build.api.logs import LogLine
 from northflank_build.api.models import Build
@@ -13,6 +12,7 @@ from northflank_build.engine.logs import BuildLogs, LineBook
 from northflank_build.engine.schedule import PollSchedule
 from northflank_build.engine.waiting import LOG_SLICE_S, WaitEnd, WaitPolicy, wait_for
 from runneremu import StepResult
+from virtual_clock import VirtualClock
 
 PLAN = BuildPlan(phases=(("PENDING", 0.4), ("CLONING", 0.6), ("BUILDING", 3.0)), lines_per_second=6)
 
@@ -211,7 +211,7 @@ def test_line_book_skips_what_was_shown_also_at_the_same_timestamp() -> None:
 
 
 def test_build_logs_switches_to_http_from_the_last_line() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     asked: list[str | None] = []
     everything = [line(n) for n in range(1, 11)]
 
@@ -232,7 +232,7 @@ def test_build_logs_switches_to_http_from_the_last_line() -> None:
 
 
 def test_http_paging_waits_while_the_rate_limit_budget_is_low() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     calls: list[str | None] = []
 
     def read_range(start: str | None, limit: int) -> tuple[list[LogLine], bool]:
@@ -253,7 +253,7 @@ def test_http_paging_waits_while_the_rate_limit_budget_is_low() -> None:
 
 
 def test_a_closed_stream_is_a_hint_to_check_the_status_once() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     tail = FakeTail([[line(1)], [line(2)]], breaks_after=None)
     logs = BuildLogs(
         lambda _s, _n: ([], False), clock.monotonic, tail, lambda _n: None, clock.sleep
@@ -268,7 +268,7 @@ def test_a_closed_stream_is_a_hint_to_check_the_status_once() -> None:
 
 
 def test_the_wait_checks_at_once_when_the_stream_closes() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     tail = FakeTail([[line(1)], [line(2)], [line(3)]], breaks_after=None)
     logs = BuildLogs(
         lambda _s, _n: ([], False), clock.monotonic, tail, lambda _n: None, clock.sleep

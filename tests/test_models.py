@@ -3,10 +3,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from fakes import EPOCH
 from northflank_build.api.models import Build
 from northflank_build.api.ratelimit import RateLimit, retry_after_seconds, server_time
 from northflank_build.api.timestamps import format_timestamp, parse_timestamp
+from virtual_clock import EPOCH
 
 
 def test_build_tolerates_unknown_fields_and_statuses() -> None:

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fakes import FakeClock
 from northflank_build.api.models import Build
 from northflank_build.api.timestamps import format_timestamp
 from northflank_build.engine.schedule import DENSE_S, Forecast, PollSchedule
 from northflank_build.engine.waiting import WaitEnd, WaitPolicy, wait_for
+from virtual_clock import VirtualClock
 
 T0 = 1_790_000_000.0
 
@@ -29,7 +29,7 @@ def past(build_id: str, created: float, duration: float, status: str = "SUCCESS"
 
 def checks(schedule: PollSchedule, ends_at: float) -> tuple[float, int]:
     """Run the real waiting loop on a build ending at ``ends_at``: (latency, checks)."""
-    clock = FakeClock()
+    clock = VirtualClock()
     requests = 0
 
     def fetch() -> Build:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from fakes import EPOCH
 from northflank_build.api.ratelimit import RateLimit, SharedBudget
+from virtual_clock import EPOCH
 
 
 def seen(remaining: float, reset: float, at: float, limit: float = 1000) -> RateLimit:

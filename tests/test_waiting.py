@@ -6,17 +6,17 @@ from collections.abc import Callable
 
 import pytest
 
-from fakes import FakeClock
 from northflank_build.api.errors import AuthenticationFailed, ServerError, TransportFailure
 from northflank_build.api.models import Build
 from northflank_build.engine.schedule import PollSchedule
 from northflank_build.engine.waiting import WaitEnd, WaitPolicy, wait_for
+from virtual_clock import VirtualClock
 
 
-def timeline(*steps: tuple[float, str, bool]) -> Callable[[FakeClock], Callable[[], Build]]:
+def timeline(*steps: tuple[float, str, bool]) -> Callable[[VirtualClock], Callable[[], Build]]:
     """A build that has ``status`` (concluded or not) from time ``t`` on."""
 
-    def make(clock: FakeClock) -> Callable[[], Build]:
+    def make(clock: VirtualClock) -> Callable[[], Build]:
         def fetch() -> Build:
             current = steps[0]
             for step in steps:
@@ -34,7 +34,7 @@ def timeline(*steps: tuple[float, str, bool]) -> Callable[[FakeClock], Callable[
 
 def wait(
     fetch: Callable[[], Build],
-    clock: FakeClock,
+    clock: VirtualClock,
     timeout: float = 600,
     interval: float = 10,
     pacing: Callable[[], float] = lambda: 0.0,
@@ -55,7 +55,7 @@ def wait(
 
 
 def test_concludes_and_reports_each_status_once() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     fetch = timeline(
         (0, "PENDING", False),
         (5, "BUILDING", False),
@@ -69,7 +69,7 @@ def test_concludes_and_reports_each_status_once() -> None:
 
 
 def test_polls_densely_first_then_at_most_the_interval() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     fetch = timeline((0, "BUILDING", False), (300, "SUCCESS", True))(clock)
     wait(fetch, clock, interval=10)
     assert clock.sleeps[0] == 1.0
@@ -79,7 +79,7 @@ def test_polls_densely_first_then_at_most_the_interval() -> None:
 
 
 def test_unknown_status_that_has_not_concluded_means_running() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     fetch = timeline((0, "SOMETHING_NEW", False), (30, "FAILURE", True))(clock)
     end, build, seen, _ = wait(fetch, clock)
     assert end is WaitEnd.CONCLUDED and not build.succeeded
@@ -87,20 +87,20 @@ def test_unknown_status_that_has_not_concluded_means_running() -> None:
 
 
 def test_times_out_at_the_deadline() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     end, build, _, _ = wait(timeline((0, "BUILDING", False))(clock), clock, timeout=45, interval=10)
     assert end is WaitEnd.TIMED_OUT and build.status == "BUILDING"
     assert clock.now == pytest.approx(45)
 
 
 def test_cancel_wakes_the_wait() -> None:
-    clock = FakeClock(cancel_when=lambda t: t >= 12)
+    clock = VirtualClock(cancel_when=lambda t: t >= 12)
     end, _, _, _ = wait(timeline((0, "BUILDING", False))(clock), clock)
     assert end is WaitEnd.CANCELLED and clock.now < 25
 
 
 def test_transient_failures_are_outlived() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     inner = timeline((0, "BUILDING", False), (40, "SUCCESS", True))(clock)
     calls = {"n": 0}
 
@@ -123,11 +123,11 @@ def test_permanent_errors_stop_the_wait() -> None:
         raise AuthenticationFailed(401, "read", "token revoked")
 
     with pytest.raises(AuthenticationFailed):
-        wait(denied, FakeClock())
+        wait(denied, VirtualClock())
 
 
 def test_rate_limit_pacing_stretches_the_interval() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     fetch = timeline((0, "BUILDING", False), (120, "SUCCESS", True))(clock)
     wait(fetch, clock, interval=5, pacing=lambda: 30.0)
     assert min(clock.sleeps) == 30.0

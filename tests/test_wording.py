@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fakes import FakeClock
 from northflank_build import cli
 from northflank_build.api.bodies import StartBuildRequest
 from northflank_build.api.client import NorthflankClient
@@ -20,6 +19,7 @@ from northflank_build.api.routes import BuildTarget
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.inputs.config import INPUT_NAMES
 from northflank_build.wording import ACTION, CLI, Worded, describe
+from virtual_clock import VirtualClock
 
 SHA = "a" * 40
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -34,7 +34,7 @@ def envelope(status: int, message: str) -> httpx.Response:
 def fact(handler: Handler, act: Callable[[NorthflankClient], object]) -> NorthflankError:
     client = NorthflankClient(
         api_url="https://api.example.com", token="tok", project_id="proj", team_id=None,
-        clock=FakeClock(), retry=RetryPolicy(attempts=2, total_seconds=5),
+        clock=VirtualClock(), retry=RetryPolicy(attempts=2, total_seconds=5),
         transport=httpx.MockTransport(handler),
     )  # fmt: skip
     with pytest.raises(NorthflankError) as caught:
@@ -58,7 +58,7 @@ def missing(what: str) -> Handler:
 
 
 def create_service(client: NorthflankClient) -> object:
-    return client.ensure_service({"name": "web"}, "web", "web", "fail")
+    return client.services.ensure({"name": "web"}, "web", "web", "fail")
 
 
 JOB, SERVICE = BuildTarget("job", "my-job"), BuildTarget("service", "web")
@@ -158,7 +158,9 @@ def test_each_failure_in_the_actions_words_and_the_clis(case: str) -> None:
 def run_cli(argv: list[str], handler: Handler, monkeypatch: pytest.MonkeyPatch, tmp: Path) -> str:
     monkeypatch.setenv("NORTHFLANK_API_TOKEN", "nf-bad-token-1234")
     monkeypatch.chdir(tmp)
-    cli.main(argv, transport=httpx.MockTransport(handler), clock=FakeClock(), cancel=CancelScope())
+    cli.main(
+        argv, transport=httpx.MockTransport(handler), clock=VirtualClock(), cancel=CancelScope()
+    )
     return ""
 
 

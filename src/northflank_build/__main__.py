@@ -18,13 +18,9 @@ import httpx  # noqa: E402
 
 from northflank_build.api.clock import Clock, SystemClock  # noqa: E402
 from northflank_build.engine.cancel import CancelScope  # noqa: E402
+from northflank_build.engine.dry_run import dry_run  # noqa: E402
 from northflank_build.engine.report import BuildReport, Outcome  # noqa: E402
-from northflank_build.engine.run import (  # noqa: E402
-    connect,
-    dry_run,
-    internal_error,
-    run_build,
-)
+from northflank_build.engine.run import connect, internal_error, run_build  # noqa: E402
 from northflank_build.github import commands as runner  # noqa: E402
 from northflank_build.github import events  # noqa: E402
 from northflank_build.inputs.config import parse_inputs  # noqa: E402

@@ -21,14 +21,15 @@ import httpx
 
 from northflank_build import __version__
 from northflank_build.api.bodies import StartBuildRequest
-from northflank_build.api.client import EnsuredService
 from northflank_build.api.clock import Clock, SystemClock
 from northflank_build.api.errors import NorthflankError
 from northflank_build.api.logs import LogLine
 from northflank_build.api.routes import BuildTarget
+from northflank_build.api.services import EnsuredService
 from northflank_build.engine.cancel import CancelScope
+from northflank_build.engine.dry_run import dry_run
 from northflank_build.engine.report import BuildReport, Outcome, elapsed_label, outputs
-from northflank_build.engine.run import connect, dry_run, run_build
+from northflank_build.engine.run import connect, run_build
 from northflank_build.inputs.config import parse_inputs
 from northflank_build.inputs.problems import InvalidInputs
 from northflank_build.wording import CLI, describe

@@ -96,7 +96,7 @@ def _find_unanswered_start(client: NorthflankClient, target: BuildTarget, saved:
     if not math.isfinite(sent_at) or not (sha == "" or _SHA.fullmatch(sha)):
         return ""
     page = client.list_builds(target, 100)
-    from northflank_build.api.client import adoptable  # noqa: PLC0415
+    from northflank_build.api.adopt import adoptable  # noqa: PLC0415
 
     found = adoptable(page.builds, sha or None, sent_at, page.skew)
     if found is None:

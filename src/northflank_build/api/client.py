@@ -8,19 +8,18 @@ and https://northflank.com/docs/v1/api/services/create-build-service.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from northflank_build.api.adopt import ADOPT_PAGE, BuildPage, adoptable, find_started
 from northflank_build.api.bodies import StartBuildRequest
 from northflank_build.api.clock import Clock
 from northflank_build.api.decode import envelope, model, next_cursor, parse_build
 from northflank_build.api.errors import (
     ApiError,
-    Conflict,
     MalformedResponse,
     NorthflankError,
     NotFound,
@@ -31,36 +30,14 @@ from northflank_build.api.logs import LogLine
 from northflank_build.api.ratelimit import server_time
 from northflank_build.api.retry import NO_RETRY, RetryPolicy
 from northflank_build.api.routes import BuildTarget, Routes
+from northflank_build.api.services import BuildServices
 from northflank_build.api.wire import decode_json
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build
 
-T = TypeVar("T")
 # A last look (the status at the deadline, the build a cancelled start made): one try.
 QUICK_S = 2.0
-# How far before our send time a build may be stamped and still be ours: the Date header
-# has 1 s resolution, so the skew estimate can be up to ~1 s short.
-ADOPT_TOLERANCE_S = 1.5
-ADOPT_TOLERANCE_NO_DATE_S = 5.0
-# Looking for the build an ambiguous start made: 100 a page (the most the API gives), and
-# up to 4 more pages when the list comes oldest first.
-ADOPT_PAGE = 100
-ADOPT_MORE_PAGES = 4
-
-
-@dataclass(frozen=True)
-class EnsuredService:
-    service_id: str
-    created: bool
-    updated: bool = False
-
-
-@dataclass(frozen=True)
-class BuildPage:
-    builds: list[Build]
-    skew: float  # the server's clock minus ours, in seconds; NaN without a Date header
-    next_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -70,7 +47,7 @@ class StartedBuild:
 
 
 def _permission(target: BuildTarget, what: str) -> str:
-    return f"Project > {target.area} > {what}"
+    return f"Project > {target.permission_area} > {what}"
 
 
 class NorthflankClient:
@@ -90,7 +67,7 @@ class NorthflankClient:
         self.project_id = project_id
         self.team_id = team_id
         self.routes = Routes(project_id, team_id)
-        self._scope = Resource("project", project_id, team_id)
+        self.services = BuildServices(self)
         self.session = Session(
             api_url=api_url,
             token=token,
@@ -99,6 +76,7 @@ class NorthflankClient:
             transport=transport,
             on_debug=on_debug,
             deadline=deadline,
+            scope=Resource("project", project_id, team_id),
         )
 
     def __enter__(self) -> NorthflankClient:
@@ -117,26 +95,6 @@ class NorthflankClient:
     def wait_for_turn(self) -> None:
         self.session.wait_for_turn()
 
-    def _do(
-        self,
-        call: Call,
-        parse: Callable[[httpx.Response], T],
-        *,
-        policy: RetryPolicy | None = None,
-        timeout: float | None = None,
-        find: Callable[[float], T | None] | None = None,
-        on_404: Callable[[ApiError], ApiError] | None = None,
-    ) -> T:
-        """Session.call, the project recorded as the call's scope (for a 403's words)."""
-        return self.session.call(
-            replace(call, scope=self._scope),
-            parse,
-            policy=policy,
-            timeout=timeout,
-            find=find,
-            on_404=on_404,
-        )
-
     # -- builds ------------------------------------------------------------------------------
 
     def get_build(self, target: BuildTarget, build_id: str, *, quick: bool = False) -> Build:
@@ -151,7 +109,7 @@ class NorthflankClient:
                 said=error.said, error_id=error.error_id,
             )  # fmt: skip
 
-        return self._do(
+        return self.session.call(
             Call(what, _permission(target, "Deployment > Deploy Build"), "GET",
                  self.routes.build(target, build_id)),
             parse_build,
@@ -183,7 +141,7 @@ class NorthflankClient:
         params: dict[str, Any] = {"per_page": per_page}
         if cursor is not None:
             params["cursor"] = cursor
-        return self._do(
+        return self.session.call(
             Call(f"list the builds of {target.label}", _permission(target, "General > Read"),
                  "GET", self.routes.builds(target), params=params),
             parse,
@@ -224,7 +182,7 @@ class NorthflankClient:
         }
         if start_time:
             params["startTime"] = start_time
-        return self._do(
+        return self.session.call(
             Call(f"read the log of build {build_id!r}",
                  _permission(target, "Deployment > View Instance Logs"), "GET",
                  self.routes.build_logs(target), params=params),
@@ -239,7 +197,7 @@ class NorthflankClient:
         The one request exempt from the deadline and from a 429's hold: a build left
         running costs more than one request over the budget.
         """
-        self._do(
+        self.session.call(
             Call(f"abort build {build_id!r} of {target.label}",
                  _permission(target, "Deployment > Deploy Build"), "DELETE",
                  self.routes.build(target, build_id), exempt=True),
@@ -267,9 +225,9 @@ class NorthflankClient:
             return StartedBuild(found, adopted=True) if found is not None else None
 
         def missing(error: ApiError) -> ApiError:
-            return self._not_found(error, Resource(target.kind, target.id))
+            return self.not_found(error, Resource(target.kind, target.id))
 
-        return self._do(
+        return self.session.call(
             Call(f"start a build of {target.label}",
                  _permission(target, "Deployment > Deploy Build"), "POST",
                  self.routes.builds(target), json_body=body.to_json()),
@@ -278,66 +236,9 @@ class NorthflankClient:
             on_404=missing,
         )  # fmt: skip
 
-    # -- build services ----------------------------------------------------------------------
-
-    def service_exists(self, service_id: str) -> bool:
-        try:
-            return self._do(
-                Call(f"read service {service_id!r}", "Project > Services > General > Read",
-                     "GET", self.routes.service(service_id)),
-                lambda _resp: True,
-            )  # fmt: skip
-        except NotFound:
-            return False
-
-    def ensure_service(
-        self, payload: dict[str, Any], name: str, service_id: str, if_exists: str
-    ) -> EnsuredService:
-        """Create the build service ``payload`` describes (Northflank derives ``service_id``
-        from its ``name``); if it exists, ``use`` it, ``fail`` (Conflict), or ``update`` it.
-
-        After an ambiguous failure the service is looked up before anything is resent.
-        """
-        operation = f"create the build service {name!r}"
-        call = Call(operation, "Project > Services > General > Create", "POST",
-                    self.routes.build_services, payload)  # fmt: skip
-
-        def find(_sent_at: float) -> EnsuredService | None:
-            exists = self.service_exists(service_id)
-            return EnsuredService(service_id, created=True) if exists else None
-
-        def missing(error: ApiError) -> ApiError:
-            return self._not_found(error, None)
-
-        try:
-            return self._do(
-                call, lambda _r: EnsuredService(service_id, True), find=find, on_404=missing
-            )
-        except ApiError as exc:
-            if exc.status != 409:
-                raise
-            conflict = exc
-        if if_exists == "use":
-            return EnsuredService(service_id, created=False)
-        if if_exists == "update":
-            update = Call(f"update the build service {name!r}", call.permission, "PUT",
-                          call.path, payload)  # fmt: skip
-            self._do(update, lambda _resp: None)
-            return EnsuredService(service_id, created=False, updated=True)
-        raise Conflict(
-            409,
-            operation,
-            f"A service with the id {service_id!r} (derived from the name {name!r}) already "
-            f"exists in project {self.project_id!r}.",
-            permission=call.permission,
-            resource=Resource("service", service_id),
-            said=conflict.said,
-            error_id=conflict.error_id,
-        )
-
     # -- what a 404 was about -------------------------------------------------------------
 
-    def _not_found(self, error: ApiError, resource: Resource | None) -> NotFound:
+    def not_found(self, error: ApiError, resource: Resource | None) -> NotFound:
         """A 404 on a route under the project made precise: is the project missing (or
         invisible to the token), or ``resource``? One GET of the project tells them apart."""
         visible = self._project_visible()
@@ -391,46 +292,7 @@ class NorthflankClient:
         return adoptable(page.builds, sha, sent_at, page.skew)
 
     def _find_started(self, target: BuildTarget, sha: str | None, sent_at: float) -> Build | None:
-        for attempt in range(2):
-            if attempt:
-                self.session.sleep(1.0)  # a build list may lag the create by a moment
-            page = self.list_builds(target, ADOPT_PAGE)
-            builds, skew = list(page.builds), page.skew
-            # The list's order is undocumented: if it is oldest first, the new build is
-            # on the last page, so follow the cursor there.
-            for _ in range(ADOPT_MORE_PAGES):
-                if page.next_cursor is None or not _oldest_first(page.builds):
-                    break
-                page = self.list_builds(target, ADOPT_PAGE, cursor=page.next_cursor)
-                builds += page.builds
-            found = adoptable(builds, sha, sent_at, skew)
-            if found is not None:
-                return found
-        return None
+        def page(cursor: str | None) -> BuildPage:
+            return self.list_builds(target, ADOPT_PAGE, cursor=cursor)
 
-
-def _oldest_first(builds: list[Build]) -> bool:
-    moments = [b.created_datetime() for b in builds]
-    known = [m for m in moments if m is not None]
-    return len(known) >= 2 and known[0] < known[-1]
-
-
-def adoptable(builds: list[Build], sha: str | None, sent_at: float, skew: float) -> Build | None:
-    """The earliest build of ``sha`` created after ``sent_at`` (our clock), or None.
-
-    ``skew`` is the server clock minus ours (NaN when unknown: then a wider window). A build
-    without a readable ``createdAt`` cannot be placed in time, so it is never taken.
-    """
-    if math.isnan(skew):
-        threshold = sent_at - ADOPT_TOLERANCE_NO_DATE_S
-    else:
-        threshold = sent_at + skew - ADOPT_TOLERANCE_S
-    candidates = []
-    for build in builds:
-        created = build.created_datetime()
-        if created is None or created.timestamp() < threshold:
-            continue
-        if sha is not None and build.sha != sha:
-            continue
-        candidates.append((created, build))
-    return min(candidates, key=lambda item: item[0])[1] if candidates else None
+        return find_started(page, self.session.sleep, sha, sent_at)

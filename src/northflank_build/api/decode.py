@@ -70,21 +70,20 @@ def next_cursor(body: dict[str, Any]) -> str | None:
     return cursor if isinstance(cursor, str) and 0 < len(cursor) <= 200 else None
 
 
-def error_fields(resp: httpx.Response) -> tuple[str, str | None, Any]:
-    """Northflank's error envelope: its message (printable, bounded), id and details."""
+def error_fields(resp: httpx.Response) -> tuple[str, str | None]:
+    """Northflank's error envelope: its message (printable, bounded) and error id."""
     try:
         body = decode_json(resp.content)
     except ValueError:
-        return printable(resp.text.strip())[:MESSAGE_CHARS], None, None
+        return printable(resp.text.strip())[:MESSAGE_CHARS], None
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
-        return printable(resp.text.strip())[:MESSAGE_CHARS], None, None
+        return printable(resp.text.strip())[:MESSAGE_CHARS], None
     message = error.get("message")
     error_id = error.get("id")
     return (
         message[:MESSAGE_CHARS] if isinstance(message, str) else "",
         error_id[:100] if isinstance(error_id, str) else None,
-        error.get("details"),
     )
 
 
@@ -93,7 +92,7 @@ def api_error(
 ) -> ApiError:
     """An error answer as a fact: the class by status, the operation and what was said."""
     status = resp.status_code
-    said, error_id, details = error_fields(resp)
+    said, error_id = error_fields(resp)
     kind: type[ApiError] = ApiError
     if status == 401:
         kind = AuthenticationFailed
@@ -120,5 +119,4 @@ def api_error(
         resource=scope,
         said=said,
         error_id=error_id,
-        details=details,
     )

@@ -6,7 +6,6 @@ inputs and the CLI its flags."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 
 class NorthflankError(Exception):
@@ -71,7 +70,6 @@ class ApiError(NorthflankError):
         resource: Resource | None = None,
         said: str = "",
         error_id: str | None = None,
-        details: Any = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -80,7 +78,6 @@ class ApiError(NorthflankError):
         self.resource = resource
         self.said = said  # Northflank's own message, printable and bounded
         self.error_id = error_id
-        self.details = details
 
 
 class AuthenticationFailed(ApiError):

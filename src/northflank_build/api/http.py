@@ -66,7 +66,6 @@ class Call:
     json_body: dict[str, Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     exempt: bool = False  # the abort: not held by the deadline or a 429
-    scope: Resource | None = None  # what a permission is needed on (the project)
 
 
 def _describe(exc: httpx.TransportError) -> str:
@@ -88,8 +87,10 @@ class Session:
         timeout: float = REQUEST_TIMEOUT_S,
         on_debug: Callable[[str], None] | None = None,
         deadline: float | None = None,
+        scope: Resource | None = None,
     ) -> None:
         self.clock = clock
+        self.scope = scope  # what the calls act on (the project), for the facts of a 403
         self.retry = retry or RetryPolicy()
         self.debug = on_debug or (lambda _msg: None)
         self._budget = SharedBudget()
@@ -245,11 +246,11 @@ class Session:
                             problem, ambiguous = exc, True
                     elif resp.status_code in RETRYABLE_STATUS:
                         problem, ambiguous = (
-                            api_error(resp, call.what, call.permission, call.scope),
+                            api_error(resp, call.what, call.permission, self.scope),
                             True,
                         )
                     else:
-                        error = api_error(resp, call.what, call.permission, call.scope)
+                        error = api_error(resp, call.what, call.permission, self.scope)
                         raise on_404(error) if on_404 and resp.status_code == 404 else error
                 if create and ambiguous:
                     assert find is not None

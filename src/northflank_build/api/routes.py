@@ -25,7 +25,7 @@ class BuildTarget:
         return f"{self.kind} {self.id!r}"
 
     @property
-    def area(self) -> str:
+    def permission_area(self) -> str:
         """The permission area: Project > Jobs > ... or Project > Services > ..."""
         return "Jobs" if self.kind == "job" else "Services"
 

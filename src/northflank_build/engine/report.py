@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from northflank_build.api.errors import CreateOutcomeUnknown, NorthflankError
 from northflank_build.api.routes import BuildTarget, Routes
 from northflank_build.api.timestamps import format_timestamp
 from northflank_build.inputs.fields import DEFAULT_API_URL
+
+if TYPE_CHECKING:
+    from northflank_build.inputs.config import ActionConfig
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build
@@ -121,6 +124,18 @@ class BuildReport:
             return ""
         routes = Routes(self.project_id, self.team_id)
         return routes.dashboard_build(self.dashboard, self.target, self.build.id)
+
+
+def report_for(config: ActionConfig, outcome: Outcome, **learned: Any) -> BuildReport:
+    """The report of a run of ``config``: what the configuration says, and what was learned."""
+    return BuildReport(
+        outcome,
+        project_id=config.project_id,
+        team_id=config.team_id,
+        target=config.target,
+        dashboard=dashboard_base(config.api_url),
+        **learned,
+    )
 
 
 def dashboard_base(api_url: str) -> str:

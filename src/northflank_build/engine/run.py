@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from northflank_build.api.bodies import StartBuildRequest
-from northflank_build.api.client import EnsuredService, NorthflankClient
+from northflank_build.api.client import NorthflankClient
 from northflank_build.api.clock import Clock
 from northflank_build.api.errors import (
     Cancelled,
@@ -21,12 +20,14 @@ from northflank_build.api.errors import (
     DeadlineReached,
     NorthflankError,
 )
-from northflank_build.api.logs import LogLine, TailOpener
+from northflank_build.api.logs import TailOpener
 from northflank_build.api.retry import RetryPolicy
-from northflank_build.api.routes import BuildTarget, Routes
+from northflank_build.api.routes import BuildTarget
+from northflank_build.api.services import EnsuredService
 from northflank_build.api.wire import printable
 from northflank_build.engine.build import ABORT_TIMEOUT_S, BuildOperation
 from northflank_build.engine.cancel import CancelScope
+from northflank_build.engine.events import Events
 from northflank_build.engine.follow import Followed, abort, follow
 from northflank_build.engine.report import (
     BuildFailed,
@@ -36,101 +37,13 @@ from northflank_build.engine.report import (
     Outcome,
     StartUnknown,
     TimedOut,
-    dashboard_base,
+    report_for,
 )
 from northflank_build.engine.waiting import WaitEnd
 from northflank_build.inputs.config import ActionConfig
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build
-
-
-class Events(Protocol):
-    """What a front end hears while the run goes on."""
-
-    def service(self, service: EnsuredService) -> None: ...
-    def starting(self, target: BuildTarget, body: StartBuildRequest, at: float) -> None:
-        """The start request goes out now (``at``, epoch seconds)."""
-        ...
-
-    def started(self, build: Build, adopted: bool) -> None: ...
-    def status(self, snapshot: Build, elapsed: float) -> None: ...
-    def trouble(self, problem: Exception, elapsed: float) -> None: ...
-    def note(self, message: str) -> None: ...
-    def planned(self, method: str, url: str, body: dict[str, Any]) -> None: ...
-    def log_group(self, snapshot: Build, source: str) -> None:
-        """The build's log group opens: its status changes, and its lines from ``source``."""
-        ...
-
-    def log_lines(self, lines: list[LogLine]) -> None: ...
-    def log_group_end(self) -> None: ...
-
-
-SECRET_MAPS = ("buildFiles", "dockerSecretMounts")
-
-
-def redacted(body: dict[str, Any]) -> dict[str, Any]:
-    """A request body safe to print: secret file and mount contents replaced."""
-    out = dict(body)
-    holder = out.get("overrides") if "overrides" in out else out
-    if isinstance(holder, dict):
-        holder = dict(holder)
-        for key in SECRET_MAPS:
-            if isinstance(holder.get(key), dict):
-                holder[key] = {
-                    name: {"data": "***redacted***", "encoding": "utf-8"} for name in holder[key]
-                }
-        if "overrides" in out:
-            out["overrides"] = holder
-        else:
-            out = holder
-    return out
-
-
-def report_for(config: ActionConfig, outcome: Outcome, **learned: Any) -> BuildReport:
-    """The report of a run of ``config``: what the configuration says, and what was learned."""
-    return BuildReport(
-        outcome,
-        project_id=config.project_id,
-        team_id=config.team_id,
-        target=config.target,
-        dashboard=dashboard_base(config.api_url),
-        **learned,
-    )
-
-
-def dry_run(config: ActionConfig, events: Events) -> BuildReport:
-    """Validate and show what would be sent; send nothing (so no token is needed)."""
-    target = config.target
-    routes, base = Routes(config.project_id, config.team_id), config.api_url
-    service_id = ""
-    if config.service_spec is not None:
-        service_id = config.service_spec.service_id
-        events.planned(
-            "POST", base + routes.build_services, redacted(config.service_spec.to_json())
-        )
-        if config.if_exists == "update":
-            events.note(
-                "If the service exists (409), the same body would be sent with PUT (if-exists: update)."
-            )
-    elif target is not None and target.kind == "service":
-        service_id = target.id
-    if target is not None:
-        events.planned(
-            "POST", base + routes.builds(target), redacted(config.start_request().to_json())
-        )
-        if config.wait:
-            events.note(
-                f"Then it would poll GET {base}{routes.builds(target)}/<build-id> until the "
-                "build concludes."
-            )
-    return report_for(
-        config,
-        Outcome.DRY_RUN,
-        service_id=service_id,
-        requested_sha=config.sha or "",
-        requested_branch=config.branch or "",
-    )
 
 
 def connect(
@@ -243,7 +156,7 @@ def _ensure_service(
         return None, None
     try:
         with cancel.interruptible():
-            ensured = client.ensure_service(
+            ensured = client.services.ensure(
                 spec.to_json(), spec.name, spec.service_id, config.if_exists
             )
     except Cancelled:

@@ -8,10 +8,10 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from northflank_build.api.bodies import StartBuildRequest
-from northflank_build.api.client import EnsuredService
 from northflank_build.api.errors import NorthflankError
 from northflank_build.api.logs import LogLine
 from northflank_build.api.routes import BuildTarget
+from northflank_build.api.services import EnsuredService
 from northflank_build.engine.report import BuildReport, Outcome, elapsed_label, outputs
 from northflank_build.github.commands import (
     LINE_BREAKS,

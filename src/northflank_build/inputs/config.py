@@ -40,7 +40,7 @@ from northflank_build.inputs.problems import InputProblem, InvalidInputs
 from northflank_build.inputs.sources import parse_build_arguments, parse_secret_map
 
 if TYPE_CHECKING:  # loaded at run time only when a service-spec is given (with PyYAML)
-    from northflank_build.inputs.service_spec import BuildServiceSpec
+    from northflank_build.inputs.spec_model import BuildServiceSpec
 
 SHA_PATTERN = re.compile(r"^[0-9a-fA-F]{40}$")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")

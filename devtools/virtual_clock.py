@@ -1,4 +1,6 @@
-"""Test doubles: a virtual clock, so waiting and retries run without real time passing."""
+"""The one virtual clock of the tests and the benches: time moves only when slept on, so
+hours of polling and retries run in milliseconds. ``cancel_when`` makes a sleep report a
+cancel from a given moment on (what the real clock does once SIGINT set the event)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from collections.abc import Callable
 EPOCH = 1_795_000_000.0
 
 
-class FakeClock:
+class VirtualClock:
     def __init__(self, cancel_when: Callable[[float], bool] | None = None) -> None:
         self.now = 0.0
         self.sleeps: list[float] = []

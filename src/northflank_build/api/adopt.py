@@ -1,0 +1,83 @@
+"""Finding the build a start request made when its answer was lost: the same sha, created
+after the request was sent, by the server's clock (its Date header gives the skew).
+
+Only a build that can be placed in time is taken; when none can, the start is not resent
+(api/http.py: CreateOutcomeUnknown). The list's order is undocumented, so an oldest-first
+list is followed to its last pages (https://northflank.com/docs/v1/api/jobs/list-job-builds).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
+    from northflank_build.api.models import Build
+
+# How far before our send time a build may be stamped and still be ours: the Date header
+# has 1 s resolution, so the skew estimate can be up to ~1 s short.
+ADOPT_TOLERANCE_S = 1.5
+ADOPT_TOLERANCE_NO_DATE_S = 5.0
+# 100 a page (the most the API gives), and up to 4 more pages when the list comes oldest
+# first.
+ADOPT_PAGE = 100
+ADOPT_MORE_PAGES = 4
+
+
+@dataclass(frozen=True)
+class BuildPage:
+    builds: list[Build]
+    skew: float  # the server's clock minus ours, in seconds; NaN without a Date header
+    next_cursor: str | None
+
+
+def find_started(
+    page: Callable[[str | None], BuildPage],
+    sleep: Callable[[float], None],
+    sha: str | None,
+    sent_at: float,
+) -> Build | None:
+    """Look twice, a second apart (a list may lag the create by a moment)."""
+    for attempt in range(2):
+        if attempt:
+            sleep(1.0)
+        current = page(None)
+        builds, skew = list(current.builds), current.skew
+        for _ in range(ADOPT_MORE_PAGES):
+            if current.next_cursor is None or not _oldest_first(current.builds):
+                break
+            current = page(current.next_cursor)
+            builds += current.builds
+        found = adoptable(builds, sha, sent_at, skew)
+        if found is not None:
+            return found
+    return None
+
+
+def _oldest_first(builds: list[Build]) -> bool:
+    moments = [b.created_datetime() for b in builds]
+    known = [m for m in moments if m is not None]
+    return len(known) >= 2 and known[0] < known[-1]
+
+
+def adoptable(builds: list[Build], sha: str | None, sent_at: float, skew: float) -> Build | None:
+    """The earliest build of ``sha`` created after ``sent_at`` (our clock), or None.
+
+    ``skew`` is the server clock minus ours (NaN when unknown: then a wider window). A build
+    without a readable ``createdAt`` cannot be placed in time, so it is never taken.
+    """
+    if math.isnan(skew):
+        threshold = sent_at - ADOPT_TOLERANCE_NO_DATE_S
+    else:
+        threshold = sent_at + skew - ADOPT_TOLERANCE_S
+    candidates = []
+    for build in builds:
+        created = build.created_datetime()
+        if created is None or created.timestamp() < threshold:
+            continue
+        if sha is not None and build.sha != sha:
+            continue
+        candidates.append((created, build))
+    return min(candidates, key=lambda item: item[0])[1] if candidates else None

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from inproc import StepClock, run_in_process
 from nfsim import BuildPlan, Simulator
+from northflank_build.engine.cancel import CancelScope
 from runneremu import StepResult, run_action
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,19 +17,54 @@ SCHEMAS = json.loads((ROOT / "devtools/nfsim/schemas/northflank-request-schemas.
 TOKEN = "nf-test-token-3f9a1c77"
 QUICK = BuildPlan(phases=(("PENDING", 0.2), ("STARTING", 0.2), ("BUILDING", 0.4)))
 
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(plan=QUICK) as simulator:
-        yield simulator
-
-
 Runner = Callable[..., StepResult]
 
 
 @pytest.fixture
-def run(sim: Simulator, tmp_path: Path) -> Runner:
-    """Run the action as the runner does, with working defaults each test may override."""
+def clock() -> StepClock:
+    """The step's virtual clock, shared by the action and the simulator."""
+    return StepClock(CancelScope())
+
+
+@pytest.fixture
+def sim(clock: StepClock) -> Iterator[Simulator]:
+    """The simulator in process, on the virtual clock (not serving over HTTP)."""
+    simulator = Simulator(plan=QUICK, clock=clock)
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+@pytest.fixture
+def live_sim() -> Iterator[Simulator]:
+    """The simulator serving over HTTP on loopback, in real time (runner-contract tests)."""
+    with Simulator(plan=QUICK) as simulator:
+        yield simulator
+
+
+def _inputs(sim: Simulator, overrides: dict[str, Any]) -> dict[str, str]:
+    with_ = {
+        "api-token": TOKEN,
+        "api-url": sim.url,
+        "project-id": "demo-project",
+        "job-id": "demo-job",
+        "poll-interval-seconds": "1",
+    }
+    for key, value in overrides.items():
+        name = key.replace("_", "-")
+        if value is None:
+            with_.pop(name, None)
+        else:
+            with_[name] = value
+    return with_
+
+
+@pytest.fixture
+def run(sim: Simulator, clock: StepClock, tmp_path: Path) -> Runner:
+    """Run the action in process, in virtual time, as the runner would see it, with working
+    defaults each test may override. ``options`` go to run_in_process (cancel_after, stage,
+    state, debug); the rest are inputs."""
 
     def runner(
         *,
@@ -36,20 +73,35 @@ def run(sim: Simulator, tmp_path: Path) -> Runner:
         options: dict[str, Any] | None = None,
         **overrides: Any,
     ) -> StepResult:
-        """``options`` go to run_action (cancel_after, stage, state, debug); the rest are inputs."""
-        with_ = {
-            "api-token": TOKEN,
-            "api-url": sim.url,
-            "project-id": "demo-project",
-            "job-id": "demo-job",
-            "poll-interval-seconds": "1",
-        }
-        for key, value in overrides.items():
-            name = key.replace("_", "-")
-            if value is None:
-                with_.pop(name, None)
-            else:
-                with_[name] = value
-        return run_action(ROOT, with_, env=env, workspace=workspace or tmp_path, **(options or {}))
+        clock.cancel = CancelScope()  # each run is a new step (a new process)
+        return run_in_process(
+            ROOT,
+            _inputs(sim, overrides),
+            sim=sim,
+            clock=clock,
+            env=env,
+            workspace=workspace or tmp_path,
+            **(options or {}),
+        )
+
+    return runner
+
+
+@pytest.fixture
+def run_process(live_sim: Simulator, tmp_path: Path) -> Runner:
+    """Run the action as the runner does: a process, real signals, the simulator over HTTP.
+    ``options`` go to run_action (cancel_after, cancel_at_start, stage, state, debug)."""
+
+    def runner(
+        *,
+        env: dict[str, str] | None = None,
+        workspace: Path | None = None,
+        options: dict[str, Any] | None = None,
+        **overrides: Any,
+    ) -> StepResult:
+        return run_action(
+            ROOT, _inputs(live_sim, overrides), env=env, workspace=workspace or tmp_path,
+            **(options or {}),
+        )  # fmt: skip
 
     return runner

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,9 +35,12 @@ from northflank_build.github import commands as runner  # noqa: E402
 
 for _signum, _previous in _HANDLERS.items():  # pytest's own, back
     signal.signal(_signum, _previous)
+from nfsim import Simulator  # noqa: E402
+from nfsim.inprocess import SimTail, SimTransport  # noqa: E402
 from northflank_build.engine.cancel import CancelScope  # noqa: E402
-from runneremu import CommandProcessor, parse_file_command  # noqa: E402
+from runneremu import CommandProcessor, StepResult, parse_file_command  # noqa: E402
 from runneremu.commands import Annotation  # noqa: E402
+from runneremu.runner import collect, prepare  # noqa: E402
 
 TOKEN = "nf-inproc-token-7c21d9e4"
 SHA = "ffac537e6cbbf934b08745a378932722df287a53"
@@ -320,3 +323,71 @@ class FakeNorthflank:
         if "/build/" in path:
             return "abort" if request.method == "DELETE" else "get"
         return "other"
+
+
+# -- the whole action against the simulator, in process and in virtual time ---------------
+
+
+def run_in_process(
+    action_dir: Path,
+    with_: Mapping[str, str],
+    *,
+    sim: Simulator,
+    clock: StepClock,
+    env: Mapping[str, str] | None = None,
+    stage: str = "main",
+    state: Mapping[str, str] | None = None,
+    workspace: Path | None = None,
+    event: Mapping[str, Any] | None = None,
+    github: Mapping[str, Any] | None = None,
+    cancel_after: float | None = None,
+    debug: bool = False,
+) -> StepResult:
+    """What ``runneremu.run_action`` does, with the entry point called in this process: the
+    same environment (inputs with action.yml's defaults, the file-command files), the same
+    reading back; the simulator reached through its in-process transport and tail, on the
+    step's virtual clock. A cancel (``cancel_after``) is SIGINT at that virtual moment."""
+    prepared = prepare(
+        action_dir, with_, env=env, stage=stage, state=state, workspace=workspace,
+        event=event, github=github, debug=debug,
+    )  # fmt: skip
+    clock.cancel_at = cancel_after
+    transport = SimTransport(sim)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    clock.cancel.install()
+    out = io.BytesIO()
+    stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    runner.StopCommands.token = None
+    runner.RunnerFiles.problem = None
+    began = clock.now
+    with mock.patch.dict(os.environ, prepared.env, clear=True):
+        real_stdout = sys.stdout
+        sys.stdout = stdout
+        try:
+            if stage == "post":
+                code = post_step.main(transport=transport, clock=clock)
+            else:
+
+                def open_tail(url: str, token: str, timeout: float) -> SimTail:
+                    return SimTail(sim, url, token, timeout)
+
+                code = entry.main(
+                    transport=transport, clock=clock, cancel=clock.cancel, open_tail=open_tail
+                )
+        finally:
+            sys.stdout = real_stdout
+            for signum, previous in handlers.items():
+                signal.signal(signum, previous)
+    raw = out.getvalue().decode("utf-8", errors="replace").split("\n")
+    raw = raw[:-1] if raw and raw[-1] == "" else raw
+    for line in raw:
+        prepared.processor.feed(line)
+    cancelled = clock.cancel.cancelled
+    return collect(
+        prepared,
+        exit_code=code,
+        raw=raw,
+        signals_sent=[("SIGINT", cancel_after)] if cancelled and cancel_after is not None else [],
+        killed=False,
+        duration=clock.now - began,
+    )

@@ -30,8 +30,10 @@ def everything_the_user_sees(result: object) -> str:
     return "\n".join(parts)
 
 
-def test_success_writes_every_declared_output(run: Runner, sim: Simulator) -> None:
-    result = run(build_arguments="NODE_ENV=production\nEXTRA=a=b")
+def test_success_writes_every_declared_output(run_process: Runner, live_sim: Simulator) -> None:
+    # A runner-contract test: the real process, file commands read the runner's way.
+    sim = live_sim
+    result = run_process(build_arguments="NODE_ENV=production\nEXTRA=a=b")
     assert (result.exit_code, result.conclusion) == (0, "success")
     assert set(DECLARED_OUTPUTS) == set(result.outputs), "every output in action.yml is written"
     out = result.outputs
@@ -85,23 +87,14 @@ def test_failed_build_fails_the_step_with_an_annotation_and_outputs(
 
 
 def test_pull_request_builds_the_head_commit_not_the_merge_commit(
-    run: Runner, sim: Simulator, tmp_path: Path
+    run: Runner, sim: Simulator
 ) -> None:
-    from runneremu import run_action
-
     head = "1234567890abcdef1234567890abcdef12345678"
-    result = run_action(
-        ROOT,
-        {
-            "api-token": TOKEN,
-            "api-url": sim.url,
-            "project-id": "demo-project",
-            "job-id": "demo-job",
-            "poll-interval-seconds": "1",
-        },
-        github={"event_name": "pull_request", "sha": "f" * 40},
-        event={"pull_request": {"head": {"sha": head}}},
-        workspace=tmp_path,
+    result = run(
+        options={
+            "github": {"event_name": "pull_request", "sha": "f" * 40},
+            "event": {"pull_request": {"head": {"sha": head}}},
+        }
     )
     assert result.exit_code == 0
     assert sim.calls("start")[0].body == {"sha": head}
@@ -173,8 +166,10 @@ def test_several_invalid_inputs_are_reported_together(run: Runner, sim: Simulato
 
 
 def test_token_and_secret_contents_never_reach_what_users_see(
-    run: Runner, sim: Simulator, tmp_path: Path
+    run_process: Runner, live_sim: Simulator, tmp_path: Path
 ) -> None:
+    # A runner-contract test: masks registered before the first line the process prints.
+    run, sim = run_process, live_sim
     (tmp_path / "secret.txt").write_text("file-secret-contents-9d8e")
     result = run(
         build_files="/app/a=env:NPM_SECRET\n/app/b=secret.txt",
@@ -192,20 +187,11 @@ def test_token_and_secret_contents_never_reach_what_users_see(
     assert first_mask == 0, "the token is masked before anything else is printed"
 
 
-def test_debug_mode_logs_requests_but_no_secret_or_body(sim: Simulator, tmp_path: Path) -> None:
-    from runneremu import run_action
-
-    result = run_action(
-        ROOT,
-        {
-            "api-token": TOKEN,
-            "api-url": sim.url,
-            "project-id": "demo-project",
-            "job-id": "demo-job",
-            "build-arguments": "SECRETISH=value-in-body-123",
-        },
-        debug=True,
-        workspace=tmp_path,
+def test_debug_mode_logs_requests_but_no_secret_or_body(run: Runner) -> None:
+    result = run(
+        poll_interval_seconds=None,
+        build_arguments="SECRETISH=value-in-body-123",
+        options={"debug": True},
     )
     assert result.exit_code == 0
     debug_lines = [line for line in result.log if line.startswith("##[debug]")]
@@ -218,7 +204,11 @@ def test_debug_mode_logs_requests_but_no_secret_or_body(sim: Simulator, tmp_path
     assert TOKEN not in raw and "value-in-body-123" not in raw
 
 
-def test_text_from_northflank_cannot_act_as_a_workflow_command(run: Runner, sim: Simulator) -> None:
+def test_text_from_northflank_cannot_act_as_a_workflow_command(
+    run_process: Runner, live_sim: Simulator
+) -> None:
+    # A runner-contract test: stop-commands around remote log text, read from the process.
+    run, sim = run_process, live_sim
     sim.set_plan(
         BuildPlan(
             phases=(("BUILDING", 0.2),),
@@ -267,11 +257,13 @@ def test_api_errors_become_clear_messages(
     assert set(DECLARED_OUTPUTS) == set(result.outputs)
 
 
-def test_a_sigint_while_the_action_starts_up_is_a_clean_cancel(run: Runner, sim: Simulator) -> None:
+def test_a_sigint_while_the_action_starts_up_is_a_clean_cancel(
+    run_process: Runner, live_sim: Simulator
+) -> None:
     # SIGINT is sent as the process starts, held back until the action's first line takes
     # it (src/northflank_build/_early.py): it lands in the start-up, however fast the machine.
-    result = run(options={"cancel_at_start": True})
+    result = run_process(options={"cancel_at_start": True})
     assert result.exit_code == 130, result.raw_stdout
     assert "Traceback" not in result.raw_stdout and "KeyboardInterrupt" not in result.raw_stdout
     assert set(DECLARED_OUTPUTS) == set(result.outputs)
-    assert sim.calls("start") == [], "cancelled before anything was sent"
+    assert live_sim.calls("start") == [], "cancelled before anything was sent"

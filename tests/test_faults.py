@@ -376,8 +376,10 @@ def test_readme_fault_table_matches_the_suite() -> None:
 
 
 def test_post_step_aborts_a_build_the_killed_main_step_left_running(
-    run: Runner, sim: Simulator
+    run_process: Runner, live_sim: Simulator
 ) -> None:
+    # A runner-contract test: the post step's own entry point, as a process.
+    run, sim = run_process, live_sim
     sim.set_plan(LONG)
     first = run(wait="false")
     build_id = first.outputs["build-id"]
@@ -404,7 +406,9 @@ def test_post_step_leaves_concluded_or_handled_builds_alone(run: Runner, sim: Si
     assert nothing.exit_code == 0 and [c.route for c in sim.requests] == ["get"]
 
 
-def test_a_failed_abort_is_left_for_the_post_step(run: Runner, sim: Simulator) -> None:
+def test_a_failed_abort_is_left_for_the_post_step(run_process: Runner, live_sim: Simulator) -> None:
+    # A runner-contract test: the abort hangs in real time, the runner's window closes.
+    run, sim = run_process, live_sim
     sim.set_plan(LONG)
     sim.add_fault(Fault(route="abort", action="delay", seconds=20))  # the abort hangs
     result = run(options={"cancel_after": 2.0})

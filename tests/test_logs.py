@@ -27,8 +27,10 @@ def full_log(sim: Simulator) -> list[str]:
 
 
 def test_live_tail_shows_every_line_once_in_order_inside_a_group(
-    run: Runner, sim: Simulator
+    run_process: Runner, live_sim: Simulator
 ) -> None:
+    # A runner-contract test: the real WebSocket tail, the lines read from the process.
+    run, sim = run_process, live_sim
     sim.set_plan(PLAN)
     result = run()
     assert result.exit_code == 0

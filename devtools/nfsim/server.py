@@ -12,6 +12,7 @@ import struct
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 
-from .state import BuildPlan, World, iso
+from .state import BuildPlan, RealClock, SimClock, World, iso
 
 DEFAULT_LOG_WINDOW_S = 30 * 60.0
 
@@ -118,8 +119,10 @@ class Simulator:
         rate_window: float = 3600.0,
         retry_after_header: bool = False,
         verbose: bool = False,
+        clock: SimClock | None = None,
     ) -> None:
-        self.world = World(plan=plan or BuildPlan())
+        self.clock: SimClock = clock or RealClock()
+        self.world = World(plan=plan or BuildPlan(), clock=self.clock)
         self.tokens = tokens
         self.forbidden = forbidden or set()
         self.rate_limit = rate_limit
@@ -130,7 +133,8 @@ class Simulator:
         self.requests: list[Recorded] = []
         self._windows: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _handler(self))
+        self.handler_class = _handler(self)
+        self._server = ThreadingHTTPServer((host, port), self.handler_class)
         self._server.daemon_threads = True
         self._server.sim = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
@@ -149,7 +153,9 @@ class Simulator:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread is not None:  # serving over HTTP (in process, it never was)
+            self._server.shutdown()
+            self._thread = None
         self._server.server_close()
 
     def __enter__(self) -> Simulator:
@@ -180,7 +186,7 @@ class Simulator:
 
     def rate(self, token: str) -> tuple[int, int, float]:
         """(limit, remaining, reset seconds) after counting this request."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         with self._lock:
             start, used = self._windows.get(token, (now, 0))
             if now - start >= self.rate_window:
@@ -202,6 +208,10 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             if sim.verbose:
                 super().log_message(format, *args)
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            # The Date header on the simulator's clock (virtual in process).
+            return formatdate(sim.clock.wall() if timestamp is None else timestamp, usegmt=True)
 
         def do_GET(self) -> None:
             self._handle("GET")
@@ -237,7 +247,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             if self._answer_delay:
-                time.sleep(self._answer_delay)
+                sim.clock.sleep(self._answer_delay)
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
@@ -252,7 +262,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             error: dict[str, Any] = {
                 "status": status,
                 "message": message,
-                "id": f"err-{int(time.time() * 1000) % 10**8}",
+                "id": f"err-{int(sim.clock.wall() * 1000) % 10**8}",
             }
             if details is not None:
                 error["details"] = details
@@ -276,7 +286,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 body: Any = json.loads(raw_body) if raw_body else None
             except json.JSONDecodeError:
                 body = {"_unparsable": raw_body.decode(errors="replace")}
-            received = time.monotonic()
+            received = sim.clock.monotonic()
             if route == "logs" and self.headers.get("Upgrade", "").lower() == "websocket":
                 sim.requests.append(
                     Recorded(
@@ -319,7 +329,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             fault = sim.fault_for(route)
             if fault is not None:
                 if fault.action == "delay":
-                    time.sleep(fault.seconds)
+                    sim.clock.sleep(fault.seconds)
                 elif fault.action == "slow_answer":
                     self._answer_delay = fault.seconds
                 elif fault.action == "drop_after":
@@ -371,7 +381,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 build = sim.world.find(
                     found.group("project"), found.group("res"), found.group("build")
                 )
-            now = time.monotonic()
+            now = sim.clock.monotonic()
             rows = (
                 "".join(
                     f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
@@ -428,7 +438,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             start = query.get("startTime", [""])[0]
             sent, batches = 0, 0
             while True:
-                now = time.monotonic()
+                now = sim.clock.monotonic()
                 build = sim.world.find(project, resource, build_id)
                 if build is None:
                     _write_frame(
@@ -497,7 +507,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                         409, "There is already a service with the same derived identifier", headers
                     )
                     return
-                now = time.time()
+                now = sim.clock.wall()
                 previous = services.get(service_id, {})
                 services[service_id] = {
                     **body,
@@ -535,7 +545,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             if resource not in known:
                 self._error(404, f"{kind.capitalize()} {resource} not found", headers)
                 return
-            now = time.monotonic()
+            now = sim.clock.monotonic()
             # Replies are sent after the lock is released: a slow answer must not stall others.
             self._deferred = []
             try:
@@ -582,7 +592,11 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                         return
                     if route == "logs":
                         self._send(
-                            200, _range(world, project, resource, parse_qs(query), now), headers
+                            200,
+                            _range(
+                                world, project, resource, parse_qs(query), now, sim.clock.wall()
+                            ),
+                            headers,
                         )
                         return
                     build = world.find(project, resource, match.group("build"))
@@ -590,7 +604,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                         self._error(404, f"Build {match.group('build')} not found", headers)
                         return
                     if route == "abort" and not build.concluded(now):
-                        build.aborted_mono, build.aborted_wall = now, time.time()
+                        build.aborted_mono, build.aborted_wall = now, sim.clock.wall()
                     payload = {} if route == "abort" else build.view(now)
                 self._send(200, {"data": payload}, headers)
             finally:
@@ -602,14 +616,19 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
 
 
 def _range(
-    world: World, project: str, resource: str, query: dict[str, list[str]], now: float
+    world: World,
+    project: str,
+    resource: str,
+    query: dict[str, list[str]],
+    now: float,
+    wall: float,
 ) -> dict[str, Any]:
     """``queryType=range``: lines of one build from ``startTime`` on, ``lineLimit`` at most."""
     build = world.find(project, resource, query.get("buildId", [""])[0])
     lines = build.log_lines(now) if build else []
     # Without startTime the server applies a default window (the official CLI assumes the
     # last 30 minutes): a client that pages from nothing loses older lines, as it would there.
-    start = query.get("startTime", [""])[0] or iso(time.time() - DEFAULT_LOG_WINDOW_S)
+    start = query.get("startTime", [""])[0] or iso(wall - DEFAULT_LOG_WINDOW_S)
     lines = [line for line in lines if line["ts"] >= start]
     if query.get("direction", ["forward"])[0] == "backward":
         lines.reverse()

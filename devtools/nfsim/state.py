@@ -8,10 +8,30 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 ADJECTIVES = ("joyous", "brave", "calm", "eager", "gentle", "lively", "quiet", "swift", "witty")
 NOUNS = ("view", "river", "forest", "meadow", "harbor", "summit", "valley", "canyon", "breeze")
+
+
+class RealClock:
+    """The simulator's time when it serves over HTTP: the machine's."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> bool:
+        time.sleep(max(0.0, seconds))
+        return False
+
+
+class SimClock(Protocol):
+    def monotonic(self) -> float: ...
+    def wall(self) -> float: ...
+    def sleep(self, seconds: float) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -203,6 +223,8 @@ class World:
     durations: DurationMix | None = None
     # The list endpoint's order is undocumented (reference §2.3); False lists oldest first.
     list_newest_first: bool = True
+    # Real time over HTTP; a virtual clock in process (tests run in virtual time).
+    clock: SimClock = field(default_factory=RealClock)
 
     def new_build_id(self) -> str:
         taken = {b.id for b in self.builds}
@@ -223,8 +245,8 @@ class World:
             sha=body.get("sha") or head_sha(resource),
             branch=body.get("branch") or self.plan.branch,
             pull_request_id=body.get("pullRequestId"),
-            created_wall=time.time(),
-            created_mono=time.monotonic(),
+            created_wall=self.clock.wall(),
+            created_mono=self.clock.monotonic(),
             plan=self.plan.lasting(self.durations.draw(self.rng)) if self.durations else self.plan,
             body=body,
         )
@@ -235,7 +257,7 @@ class World:
         self, project: str, kind: str, resource: str, durations: list[float], gap_s: float = 600.0
     ) -> None:
         """Successful builds that concluded before now, oldest first, ``gap_s`` apart."""
-        wall, mono = time.time(), time.monotonic()
+        wall, mono = self.clock.wall(), self.clock.monotonic()
         for age, seconds in enumerate(reversed(durations), start=1):
             ago = age * gap_s + seconds
             self.builds.append(

@@ -100,7 +100,19 @@ def _handles(pid: int, signum: int) -> bool:
     return False
 
 
-def run_action(
+@dataclass
+class Prepared:
+    """The step's environment as the runner composes it, and its file-command files."""
+
+    env: dict[str, str]
+    paths: dict[str, Path]
+    root: Path
+    workspace: Path
+    argv: list[str]
+    processor: CommandProcessor
+
+
+def prepare(
     action_dir: Path,
     with_: Mapping[str, str],
     *,
@@ -110,15 +122,9 @@ def run_action(
     workspace: Path | None = None,
     event: Mapping[str, Any] | None = None,
     github: Mapping[str, Any] | None = None,
-    cancel_after: float | None = None,
     debug: bool = False,
-    timeout: float = 120.0,
     echo: bool = False,
-    cancel_at_start: bool = False,
-) -> StepResult:
-    """``cancel_at_start``: SIGINT is sent the moment the process exists, held back (blocked)
-    until the process unblocks it, so it lands in the action's start-up whatever the
-    machine's speed; without handling it would never arrive (PID 1 semantics aside)."""
+) -> Prepared:
     manifest = load_action(action_dir)
     root = Path(tempfile.mkdtemp(prefix="runneremu-"))
     ws = workspace or root / "workspace"
@@ -202,67 +208,20 @@ def run_action(
     else:
         argv = [runs[f"{stage}-entrypoint"]]
     processor = CommandProcessor(debug_enabled=debug, echo=echo)
-    started = time.monotonic()
-    # The child inherits this thread's signal mask: held back here, SIGINT stays pending
-    # in the child until it unblocks it.
-    held = {signal.SIGINT} if cancel_at_start else set()
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        proc = subprocess.Popen(
-            _program(argv),
-            cwd=ws,
-            env=composed,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-    early_signals: list[tuple[str, float]] = []
-    if cancel_at_start:
-        proc.send_signal(signal.SIGINT)
-        early_signals.append(("SIGINT", time.monotonic() - started))
-    raw: list[str] = []
+    return Prepared(composed, paths, root, ws, argv, processor)
 
-    def pump(stream: Any) -> None:
-        for chunk in iter(stream.readline, b""):
-            text = chunk.decode("utf-8", errors="replace")
-            for line in (
-                re.split(r"\r\n|\n|\r", text.rstrip("\r\n")) if text.strip("\r\n") else [""]
-            ):
-                raw.append(line)
-                processor.feed(line)
 
-    readers = [
-        threading.Thread(target=pump, args=(s,), daemon=True) for s in (proc.stdout, proc.stderr)
-    ]
-    for reader in readers:
-        reader.start()
-    signals_sent: list[tuple[str, float]] = list(early_signals)
-    killed = False
-    exit_code: int | None = None
-    deadline = started + (cancel_after if cancel_after is not None else timeout)
-    try:
-        exit_code = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        for signum, grace in ((signal.SIGINT, SIGINT_GRACE_S), (signal.SIGTERM, SIGTERM_GRACE_S)):
-            if _handles(proc.pid, signum):
-                proc.send_signal(signum)
-            signals_sent.append((signum.name, time.monotonic() - started))
-            try:
-                exit_code = proc.wait(timeout=grace)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        else:
-            killed = True
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    for reader in readers:
-        reader.join(timeout=2)
-    duration = time.monotonic() - started
-
+def collect(
+    prepared: Prepared,
+    *,
+    exit_code: int | None,
+    raw: list[str],
+    signals_sent: list[tuple[str, float]],
+    killed: bool,
+    duration: float,
+) -> StepResult:
+    """What the runner reads back after the step: file commands, summary, conclusion."""
+    paths, processor = prepared.paths, prepared.processor
     errors: list[str] = []
 
     def read(name: str) -> dict[str, str]:
@@ -306,4 +265,96 @@ def run_action(
         signals_sent=signals_sent,
         duration_s=duration,
         raw_stdout="\n".join(raw),
+    )
+
+
+def run_action(
+    action_dir: Path,
+    with_: Mapping[str, str],
+    *,
+    env: Mapping[str, str] | None = None,
+    stage: str = "main",
+    state: Mapping[str, str] | None = None,
+    workspace: Path | None = None,
+    event: Mapping[str, Any] | None = None,
+    github: Mapping[str, Any] | None = None,
+    cancel_after: float | None = None,
+    debug: bool = False,
+    timeout: float = 120.0,
+    echo: bool = False,
+    cancel_at_start: bool = False,
+) -> StepResult:
+    """``cancel_at_start``: SIGINT is sent the moment the process exists, held back (blocked)
+    until the process unblocks it, so it lands in the action's start-up whatever the
+    machine's speed; without handling it would never arrive (PID 1 semantics aside)."""
+    prepared = prepare(
+        action_dir, with_, env=env, stage=stage, state=state, workspace=workspace,
+        event=event, github=github, debug=debug, echo=echo,
+    )  # fmt: skip
+    processor = prepared.processor
+    started = time.monotonic()
+    # The child inherits this thread's signal mask: held back here, SIGINT stays pending
+    # in the child until it unblocks it.
+    held = {signal.SIGINT} if cancel_at_start else set()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        proc = subprocess.Popen(
+            _program(prepared.argv),
+            cwd=prepared.workspace,
+            env=prepared.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    signals_sent: list[tuple[str, float]] = []
+    if cancel_at_start:
+        proc.send_signal(signal.SIGINT)
+        signals_sent.append(("SIGINT", time.monotonic() - started))
+    raw: list[str] = []
+
+    def pump(stream: Any) -> None:
+        for chunk in iter(stream.readline, b""):
+            text = chunk.decode("utf-8", errors="replace")
+            for line in (
+                re.split(r"\r\n|\n|\r", text.rstrip("\r\n")) if text.strip("\r\n") else [""]
+            ):
+                raw.append(line)
+                processor.feed(line)
+
+    readers = [
+        threading.Thread(target=pump, args=(s,), daemon=True) for s in (proc.stdout, proc.stderr)
+    ]
+    for reader in readers:
+        reader.start()
+    killed = False
+    exit_code: int | None = None
+    deadline = started + (cancel_after if cancel_after is not None else timeout)
+    try:
+        exit_code = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        for signum, grace in ((signal.SIGINT, SIGINT_GRACE_S), (signal.SIGTERM, SIGTERM_GRACE_S)):
+            if _handles(proc.pid, signum):
+                proc.send_signal(signum)
+            signals_sent.append((signum.name, time.monotonic() - started))
+            try:
+                exit_code = proc.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        else:
+            killed = True
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    for reader in readers:
+        reader.join(timeout=2)
+    return collect(
+        prepared,
+        exit_code=exit_code,
+        raw=raw,
+        signals_sent=signals_sent,
+        killed=killed,
+        duration=time.monotonic() - started,
     )

@@ -17,6 +17,7 @@ from dataclasses import replace  # noqa: E402
 import httpx  # noqa: E402
 
 from northflank_build.api.clock import Clock, SystemClock  # noqa: E402
+from northflank_build.api.logs import TailOpener  # noqa: E402
 from northflank_build.engine.cancel import CancelScope  # noqa: E402
 from northflank_build.engine.dry_run import dry_run  # noqa: E402
 from northflank_build.engine.report import BuildReport, Outcome  # noqa: E402
@@ -32,8 +33,10 @@ def main(
     transport: httpx.BaseTransport | None = None,
     clock: Clock | None = None,
     cancel: CancelScope | None = None,
+    open_tail: TailOpener | None = None,
 ) -> int:
-    """``transport``, ``clock`` and ``cancel`` are for tests (in-process, virtual time)."""
+    """``transport``, ``clock``, ``cancel`` and ``open_tail`` are for tests (in process,
+    virtual time)."""
     if cancel is None:
         cancel = CancelScope()
         cancel.install(_early.PENDING)  # takes over, with any signal already seen
@@ -50,7 +53,7 @@ def main(
         with connect(
             config, clock, on_debug=runner.debug, transport=transport, deadline=deadline
         ) as client:
-            report = run_build(config, client, clock, cancel, events.ActionEvents())
+            report = run_build(config, client, clock, cancel, events.ActionEvents(), open_tail)
     except Exception as exc:  # a bug of ours outside the run (it keeps its own report)
         report = replace(report, outcome=Outcome.ERROR, failure=internal_error(exc))
         if runner.debug_enabled():

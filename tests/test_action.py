@@ -169,7 +169,7 @@ def test_token_and_secret_contents_never_reach_what_users_see(
     run_process: Runner, live_sim: Simulator, tmp_path: Path
 ) -> None:
     # A runner-contract test: masks registered before the first line the process prints.
-    run, sim = run_process, live_sim
+    run = run_process
     (tmp_path / "secret.txt").write_text("file-secret-contents-9d8e")
     result = run(
         build_files="/app/a=env:NPM_SECRET\n/app/b=secret.txt",

@@ -397,7 +397,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             )
             self._send(200, None, raw=page, content_type="text/html; charset=utf-8")
 
-        # -- the live tail: a WebSocket on the same route (reference §2.6) -----------------
+        # -- the live tail: a WebSocket on the same route (https://northflank.com/docs/v1/api/log-tailing) -----------------
 
         def _tail(self, match: re.Match[str] | None, query: dict[str, list[str]]) -> None:
             fault = sim.fault_for("logs_tail")
@@ -571,7 +571,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                     if route == "list":
                         params = parse_qs(query)
                         per_page = int(params.get("per_page", ["50"])[0])
-                        # The cursor is opaque to clients (24 characters, reference §2.3);
+                        # The cursor is opaque to clients (24 characters, ../shared/reference/northflank-api.md);
                         # here it is the offset of the next page.
                         offset = int(params.get("cursor", ["0"])[0] or 0)
                         mine = [

@@ -116,7 +116,7 @@ class SimBuild:
             data["buildConcludedAt"] = round(concluded_wall, 3)
             if status == "SUCCESS":
                 data["message"] = self.plan.message or "Image successfully built"
-                # The registry path format is not documented (reference §9 q3); a guess.
+                # The registry path format is not documented (../shared/reference/northflank-api.md, open question 3); a guess.
                 owner = self.team or "team"
                 data["registry"] = {
                     "uri": f"registry.northflank.com/{owner}/{self.project}/{self.resource}:{self.id}"
@@ -221,7 +221,7 @@ class World:
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     # When set, each new build lasts a duration drawn from it (phases scaled in proportion).
     durations: DurationMix | None = None
-    # The list endpoint's order is undocumented (reference §2.3); False lists oldest first.
+    # The list endpoint's order is undocumented (../shared/reference/northflank-api.md, list builds); False lists oldest first.
     list_newest_first: bool = True
     # Real time over HTTP; a virtual clock in process (tests run in virtual time).
     clock: SimClock = field(default_factory=RealClock)

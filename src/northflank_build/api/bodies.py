@@ -1,10 +1,10 @@
 """The request bodies this action sends, as plain frozen dataclasses.
 
 Plain, not pydantic: they are built before the first request, and leaving pydantic's model
-machinery out of that path saves about 30 ms of start-up (issue #6; bench/startup_memory.py).
-Every value is validated where it is read (config.py, against the patterns below, copied
-from the start-job-build schema in seed 000); the tests validate the bodies against the
-official JSON schemas, as the simulator does.
+machinery out of that path saves about 30 ms of start-up (bench/startup_memory.py).
+Every value is validated where it is read (inputs/, against the patterns below, copied from
+the start-job-build schema in ../shared/reference/northflank-request-schemas.json); the tests
+validate the bodies against the official JSON schemas, as the simulator does.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Every response carries ``x-ratelimit-limit``, ``x-ratelimit-remaining`` and
 ``x-ratelimit-reset`` (seconds until the window resets); about 1000 requests an hour per
-token, shared by every workflow using that token (reference §5).
+token, shared by every workflow using that token
+(https://northflank.com/docs/v1/api/rate-limits).
 """
 
 from __future__ import annotations

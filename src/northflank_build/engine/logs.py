@@ -1,6 +1,7 @@
 """Following a build's log while waiting: the live tail, or paging the HTTP range endpoint.
 
-Northflank offers a WebSocket tail and an HTTP range query (reference §2.5, §2.6). The tail
+Northflank offers a WebSocket tail and an HTTP range query
+(https://northflank.com/docs/v1/api/log-tailing). The tail
 costs one request for the whole build; when it cannot be opened or drops, the range
 endpoint is paged from the last line seen, at most every ``http_every`` seconds so that logs
 never eat the rate-limit budget that status polling needs. Lines are keyed by
@@ -140,7 +141,7 @@ class BuildLogs:
     def take_end_hint(self) -> bool:
         """True once, after the live stream closed: the build has likely just concluded.
 
-        Whether Northflank closes the stream at the end is undocumented (reference §2.6);
+        Whether Northflank closes the stream at the end is undocumented (log-tailing doc above);
         acting on it costs one status check, and a close mid-build is harmless.
         """
         hint, self._end_hint = self._end_hint, False

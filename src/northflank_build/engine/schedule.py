@@ -72,7 +72,7 @@ class Forecast:
             # A clock gone wrong would put the window days away: left out.
             if 0 < duration <= MAX_PLAUSIBLE_S:
                 timed.append((created.timestamp(), duration))
-        # The list's sort order is not documented (reference §2.3): newest first, by our sort.
+        # The list's sort order is not documented (https://northflank.com/docs/v1/api/jobs/list-job-builds): newest first, by our sort.
         timed.sort(reverse=True)
         return cls.from_durations(duration for _, duration in timed)
 

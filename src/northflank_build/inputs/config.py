@@ -46,7 +46,8 @@ SHA_PATTERN = re.compile(r"^[0-9a-fA-F]{40}$")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 TIMEOUT_RANGE = (1, 432_000)  # 5 days: the longest a self-hosted runner job may run
 POLL_RANGE = (1.0, 3600.0)
-# 30 s, not 10: the forecast makes checks dense where the end is likely (issue #6).
+# 30 s, not 10: the forecast makes checks dense where the end is likely (engine/schedule.py;
+# the figures in docs/benchmarks.md).
 DEFAULT_POLL_INTERVAL_S = 30.0
 
 INPUT_NAMES = (

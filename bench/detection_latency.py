@@ -25,13 +25,12 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from virtual_clock import VirtualClock
-
 from northflank_build.api.logs import LogLine
 from northflank_build.api.models import Build
 from northflank_build.engine.logs import BuildLogs
 from northflank_build.engine.schedule import Forecast, PollSchedule
 from northflank_build.engine.waiting import Schedule, WaitPolicy, wait_for
+from virtual_clock import VirtualClock
 
 SEED = 20261123
 JOBS = 40

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from virtual_clock import EPOCH, VirtualClock
 
 from northflank_build.api.client import NorthflankClient
 from northflank_build.api.logs import LogLine, TailUnavailable
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.run import run_build
 from northflank_build.inputs.config import parse_inputs
+from virtual_clock import EPOCH, VirtualClock
 
 PHASES = (("PENDING", 15.0), ("CLONING", 25.0), ("BUILDING", 540.0), ("UPLOADING", 20.0))
 DURATION = sum(seconds for _, seconds in PHASES)

@@ -30,7 +30,6 @@ from typing import Any
 import httpx
 from detection_latency import HISTORY, ClosingTail, SimBuild, job_builds
 from log_requests import Quiet, iso
-from virtual_clock import EPOCH
 
 from northflank_build.api import ratelimit
 from northflank_build.api.client import NorthflankClient
@@ -38,6 +37,7 @@ from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.report import Outcome
 from northflank_build.engine.run import run_build
 from northflank_build.inputs.config import parse_inputs
+from virtual_clock import EPOCH
 
 STEPS = 20
 SPAN_S = 1800.0

@@ -336,6 +336,17 @@ def test_07_after_a_429_no_request_of_any_kind_goes_out_early(tmp_path: Path, ro
     assert after and all(t >= limited[0] + 10 for t, _ in after), after
 
 
+def test_06_a_429_hold_past_the_deadline_before_the_wait_is_a_timeout(tmp_path: Path) -> None:
+    # The forecast's list is answered 429 asking 100 s; the step has 50: the socket may not
+    # open before the hold ends, which is past the deadline: timed out, the build aborted.
+    clock, nf = setup(tmp_path, duration=600)
+    nf.hooks["list"] = lambda r: httpx.Response(429, text="no", headers={"retry-after": "100"})
+    step = run_step(tmp_path, nf, inputs=inputs(timeout_seconds="50"), clock=clock)
+    clean_end(step)
+    assert step.exit_code == 4 and len(step.calls("DELETE")) == 1
+    assert clock.now < 50
+
+
 # -- 8. x-ratelimit-reset as an epoch time ----------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from northflank_build.api.clock import Clock
-from northflank_build.api.errors import Cancelled, NorthflankError
+from northflank_build.api.errors import Cancelled, DeadlineReached, NorthflankError
 from northflank_build.api.logs import LogLine
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.logs import BuildLogs
@@ -118,6 +118,8 @@ def follow(
         end, last, timeline = waited.end, waited.last, waited.timeline
     except Cancelled:
         end = WaitEnd.CANCELLED
+    except DeadlineReached:  # e.g. a 429's hold past the deadline, before the socket opened
+        end = WaitEnd.TIMED_OUT
     except NorthflankError as exc:
         failure = exc
     waited_s = clock.monotonic() - began

@@ -15,8 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -37,10 +36,11 @@ for _signum, _previous in _HANDLERS.items():  # pytest's own, back
     signal.signal(_signum, _previous)
 from nfsim import Simulator  # noqa: E402
 from nfsim.inprocess import SimTail, SimTransport  # noqa: E402
+from northflank_build.api.logs import TailOpener  # noqa: E402
 from northflank_build.engine.cancel import CancelScope  # noqa: E402
-from runneremu import CommandProcessor, StepResult, parse_file_command  # noqa: E402
+from runneremu import CommandProcessor, StepResult  # noqa: E402
 from runneremu.commands import Annotation  # noqa: E402
-from runneremu.runner import collect, prepare  # noqa: E402
+from runneremu.runner import Prepared, collect, prepare  # noqa: E402
 
 TOKEN = "nf-inproc-token-7c21d9e4"
 SHA = "ffac537e6cbbf934b08745a378932722df287a53"
@@ -123,29 +123,6 @@ class Step:
         return [r for r in self.requests if r.method == method and contains in r.url.path]
 
 
-@contextmanager
-def step_environment(
-    tmp: Path, inputs: dict[str, str], state: dict[str, str] | None = None
-) -> Iterator[dict[str, Path]]:
-    files = {name: tmp / name for name in ("GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_STEP_SUMMARY")}
-    for path in files.values():
-        path.write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "STATE_"))}
-    env.update({name: str(path) for name, path in files.items()})
-    env.update(
-        {
-            "GITHUB_ACTIONS": "true",
-            "GITHUB_WORKSPACE": str(tmp),
-            "GITHUB_SERVER_URL": "https://github.com",
-            "GITHUB_REPOSITORY": "octo-org/octo-repo",
-        }
-    )
-    env.update({"INPUT_" + k.upper(): v for k, v in inputs.items()})
-    env.update({f"STATE_{k}": v for k, v in (state or {}).items()})
-    with mock.patch.dict(os.environ, env, clear=True):
-        yield files
-
-
 def default_inputs(**overrides: str | None) -> dict[str, str]:
     inputs = {
         "api-token": TOKEN,
@@ -165,52 +142,73 @@ def default_inputs(**overrides: str | None) -> dict[str, str]:
     return inputs
 
 
-def run_step(
-    tmp: Path,
-    handler: Handler,
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def call_entry_point(
+    prepared: Prepared,
+    clock: StepClock,
+    transport: httpx.BaseTransport,
     *,
-    inputs: dict[str, str] | None = None,
-    clock: StepClock | None = None,
-    cancel: CancelScope | None = None,
-    state: dict[str, str] | None = None,
     post: bool = False,
-) -> Step:
-    """Run the main step (or the post step) in-process and read back what the runner would."""
-    cancel = cancel or (clock.cancel if clock else CancelScope())
-    clock = clock or StepClock(cancel)
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return handler(request)
-
-    transport = httpx.MockTransport(record)
+    open_tail: TailOpener | None = None,
+) -> tuple[int, list[str]]:
+    """Call the action's entry point (or the post step's) in this process, in the
+    environment the runner emulator composed: the exit code and the lines it printed.
+    The cancel handlers are the action's while it runs, pytest's again after."""
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    cancel.install()
+    clock.cancel.install()
     out = io.BytesIO()
     stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
     runner.StopCommands.token = None
     runner.RunnerFiles.problem = None
-    with step_environment(tmp, inputs or default_inputs(), state) as files:
+    with mock.patch.dict(os.environ, prepared.env, clear=True):
         real_stdout = sys.stdout
         sys.stdout = stdout
         try:
             if post:
                 code = post_step.main(transport=transport, clock=clock)
             else:
-                code = entry.main(transport=transport, clock=clock, cancel=cancel)
+                code = entry.main(
+                    transport=transport, clock=clock, cancel=clock.cancel, open_tail=open_tail
+                )
         finally:
             sys.stdout = real_stdout
             for signum, previous in handlers.items():
                 signal.signal(signum, previous)
-        processor = CommandProcessor()
-        raw = out.getvalue()
-        for line in raw.decode("utf-8").split("\n")[:-1]:
-            processor.feed(line)
-        outputs = {k.lower(): v for k, v in parse_file_command(files["GITHUB_OUTPUT"].read_text())}
-        saved = dict(parse_file_command(files["GITHUB_STATE"].read_text()))
-        summary = processor.mask(files["GITHUB_STEP_SUMMARY"].read_text())
-    return Step(code, outputs, saved, summary, raw, processor, seen)
+    lines = out.getvalue().decode("utf-8", errors="replace").split("\n")
+    lines = lines[:-1] if lines and lines[-1] == "" else lines
+    for line in lines:
+        prepared.processor.feed(line)
+    return code, lines
+
+
+def run_step(
+    tmp: Path,
+    handler: Handler,
+    *,
+    inputs: dict[str, str] | None = None,
+    clock: StepClock | None = None,
+    state: dict[str, str] | None = None,
+    post: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> Step:
+    """Run the main step (or the post step) in process against ``handler`` (a scriptable
+    Northflank) and read back what the runner would. ``env`` replaces any variable of the
+    composed environment (e.g. a GITHUB_OUTPUT that cannot be written)."""
+    clock = clock or StepClock(CancelScope())
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler(request)
+
+    prepared = prepare(ROOT, inputs or default_inputs(), state=state, workspace=tmp)
+    prepared.env.update(env or {})
+    code, lines = call_entry_point(prepared, clock, httpx.MockTransport(record), post=post)
+    result = collect(prepared, exit_code=code, raw=lines, signals_sent=[], killed=False, duration=0)
+    raw = "\n".join(lines).encode("utf-8") + b"\n"
+    return Step(code, result.outputs, result.state, result.summary, raw, prepared.processor, seen)
 
 
 # -- a small scriptable Northflank -------------------------------------------------------
@@ -352,36 +350,14 @@ def run_in_process(
         event=event, github=github, debug=debug,
     )  # fmt: skip
     clock.cancel_at = cancel_after
-    transport = SimTransport(sim)
-    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    clock.cancel.install()
-    out = io.BytesIO()
-    stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
-    runner.StopCommands.token = None
-    runner.RunnerFiles.problem = None
     began = clock.now
-    with mock.patch.dict(os.environ, prepared.env, clear=True):
-        real_stdout = sys.stdout
-        sys.stdout = stdout
-        try:
-            if stage == "post":
-                code = post_step.main(transport=transport, clock=clock)
-            else:
 
-                def open_tail(url: str, token: str, timeout: float) -> SimTail:
-                    return SimTail(sim, url, token, timeout)
+    def open_tail(url: str, token: str, timeout: float) -> SimTail:
+        return SimTail(sim, url, token, timeout)
 
-                code = entry.main(
-                    transport=transport, clock=clock, cancel=clock.cancel, open_tail=open_tail
-                )
-        finally:
-            sys.stdout = real_stdout
-            for signum, previous in handlers.items():
-                signal.signal(signum, previous)
-    raw = out.getvalue().decode("utf-8", errors="replace").split("\n")
-    raw = raw[:-1] if raw and raw[-1] == "" else raw
-    for line in raw:
-        prepared.processor.feed(line)
+    code, raw = call_entry_point(
+        prepared, clock, SimTransport(sim), post=stage == "post", open_tail=open_tail
+    )
     cancelled = clock.cancel.cancelled
     return collect(
         prepared,

@@ -350,20 +350,23 @@ def test_06_a_429_hold_past_the_deadline_before_the_wait_is_a_timeout(tmp_path: 
 # -- 8. x-ratelimit-reset as an epoch time ----------------------------------------------------
 
 
-def test_08_a_reset_given_as_an_epoch_time_does_not_stop_polling(tmp_path: Path) -> None:
-    clock, nf = setup(tmp_path, duration=30)
+def rate_limited_reads(nf: FakeNorthflank, left_and_reset: Callable[[], tuple[str, str]]) -> Hook:
+    """Status reads answered normally, with x-ratelimit-remaining and -reset as given."""
 
-    def with_headers(request: httpx.Request) -> httpx.Response | None:
+    def hook(request: httpx.Request) -> httpx.Response | None:
         build_id = request.url.path.rsplit("/", 1)[-1]
         view = nf.view(next(b for b in nf.builds if b["id"] == build_id))
-        headers = {
-            "x-ratelimit-limit": "1000",
-            "x-ratelimit-remaining": "50",
-            "x-ratelimit-reset": str(int(clock.wall() + 1800)),
-        }
+        remaining, reset = left_and_reset()
+        headers = {"x-ratelimit-limit": "1000", "x-ratelimit-remaining": remaining,
+                   "x-ratelimit-reset": reset}  # fmt: skip
         return respond(view, headers=headers)
 
-    nf.hooks["get"] = with_headers
+    return hook
+
+
+def test_08_a_reset_given_as_an_epoch_time_does_not_stop_polling(tmp_path: Path) -> None:
+    clock, nf = setup(tmp_path, duration=30)
+    nf.hooks["get"] = rate_limited_reads(nf, lambda: ("50", str(int(clock.wall() + 1800))))
     step = run_step(
         tmp_path, nf, inputs=inputs(timeout_seconds="120", show_logs="false"), clock=clock
     )
@@ -373,19 +376,8 @@ def test_08_a_reset_given_as_an_epoch_time_does_not_stop_polling(tmp_path: Path)
 
 def test_08_pacing_never_pushes_the_last_check_past_the_deadline(tmp_path: Path) -> None:
     clock, nf = setup(tmp_path, duration=30)
-
-    def scarce(request: httpx.Request) -> httpx.Response | None:
-        build_id = request.url.path.rsplit("/", 1)[-1]
-        view = nf.view(next(b for b in nf.builds if b["id"] == build_id))
-        # Two requests left for a whole hour: pacing would say 1800 s between checks.
-        headers = {
-            "x-ratelimit-limit": "1000",
-            "x-ratelimit-remaining": "2",
-            "x-ratelimit-reset": "3600",
-        }
-        return respond(view, headers=headers)
-
-    nf.hooks["get"] = scarce
+    # Two requests left for a whole hour: pacing would say 1800 s between checks.
+    nf.hooks["get"] = rate_limited_reads(nf, lambda: ("2", "3600"))
     step = run_step(
         tmp_path, nf, inputs=inputs(timeout_seconds="60", show_logs="false"), clock=clock
     )
@@ -697,25 +689,10 @@ def test_17_workflow_commands_are_written_in_the_standard_form(tmp_path: Path) -
     assert not [line for line in lines if re.match(r"^::[a-z-]+ ::", line)]
 
 
-def test_17_an_unwritable_output_file_is_a_clear_runner_problem(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_17_an_unwritable_output_file_is_a_clear_runner_problem(tmp_path: Path) -> None:
     clock, nf = setup(tmp_path, duration=5)
-    real = run_step.__globals__["step_environment"]
-
-    @contextmanager
-    def broken_output(
-        tmp: Path, inputs_: dict[str, str], state: dict[str, str] | None = None
-    ) -> Iterator[dict[str, Path]]:
-        with real(tmp, inputs_, state) as files:
-            import os
-
-            os.environ["GITHUB_OUTPUT"] = str(tmp / "missing-dir" / "output")
-            files["GITHUB_OUTPUT"].write_text("")
-            yield files
-
-    monkeypatch.setitem(run_step.__globals__, "step_environment", broken_output)
-    step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
+    missing = str(tmp_path / "missing-dir" / "output")
+    step = run_step(tmp_path, nf, inputs=inputs(), clock=clock, env={"GITHUB_OUTPUT": missing})
     assert b"Traceback" not in step.raw and step.exit_code == 3
     problems = [a for a in step.errors() if a.properties.get("title") == "Runner problem"]
     assert len(problems) == 1 and "GITHUB_OUTPUT" in problems[0].message

@@ -155,13 +155,12 @@ def test_each_failure_in_the_actions_words_and_the_clis(case: str) -> None:
     assert bare_input_names(words.explain()) == [], words.explain()
 
 
-def run_cli(argv: list[str], handler: Handler, monkeypatch: pytest.MonkeyPatch, tmp: Path) -> str:
+def run_cli(argv: list[str], handler: Handler, monkeypatch: pytest.MonkeyPatch, tmp: Path) -> None:
     monkeypatch.setenv("NORTHFLANK_API_TOKEN", "nf-bad-token-1234")
     monkeypatch.chdir(tmp)
     cli.main(
         argv, transport=httpx.MockTransport(handler), clock=VirtualClock(), cancel=CancelScope()
     )
-    return ""
 
 
 def test_the_cli_names_its_token_variable_and_its_flags(

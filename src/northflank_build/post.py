@@ -22,16 +22,17 @@ from northflank_build.api.client import NorthflankClient
 from northflank_build.api.clock import Clock, SystemClock
 from northflank_build.api.errors import NorthflankError
 from northflank_build.api.retry import RetryPolicy
-from northflank_build.api.routes import BuildTarget
+from northflank_build.api.routes import BUILD_ID_PATTERN, BuildTarget
 from northflank_build.engine.run import connect
 from northflank_build.github import commands as runner
 from northflank_build.inputs.config import parse_inputs
+from northflank_build.inputs.fields import ID_PATTERN
 from northflank_build.inputs.problems import InvalidInputs
 from northflank_build.wording import ACTION, describe
 
 # What the main step can have saved; anything else in the state is not ours to act on.
-_BUILD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_TARGET = re.compile(r"^(job|service):([a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?)$")
+_BUILD_ID = re.compile(BUILD_ID_PATTERN)
+_TARGET = re.compile(r"^(job|service):(.+)$")  # the id: inputs.fields.ID_PATTERN
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 POST_DEADLINE_S = 25.0
 
@@ -58,7 +59,10 @@ def main(*, transport: httpx.BaseTransport | None = None, clock: Clock | None = 
     # The main step saved what it built; the inputs alone cannot say for a service-spec.
     saved_target, _, rest = start_sent.partition("|")
     match = _TARGET.fullmatch((gha.get_state(runner.STATE_TARGET) or saved_target).strip())
-    target = BuildTarget(match.group(1), match.group(2)) if match else config.target  # type: ignore[arg-type]
+    if match and ID_PATTERN.fullmatch(match.group(2)):
+        target: BuildTarget | None = BuildTarget(match.group(1), match.group(2))  # type: ignore[arg-type]
+    else:
+        target = config.target
     if target is None:
         return 0
     clock = clock or SystemClock()

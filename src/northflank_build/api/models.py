@@ -15,11 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from northflank_build.api.routes import BUILD_ID_PATTERN
 from northflank_build.api.timestamps import parse_timestamp
-
-# Build ids look like "joyous-view-6290"; the format is undocumented, so this admits any
-# plain token, and nothing that could climb out of a URL path ("..", "/", "%").
-BUILD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
 
 class _Response(BaseModel):

@@ -12,6 +12,10 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from northflank_build.api.bodies import BuildKind
 from northflank_build.api.wire import segment
 
+# Build ids look like "joyous-view-6290"; the format is undocumented, so this admits any
+# plain token, and nothing that could climb out of a URL path ("..", "/", "%").
+BUILD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+
 
 @dataclass(frozen=True)
 class BuildTarget:

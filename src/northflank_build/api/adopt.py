@@ -1,5 +1,7 @@
-"""Finding the build a start request made when its answer was lost: the same sha, created
-after the request was sent, by the server's clock (its Date header gives the skew).
+"""Finding builds among a target's recent ones: the build a start request made when its
+answer was lost (the same sha, created after the request was sent, by the server's clock:
+its Date header gives the skew), and a build of a sha that can be reused instead of
+starting one (reuse).
 
 Only a build that can be placed in time is taken; when none can, the start is not resent
 (api/http.py: CreateOutcomeUnknown). The list's order is undocumented, so an oldest-first
@@ -43,17 +45,41 @@ def find_started(
     for attempt in range(2):
         if attempt:
             sleep(1.0)
-        current = page(None)
-        builds, skew = list(current.builds), current.skew
-        for _ in range(ADOPT_MORE_PAGES):
-            if current.next_cursor is None or not _oldest_first(current.builds):
-                break
-            current = page(current.next_cursor)
-            builds += current.builds
+        builds, skew = recent_builds(page)
         found = adoptable(builds, sha, sent_at, skew)
         if found is not None:
             return found
     return None
+
+
+def recent_builds(page: Callable[[str | None], BuildPage]) -> tuple[list[Build], float]:
+    """The first page, and when the list comes oldest first, up to ADOPT_MORE_PAGES more
+    (the newest builds are then on the last pages); and the server clock's skew."""
+    current = page(None)
+    builds, skew = list(current.builds), current.skew
+    for _ in range(ADOPT_MORE_PAGES):
+        if current.next_cursor is None or not _oldest_first(current.builds):
+            break
+        current = page(current.next_cursor)
+        builds += current.builds
+    return builds, skew
+
+
+def reusable(builds: list[Build], sha: str, running_too: bool) -> Build | None:
+    """The newest build of ``sha`` that concluded with success; else, with ``running_too``,
+    the newest one that has not concluded. A failed or aborted build is never reused."""
+    same = [b for b in builds if b.sha == sha]
+    succeeded = [b for b in same if b.finished and b.succeeded]
+    running = [b for b in same if not b.finished] if running_too else []
+    for candidates in (succeeded, running):
+        if candidates:
+            return max(candidates, key=_created_order)
+    return None
+
+
+def _created_order(build: Build) -> float:
+    created = build.created_datetime()
+    return created.timestamp() if created is not None else -math.inf
 
 
 def _oldest_first(builds: list[Build]) -> bool:

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from northflank_build.api.adopt import ADOPT_PAGE, BuildPage, adoptable, find_started
+from northflank_build.api.adopt import (
+    ADOPT_PAGE,
+    BuildPage,
+    adoptable,
+    find_started,
+    recent_builds,
+    reusable,
+)
 from northflank_build.api.bodies import StartBuildRequest
 from northflank_build.api.clock import Clock
 from northflank_build.api.decode import envelope, model, next_cursor, parse_build
@@ -290,6 +297,14 @@ class NorthflankClient:
             return None
         page = self.list_builds(target, ADOPT_PAGE, policy=NO_RETRY, timeout=QUICK_S)
         return adoptable(page.builds, sha, sent_at, page.skew)
+
+    def find_reusable(self, target: BuildTarget, sha: str, running_too: bool) -> Build | None:
+        """A build of ``sha`` to use instead of starting one (api/adopt.py: reusable)."""
+
+        def page(cursor: str | None) -> BuildPage:
+            return self.list_builds(target, ADOPT_PAGE, cursor=cursor)
+
+        return reusable(recent_builds(page)[0], sha, running_too)
 
     def _find_started(self, target: BuildTarget, sha: str | None, sent_at: float) -> Build | None:
         def page(cursor: str | None) -> BuildPage:

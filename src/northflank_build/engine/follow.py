@@ -7,7 +7,7 @@ its duration and open its logs; a deployment's rollout or a job run plugs in the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -17,7 +17,7 @@ from northflank_build.api.logs import LogLine
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.logs import BuildLogs
 from northflank_build.engine.schedule import DENSE_S, Forecast, PollSchedule
-from northflank_build.engine.waiting import S, Snapshot, WaitEnd, WaitPolicy, wait_for
+from northflank_build.engine.waiting import S, Snapshot, Track, WaitEnd, wait_all
 
 S_co = TypeVar("S_co", bound=Snapshot, covariant=True)
 S_contra = TypeVar("S_contra", bound=Snapshot, contravariant=True)
@@ -71,6 +71,17 @@ class Followed(Generic[S]):
     failure: NorthflankError | None = None
 
 
+@dataclass(frozen=True)
+class Watch(Generic[S]):
+    """One operation to follow: as first seen, who hears about it, and whether it is ours
+    to abort (a build this step did not start belongs to someone else)."""
+
+    op: Operation[S]
+    first: S
+    listener: Listener[S]
+    abortable: bool = True
+
+
 def follow(
     op: Operation[S],
     first: S,
@@ -83,61 +94,114 @@ def follow(
     pacing: Callable[[], float],
     abort_on_cancel: bool,
 ) -> Followed[S]:
+    """Follow one operation (follow_all with one)."""
+    return follow_all(
+        [Watch(op, first, listener)],
+        clock=clock,
+        cancel=cancel,
+        poll_interval_s=poll_interval_s,
+        deadline=deadline,
+        pacing=pacing,
+        abort_on_cancel=abort_on_cancel,
+    )[0]
+
+
+def follow_all(
+    watches: Sequence[Watch[S]],
+    *,
+    clock: Clock,
+    cancel: CancelScope,
+    poll_interval_s: float,
+    deadline: float,
+    pacing: Callable[[], float],
+    abort_on_cancel: bool,
+) -> list[Followed[S]]:
+    """Follow several operations at once under one deadline and one budget (engine/
+    waiting.py: wait_all); each one's logs end with it. On a cancel or timeout every one
+    still running that is ours is aborted, all of them before anything else."""
     began = clock.monotonic()
-    logs: BuildLogs | None = None
-    end: WaitEnd | None = None
+    logs: list[BuildLogs | None] = [None] * len(watches)
+    tails: dict[int, tuple[str, ...]] = {}
+    tracks = [
+        Track(w.first, w.op.read, PollSchedule(poll_interval_s, None), began,
+              w.listener.status, w.listener.trouble, on_lines=w.listener.log_lines)
+        for w in watches
+    ]  # fmt: skip
+    index = {id(track): i for i, track in enumerate(tracks)}
+    stopped: WaitEnd | None = None  # how the wait as a whole was cut short
     failure: NorthflankError | None = None
-    last = first
-    timeline: tuple[tuple[str, float], ...] = ((first.status or "UNKNOWN", 0.0),)
+
+    def ended(track: Track[S]) -> None:
+        """A track concluded (or failed) while others go on: its logs end now."""
+        i = index[id(track)]
+        tails[i] = _finish_logs(
+            logs[i], watches[i].listener, final=track.end is WaitEnd.CONCLUDED, network=True
+        )
+        watches[i].listener.log_group_end()
+
     try:
         with cancel.interruptible():
-            # A forecast is worth one request, but not while the shared budget is short.
-            forecast = op.forecast() if pacing() <= 0 else None
-            schedule = PollSchedule(poll_interval_s, forecast)
-            if schedule.window is not None and forecast is not None:
-                lo, hi = schedule.window
-                listener.note(
-                    f"Recent builds of {op.of} took about {forecast.median_s:.0f} s "
-                    f"({forecast.samples} builds): checking every {DENSE_S:.0f} s "
-                    f"from {lo:.0f} s to {hi:.0f} s, sparsely before."
-                )
-            logs = op.open_logs()
-            listener.log_group(first, logs.source if logs else "")
-            waited = wait_for(
-                first,
-                op.read,
-                WaitPolicy(timeout_s=deadline - began, schedule=schedule),
-                clock,
-                on_change=listener.status,
-                on_trouble=listener.trouble,
-                pacing=pacing,
-                started=began,
-                follow=logs,
-                on_lines=listener.log_lines,
-            )
-        end, last, timeline = waited.end, waited.last, waited.timeline
+            for i, (watch, track) in enumerate(zip(watches, tracks, strict=True)):
+                track.schedule = _schedule(watch, poll_interval_s, pacing)
+                opened = logs[i] = watch.op.open_logs()
+                track.follow = opened
+                watch.listener.log_group(watch.first, opened.source if opened else "")
+            wait_all(tracks, deadline=deadline, clock=clock, pacing=pacing, on_end=ended)
     except Cancelled:
-        end = WaitEnd.CANCELLED
+        stopped = WaitEnd.CANCELLED
     except DeadlineReached:  # e.g. a 429's hold past the deadline, before the socket opened
-        end = WaitEnd.TIMED_OUT
+        stopped = WaitEnd.TIMED_OUT
     except NorthflankError as exc:
         failure = exc
     waited_s = clock.monotonic() - began
-    aborted = None
-    if end in (WaitEnd.CANCELLED, WaitEnd.TIMED_OUT):
-        # The runner gives a cancelled step seconds: the abort goes first, and nothing after
-        # it may wait on the network or raise the cancel again.
-        if abort_on_cancel:
-            aborted = abort(op.label, op.abort, listener.note)
-        tail = _finish_logs(logs, listener, final=False, network=False)
-    else:
-        try:
-            with cancel.interruptible():
-                tail = _finish_logs(logs, listener, final=end is WaitEnd.CONCLUDED, network=True)
-        except Cancelled:
-            tail = _finish_logs(logs, listener, final=False, network=False)
-    listener.log_group_end()
-    return Followed(end, last, timeline, waited_s, tail, aborted, failure)
+    ends = [track.end if track.end is not None or track.error else stopped for track in tracks]
+    aborted: list[bool | None] = [None] * len(watches)
+    # The runner gives a cancelled step seconds: the aborts go first, and nothing after them
+    # may wait on the network or raise the cancel again.
+    for i, watch in enumerate(watches):
+        if (
+            ends[i] in (WaitEnd.CANCELLED, WaitEnd.TIMED_OUT)
+            and abort_on_cancel
+            and watch.abortable
+        ):
+            aborted[i] = abort(watch.op.label, watch.op.abort, watch.listener.note)
+    for i, watch in enumerate(watches):
+        if i in tails:
+            continue
+        if ends[i] in (WaitEnd.CANCELLED, WaitEnd.TIMED_OUT) or cancel.cancelled:
+            tails[i] = _finish_logs(logs[i], watch.listener, final=False, network=False)
+        else:
+            try:
+                with cancel.interruptible():
+                    tails[i] = _finish_logs(
+                        logs[i], watch.listener, final=ends[i] is WaitEnd.CONCLUDED, network=True
+                    )
+            except Cancelled:
+                tails[i] = _finish_logs(logs[i], watch.listener, final=False, network=False)
+        watch.listener.log_group_end()
+    return [
+        Followed(
+            ends[i], track.last, tuple(track.timeline) or ((track.first.status or "UNKNOWN", 0.0),),
+            waited_s, tails[i], aborted[i],
+            track.error if track.error is not None else (failure if ends[i] is None else None),
+        )
+        for i, track in enumerate(tracks)
+    ]  # fmt: skip
+
+
+def _schedule(watch: Watch[S], poll_interval_s: float, pacing: Callable[[], float]) -> PollSchedule:
+    # A forecast is worth one request, but not while the shared budget is short.
+    op = watch.op
+    forecast = op.forecast() if pacing() <= 0 else None
+    schedule = PollSchedule(poll_interval_s, forecast)
+    if schedule.window is not None and forecast is not None:
+        lo, hi = schedule.window
+        watch.listener.note(
+            f"Recent builds of {op.of} took about {forecast.median_s:.0f} s "
+            f"({forecast.samples} builds): checking every {DENSE_S:.0f} s "
+            f"from {lo:.0f} s to {hi:.0f} s, sparsely before."
+        )
+    return schedule
 
 
 def abort(label: str, do_abort: Callable[[], None], note: Callable[[str], None]) -> bool:

@@ -8,8 +8,8 @@ are followed, they are pumped between checks, and the stream closing asks for a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Generic, Protocol, TypeVar
 
@@ -80,6 +80,55 @@ class Waited(Generic[S]):
     timeline: tuple[tuple[str, float], ...]  # each status seen, with the seconds elapsed
 
 
+def _ignore_lines(_lines: list[LogLine]) -> None:
+    return None
+
+
+@dataclass(eq=False)
+class Track(Generic[S]):
+    """One operation waited on, among others under the same deadline: how to read it and
+    whom to tell, and what was seen so far."""
+
+    first: S
+    read: Callable[[], S]
+    schedule: Schedule
+    began: float  # when its wait began (monotonic): elapsed times count from here
+    on_change: Callable[[S, float], None]
+    on_trouble: Callable[[Exception, float], None]
+    follow: Follower | None = None
+    on_lines: Callable[[list[LogLine]], None] = _ignore_lines
+    # What the wait learned.
+    end: WaitEnd | None = None
+    error: ApiError | None = None  # an answer that ended this wait (not transient)
+    last: S = field(init=False)
+    timeline: list[tuple[str, float]] = field(init=False, default_factory=list)
+    polls: int = 0
+    last_check_done: bool = False
+    due: float | None = None  # when the next check is due (monotonic)
+
+    def __post_init__(self) -> None:
+        self.last = self.first
+
+    @property
+    def pending(self) -> bool:
+        return self.end is None and self.error is None
+
+    def waited(self) -> Waited[S]:
+        assert self.end is not None
+        return Waited(self.last, self.end, tuple(self.timeline))
+
+    def next_pause(self, now: float, deadline: float, pacing: float) -> float:
+        left = deadline - now
+        margin = min(LAST_CHECK_BEFORE_DEADLINE_S, (deadline - self.began) / 4)
+        pause = max(self.schedule.pause(now - self.began, self.polls), pacing)
+        if pause >= left - margin:
+            # The last check comes before the deadline; after it, sleep to the deadline
+            # (an early wake-up, the log stream closing, still checks).
+            pause = left if self.last_check_done else max(0.0, left - margin)
+            self.last_check_done = True
+        return pause
+
+
 def wait_for(
     first: S,
     read: Callable[[], S],
@@ -91,77 +140,114 @@ def wait_for(
     pacing: Callable[[], float] = lambda: 0.0,
     started: float | None = None,
     follow: Follower | None = None,
-    on_lines: Callable[[list[LogLine]], None] = lambda _lines: None,
+    on_lines: Callable[[list[LogLine]], None] = _ignore_lines,
 ) -> Waited[S]:
     """Return when the operation concludes, the deadline passes or the run is cancelled.
 
     ``on_change`` hears each new status with the seconds elapsed; ``on_trouble`` hears a
     transient failure to read it (checks go on until the deadline); ``on_lines`` hears the
-    log lines ``follow`` gives between checks.
+    log lines ``follow`` gives between checks. An ApiError that is not transient is raised.
     """
     began = clock.monotonic() if started is None else started
-    deadline = began + policy.timeout_s
-    last = first
-    timeline = [(last.status or "UNKNOWN", clock.monotonic() - began)]
-    on_change(last, timeline[0][1])
-    polls = 0
-    last_check_done = False
-    margin = min(LAST_CHECK_BEFORE_DEADLINE_S, policy.timeout_s / 4)
+    track = Track(first, read, policy.schedule, began, on_change, on_trouble, follow, on_lines)
+    wait_all([track], deadline=began + policy.timeout_s, clock=clock, pacing=pacing)
+    if track.error is not None:
+        raise track.error
+    return track.waited()
 
-    def done(end: WaitEnd) -> Waited[S]:
-        return Waited(last, end, tuple(timeline))
 
-    while not last.finished:
+def wait_all(
+    tracks: Sequence[Track[S]],
+    *,
+    deadline: float,
+    clock: Clock,
+    pacing: Callable[[], float] = lambda: 0.0,
+    on_end: Callable[[Track[S]], None] = lambda _track: None,
+) -> None:
+    """Wait on several operations at once, each on its own schedule, under one deadline;
+    each track's ``end`` (or ``error``) says how its wait ended. ``on_end`` hears a track
+    the moment it concludes or fails, while the others go on."""
+    for track in tracks:
+        track.timeline.append((track.last.status or "UNKNOWN", clock.monotonic() - track.began))
+        track.on_change(track.last, track.timeline[0][1])
+        if track.last.finished:
+            track.end = WaitEnd.CONCLUDED
+            on_end(track)
+
+    def end_pending(end: WaitEnd) -> None:
+        for track in tracks:
+            if track.pending:
+                track.end = end
+
+    while pending := [track for track in tracks if track.pending]:
         now = clock.monotonic()
-        left = deadline - now
-        if left <= 0:
-            return done(WaitEnd.TIMED_OUT)
-        pause = max(policy.schedule.pause(now - began, polls), pacing())
-        if pause >= left - margin:
-            # The last check comes before the deadline; after it, sleep to the deadline
-            # (an early wake-up, the log stream closing, still checks).
-            pause = left if last_check_done else max(0.0, left - margin)
-            last_check_done = True
-        if _pause(clock, pause, follow, on_lines):
-            return done(WaitEnd.CANCELLED)
-        if clock.monotonic() >= deadline:
-            return done(WaitEnd.TIMED_OUT)
-        polls += 1
-        try:
-            snapshot = read()
-        except DeadlineReached:
-            return done(WaitEnd.TIMED_OUT)
-        except TRANSIENT as exc:
-            on_trouble(exc, clock.monotonic() - began)
-            continue
-        except ApiError:
-            raise
-        if snapshot.status != last.status:
-            timeline.append((snapshot.status or "UNKNOWN", clock.monotonic() - began))
-            on_change(snapshot, timeline[-1][1])
-        last = snapshot
-    return done(WaitEnd.CONCLUDED)
+        if deadline - now <= 0:
+            return end_pending(WaitEnd.TIMED_OUT)
+        delay = pacing()
+        for track in pending:
+            if track.due is None:
+                track.due = now + track.next_pause(now, deadline, delay)
+        wake = min(track.due for track in pending if track.due is not None)
+        cancelled, hinted = _pause(clock, wake - now, pending)
+        if cancelled:
+            return end_pending(WaitEnd.CANCELLED)
+        now = clock.monotonic()
+        if now >= deadline:
+            return end_pending(WaitEnd.TIMED_OUT)
+        for track in pending:
+            if track in hinted or (track.due is not None and track.due <= now):
+                track.due = None
+                if not _check(track, clock):
+                    return end_pending(WaitEnd.TIMED_OUT)
+                if not track.pending:
+                    on_end(track)
+
+
+def _check(track: Track[S], clock: Clock) -> bool:
+    """One status read; False when the deadline ended it."""
+    track.polls += 1
+    try:
+        snapshot = track.read()
+    except DeadlineReached:
+        return False
+    except TRANSIENT as exc:
+        track.on_trouble(exc, clock.monotonic() - track.began)
+        return True
+    except ApiError as exc:
+        track.error = exc
+        return True
+    if snapshot.status != track.last.status:
+        track.timeline.append((snapshot.status or "UNKNOWN", clock.monotonic() - track.began))
+        track.on_change(snapshot, track.timeline[-1][1])
+    track.last = snapshot
+    if snapshot.finished:
+        track.end = WaitEnd.CONCLUDED
+    return True
 
 
 def _pause(
-    clock: Clock,
-    seconds: float,
-    follow: Follower | None,
-    on_lines: Callable[[list[LogLine]], None],
-) -> bool:
-    """Sleep ``seconds``, pumping logs meanwhile; True if cancelled. Returns early (not
-    cancelled) when the log stream closes: the operation has likely just concluded."""
-    if follow is None:
-        return clock.sleep(seconds)
+    clock: Clock, seconds: float, tracks: Sequence[Track[S]]
+) -> tuple[bool, set[Track[S]]]:
+    """Sleep ``seconds``, pumping the tracks' logs meanwhile: (cancelled, the tracks whose
+    log stream closed). Returns early when a stream closes: that operation has likely
+    just concluded."""
+    followed = [track for track in tracks if track.follow is not None]
+    if not followed:
+        return clock.sleep(seconds), set()
     end = clock.monotonic() + seconds
     while True:
         left = end - clock.monotonic()
         if left <= 0:
-            return False
+            return False, set()
         if clock.sleep(min(LOG_SLICE_S, left)):
-            return True
-        lines = follow.pump()
-        if lines:
-            on_lines(lines)
-        if follow.take_end_hint():
-            return False
+            return True, set()
+        hinted: set[Track[S]] = set()
+        for track in followed:
+            assert track.follow is not None
+            lines = track.follow.pump()
+            if lines:
+                track.on_lines(lines)
+            if track.follow.take_end_hint():
+                hinted.add(track)
+        if hinted:
+            return False, hinted

@@ -7,6 +7,7 @@ never reads the environment itself.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from northflank_build.api.bodies import (
     SecretContent,
     StartBuildRequest,
 )
-from northflank_build.api.routes import BuildTarget
+from northflank_build.api.routes import BUILD_ID_PATTERN, BuildTarget
 from northflank_build.inputs.fields import (
     build_file_key_problem,
     mount_key_problem,
@@ -31,6 +32,7 @@ from northflank_build.inputs.fields import (
     read_bool,
     read_branch,
     read_id,
+    read_ids,
     read_number,
     read_pattern,
     read_pull_request,
@@ -74,6 +76,19 @@ INPUT_NAMES = (
     "abort-on-cancel",
     "show-logs",
     "dry-run",
+    "build-id",
+    "reuse",
+)
+Reuse = Literal["never", "succeeded", "any"]
+# The inputs that change what a new build builds: Northflank does not report which of them a
+# build had, so a build found by sha cannot be known to match (reuse, build-id).
+OVERRIDE_INPUTS = (
+    "build-arguments",
+    "build-files",
+    "docker-secret-mounts",
+    "dockerfile-path",
+    "docker-work-dir",
+    "dockerfile-target",
 )
 
 
@@ -88,8 +103,8 @@ class ActionConfig:
     api_url: str
     project_id: str
     team_id: str | None
-    job_id: str | None
-    service_id: str | None
+    job_ids: tuple[str, ...]
+    service_ids: tuple[str, ...]
     branch: str | None
     pull_request_id: int | None
     service_spec: BuildServiceSpec | None
@@ -107,17 +122,25 @@ class ActionConfig:
     abort_on_cancel: bool
     show_logs: bool
     dry_run: bool
+    build_id: str | None = None  # wait on this existing build instead of starting one
+    reuse: Reuse = "never"
+
+    @property
+    def targets(self) -> tuple[BuildTarget, ...]:
+        """What to build, in the order given; empty when the step only creates a build
+        service."""
+        if self.job_ids:
+            return tuple(BuildTarget("job", job) for job in self.job_ids)
+        if self.service_ids:
+            return tuple(BuildTarget("service", service) for service in self.service_ids)
+        if self.service_spec is not None and (self.branch or self.pull_request_id is not None):
+            return (BuildTarget("service", self.service_spec.service_id),)
+        return ()
 
     @property
     def target(self) -> BuildTarget | None:
-        """What to build; None when the step only creates a build service."""
-        if self.job_id:
-            return BuildTarget("job", self.job_id)
-        if self.service_id:
-            return BuildTarget("service", self.service_id)
-        if self.service_spec is not None and (self.branch or self.pull_request_id is not None):
-            return BuildTarget("service", self.service_spec.service_id)
-        return None
+        """The one target of a single-target step (service-spec, build-id); else the first."""
+        return self.targets[0] if self.targets else None
 
     def start_request(self) -> StartBuildRequest:
         """The start-build body: the sha and only the overrides the user gave."""
@@ -142,7 +165,8 @@ class ActionConfig:
 
 
 def _targets(
-    service_id: str | None,
+    job_ids: tuple[str, ...],
+    service_ids: tuple[str, ...],
     spec_given: bool,
     spec: BuildServiceSpec | None,
     branch: str | None,
@@ -150,7 +174,7 @@ def _targets(
     raw: dict[str, str],
     problems: list[InputProblem],
 ) -> None:
-    """Which resource the step works on: the rules that tie the target inputs together."""
+    """Which resources the step works on: the rules that tie the target inputs together."""
     if raw["job-id"] and raw["service-id"]:
         problems.append(InputProblem("service-id", "give either job-id or service-id, not both."))
     elif spec_given and raw["job-id"]:
@@ -166,11 +190,15 @@ def _targets(
                 "one of job-id or service-id is required (or service-spec to create a build service).",
             )
         )
-    if spec is not None and service_id and service_id != spec.service_id:
+    if spec_given and len(service_ids) > 1:
+        problems.append(
+            InputProblem("service-spec", "works with one target only; service-id names several.")
+        )
+    if spec is not None and service_ids and service_ids[0] != spec.service_id:
         problems.append(
             InputProblem(
                 "service-id",
-                f"{shown(service_id)} differs from {spec.service_id!r}, the id Northflank derives from the spec's name.",
+                f"{shown(service_ids[0])} differs from {spec.service_id!r}, the id Northflank derives from the spec's name.",
             )
         )
     for name, given in (("branch", branch), ("pull-request-id", pull_request)):
@@ -188,6 +216,80 @@ def _targets(
                 "give either branch or pull-request-id, not both (a build service builds one of them).",
             )
         )
+
+
+def default_sha(env: Mapping[str, str]) -> str:
+    """The value action.yml gives ``sha`` when a workflow does not: the pull request's head
+    commit, else GITHUB_SHA. A different value was written by the workflow."""
+    path = env.get("GITHUB_EVENT_PATH", "")
+    if path:
+        try:
+            event = json.loads(Path(path).read_text(encoding="utf-8"))
+            head = event["pull_request"]["head"]["sha"]
+        except (OSError, ValueError, KeyError, TypeError):
+            head = None
+        if isinstance(head, str) and head:
+            return head.lower()
+    return env.get("GITHUB_SHA", "").lower()
+
+
+def _existing_build(
+    build_id_raw: str,
+    reuse: Reuse,
+    sha_raw: str,
+    sha_default: str,
+    targets: int,
+    given: dict[str, bool],
+    problems: list[InputProblem],
+) -> str | None:
+    """build-id and reuse: wait on a build that exists instead of starting one."""
+    if reuse != "never":
+        if not sha_raw:
+            problems.append(
+                InputProblem("reuse", f"{reuse!r} needs a sha: builds are matched by commit.")
+            )
+        for name in OVERRIDE_INPUTS:
+            if given[name]:
+                problems.append(
+                    InputProblem(
+                        name,
+                        f"cannot be combined with reuse: {reuse} (Northflank does not report "
+                        "which overrides a build had, so a build found by sha may not match); "
+                        "use reuse: never.",
+                    )
+                )
+    if not build_id_raw:
+        return None
+    build_id = None
+    if not re.fullmatch(BUILD_ID_PATTERN, build_id_raw):
+        problems.append(
+            InputProblem(
+                "build-id",
+                f"{shown(build_id_raw)} is not a Northflank build id (e.g. joyous-view-6290: "
+                "letters, digits, '.', '_' and '-').",
+            )
+        )
+    else:
+        build_id = build_id_raw
+    if targets > 1:
+        problems.append(
+            InputProblem("build-id", "works with one target only; give one job-id or service-id.")
+        )
+    clashes = [name for name in ("service-spec", "branch", "pull-request-id") if given[name]]
+    clashes += [name for name in OVERRIDE_INPUTS if given[name]]
+    if sha_raw and sha_raw.lower() != sha_default:
+        clashes.insert(0, "sha")
+    if reuse != "never":
+        clashes.append("reuse")
+    for name in clashes:
+        problems.append(
+            InputProblem(
+                name,
+                "cannot be combined with build-id, which waits on a build that already exists "
+                "(its commit and settings are the build's own).",
+            )
+        )
+    return build_id
 
 
 def parse_inputs(
@@ -236,8 +338,8 @@ def parse_inputs(
     project_id = read_id("project-id", val("project-id"), problems, required=True)
     team_id = read_id("team-id", val("team-id"), problems, required=False)
     raw = {name: val(name) for name in ("job-id", "service-id")}
-    job_id = read_id("job-id", raw["job-id"], problems, required=False)
-    service_id = read_id("service-id", raw["service-id"], problems, required=False)
+    job_ids = read_ids("job-id", raw["job-id"], problems)
+    service_ids = read_ids("service-id", raw["service-id"], problems)
     branch = read_branch(val("branch"), problems)
     pull_request = read_pull_request(val("pull-request-id"), problems)
     if_exists: Literal["use", "fail", "update"] = "use"
@@ -312,7 +414,32 @@ def parse_inputs(
             on_secret,
             (build_file_key_problem, mount_key_problem),
         )
-    _targets(service_id, bool(spec_text.strip()), spec, branch, pull_request, raw, problems)
+    _targets(
+        job_ids, service_ids, bool(spec_text.strip()), spec, branch, pull_request, raw, problems
+    )
+    reuse: Reuse = "never"
+    match val("reuse"):
+        case "" | "never":
+            pass
+        case "succeeded":
+            reuse = "succeeded"
+        case "any":
+            reuse = "any"
+        case other:
+            problems.append(
+                InputProblem("reuse", f"{shown(other)} is not one of never, succeeded, any.")
+            )
+    given = {name: bool(val(name)) for name in (*OVERRIDE_INPUTS, "branch", "pull-request-id")}
+    given["service-spec"] = bool(spec_text.strip())
+    build_id = _existing_build(
+        val("build-id"),
+        reuse,
+        sha_raw,
+        default_sha(env),
+        len(job_ids) + len(service_ids),
+        given,
+        problems,
+    )
     wait = read_bool("wait", val("wait"), True, problems)
     abort_on_cancel = read_bool("abort-on-cancel", val("abort-on-cancel"), True, problems)
     show_logs = read_bool("show-logs", val("show-logs"), True, problems)
@@ -335,8 +462,8 @@ def parse_inputs(
         api_url=api_url,
         project_id=project_id,
         team_id=team_id,
-        job_id=job_id,
-        service_id=service_id,
+        job_ids=job_ids,
+        service_ids=service_ids,
         branch=branch,
         pull_request_id=pull_request,
         service_spec=spec,
@@ -354,4 +481,6 @@ def parse_inputs(
         abort_on_cancel=abort_on_cancel,
         show_logs=show_logs,
         dry_run=dry_run,
+        build_id=build_id,
+        reuse=reuse,
     )

@@ -44,6 +44,20 @@ def read_id(name: str, value: str, problems: list[InputProblem], *, required: bo
     return value
 
 
+def read_ids(name: str, value: str, problems: list[InputProblem]) -> tuple[str, ...]:
+    """One id or several: one per line, or separated by commas; each checked, none twice."""
+    ids: list[str] = []
+    before = len(problems)
+    for item in (part.strip() for part in re.split(r"[,\n]", value)):
+        if not item:
+            continue
+        if item in ids:
+            problems.append(InputProblem(name, f"names {shown(item)} twice; give each once."))
+        elif read_id(name, item, problems, required=False) is not None:
+            ids.append(item)
+    return tuple(ids) if len(problems) == before else ()
+
+
 def read_bool(name: str, value: str, default: bool, problems: list[InputProblem]) -> bool:
     if value == "":
         return default

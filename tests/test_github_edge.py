@@ -8,6 +8,7 @@ import github_action_utils as gha
 import pytest
 
 from northflank_build.api.models import Build
+from northflank_build.api.routes import BuildTarget
 from northflank_build.github.commands import inert
 from northflank_build.github.events import ActionEvents
 from runneremu import parse_file_command
@@ -19,11 +20,12 @@ def test_build_id_is_written_the_moment_the_build_starts(
     for name in ("GITHUB_OUTPUT", "GITHUB_STATE"):
         (tmp_path / name).touch()
         monkeypatch.setenv(name, str(tmp_path / name))
-    ActionEvents().started(Build(id="joyous-view-6290", status="PENDING"), adopted=False)
+    target = BuildTarget("job", "demo-job")
+    ActionEvents().started(0, target, Build(id="joyous-view-6290", status="PENDING"), adopted=False)
     output = parse_file_command((tmp_path / "GITHUB_OUTPUT").read_text())
     state = parse_file_command((tmp_path / "GITHUB_STATE").read_text())
     assert output == [("build-id", "joyous-view-6290")]
-    assert state == [("build_id", "joyous-view-6290")]
+    assert state == [("build_id", "joyous-view-6290"), ("target", "job:demo-job")]
 
 
 @pytest.mark.parametrize(

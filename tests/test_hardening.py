@@ -220,7 +220,7 @@ def test_04_an_internal_error_after_the_start_aborts_and_keeps_the_outputs(
         if elapsed >= 1:
             raise RuntimeError("a bug of ours")
 
-    monkeypatch.setattr("northflank_build.github.events.ActionEvents.status", broken)
+    monkeypatch.setattr("northflank_build.github.events.TargetLog.status", broken)
     nf.hooks["get"] = lambda r: respond({**nf.view(nf.builds[0]), "status": "UPLOADING"})
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
     assert step.exit_code == 3

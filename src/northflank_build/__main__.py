@@ -19,8 +19,8 @@ import httpx  # noqa: E402
 from northflank_build.api.clock import Clock, SystemClock  # noqa: E402
 from northflank_build.api.logs import TailOpener  # noqa: E402
 from northflank_build.engine.cancel import CancelScope  # noqa: E402
-from northflank_build.engine.dry_run import dry_run  # noqa: E402
-from northflank_build.engine.report import BuildReport, Outcome  # noqa: E402
+from northflank_build.engine.dry_run import dry_run, reads  # noqa: E402
+from northflank_build.engine.report import Outcome, StepReport  # noqa: E402
 from northflank_build.engine.run import connect, internal_error, run_build  # noqa: E402
 from northflank_build.github import commands as runner  # noqa: E402
 from northflank_build.github import events  # noqa: E402
@@ -44,16 +44,19 @@ def main(
         config = parse_inputs(runner.get_input, os.environ, runner.workspace(), runner.mask)
     except InvalidInputs as exc:
         return events.finish_invalid(exc)
-    if config.dry_run:
-        return events.finish(dry_run(config, events.ActionEvents()))
-    report = BuildReport(Outcome.ERROR)
+    report = StepReport(Outcome.ERROR)
     clock = clock or SystemClock(cancel.event)
     deadline = clock.monotonic() + config.timeout_seconds
+    said = events.ActionEvents(len(config.targets))
     try:
+        if config.dry_run and not (config.api_token.get_secret_value() and reads(config)):
+            return events.finish(dry_run(config, said))
         with connect(
             config, clock, on_debug=runner.debug, transport=transport, deadline=deadline
         ) as client:
-            report = run_build(config, client, clock, cancel, events.ActionEvents(), open_tail)
+            if config.dry_run:  # reads only: would each target reuse a build?
+                return events.finish(dry_run(config, said, client))
+            report = run_build(config, client, clock, cancel, said, open_tail)
     except Exception as exc:  # a bug of ours outside the run (it keeps its own report)
         report = replace(report, outcome=Outcome.ERROR, failure=internal_error(exc))
         if runner.debug_enabled():

@@ -28,7 +28,14 @@ from northflank_build.api.routes import BuildTarget
 from northflank_build.api.services import EnsuredService
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.dry_run import dry_run
-from northflank_build.engine.report import BuildReport, Outcome, elapsed_label, outputs
+from northflank_build.engine.report import (
+    Outcome,
+    StepReport,
+    build_values,
+    elapsed_label,
+    outputs,
+    result,
+)
 from northflank_build.engine.run import connect, run_build
 from northflank_build.inputs.config import parse_inputs
 from northflank_build.inputs.problems import InvalidInputs
@@ -90,31 +97,32 @@ def emit(text: str, *, err: bool = True) -> None:
 class CliEvents:
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
+        self.several = False
 
     def _say(self, text: str) -> None:
         if not self.quiet:
             emit(text)
+
+    def _prefix(self, target: BuildTarget) -> str:
+        return f"[{target.id}] " if self.several else ""
 
     def service(self, service: EnsuredService) -> None:
         self._say(
             f"Build service {service.service_id}: {'created' if service.created else 'exists'}."
         )
 
-    def starting(self, target: BuildTarget, body: StartBuildRequest, at: float) -> None:
+    def starting(self, index: int, target: BuildTarget, body: StartBuildRequest, at: float) -> None:
         self._say(
-            f"Starting a build of {target.label} at {body.sha or body.branch or body.pull_request_id or 'the latest commit'}."
+            f"{self._prefix(target)}Starting a build of {target.label} at "
+            f"{body.sha or body.branch or body.pull_request_id or 'the latest commit'}."
         )
 
-    def started(self, build: Build, adopted: bool) -> None:
-        self._say(f"Build {build.id} started.")
+    def started(self, index: int, target: BuildTarget, build: Build, adopted: bool) -> None:
+        self._say(f"{self._prefix(target)}Build {build.id} started.")
 
-    def status(self, build: Build, elapsed: float) -> None:
-        self._say(f"[{elapsed_label(elapsed)}] {build.status or 'UNKNOWN'}")
-
-    def trouble(self, problem: Exception, elapsed: float) -> None:
-        self._say(
-            f"[{elapsed_label(elapsed)}] cannot read the status right now ({problem}); still waiting"
-        )
+    def reused(self, index: int, target: BuildTarget, build: Build, given: bool) -> None:
+        how = "using it" if build.finished else "waiting on it (never aborted: not started here)"
+        self._say(f"{self._prefix(target)}Build {build.id} exists ({build.status}): {how}.")
 
     def note(self, message: str) -> None:
         self._say(message)
@@ -122,12 +130,34 @@ class CliEvents:
     def planned(self, method: str, url: str, body: dict[str, Any]) -> None:
         self._say(f"Dry run: would send {method} {url}\n{json.dumps(body, indent=2)}")
 
+    def watch(self, index: int, target: BuildTarget, count: int) -> CliTargetLog:
+        return CliTargetLog(self, self._prefix(target))
+
+
+class CliTargetLog:
+    """One build's progress on stderr; among several, each line names its target."""
+
+    def __init__(self, events: CliEvents, prefix: str) -> None:
+        self._events, self._prefix = events, prefix
+
+    def note(self, message: str) -> None:
+        self._events._say(self._prefix + message)
+
+    def status(self, build: Build, elapsed: float) -> None:
+        self._events._say(f"{self._prefix}[{elapsed_label(elapsed)}] {build.status or 'UNKNOWN'}")
+
+    def trouble(self, problem: Exception, elapsed: float) -> None:
+        self._events._say(
+            f"{self._prefix}[{elapsed_label(elapsed)}] cannot read the status right now "
+            f"({problem}); still waiting"
+        )
+
     def log_group(self, snapshot: Build, source: str) -> None:
         pass
 
     def log_lines(self, lines: list[LogLine]) -> None:
         for line in lines:
-            self._say(f"  | {line.text}")
+            self._events._say(f"{self._prefix}  | {line.text}")
 
     def log_group_end(self) -> None:
         pass
@@ -153,8 +183,21 @@ def _build_flags(parser: argparse.ArgumentParser, *, spec: bool) -> None:
         parser.add_argument("--if-exists", choices=["use", "fail", "update"], default="use")
     else:
         what = parser.add_mutually_exclusive_group(required=True)
-        what.add_argument("--job-id", default="", help="the job to build")
-        what.add_argument("--service-id", default="", help="the service to build")
+        what.add_argument(
+            "--job-id", action="append", default=[], help="a job to build; repeatable"
+        )
+        what.add_argument(
+            "--service-id", action="append", default=[], help="a service to build; repeatable"
+        )
+        parser.add_argument(
+            "--build-id", default="", help="wait on this existing build instead of starting one"
+        )
+        parser.add_argument(
+            "--reuse",
+            choices=["never", "succeeded", "any"],
+            default="never",
+            help="use a build of --sha that exists (succeeded; any: also one still running)",
+        )
     parser.add_argument("--branch", default="", help="service builds: the branch to build")
     parser.add_argument(
         "--pull-request-id", default="", help="service builds: the pull request to build"
@@ -224,8 +267,8 @@ def _inputs(args: argparse.Namespace, token: str) -> dict[str, str]:
         "api-url": args.api_url,
         "project-id": args.project_id,
         "team-id": args.team_id,
-        "job-id": getattr(args, "job_id", ""),
-        "service-id": getattr(args, "service_id", ""),
+        "job-id": _ids(getattr(args, "job_id", "")),
+        "service-id": _ids(getattr(args, "service_id", "")),
     }
     if args.command == "abort":
         return values
@@ -248,23 +291,40 @@ def _inputs(args: argparse.Namespace, token: str) -> dict[str, str]:
             "abort-on-cancel": "false" if args.no_abort_on_cancel else "true",
             "show-logs": "false" if args.no_logs else "true",
             "dry-run": "true" if args.dry_run else "false",
+            "build-id": getattr(args, "build_id", ""),
+            "reuse": getattr(args, "reuse", "never"),
         }
     )
     return values
 
 
-def _finish(report: BuildReport, args: argparse.Namespace) -> int:
-    if report.failure is not None:
-        worded = describe(report.failure, CLI)
+def _ids(value: str | list[str]) -> str:
+    return "\n".join(value) if isinstance(value, list) else value
+
+
+def _finish(step: StepReport, args: argparse.Namespace) -> int:
+    for failure in step.failures:
+        worded = describe(failure, CLI)
         emit(f"error: {worded.title}: {worded.explain()}")
     if args.json:
-        emit(json.dumps({"outcome": report.outcome.value, **outputs(report)}, indent=2), err=False)
+        values: dict[str, Any] = dict(outputs(step))
+        values["result"] = result(step)
+        emit(json.dumps({"outcome": step.outcome.value, **values}, indent=2), err=False)
     elif not args.quiet:
-        values = outputs(report)
-        emit(
-            f"{report.outcome.value}: build {values['build-id'] or '-'} {values['status']} {values['registry-uri']}".rstrip()
-        )
-    return report.outcome.exit_code
+        if len(step.builds) > 1:
+            for build in step.builds:
+                entry = build_values(build, build.outcome is Outcome.SUCCEEDED)
+                label = build.target.label if build.target else ""
+                emit(
+                    f"{build.outcome.value}: {label} build {entry['build-id'] or '-'} "
+                    f"{entry['status']} {entry['registry-uri']}".rstrip()
+                )
+        else:
+            values = outputs(step)
+            emit(
+                f"{step.outcome.value}: build {values['build-id'] or '-'} {values['status']} {values['registry-uri']}".rstrip()
+            )
+    return step.outcome.exit_code
 
 
 def main(
@@ -290,6 +350,7 @@ def main(
             emit(f"error: {CLI.name(problem.name)}: {CLI.rename(problem.message)}")
         return Outcome.INVALID.exit_code
     events = CliEvents(args.quiet)
+    events.several = len(config.targets) > 1
     clock = clock or SystemClock(cancel.event)
     deadline = clock.monotonic() + config.timeout_seconds
     with connect(config, clock, transport=transport, deadline=deadline) as client:
@@ -305,7 +366,8 @@ def main(
             events.note(f"Aborted build {args.build_id}.")
             return 0
         if config.dry_run:
-            return _finish(dry_run(config, events), args)
+            with_reads = client if config.api_token.get_secret_value() else None
+            return _finish(dry_run(config, events, with_reads), args)
         return _finish(run_build(config, client, clock, cancel, events), args)
 
 

@@ -1,8 +1,10 @@
-"""The post step: abort a build that the main step started but could not abort.
+"""The post step: abort the builds that the main step started but could not abort.
 
 The runner kills the main step 10 s after a cancel (SIGINT, SIGTERM, SIGKILL); a build id
-saved to GITHUB_STATE arrives here as STATE_build_id, and a start request whose answer never
-came as STATE_start_sent (then the build is looked for among the target's recent builds).
+saved to GITHUB_STATE arrives here as STATE_build_id (STATE_build_id_2, ... for further
+targets), and a start request whose answer never came as STATE_start_sent (then the build is
+looked for among the target's recent builds). A build the main step did not start (build-id,
+reuse) is never saved, so never aborted here.
 Idempotent: a build that concluded, or that the main step already handled, is left alone;
 when its status cannot be read, the abort is sent anyway (aborting a concluded build is
 harmless, and this step exists for degraded moments). Never fails the job.
@@ -14,6 +16,7 @@ import math
 import os
 import re
 import sys
+from dataclasses import dataclass
 
 import github_action_utils as gha
 import httpx
@@ -37,33 +40,42 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 POST_DEADLINE_S = 25.0
 
 
+@dataclass(frozen=True)
+class Saved:
+    """What the main step saved of one target's build."""
+
+    build_id: str
+    start_sent: str  # "<kind>:<id>|<epoch seconds>|<sha>" of a start whose answer never came
+    target: str  # "<kind>:<id>"
+
+
+def saved() -> list[Saved]:
+    """Each target's slot in the state (github/commands.py: slot), in order."""
+    found = []
+    for index in range(runner.MAX_TARGETS):
+        build_id = (gha.get_state(runner.slot(runner.STATE_BUILD_ID, index)) or "").strip()
+        start_sent = (gha.get_state(runner.slot(runner.STATE_START_SENT, index)) or "").strip()
+        target = (gha.get_state(runner.slot(runner.STATE_TARGET, index)) or "").strip()
+        if build_id or start_sent:
+            found.append(Saved(build_id, start_sent, target))
+    return found
+
+
 def main(*, transport: httpx.BaseTransport | None = None, clock: Clock | None = None) -> int:
     if gha.get_state(runner.STATE_FINISHED) == "true":
         return 0
-    build_id = (gha.get_state(runner.STATE_BUILD_ID) or "").strip()
-    start_sent = (gha.get_state(runner.STATE_START_SENT) or "").strip()
-    if not build_id and not start_sent:
+    slots = saved()
+    if not slots:
         return 0
-    if build_id and not _BUILD_ID.fullmatch(build_id):
-        runner.say("The saved build id is not one Northflank gives; nothing was sent.")
-        return 0
-    what = f"Build {build_id}" if build_id else "A build the main step may have started"
     try:
         config = parse_inputs(runner.get_input, os.environ, runner.workspace(), runner.mask)
     except InvalidInputs:
-        runner.say(f"{what} may still be running; inputs are invalid, so it was not checked.")
+        runner.say(
+            "Builds the main step started may still be running; inputs are invalid, so they were not checked."
+        )
         return 0
     if not config.abort_on_cancel:
-        runner.say(f"{what} may still be running (abort-on-cancel: false).")
-        return 0
-    # The main step saved what it built; the inputs alone cannot say for a service-spec.
-    saved_target, _, rest = start_sent.partition("|")
-    match = _TARGET.fullmatch((gha.get_state(runner.STATE_TARGET) or saved_target).strip())
-    if match and ID_PATTERN.fullmatch(match.group(2)):
-        target: BuildTarget | None = BuildTarget(match.group(1), match.group(2))  # type: ignore[arg-type]
-    else:
-        target = config.target
-    if target is None:
+        runner.say("Builds the main step started may still be running (abort-on-cancel: false).")
         return 0
     clock = clock or SystemClock()
     retry = RetryPolicy(attempts=3, total_seconds=15.0)
@@ -75,19 +87,36 @@ def main(*, transport: httpx.BaseTransport | None = None, clock: Clock | None = 
         transport=transport,
         deadline=clock.monotonic() + POST_DEADLINE_S,
     ) as client:
-        try:
-            if not build_id:
-                build_id = _find_unanswered_start(client, target, rest)
-                if not build_id:
-                    return 0
-            _abort_if_running(client, target, build_id)
-        except NorthflankError as exc:
-            runner.warning(
-                f"Could not abort build {build_id or '(unknown)'}: "
-                f"{describe(exc, ACTION).explain()}",
-                title="Northflank build may still be running",
-            )
+        for one in slots:
+            _abort_saved(client, config.target, one)
     return 0
+
+
+def _abort_saved(client: NorthflankClient, fallback: BuildTarget | None, one: Saved) -> None:
+    build_id = one.build_id
+    if build_id and not _BUILD_ID.fullmatch(build_id):
+        runner.say("The saved build id is not one Northflank gives; nothing was sent.")
+        return
+    # The main step saved what it built; the inputs alone cannot say for a service-spec.
+    saved_target, _, rest = one.start_sent.partition("|")
+    match = _TARGET.fullmatch(one.target or saved_target)
+    if match and ID_PATTERN.fullmatch(match.group(2)):
+        target: BuildTarget | None = BuildTarget(match.group(1), match.group(2))  # type: ignore[arg-type]
+    else:
+        target = fallback
+    if target is None:
+        return
+    try:
+        if not build_id:
+            build_id = _find_unanswered_start(client, target, rest)
+            if not build_id:
+                return
+        _abort_if_running(client, target, build_id)
+    except NorthflankError as exc:
+        runner.warning(
+            f"Could not abort build {build_id or '(unknown)'}: {describe(exc, ACTION).explain()}",
+            title="Northflank build may still be running",
+        )
 
 
 def _find_unanswered_start(client: NorthflankClient, target: BuildTarget, saved: str) -> str:

@@ -1,14 +1,20 @@
 """The dry run: validate the inputs and show what would be sent, with secrets redacted;
-send nothing (so no token is needed: pull requests from forks can run it)."""
+send nothing (so no token is needed: pull requests from forks can run it). With a token,
+it reads (never writes) whether each target would reuse a build."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from northflank_build.api.routes import Routes
+from northflank_build.api.client import NorthflankClient
+from northflank_build.api.errors import NorthflankError
+from northflank_build.api.routes import BuildTarget, Routes
 from northflank_build.engine.events import Events
-from northflank_build.engine.report import BuildReport, Outcome, report_for
+from northflank_build.engine.report import Outcome, StepReport, report_for
 from northflank_build.inputs.config import ActionConfig
+
+if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
+    from northflank_build.api.models import Build
 
 SECRET_MAPS = ("buildFiles", "dockerSecretMounts")
 
@@ -31,9 +37,11 @@ def redacted(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def dry_run(config: ActionConfig, events: Events) -> BuildReport:
-    """Validate and show what would be sent; send nothing (so no token is needed)."""
-    target = config.target
+def dry_run(
+    config: ActionConfig, events: Events, client: NorthflankClient | None = None
+) -> StepReport:
+    """Validate and show what would be sent; send nothing (so no token is needed). With a
+    ``client`` (a token was given), reads are allowed: whether each target would reuse."""
     routes, base = Routes(config.project_id, config.team_id), config.api_url
     service_id = ""
     if config.service_spec is not None:
@@ -45,21 +53,66 @@ def dry_run(config: ActionConfig, events: Events) -> BuildReport:
             events.note(
                 "If the service exists (409), the same body would be sent with PUT (if-exists: update)."
             )
-    elif target is not None and target.kind == "service":
-        service_id = target.id
-    if target is not None:
-        events.planned(
-            "POST", base + routes.builds(target), redacted(config.start_request().to_json())
-        )
+    reports = []
+    for target in config.targets:
+        reused = _would_reuse(config, client, target, events)
+        if not reused:
+            events.planned(
+                "POST", base + routes.builds(target), redacted(config.start_request().to_json())
+            )
         if config.wait:
             events.note(
                 f"Then it would poll GET {base}{routes.builds(target)}/<build-id> until the "
                 "build concludes."
             )
-    return report_for(
-        config,
-        Outcome.DRY_RUN,
-        service_id=service_id,
-        requested_sha=config.sha or "",
-        requested_branch=config.branch or "",
+        reports.append(
+            report_for(
+                config,
+                Outcome.DRY_RUN,
+                target=target,
+                build=reused,
+                reused=reused is not None,
+                requested_sha=config.sha or "",
+                requested_branch=config.branch or "",
+            )
+        )
+    return StepReport(Outcome.DRY_RUN, tuple(reports), service_id=service_id)
+
+
+def reads(config: ActionConfig) -> bool:
+    """Whether a dry run of ``config`` has something to read (a build to reuse)."""
+    return config.build_id is not None or config.reuse != "never"
+
+
+def _would_reuse(
+    config: ActionConfig, client: NorthflankClient | None, target: BuildTarget, events: Events
+) -> Build | None:
+    """The build a run would use instead of starting one, when it can be read."""
+    if not reads(config):
+        return None
+    what = (
+        f"build {config.build_id} of {target.label}"
+        if config.build_id is not None
+        else f"a build of {target.label} at {config.sha} (reuse: {config.reuse})"
     )
+    if client is None:
+        events.note(f"Dry run: would look for {what}; without an api-token it was not read.")
+        return None
+    try:
+        if config.build_id is not None:
+            found: Build | None = client.get_build(target, config.build_id)
+        else:
+            assert config.sha is not None  # inputs: reuse needs a sha
+            found = client.find_reusable(target, config.sha, config.reuse == "any")
+    except NorthflankError as exc:
+        events.note(f"Dry run: could not look for {what}: {exc.message}")
+        return None
+    if found is None:
+        events.note(f"Dry run: found no {what} to reuse; would start one.")
+        return None
+    how = "use it as it is" if found.finished else "wait on it (never abort it)"
+    events.note(
+        f"Dry run: would reuse build {found.id} of {target.label} ({found.status}): {how}; "
+        "no start request."
+    )
+    return found

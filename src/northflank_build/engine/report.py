@@ -1,8 +1,11 @@
-"""What a run learned, as values: its outcome, exit code, the build as last seen, and the
-step's outputs (one flat mapping shared by the action and the CLI's --json)."""
+"""What a run learned, as values: each target's build as last seen (BuildReport), the step
+as a whole (StepReport: its outcome and exit code), and the step's outputs (one flat mapping
+shared by the action and the CLI's --json, with the whole result as JSON)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -92,6 +95,8 @@ Failure = NorthflankError | BuildFailed | TimedOut | StartUnknown | InternalErro
 
 @dataclass(frozen=True)
 class BuildReport:
+    """One target's build: how it ended and what was seen of it."""
+
     outcome: Outcome
     project_id: str = ""
     team_id: str | None = None
@@ -102,8 +107,7 @@ class BuildReport:
     timeline: tuple[tuple[str, float], ...] = ()
     waited_s: float = 0.0
     adopted: bool = False
-    service_id: str = ""
-    service_created: bool | None = None  # None: no service-spec
+    reused: bool = False  # a build this step did not start (build-id, reuse)
     requested_sha: str = ""  # what was asked for, shown when no build exists (dry run)
     requested_branch: str = ""
     log_tail: tuple[str, ...] = ()
@@ -126,13 +130,53 @@ class BuildReport:
         return routes.dashboard_build(self.dashboard, self.target, self.build.id)
 
 
+# When targets end differently, the step ends as the most serious of them.
+_SEVERITY = (
+    Outcome.CANCELLED,
+    Outcome.TIMED_OUT,
+    Outcome.ERROR,
+    Outcome.FAILED,
+    Outcome.STARTED,
+    Outcome.DRY_RUN,
+    Outcome.SUCCEEDED,
+)
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """The step: each target's report in the order given, and what ended the step besides
+    them (the build service of service-spec, a bug of ours)."""
+
+    outcome: Outcome
+    builds: tuple[BuildReport, ...] = ()
+    failure: Failure | None = None
+    service_id: str = ""
+    service_created: bool | None = None  # None: no service-spec
+
+    @property
+    def only(self) -> BuildReport | None:
+        """The build of a one-target step."""
+        return self.builds[0] if len(self.builds) == 1 else None
+
+    @property
+    def failures(self) -> list[Failure]:
+        found = [b.failure for b in self.builds if b.failure is not None]
+        return ([self.failure] if self.failure is not None else []) + found
+
+
+def step_outcome(outcomes: Iterable[Outcome]) -> Outcome:
+    seen = set(outcomes)
+    return next((outcome for outcome in _SEVERITY if outcome in seen), Outcome.ERROR)
+
+
 def report_for(config: ActionConfig, outcome: Outcome, **learned: Any) -> BuildReport:
-    """The report of a run of ``config``: what the configuration says, and what was learned."""
+    """The report of one target of ``config`` (``target``, else the config's only one): what
+    the configuration says, and what was learned."""
+    learned.setdefault("target", config.target)
     return BuildReport(
         outcome,
         project_id=config.project_id,
         team_id=config.team_id,
-        target=config.target,
         dashboard=dashboard_base(config.api_url),
         **learned,
     )
@@ -163,6 +207,25 @@ OUTPUT_NAMES = (
     "build-url",
     "service-id",
     "service-created",
+    "reused",
+    "result",
+)
+# The fields of one build in the ``result`` output, in this order (README: Outputs).
+RESULT_FIELDS = (
+    "kind",
+    "target-id",
+    "build-id",
+    "status",
+    "success",
+    "concluded",
+    "reused",
+    "registry-uri",
+    "sha",
+    "branch",
+    "created-at",
+    "concluded-at",
+    "duration-seconds",
+    "build-url",
 )
 
 
@@ -181,22 +244,75 @@ def duration_seconds(build: Build | None, fallback: float) -> str:
     return str(round(fallback)) if fallback else ""
 
 
-def outputs(report: BuildReport) -> dict[str, str]:
-    build = report.build
-    values = {
+def build_values(report: BuildReport | None, succeeded: bool) -> dict[str, str]:
+    """The per-build scalar outputs of one build (or of none: all empty)."""
+    build = report.build if report else None
+    return {
         "build-id": build.id if build else "",
         "status": (build.status or "") if build else "",
-        "success": "true" if report.outcome is Outcome.SUCCEEDED else "false",
+        "success": "true" if succeeded else "false",
         "concluded": "true" if build and build.finished else "false",
         "registry-uri": (build.registry_uri or "") if build else "",
-        "sha": (build.sha or "") if build else report.requested_sha,
-        "branch": (build.branch or "") if build else report.requested_branch,
+        "sha": (build.sha or "") if build else (report.requested_sha if report else ""),
+        "branch": (build.branch or "") if build else (report.requested_branch if report else ""),
         "created-at": format_timestamp(build.created_datetime()) if build else "",
         "concluded-at": format_timestamp(build.concluded_datetime()) if build else "",
-        "duration-seconds": duration_seconds(build, report.waited_s),
-        "build-url": report.build_url,
-        "service-id": report.service_id,
-        "service-created": "true" if report.service_created else "false",
+        "duration-seconds": duration_seconds(build, report.waited_s) if report else "",
+        "build-url": report.build_url if report else "",
     }
+
+
+def outputs(step: StepReport) -> dict[str, str]:
+    """The step's outputs. With several targets the per-build ones are empty (``result``
+    has each build), and success, concluded and status speak for all of them."""
+    if len(step.builds) <= 1:
+        values = build_values(step.only, step.outcome is Outcome.SUCCEEDED)
+    else:
+        values = build_values(None, step.outcome is Outcome.SUCCEEDED)
+        failing = [b for b in step.builds if b.outcome is not Outcome.SUCCEEDED]
+        values["concluded"] = (
+            "true" if all(b.build and b.build.finished for b in step.builds) else "false"
+        )
+        first = failing[0].build if failing else None
+        values["status"] = "SUCCESS" if not failing else (first.status or "") if first else ""
+    only = step.only
+    target = only.target if only else None
+    service_id = step.service_id or (target.id if target and target.kind == "service" else "")
+    values["service-id"] = service_id if len(step.builds) <= 1 else ""
+    values["service-created"] = "true" if step.service_created else "false"
+    values["reused"] = "true" if step.builds and all(b.reused for b in step.builds) else "false"
+    values["result"] = json.dumps(result(step), separators=(",", ":"))
     assert tuple(values) == OUTPUT_NAMES
     return values
+
+
+def result(step: StepReport) -> dict[str, Any]:
+    """The whole result, for ``fromJSON`` in later steps."""
+    return {
+        "success": step.outcome is Outcome.SUCCEEDED,
+        "builds": [_result_entry(b) for b in step.builds],
+    }
+
+
+def _result_entry(report: BuildReport) -> dict[str, Any]:
+    values = build_values(report, report.outcome is Outcome.SUCCEEDED)
+    target = report.target
+    duration = values["duration-seconds"]
+    entry = {
+        "kind": target.kind if target else "",
+        "target-id": target.id if target else "",
+        "build-id": values["build-id"],
+        "status": values["status"],
+        "success": report.outcome is Outcome.SUCCEEDED,
+        "concluded": values["concluded"] == "true",
+        "reused": report.reused,
+        "registry-uri": values["registry-uri"],
+        "sha": values["sha"],
+        "branch": values["branch"],
+        "created-at": values["created-at"],
+        "concluded-at": values["concluded-at"],
+        "duration-seconds": int(duration) if duration else None,
+        "build-url": values["build-url"],
+    }
+    assert tuple(entry) == RESULT_FIELDS
+    return entry

@@ -1,6 +1,6 @@
-"""One build run: (create the build service,) start the build or find it, follow it to its
-end (engine/follow.py), and return what was learned as one report, assembled once from
-what each phase returned. Shared by the action and the CLI; it tells a front end what
+"""One step's run: (create the build service,) start a build of each target or find one
+(build-id, reuse), follow them together to their end (engine/follow.py), and return what was
+learned as one report, assembled once from what each phase returned. Shared by the action and the CLI; it tells a front end what
 happens through ``Events`` and never touches GitHub or the environment.
 """
 
@@ -28,7 +28,7 @@ from northflank_build.api.wire import printable
 from northflank_build.engine.build import ABORT_TIMEOUT_S, BuildOperation
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.events import Events
-from northflank_build.engine.follow import Followed, abort, follow
+from northflank_build.engine.follow import Followed, Watch, abort, follow_all
 from northflank_build.engine.report import (
     BuildFailed,
     BuildReport,
@@ -36,8 +36,10 @@ from northflank_build.engine.report import (
     InternalError,
     Outcome,
     StartUnknown,
+    StepReport,
     TimedOut,
     report_for,
+    step_outcome,
 )
 from northflank_build.engine.waiting import WaitEnd
 from northflank_build.inputs.config import ActionConfig
@@ -71,13 +73,17 @@ def connect(
 
 @dataclass(frozen=True)
 class Started:
-    """What the start phase learned: the build (or none), and how it ended if it ended."""
+    """What the start phase learned of one target: its build (or none), and how it ended if
+    it ended there."""
 
+    target: BuildTarget
     build: Build | None = None
     adopted: bool = False
-    outcome: Outcome | None = None  # set when the run ends here
+    reused: bool = False  # not started by this step: never aborted
+    outcome: Outcome | None = None  # set when the target's run ends here
     failure: Failure | None = None
     unknown_since: float | None = None  # a start that may have made a build, unseen
+    look_again: bool = False  # cancelled while the start was out: look once, after the aborts
     aborted: bool | None = None
 
 
@@ -88,55 +94,43 @@ def run_build(
     cancel: CancelScope,
     events: Events,
     open_tail: TailOpener | None = None,
-) -> BuildReport:
-    """``open_tail`` replaces the WebSocket tail (tests and benchmarks run in virtual time).
+) -> StepReport:
+    """Start (or find) a build of each target, follow them together to their end, and
+    report. ``open_tail`` replaces the WebSocket tail (tests and benchmarks run in virtual
+    time).
 
-    Never raises: a bug of ours after a build started still aborts that build (when
-    abort-on-cancel) and keeps what the phases before it returned.
+    Never raises: a bug of ours after builds started still aborts those that are ours
+    (when abort-on-cancel) and keeps what the phases before it returned.
     """
     service: EnsuredService | None = None
-    started = Started()
+    starts: list[Started] = []
+    followed: dict[int, Followed[Build]] = {}
     try:
         service, ended = _ensure_service(config, client, cancel, events)
         if ended is not None:
-            return report_for(
-                config, ended[0], failure=ended[1], **_service_fields(config, service)
-            )
-        target = config.target
-        if target is None:
-            return report_for(config, Outcome.CREATED, **_service_fields(config, service))
-        started = _start(config, client, clock, cancel, events, target)
-        if started.outcome is not None or started.build is None or not config.wait:
-            return _report(config, service, started, None)
-        op = BuildOperation(
-            client, target, started.build, clock, config.api_url,
-            config.api_token.get_secret_value(), config.show_logs, events.note, open_tail,
-        )  # fmt: skip
-        followed = follow(
-            op,
-            started.build,
-            clock=clock,
-            cancel=cancel,
-            listener=events,
-            poll_interval_s=config.poll_interval_seconds,
-            deadline=client.deadline,
-            pacing=client.pacing_delay,
-            abort_on_cancel=config.abort_on_cancel,
-        )
-        return _report(config, service, started, followed)
+            return _step(config, service, (), ended[0], ended[1])
+        targets = config.targets
+        if not targets:
+            return _step(config, service, (), Outcome.CREATED)
+        for index, target in enumerate(targets):
+            if cancel.cancelled:  # nothing more goes out after a cancel
+                starts.append(Started(target, outcome=Outcome.CANCELLED))
+                continue
+            starts.append(_begin(config, client, clock, cancel, events, index, target))
+        waiting = [i for i, s in enumerate(starts) if s.outcome is None and s.build is not None]
+        if waiting:
+            followed = _follow(config, client, clock, cancel, events, open_tail, starts, waiting)
+        # After the aborts: a start cut short by the cancel may have made a build; one look.
+        starts = [
+            _after_cancelled_start(config, client, events, s) if s.look_again else s for s in starts
+        ]
+        builds = tuple(_report(config, s, followed.get(i)) for i, s in enumerate(starts))
+        return _step(config, service, builds)
     except Exception as exc:  # a bug of ours, or an answer nothing foresaw
-        build, aborted = started.build, started.aborted
-        if build is not None and not build.finished and config.abort_on_cancel:
-            aborted = _abort_build(client, config.target, build.id, events)
-        return report_for(
-            config,
-            Outcome.ERROR,
-            build=build,
-            adopted=started.adopted,
-            failure=internal_error(exc),
-            aborted=aborted,
-            **_service_fields(config, service),
+        builds = tuple(
+            _after_bug(config, client, events, s, followed.get(i)) for i, s in enumerate(starts)
         )
+        return _step(config, service, builds, Outcome.ERROR, internal_error(exc))
 
 
 def internal_error(exc: BaseException) -> InternalError:
@@ -145,6 +139,22 @@ def internal_error(exc: BaseException) -> InternalError:
 
 def _ended_by(exc: NorthflankError) -> Outcome:
     return Outcome.TIMED_OUT if isinstance(exc, DeadlineReached) else Outcome.ERROR
+
+
+def _step(
+    config: ActionConfig,
+    service: EnsuredService | None,
+    builds: tuple[BuildReport, ...],
+    outcome: Outcome | None = None,
+    failure: Failure | None = None,
+) -> StepReport:
+    return StepReport(
+        outcome or step_outcome(b.outcome for b in builds),
+        builds,
+        failure,
+        service_id=service.service_id if service is not None else "",
+        service_created=service.created if service is not None else None,
+    )
 
 
 def _ensure_service(
@@ -167,11 +177,42 @@ def _ensure_service(
     return ensured, None
 
 
-def _service_fields(config: ActionConfig, service: EnsuredService | None) -> dict[str, Any]:
-    if service is not None:
-        return {"service_id": service.service_id, "service_created": service.created}
-    target = config.target
-    return {"service_id": target.id if target is not None and target.kind == "service" else ""}
+def _begin(
+    config: ActionConfig,
+    client: NorthflankClient,
+    clock: Clock,
+    cancel: CancelScope,
+    events: Events,
+    index: int,
+    target: BuildTarget,
+) -> Started:
+    """The build of one target: the one build-id names, one reuse finds, or a new one."""
+    if config.build_id is None and config.reuse == "never":
+        return _start(config, client, clock, cancel, events, index, target)
+    try:
+        with cancel.interruptible():
+            if config.build_id is not None:
+                found: Build | None = client.get_build(target, config.build_id)
+            else:
+                assert config.sha is not None  # inputs: reuse needs a sha
+                found = client.find_reusable(target, config.sha, config.reuse == "any")
+    except Cancelled:
+        return Started(target, outcome=Outcome.CANCELLED)
+    except NorthflankError as exc:
+        return Started(target, outcome=_ended_by(exc), failure=exc)
+    if found is None:
+        events.note(
+            f"No build of {target.label} at {config.sha} to reuse "
+            f"(reuse: {config.reuse}); starting one."
+        )
+        return _start(config, client, clock, cancel, events, index, target)
+    events.reused(index, target, found, given=config.build_id is not None)
+    outcome: Outcome | None
+    if found.finished:
+        outcome = Outcome.SUCCEEDED if found.succeeded else Outcome.FAILED
+    else:
+        outcome = None if config.wait else Outcome.STARTED
+    return Started(target, found, reused=True, outcome=outcome)
 
 
 def _start(
@@ -180,65 +221,123 @@ def _start(
     clock: Clock,
     cancel: CancelScope,
     events: Events,
+    index: int,
     target: BuildTarget,
 ) -> Started:
     body = config.start_request()
-    events.starting(target, body, clock.wall())
+    events.starting(index, target, body, clock.wall())
     try:
         with cancel.interruptible():
             started = client.start_build(target, body)
     except Cancelled as exc:
         if exc.sent_at is None:
-            return Started(outcome=Outcome.CANCELLED)
-        return _after_cancelled_start(config, client, target, events, exc.sent_at)
-    except CreateOutcomeUnknown as exc:
-        builds_url = report_for(config, Outcome.ERROR).builds_url
+            return Started(target, outcome=Outcome.CANCELLED)
         return Started(
+            target,
+            outcome=Outcome.CANCELLED,
+            unknown_since=exc.sent_at,
+            look_again=config.abort_on_cancel,
+        )
+    except CreateOutcomeUnknown as exc:
+        builds_url = report_for(config, Outcome.ERROR, target=target).builds_url
+        return Started(
+            target,
             outcome=Outcome.ERROR,
             failure=StartUnknown(target, builds_url, exc),
             unknown_since=exc.sent_at,
         )
     except NorthflankError as exc:
-        return Started(outcome=_ended_by(exc), failure=exc)
-    events.started(started.build, started.adopted)
+        return Started(target, outcome=_ended_by(exc), failure=exc)
+    events.started(index, target, started.build, started.adopted)
     outcome = None if config.wait else Outcome.STARTED
-    return Started(started.build, started.adopted, outcome)
+    return Started(target, started.build, started.adopted, outcome=outcome)
+
+
+def _follow(
+    config: ActionConfig,
+    client: NorthflankClient,
+    clock: Clock,
+    cancel: CancelScope,
+    events: Events,
+    open_tail: TailOpener | None,
+    starts: list[Started],
+    waiting: list[int],
+) -> dict[int, Followed[Build]]:
+    """Follow every build still running, together: one deadline, one budget."""
+    count = len(starts)
+    watches = []
+    for i in waiting:
+        started = starts[i]
+        assert started.build is not None
+        listener = events.watch(i, started.target, count)
+        op = BuildOperation(
+            client, started.target, started.build, clock, config.api_url,
+            config.api_token.get_secret_value(), config.show_logs, listener.note, open_tail,
+        )  # fmt: skip
+        watches.append(Watch(op, started.build, listener, abortable=not started.reused))
+    followed = follow_all(
+        watches,
+        clock=clock,
+        cancel=cancel,
+        poll_interval_s=config.poll_interval_seconds,
+        deadline=client.deadline,
+        pacing=client.pacing_delay,
+        abort_on_cancel=config.abort_on_cancel,
+    )
+    return dict(zip(waiting, followed, strict=True))
 
 
 def _after_cancelled_start(
-    config: ActionConfig,
-    client: NorthflankClient,
-    target: BuildTarget,
-    events: Events,
-    sent_at: float,
+    config: ActionConfig, client: NorthflankClient, events: Events, started: Started
 ) -> Started:
     """Cancelled while the start request was out: it may have made a build. One quick look
     (no wait, nothing raised); found, it is aborted; not found, the post step looks again."""
-    unknown = Started(outcome=Outcome.CANCELLED, unknown_since=sent_at)
-    if not config.abort_on_cancel:
-        return unknown
+    target, sent_at = started.target, started.unknown_since
+    assert sent_at is not None
     try:
         found = client.find_started_quickly(target, config.sha, sent_at)
     except NorthflankError as exc:
         events.note(f"Cancelled while starting; could not check for a started build: {exc.message}")
-        return unknown
+        return started
     if found is None:
-        builds_url = report_for(config, Outcome.CANCELLED).builds_url
+        builds_url = report_for(config, Outcome.CANCELLED, target=target).builds_url
         events.note(
             f"Cancelled while starting: a build of {target.label} may have started "
             f"({builds_url}); the post step looks for it and aborts it."
         )
-        return unknown
-    events.started(found, adopted=True)
+        return started
+    events.started(config.targets.index(target), target, found, adopted=True)
     aborted = _abort_build(client, target, found.id, events)
-    return Started(found, True, Outcome.CANCELLED, aborted=aborted)
+    return Started(target, found, True, outcome=Outcome.CANCELLED, aborted=aborted)
+
+
+def _after_bug(
+    config: ActionConfig,
+    client: NorthflankClient,
+    events: Events,
+    started: Started,
+    followed: Followed[Build] | None,
+) -> BuildReport:
+    """After a bug of ours: a build of ours still running is aborted (abort-on-cancel)."""
+    build = followed.last if followed is not None else started.build
+    aborted = followed.aborted if followed is not None else started.aborted
+    ours = not started.reused
+    if build is not None and not build.finished and ours and config.abort_on_cancel:
+        aborted = _abort_build(client, started.target, build.id, events)
+    return report_for(
+        config,
+        Outcome.ERROR,
+        target=started.target,
+        build=build,
+        adopted=started.adopted,
+        reused=started.reused,
+        aborted=aborted,
+    )
 
 
 def _abort_build(
-    client: NorthflankClient, target: BuildTarget | None, build_id: str, events: Events
+    client: NorthflankClient, target: BuildTarget, build_id: str, events: Events
 ) -> bool | None:
-    if target is None:
-        return None
     return abort(
         f"build {build_id}",
         lambda: client.abort_build(target, build_id, timeout=ABORT_TIMEOUT_S),
@@ -247,22 +346,27 @@ def _abort_build(
 
 
 def _report(
-    config: ActionConfig,
-    service: EnsuredService | None,
-    started: Started,
-    followed: Followed[Build] | None,
+    config: ActionConfig, started: Started, followed: Followed[Build] | None
 ) -> BuildReport:
-    """The one place the report is put together, from what the phases returned."""
+    """The one place a target's report is put together, from what the phases returned."""
     fields: dict[str, Any] = {
-        **_service_fields(config, service),
+        "target": started.target,
         "build": started.build,
         "adopted": started.adopted,
+        "reused": started.reused,
         "start_unknown_since": started.unknown_since,
         "aborted": started.aborted,
+        "requested_sha": config.sha or "",
+        "requested_branch": config.branch or "",
     }
+    target = started.target
     if followed is None:
         outcome = started.outcome or Outcome.ERROR
-        return report_for(config, outcome, failure=started.failure, **fields)
+        failure = started.failure
+        build = started.build
+        if outcome is Outcome.FAILED and build is not None:  # a reused build that failed
+            failure = BuildFailed(build.id, target, build.status or "", build.message or "", False)
+        return report_for(config, outcome, failure=failure, **fields)
     build = followed.last
     fields.update(
         build=build,
@@ -271,9 +375,7 @@ def _report(
         log_tail=followed.log_tail,
         aborted=followed.aborted,
     )
-    target = config.target
-    assert target is not None
-    failure: Failure | None = followed.failure
+    failure = followed.failure
     if followed.end is None:
         outcome = Outcome.ERROR
     elif followed.end is WaitEnd.CONCLUDED:
@@ -289,7 +391,7 @@ def _report(
             config.timeout_seconds,
             build.status or "",
             followed.aborted,
-            config.abort_on_cancel,
+            config.abort_on_cancel and not started.reused,
         )
     else:
         outcome = Outcome.CANCELLED

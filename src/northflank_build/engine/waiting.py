@@ -225,9 +225,7 @@ def _check(track: Track[S], clock: Clock) -> bool:
     return True
 
 
-def _pause(
-    clock: Clock, seconds: float, tracks: Sequence[Track[S]]
-) -> tuple[bool, set[Track[S]]]:
+def _pause(clock: Clock, seconds: float, tracks: Sequence[Track[S]]) -> tuple[bool, set[Track[S]]]:
     """Sleep ``seconds``, pumping the tracks' logs meanwhile: (cancelled, the tracks whose
     log stream closed). Returns early when a stream closes: that operation has likely
     just concluded."""

@@ -25,6 +25,16 @@ STATE_FINISHED = "finished"
 STATE_TARGET = "target"  # "job:<id>" or "service:<id>", for the post step
 # A start request whose build is not known: "<kind>:<id>|<epoch seconds>|<sha>".
 STATE_START_SENT = "start_sent"
+# The most targets one step takes (inputs); the post step looks at this many state slots.
+MAX_TARGETS = 20
+
+
+def slot(name: str, index: int) -> str:
+    """The state name of the target at ``index``: ``build_id`` for the first (as a
+    one-target step has always saved it), ``build_id_2`` for the second, ..."""
+    return name if index == 0 else f"{name}_{index + 1}"
+
+
 LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from northflank_build.api.bodies import StartBuildRequest
@@ -12,7 +13,7 @@ from northflank_build.api.errors import NorthflankError
 from northflank_build.api.logs import LogLine
 from northflank_build.api.routes import BuildTarget
 from northflank_build.api.services import EnsuredService
-from northflank_build.engine.report import BuildReport, Outcome, elapsed_label, outputs
+from northflank_build.engine.report import Outcome, StepReport, elapsed_label, outputs
 from northflank_build.github.commands import (
     LINE_BREAKS,
     STATE_BUILD_ID,
@@ -26,6 +27,7 @@ from northflank_build.github.commands import (
     save_state,
     say,
     set_output,
+    slot,
     write_line,
 )
 from northflank_build.github.summary import invalid_summary, summary
@@ -39,10 +41,11 @@ if TYPE_CHECKING:  # models (pydantic) load after the first response, not at sta
 class ActionEvents:
     """Run events as step-log lines; the build id goes out the moment it exists."""
 
-    def __init__(self) -> None:
-        self._trouble_streak = 0
-        self._target: BuildTarget | None = None
-        self._group_open = False
+    def __init__(self, targets: int = 1) -> None:
+        self._several = targets > 1
+
+    def _prefix(self, target: BuildTarget) -> str:
+        return f"[{target.id}] " if self._several else ""
 
     def service(self, service: EnsuredService) -> None:
         if service.created:
@@ -53,11 +56,12 @@ class ActionEvents:
         set_output("service-id", service.service_id)
         set_output("service-created", "true" if service.created else "false")
 
-    def starting(self, target: BuildTarget, body: StartBuildRequest, at: float) -> None:
-        self._target = target
+    def starting(self, index: int, target: BuildTarget, body: StartBuildRequest, at: float) -> None:
         # Before the request goes out: if the runner kills this step while it is out, the
         # post step can still find the build it made.
-        save_state(STATE_START_SENT, f"{target.kind}:{target.id}|{at:.3f}|{body.sha or ''}")
+        save_state(
+            slot(STATE_START_SENT, index), f"{target.kind}:{target.id}|{at:.3f}|{body.sha or ''}"
+        )
         what = body.sha or (
             f"pull request {body.pull_request_id}" if body.pull_request_id else None
         )
@@ -66,7 +70,7 @@ class ActionEvents:
             if body.branch
             else "the latest commit of its branch"
         )
-        say(f"Starting a Northflank build of {target.label} at {what}.")
+        say(f"{self._prefix(target)}Starting a Northflank build of {target.label} at {what}.")
         overrides = body.overrides
         if overrides is not None:
             parts = []
@@ -79,28 +83,32 @@ class ActionEvents:
             if overrides.docker is not None:
                 docker = overrides.docker.to_json()
                 parts.append(", ".join(f"{k}={v}" for k, v in docker.items()))
-            say("Overrides: " + "; ".join(parts) + ".")
+            say(f"{self._prefix(target)}Overrides: " + "; ".join(parts) + ".")
 
-    def started(self, build: Build, adopted: bool) -> None:
+    def started(self, index: int, target: BuildTarget, build: Build, adopted: bool) -> None:
         how = " (found after the start request's answer was lost)" if adopted else ""
-        say(f"Build {build.id} started{how}.")
-        set_output("build-id", build.id)
-        save_state(STATE_BUILD_ID, build.id)
-        if self._target is not None:
-            save_state(STATE_TARGET, f"{self._target.kind}:{self._target.id}")
+        say(f"{self._prefix(target)}Build {build.id} started{how}.")
+        if not self._several:
+            set_output("build-id", build.id)
+        save_state(slot(STATE_BUILD_ID, index), build.id)
+        save_state(slot(STATE_TARGET, index), f"{target.kind}:{target.id}")
 
-    def status(self, build: Build, elapsed: float) -> None:
-        self._trouble_streak = 0
-        extra = f" ({build.message})" if build.message and build.finished else ""
-        say(f"[{elapsed_label(elapsed)}] {build.status or 'UNKNOWN'}{extra}")
-
-    def trouble(self, problem: Exception, elapsed: float) -> None:
-        self._trouble_streak += 1
-        if self._trouble_streak == 1:
-            text = problem.message if isinstance(problem, NorthflankError) else str(problem)
+    def reused(self, index: int, target: BuildTarget, build: Build, given: bool) -> None:
+        # Not saved to the state: the post step must never abort a build this step did not
+        # start.
+        how = "given as build-id" if given else f"a build of {build.sha or 'this commit'}"
+        if build.finished:
             say(
-                f"[{elapsed_label(elapsed)}] Cannot read the build status right now ({text}); still waiting."
+                f"{self._prefix(target)}Using build {build.id} of {target.label} ({how}), "
+                f"concluded {build.status}: no new build."
             )
+        else:
+            say(
+                f"{self._prefix(target)}Waiting on build {build.id} of {target.label} ({how}, "
+                f"{build.status or 'UNKNOWN'}): this step did not start it, so it is never aborted."
+            )
+        if not self._several:
+            set_output("build-id", build.id)
 
     def note(self, message: str) -> None:
         say(message)
@@ -110,23 +118,87 @@ class ActionEvents:
         for line in json.dumps(body, indent=2).splitlines():
             say("  " + line)
 
+    def watch(self, index: int, target: BuildTarget, count: int) -> TargetLog:
+        return TargetLog(target, several=count > 1)
+
+
+# With several targets, a build's log lines are held until it concludes (at most this many,
+# the last ones): GitHub's log groups cannot interleave, and five builds' lines mixed line by
+# line could not be read.
+HELD_LINES = 5000
+
+
+class TargetLog:
+    """What the step log shows of one build while it is followed. Alone, its status lines
+    and its log lines live, in one group. Among several, status lines are prefixed by the
+    target's id, and its log lines come in their own group the moment it concludes."""
+
+    def __init__(self, target: BuildTarget, *, several: bool) -> None:
+        self._target = target
+        self._several = several
+        self._prefix = f"[{target.id}] " if several else ""
+        self._trouble_streak = 0
+        self._group_open = False
+        self._title = ""
+        self._held: deque[LogLine] = deque(maxlen=HELD_LINES)
+        self._dropped = 0
+
+    def note(self, message: str) -> None:
+        say(self._prefix + message)
+
+    def status(self, build: Build, elapsed: float) -> None:
+        self._trouble_streak = 0
+        extra = f" ({build.message})" if build.message and build.finished else ""
+        say(f"{self._prefix}[{elapsed_label(elapsed)}] {build.status or 'UNKNOWN'}{extra}")
+
+    def trouble(self, problem: Exception, elapsed: float) -> None:
+        self._trouble_streak += 1
+        if self._trouble_streak == 1:
+            text = problem.message if isinstance(problem, NorthflankError) else str(problem)
+            say(
+                f"{self._prefix}[{elapsed_label(elapsed)}] Cannot read the build status right "
+                f"now ({text}); still waiting."
+            )
+
     def log_group(self, snapshot: Build, source: str) -> None:
+        if self._several:
+            if source:
+                self._title = (
+                    f"Northflank build {snapshot.id} of {self._target.label}: build log ({source})"
+                )
+            return
         how = f"status and build log ({source})" if source else "status"
         command("group", f"Northflank build {snapshot.id}: {how}")
         self._group_open = True
 
     def log_lines(self, lines: list[LogLine]) -> None:
-        # Log text is untrusted: it is printed only while commands are paused. Masks apply.
-        StopCommands.pause()
-        for line in lines:
-            for part in LINE_BREAKS.split(line.text):
-                write_line(f"  | {part}")
+        if self._several:
+            self._dropped += max(0, len(self._held) + len(lines) - HELD_LINES)
+            self._held.extend(lines)
+            return
+        _show(lines)
 
     def log_group_end(self) -> None:
+        if self._several and self._title:
+            command("group", self._title)
+            if self._dropped:
+                say(f"({self._dropped} earlier lines not shown; the build page has the whole log.)")
+            _show(list(self._held))
+            self._held.clear()
+            self._title = ""
+            self._group_open = True
         StopCommands.resume()
         if self._group_open:
             command("endgroup")
             self._group_open = False
+
+
+def _show(lines: list[LogLine]) -> None:
+    # Log text is untrusted: it is printed only while commands are paused. Masks apply.
+    StopCommands.pause()
+    for line in lines:
+        for part in LINE_BREAKS.split(line.text):
+            write_line(f"  | {part}")
 
 
 def report_invalid(exc: InvalidInputs) -> None:
@@ -135,39 +207,40 @@ def report_invalid(exc: InvalidInputs) -> None:
     say(exc.message)
 
 
-def finish(report: BuildReport) -> int:
-    """Outputs, state, summary and the failure annotation, on every path; the exit code."""
+def finish(step: StepReport) -> int:
+    """Outputs, state, summary and the failure annotations, on every path; the exit code."""
     StopCommands.resume()
-    for name, value in outputs(report).items():
+    for name, value in outputs(step).items():
         set_output(name, value)
-    # Reaching here, the main step has dealt with the build (aborted it, or left it running
-    # as asked); a failed abort, or a start whose build is unknown, is left to the post step.
-    if report.aborted is not False and report.start_unknown_since is None:
+    # Reaching here, the main step has dealt with its builds (aborted them, or left them
+    # running as asked); a failed abort, or a start whose build is unknown, is left to the
+    # post step.
+    if all(b.aborted is not False and b.start_unknown_since is None for b in step.builds):
         save_state(STATE_FINISHED, "true")
-    worded = describe(report.failure, ACTION) if report.failure is not None else None
-    if worded is not None and report.outcome is not Outcome.INVALID:
-        error(worded.explain(), title=worded.title)
+    worded = [describe(failure, ACTION) for failure in step.failures]
+    for each in worded:
+        error(each.explain(), title=each.title)
     RunnerFiles.write(
         "GITHUB_STEP_SUMMARY",
         "",
         summary(
-            report,
-            worded,
+            step,
             server_url=os.environ.get("GITHUB_SERVER_URL", ""),
             repository=os.environ.get("GITHUB_REPOSITORY", ""),
         ),
     )
-    result = report.build.status if report.build else report.outcome.value
-    code = report.outcome.exit_code
+    only = step.only
+    result = only.build.status if only and only.build else step.outcome.value
+    code = step.outcome.exit_code
     if RunnerFiles.problem is not None and code == 0:
         code = Outcome.ERROR.exit_code  # the outputs a later step reads may be missing
-    say(f"Result: {report.outcome.value} ({result}); exit code {code}.")
+    say(f"Result: {step.outcome.value} ({result}); exit code {code}.")
     return code
 
 
 def finish_invalid(exc: InvalidInputs) -> int:
     report_invalid(exc)
-    for name, value in outputs(BuildReport(Outcome.INVALID)).items():
+    for name, value in outputs(StepReport(Outcome.INVALID)).items():
         set_output(name, value)
     RunnerFiles.write("GITHUB_STEP_SUMMARY", "", invalid_summary(exc))
     return Outcome.INVALID.exit_code

@@ -9,9 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from northflank_build.engine.report import BuildReport, Outcome, elapsed_label, outputs
+from northflank_build.engine.report import (
+    BuildReport,
+    Outcome,
+    StepReport,
+    duration_seconds,
+    elapsed_label,
+    outputs,
+)
 from northflank_build.inputs.problems import InvalidInputs
-from northflank_build.wording import Worded
+from northflank_build.wording import ACTION, Worded, describe
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 # GitHub drops a step's whole summary over 1 MiB (status and link included): ours stays far
@@ -55,36 +62,76 @@ HEADLINES = {
 }
 
 
-def summary(
-    report: BuildReport, worded: Worded | None, *, server_url: str = "", repository: str = ""
-) -> str:
-    """The job summary in GitHub Markdown; holds ids and statuses, never a secret."""
-    lines = [f"### {HEADLINES[report.outcome]}", ""]
-    build = report.build
-    values = outputs(report)
-    if report.service_created is not None:
+def summary(step: StepReport, *, server_url: str = "", repository: str = "") -> str:
+    """The job summary in GitHub Markdown; holds ids and statuses, never a secret. One
+    build gets a table of its own; several get a row each, then each failure."""
+    lines = [f"### {HEADLINES[step.outcome]}", ""]
+    if step.service_created is not None:
         how = (
             "created"
-            if report.service_created
+            if step.service_created
             else "already existed; used as it is or updated (if-exists)"
         )
-        lines += [f"Build service {code(report.service_id)}: {how}.", ""]
+        lines += [f"Build service {code(step.service_id)}: {how}.", ""]
+    tail: list[str] = []
+    only = step.only
+    if only is not None or not step.builds:
+        if only is not None:
+            lines += _one_build(only, outputs(step), server_url, repository)
+        for failure in step.failures:
+            worded = describe(failure, ACTION)
+            lines += _failure(worded)
+            if only is not None and only.log_tail:
+                tail = log_tail_block(only.log_tail)
+    else:
+        lines += _builds_table(step)
+        if step.failure is not None:
+            lines += _failure(describe(step.failure, ACTION))
+        for build in step.builds:
+            if build.failure is None:
+                continue
+            lines += [f"#### {md(build.target.label if build.target else '')}", ""]
+            lines += _failure(describe(build.failure, ACTION))
+            if build.log_tail:
+                lines += log_tail_block(build.log_tail)
+    text = "\n".join(lines + tail)
+    if len(text.encode("utf-8", errors="replace")) > SUMMARY_MAX_BYTES:
+        text = "\n".join(lines)[: SUMMARY_MAX_BYTES // 4]  # the status, link and failure stay
+    return text
+
+
+def _failure(worded: Worded) -> list[str]:
+    lines = [f"**{md(worded.title)}**: {md(worded.message)}", ""]
+    if worded.fix:
+        lines += [f"Fix: {md(worded.fix)}", ""]
+    return lines
+
+
+def _commit(sha: str, server_url: str, repository: str) -> str:
+    if sha and server_url and repository and re.fullmatch(r"[0-9a-f]{40}", sha):
+        return f"[`{sha[:12]}`]({url(f'{server_url}/{repository}/commit/{sha}')})"
+    return md(sha[:12])
+
+
+def _build_link(report: BuildReport) -> str:
+    build_id = report.build.id if report.build else ""
+    return f"[{md(build_id)}]({url(report.build_url)})" if report.build_url else md(build_id)
+
+
+def _one_build(
+    report: BuildReport, values: dict[str, str], server_url: str, repository: str
+) -> list[str]:
+    build = report.build
+    lines: list[str] = []
     if build is not None and report.target is not None:
-        sha = build.sha or ""
-        commit = md(sha[:12])
-        if sha and server_url and repository and re.fullmatch(r"[0-9a-f]{40}", sha):
-            commit = f"[`{sha[:12]}`]({url(f'{server_url}/{repository}/commit/{sha}')})"
         rows = [
             ("Status", code(build.status)),
-            (
-                "Build",
-                f"[{md(build.id)}]({url(report.build_url)})" if report.build_url else md(build.id),
-            ),
+            ("Build", _build_link(report)),
             (
                 report.target.kind.capitalize(),
                 f"{md(report.target.id)} in project {md(report.project_id)}",
             ),
-            ("Commit", commit),
+            ("Commit", _commit(build.sha or "", server_url, repository)),
             ("Branch", md(build.branch)),
             ("Image", code(build.registry_uri)),
             ("Duration", f"{values['duration-seconds']} s" if values["duration-seconds"] else ""),
@@ -96,6 +143,8 @@ def summary(
                     "the start request's answer was lost; the build it created was found and followed",
                 )
             )
+        if report.reused:
+            rows.append(("Reused", "yes: this step did not start this build (never aborted)"))
         if report.aborted is not None:
             rows.append(("Aborted", "yes" if report.aborted else "no: the abort request failed"))
         shown = [(name, value) for name, value in rows if value]
@@ -108,17 +157,27 @@ def summary(
             f"{md(status)} ({elapsed_label(elapsed)})" for status, elapsed in report.timeline
         )
         lines += [f"Timeline: {steps}", ""]
-    tail: list[str] = []
-    if worded is not None:
-        lines += [f"**{md(worded.title)}**: {md(worded.message)}", ""]
-        if worded.fix:
-            lines += [f"Fix: {md(worded.fix)}", ""]
-        if report.log_tail:
-            tail = log_tail_block(report.log_tail)
-    text = "\n".join(lines + tail)
-    if len(text.encode("utf-8", errors="replace")) > SUMMARY_MAX_BYTES:
-        text = "\n".join(lines)[: SUMMARY_MAX_BYTES // 4]  # the status, link and failure stay
-    return text
+    return lines
+
+
+def _builds_table(step: StepReport) -> list[str]:
+    lines = ["| Target | Status | Build | Image | Duration | |", "|---|---|---|---|---|---|"]
+    for report in step.builds:
+        build = report.build
+        target = report.target
+        duration = duration_seconds(build, report.waited_s)
+        notes = []
+        if report.reused:
+            notes.append("reused")
+        if report.aborted is not None:
+            notes.append("aborted" if report.aborted else "abort failed")
+        status = build.status if build and build.status else report.outcome.value
+        lines.append(
+            f"| {md(target.label) if target else ''} | {code(status)} | {_build_link(report)} "
+            f"| {code(build.registry_uri) if build else ''} "
+            f"| {f'{duration} s' if duration else ''} | {', '.join(notes)} |"
+        )
+    return [*lines, ""]
 
 
 def log_tail_block(tail: Sequence[str]) -> list[str]:

@@ -54,6 +54,7 @@ bench: setup
 	PYTHONPATH=src:devtools $(BIN)/python bench/detection_latency.py
 	PYTHONPATH=src:bench:devtools $(BIN)/python bench/shared_budget.py
 	PYTHONPATH=src $(BIN)/python bench/detection_realtime.py
+	PYTHONPATH=src:devtools $(BIN)/python bench/targets.py
 
 # Image size, build time (cold and cached) and in-container start-up of install variants.
 # Needs root and apt, like make container.

@@ -66,8 +66,13 @@ def lines_until(t: float) -> list[dict[str, Any]]:
 
 
 class Quiet:
+    """Events and each build's listener, saying nothing."""
+
     def __getattr__(self, _name: str) -> Any:
         return lambda *args, **kwargs: None
+
+    def watch(self, *_args: object) -> Quiet:
+        return self
 
 
 class VirtualTail:

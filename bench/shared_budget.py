@@ -190,7 +190,8 @@ class Step:
                 report = run_build(config, client, self.clock, CancelScope(), Quiet(),
                                    open_tail=self.open_tail)  # fmt: skip
                 self.outcomes.append(report.outcome)
-                if self.current is not None and report.build is not None and report.build.finished:
+                build_seen = report.builds[0].build if report.builds else None
+                if self.current is not None and build_seen is not None and build_seen.finished:
                     started, build = self.current
                     self.latencies.append(self.clock.monotonic() - (started + build.duration))
                 # The next push: a short pause between builds of one step.

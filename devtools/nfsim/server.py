@@ -688,12 +688,14 @@ def control_route(handler: BaseHTTPRequestHandler, method: str, body: Any) -> bo
         sim.add_fault(Fault(**body))
         send(200, {"ok": True})
     elif path == "/_sim/plan" and method == "POST":
-        sim.set_plan(
-            BuildPlan(
-                phases=tuple((s, float(t)) for s, t in body["phases"]),
-                outcome=body.get("outcome", "SUCCESS"),
-            )
+        plan = BuildPlan(
+            phases=tuple((s, float(t)) for s, t in body["phases"]),
+            outcome=body.get("outcome", "SUCCESS"),
         )
+        if body.get("resource"):  # the builds of one job or service only
+            sim.world.plans[body["resource"]] = plan
+        else:
+            sim.set_plan(plan)
         send(200, {"ok": True})
     else:
         send(404, {"error": {"status": 404, "message": "unknown control route"}})

@@ -216,6 +216,8 @@ class World:
     )
     teams: set[str] = field(default_factory=lambda: {"demo-team"})
     plan: BuildPlan = field(default_factory=BuildPlan)
+    # A plan for the builds of one job or service (by id), instead of ``plan``.
+    plans: dict[str, BuildPlan] = field(default_factory=dict)
     builds: list[SimBuild] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
@@ -233,6 +235,10 @@ class World:
             if candidate not in taken:
                 return candidate
 
+    def plan_for(self, resource: str) -> BuildPlan:
+        plan = self.plans.get(resource, self.plan)
+        return plan.lasting(self.durations.draw(self.rng)) if self.durations else plan
+
     def start(
         self, project: str, team: str | None, kind: str, resource: str, body: dict[str, Any]
     ) -> SimBuild:
@@ -247,8 +253,37 @@ class World:
             pull_request_id=body.get("pullRequestId"),
             created_wall=self.clock.wall(),
             created_mono=self.clock.monotonic(),
-            plan=self.plan.lasting(self.durations.draw(self.rng)) if self.durations else self.plan,
+            plan=self.plan_for(resource),
             body=body,
+        )
+        self.builds.append(build)
+        return build
+
+    def add_build(
+        self,
+        project: str,
+        kind: str,
+        resource: str,
+        sha: str,
+        *,
+        started_ago_s: float,
+        plan: BuildPlan | None = None,
+    ) -> SimBuild:
+        """A build started elsewhere (Northflank's own CI, another workflow) ``started_ago_s``
+        seconds ago: concluded by now or still running, as its plan says."""
+        wall, mono = self.clock.wall(), self.clock.monotonic()
+        build = SimBuild(
+            id=self.new_build_id(),
+            project=project,
+            team=None,
+            kind=kind,
+            resource=resource,
+            sha=sha,
+            branch=self.plan.branch,
+            created_wall=wall - started_ago_s,
+            created_mono=mono - started_ago_s,
+            plan=plan or self.plan_for(resource),
+            body={"sha": sha},
         )
         self.builds.append(build)
         return build

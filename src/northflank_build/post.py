@@ -29,7 +29,7 @@ from northflank_build.api.routes import BUILD_ID_PATTERN, BuildTarget
 from northflank_build.engine.run import connect
 from northflank_build.github import commands as runner
 from northflank_build.inputs.config import parse_inputs
-from northflank_build.inputs.fields import ID_PATTERN
+from northflank_build.inputs.fields import ID_PATTERN, MAX_TARGETS
 from northflank_build.inputs.problems import InvalidInputs
 from northflank_build.wording import ACTION, describe
 
@@ -52,7 +52,7 @@ class Saved:
 def saved() -> list[Saved]:
     """Each target's slot in the state (github/commands.py: slot), in order."""
     found = []
-    for index in range(runner.MAX_TARGETS):
+    for index in range(MAX_TARGETS):
         build_id = (gha.get_state(runner.slot(runner.STATE_BUILD_ID, index)) or "").strip()
         start_sent = (gha.get_state(runner.slot(runner.STATE_START_SENT, index)) or "").strip()
         target = (gha.get_state(runner.slot(runner.STATE_TARGET, index)) or "").strip()

@@ -108,7 +108,10 @@ def _would_reuse(
         events.note(f"Dry run: could not look for {what}: {exc.message}")
         return None
     if found is None:
-        events.note(f"Dry run: found no {what} to reuse; would start one.")
+        events.note(
+            f"Dry run: no build of {target.label} at {config.sha} to reuse "
+            f"(reuse: {config.reuse}); would start one."
+        )
         return None
     how = "use it as it is" if found.finished else "wait on it (never abort it)"
     events.note(

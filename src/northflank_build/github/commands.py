@@ -25,8 +25,6 @@ STATE_FINISHED = "finished"
 STATE_TARGET = "target"  # "job:<id>" or "service:<id>", for the post step
 # A start request whose build is not known: "<kind>:<id>|<epoch seconds>|<sha>".
 STATE_START_SENT = "start_sent"
-# The most targets one step takes (inputs); the post step looks at this many state slots.
-MAX_TARGETS = 20
 
 
 def slot(name: str, index: int) -> str:

@@ -230,7 +230,15 @@ def finish(step: StepReport) -> int:
         ),
     )
     only = step.only
-    result = only.build.status if only and only.build else step.outcome.value
+    if len(step.builds) > 1:
+        counts: dict[str, int] = {}
+        for build in step.builds:
+            counts[build.outcome.value] = counts.get(build.outcome.value, 0) + 1
+        result = f"{len(step.builds)} builds: " + ", ".join(
+            f"{n} {what}" for what, n in counts.items()
+        )
+    else:
+        result = (only.build.status or "") if only and only.build else step.outcome.value
     code = step.outcome.exit_code
     if RunnerFiles.problem is not None and code == 0:
         code = Outcome.ERROR.exit_code  # the outputs a later step reads may be missing

@@ -161,7 +161,7 @@ def _one_build(
 
 
 def _builds_table(step: StepReport) -> list[str]:
-    lines = ["| Target | Status | Build | Image | Duration | |", "|---|---|---|---|---|---|"]
+    lines = ["| Target | Status | Build | Image | Duration | Note |", "|---|---|---|---|---|---|"]
     for report in step.builds:
         build = report.build
         target = report.target

@@ -44,6 +44,11 @@ def read_id(name: str, value: str, problems: list[InputProblem], *, required: bo
     return value
 
 
+# The most targets one step takes: each shares the token's rate budget, and the post step
+# reads a state slot for each (post.py).
+MAX_TARGETS = 20
+
+
 def read_ids(name: str, value: str, problems: list[InputProblem]) -> tuple[str, ...]:
     """One id or several: one per line, or separated by commas; each checked, none twice."""
     ids: list[str] = []
@@ -55,6 +60,10 @@ def read_ids(name: str, value: str, problems: list[InputProblem]) -> tuple[str, 
             problems.append(InputProblem(name, f"names {shown(item)} twice; give each once."))
         elif read_id(name, item, problems, required=False) is not None:
             ids.append(item)
+    if len(ids) > MAX_TARGETS:
+        problems.append(
+            InputProblem(name, f"names {len(ids)} targets; one step takes at most {MAX_TARGETS}.")
+        )
     return tuple(ids) if len(problems) == before else ()
 
 

@@ -1,0 +1,263 @@
+"""Builds that already exist (build-id, reuse) and several targets in one step, through the
+whole action as the runner runs it (in process, virtual time, the simulator)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from conftest import QUICK, Runner
+from nfsim import BuildPlan, Simulator
+
+GITHUB_SHA = "ffac537e6cbbf934b08745a378932722df287a53"
+OTHER_SHA = "0123456789abcdef0123456789abcdef01234567"
+SLOW = BuildPlan(phases=(("PENDING", 1.0), ("BUILDING", 20.0)))
+FAILING = BuildPlan(phases=(("PENDING", 0.2), ("BUILDING", 0.6)), outcome="FAILURE")
+
+
+def result_of(outputs: dict[str, str]) -> dict[str, Any]:
+    value = json.loads(outputs["result"])
+    assert isinstance(value, dict)
+    return value
+
+
+def seed(sim: Simulator, sha: str, *, ago: float, plan: BuildPlan, job: str = "demo-job") -> str:
+    return sim.world.add_build("demo-project", "job", job, sha, started_ago_s=ago, plan=plan).id
+
+
+def jobs(sim: Simulator, *names: str) -> str:
+    sim.world.projects["demo-project"].update(names)
+    return "\n".join(names)
+
+
+# -- reuse -------------------------------------------------------------------------------
+
+
+def test_reuse_succeeded_uses_a_success_build_of_the_sha_and_starts_nothing(
+    run: Runner, sim: Simulator
+) -> None:
+    seed(sim, OTHER_SHA, ago=100, plan=QUICK)  # another commit: not this one
+    reused = seed(sim, GITHUB_SHA, ago=60, plan=QUICK)
+    result = run(reuse="succeeded")
+    assert result.exit_code == 0, result.text
+    assert sim.calls("start") == [] and sim.calls("abort") == []
+    out = result.outputs
+    assert (out["build-id"], out["status"], out["success"]) == (reused, "SUCCESS", "true")
+    assert out["reused"] == "true" and out["sha"] == GITHUB_SHA
+    assert out["registry-uri"].endswith(f":{reused}")
+    entry = result_of(out)["builds"][0]
+    assert entry["build-id"] == reused and entry["reused"] is True and entry["success"] is True
+    assert "build_id" not in result.state, "a reused build is never the post step's to abort"
+
+
+def test_reuse_any_waits_on_a_running_build_of_the_sha(run: Runner, sim: Simulator) -> None:
+    running = seed(sim, GITHUB_SHA, ago=2, plan=SLOW)
+    result = run(reuse="any")
+    assert result.exit_code == 0, result.text
+    assert sim.calls("start") == []
+    assert len(sim.calls("get")) >= 1, "it was waited on"
+    out = result.outputs
+    assert (out["build-id"], out["status"], out["reused"]) == (running, "SUCCESS", "true")
+    assert "this step did not start it" in result.text
+
+
+def test_reuse_succeeded_does_not_take_a_build_still_running(run: Runner, sim: Simulator) -> None:
+    seed(sim, GITHUB_SHA, ago=2, plan=SLOW)
+    result = run(reuse="succeeded")
+    assert result.exit_code == 0, result.text
+    assert len(sim.calls("start")) == 1 and result.outputs["reused"] == "false"
+
+
+@pytest.mark.parametrize("reuse", ["succeeded", "any"])
+def test_a_failed_build_of_the_sha_is_never_reused(run: Runner, sim: Simulator, reuse: str) -> None:
+    failed = seed(sim, GITHUB_SHA, ago=60, plan=FAILING)
+    result = run(reuse=reuse)
+    assert result.exit_code == 0, result.text
+    starts = sim.calls("start")
+    assert len(starts) == 1 and starts[0].body["sha"] == GITHUB_SHA
+    out = result.outputs
+    assert out["build-id"] != failed and out["reused"] == "false"
+    assert result_of(out)["builds"][0]["reused"] is False
+
+
+def test_reuse_follows_the_cursor_when_the_list_comes_oldest_first(
+    run: Runner, sim: Simulator
+) -> None:
+    sim.world.list_newest_first = False
+    sim.world.add_history("demo-project", "job", "demo-job", [30.0] * 130, gap_s=60)
+    wanted = seed(sim, GITHUB_SHA, ago=5, plan=QUICK)  # the newest: on the second page
+    result = run(reuse="succeeded")
+    assert result.exit_code == 0, result.text
+    assert sim.calls("start") == [] and result.outputs["build-id"] == wanted
+    assert len(sim.calls("list")) >= 2
+
+
+def test_dry_run_says_per_target_whether_it_would_reuse_and_sends_no_write(
+    run: Runner, sim: Simulator
+) -> None:
+    names = jobs(sim, "job-a", "job-b")
+    reused = seed(sim, GITHUB_SHA, ago=60, plan=QUICK, job="job-a")
+    result = run(job_id=names, reuse="succeeded", dry_run="true")
+    assert result.exit_code == 0, result.text
+    assert {r.method for r in sim.requests} == {"GET"}, "reads only"
+    assert f"would reuse build {reused} of job 'job-a'" in result.text
+    assert f"no build of job 'job-b' at {GITHUB_SHA} to reuse" in result.text
+    assert "/jobs/job-b/build with this body" in result.text  # job-b would start
+    assert "/jobs/job-a/build with this body" not in result.text
+
+
+# -- build-id ------------------------------------------------------------------------------
+
+
+def test_build_id_waits_on_that_build_and_a_cancel_never_aborts_it(
+    run: Runner, sim: Simulator
+) -> None:
+    running = seed(sim, OTHER_SHA, ago=1, plan=SLOW)
+    result = run(build_id=running, options={"cancel_after": 3.0})
+    assert result.exit_code == 130, result.text
+    assert sim.calls("start") == [] and sim.calls("abort") == []
+    assert result.outputs["build-id"] == running and result.outputs["reused"] == "true"
+    entry = result_of(result.outputs)["builds"][0]
+    assert entry["build-id"] == running and entry["concluded"] is False
+    # Nor does the post step: nothing of it is in the state.
+    post = run(build_id=running, options={"stage": "post", "state": result.state})
+    assert post.exit_code == 0 and sim.calls("abort") == []
+
+
+def test_build_id_of_a_concluded_build_reports_it_without_waiting(
+    run: Runner, sim: Simulator
+) -> None:
+    failed = seed(sim, OTHER_SHA, ago=60, plan=FAILING)
+    result = run(build_id=failed)
+    assert result.exit_code == 1
+    assert [r.route for r in sim.requests] == ["get"]
+    assert result.outputs["status"] == "FAILURE" and result.outputs["reused"] == "true"
+    assert result.errors()[0].properties.get("title")
+
+
+# -- several targets -------------------------------------------------------------------------
+
+
+def test_three_jobs_at_once_one_fails(run: Runner, sim: Simulator) -> None:
+    names = jobs(sim, "job-a", "job-b", "job-c")
+    sim.world.plans["job-b"] = FAILING
+    result = run(job_id="job-a, job-b\njob-c")
+    assert result.exit_code == 1, result.text
+    starts = sim.calls("start")
+    assert [s.path.split("/")[-2] for s in starts] == ["job-a", "job-b", "job-c"]
+    assert len({s.body["sha"] for s in starts}) == 1
+    out = result.outputs
+    assert (out["success"], out["concluded"], out["status"]) == ("false", "true", "FAILURE")
+    assert out["build-id"] == "" and out["registry-uri"] == "", "per-build outputs: read result"
+    whole = result_of(out)
+    assert whole["success"] is False
+    built = {b.resource: b for b in sim.world.builds}
+    assert [b["target-id"] for b in whole["builds"]] == names.split("\n")
+    for entry in whole["builds"]:
+        build = built[entry["target-id"]]
+        assert entry["build-id"] == build.id and entry["kind"] == "job"
+        failed = entry["target-id"] == "job-b"
+        assert entry["status"] == ("FAILURE" if failed else "SUCCESS")
+        assert entry["success"] is not failed and entry["concluded"] is True
+        assert entry["reused"] is False and entry["sha"] == GITHUB_SHA
+        assert isinstance(entry["duration-seconds"], int)
+        assert entry["build-url"].endswith(f"/jobs/{entry['target-id']}/builds/{build.id}")
+    # The log: status lines by target, each build's log in its own group, one error.
+    assert any(line.startswith("[job-b] [") and "FAILURE" in line for line in result.log)
+    groups = [line for line in result.log if line.startswith("##[group]")]
+    assert len(groups) == 3 and all("build log" in g for g in groups)
+    assert result.log.count("##[endgroup]") == 3
+    errors = result.errors()
+    assert len(errors) == 1 and "job-b" in errors[0].message
+    # The summary: a row per target, then the failure of job-b.
+    for name in ("job-a", "job-b", "job-c"):
+        assert f"job '{name}'" in result.summary
+    assert result.summary.count("| job ") == 3
+    # Every build of this step is in the state for the post step.
+    assert [result.state[k] for k in ("build_id", "build_id_2", "build_id_3")] == [
+        built[n].id for n in ("job-a", "job-b", "job-c")
+    ]
+
+
+def test_three_targets_and_a_cancel_abort_all_three(run: Runner, sim: Simulator) -> None:
+    names = jobs(sim, "job-a", "job-b", "job-c")
+    sim.set_plan(SLOW)
+    result = run(job_id=names, options={"cancel_after": 3.0})
+    assert result.exit_code == 130, result.text
+    aborted = sorted(r.path.split("/")[-3] for r in sim.calls("abort"))
+    assert aborted == ["job-a", "job-b", "job-c"]
+    assert all(b.aborted_mono is not None for b in sim.world.builds)
+    assert all(entry["status"] == "ABORTED" or not entry["concluded"]
+               for entry in result_of(result.outputs)["builds"])  # fmt: skip
+    assert result.state.get("finished") == "true"
+
+
+def test_a_timeout_aborts_only_the_builds_this_step_started(run: Runner, sim: Simulator) -> None:
+    # reuse: any with two targets: job-a's running build is awaited, job-b's is started.
+    names = jobs(sim, "job-a", "job-b")
+    sim.set_plan(BuildPlan(phases=(("BUILDING", 600.0),)))
+    theirs = seed(sim, GITHUB_SHA, ago=1, plan=sim.world.plan, job="job-a")
+    result = run(job_id=names, reuse="any", timeout_seconds="20")
+    assert result.exit_code == 4, result.text
+    assert [r.path.split("/")[-3] for r in sim.calls("abort")] == ["job-b"]
+    assert sim.world.find("demo-project", "job-a", theirs).aborted_mono is None  # type: ignore[union-attr]
+    assert result.outputs["reused"] == "false", "true only if every build was reused"
+
+
+def test_the_post_step_aborts_each_build_the_main_step_left(run: Runner, sim: Simulator) -> None:
+    names = jobs(sim, "job-a", "job-b")
+    sim.set_plan(SLOW)
+    ids = [sim.world.start("demo-project", None, "job", n, {}).id for n in ("job-a", "job-b")]
+    state = {
+        "build_id": ids[0],
+        "target": "job:job-a",
+        "build_id_2": ids[1],
+        "target_2": "job:job-b",
+    }
+    post = run(job_id=names, options={"stage": "post", "state": state})
+    assert post.exit_code == 0
+    assert sorted(r.path.split("/")[-1] for r in sim.calls("abort")) == sorted(ids)
+
+
+# -- input errors: nothing sent, the message names the input -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("inputs", "name", "words"),
+    [
+        ({"build_id": "joyous-view-6290", "sha": OTHER_SHA}, "sha", "build-id"),
+        ({"build_id": "joyous-view-6290", "build_arguments": "A=1"}, "build-arguments", "build-id"),
+        ({"build_id": "joyous-view-6290", "reuse": "any"}, "reuse", "build-id"),
+        ({"build_id": "joyous-view-6290", "job_id": "a,b"}, "build-id", "one target"),
+        ({"build_id": "../../x"}, "build-id", "not a Northflank build id"),
+        ({"reuse": "always"}, "reuse", "never, succeeded, any"),
+        ({"reuse": "any", "sha": ""}, "reuse", "needs a sha"),
+        ({"reuse": "succeeded", "dockerfile_target": "prod"}, "dockerfile-target", "reuse"),
+        ({"job_id": "a\nb\na"}, "job-id", "twice"),
+        ({"job_id": "a, B"}, "job-id", "not a Northflank id"),
+        ({"job_id": ",".join(f"j{n}" for n in range(21))}, "job-id", "at most 20"),
+        (
+            {"job_id": "", "service_id": "a,b", "service_spec": "name: a\n"},
+            "service-spec",
+            "one target",
+        ),
+    ],
+)
+def test_input_errors_send_nothing_and_name_the_input(
+    run: Runner, sim: Simulator, inputs: dict[str, str], name: str, words: str
+) -> None:
+    result = run(**inputs)
+    assert result.exit_code == 2 and sim.requests == []
+    errors = [a for a in result.errors() if a.properties.get("title") == f"Invalid input '{name}'"]
+    assert any(words in error.message for error in errors), result.text
+    assert result_of(result.outputs) == {"success": False, "builds": []}
+    assert "Traceback" not in result.text
+
+
+def test_build_id_with_the_default_sha_is_not_a_clash(run: Runner, sim: Simulator) -> None:
+    done = seed(sim, OTHER_SHA, ago=60, plan=QUICK)
+    result = run(build_id=done, sha=GITHUB_SHA)  # the value action.yml's default gives
+    assert result.exit_code == 0, result.text
+    assert result.outputs["sha"] == OTHER_SHA, "the build's own commit"

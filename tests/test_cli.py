@@ -162,3 +162,17 @@ def test_ctrl_c_aborts_the_build_and_exits_130(sim: Simulator) -> None:
     aborts = sim.calls("abort")
     assert len(aborts) == 1 and aborts[0].at - sent < 5
     assert "Aborted build" in err
+
+
+def test_several_jobs_and_reuse(sim: Simulator) -> None:
+    sim.world.projects["demo-project"].add("job-b")
+    done = sim.world.add_build("demo-project", "job", "demo-job", "a" * 40, started_ago_s=60)
+    args = ["build", "--job-id", "demo-job", "--job-id", "job-b", "--sha", "a" * 40]
+    result = cli(sim, *args, "--reuse", "succeeded", "--poll-interval-seconds", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [b["target-id"] for b in data["result"]["builds"]] == ["demo-job", "job-b"]
+    assert [b["reused"] for b in data["result"]["builds"]] == [True, False]
+    assert data["result"]["builds"][0]["build-id"] == done.id
+    assert [r.path.split("/")[-2] for r in sim.calls("start")] == ["job-b"]
+    assert "[job-b] Build " in result.stderr and data["build-id"] == ""

@@ -204,6 +204,22 @@ def test_a_timeout_aborts_only_the_builds_this_step_started(run: Runner, sim: Si
     assert [r.path.split("/")[-3] for r in sim.calls("abort")] == ["job-b"]
     assert sim.world.find("demo-project", "job-a", theirs).aborted_mono is None  # type: ignore[union-attr]
     assert result.outputs["reused"] == "false", "true only if every build was reused"
+    words = " ".join(e.message for e in result.errors())
+    assert "of job 'job-a'" in words and "this step did not start it" in words
+
+
+def test_a_real_sigint_aborts_every_build_of_the_step(
+    run_process: Runner, live_sim: Simulator
+) -> None:
+    # Runner contract: the real process, SIGINT, file commands read the runner's way.
+    names = jobs(live_sim, "job-a", "job-b", "job-c")
+    live_sim.set_plan(BuildPlan(phases=(("PENDING", 0.5), ("BUILDING", 60.0))))
+    result = run_process(job_id=names, options={"cancel_after": 3.0})
+    assert (result.exit_code, result.conclusion) == (130, "cancelled"), result.text
+    aborted = sorted(r.path.split("/")[-3] for r in live_sim.calls("abort"))
+    assert aborted == ["job-a", "job-b", "job-c"]
+    assert [b["target-id"] for b in result_of(result.outputs)["builds"]] == names.split("\n")
+    assert "Traceback" not in result.text
 
 
 def test_the_post_step_aborts_each_build_the_main_step_left(run: Runner, sim: Simulator) -> None:

@@ -116,7 +116,9 @@ def describe(failure: Failure, words: Vocabulary) -> Worded:
             else "Open the build on Northflank (build-url) to read its log.",
         )
     if isinstance(failure, TimedOut):
-        if not failure.abort_on_cancel:
+        if failure.reused:
+            then = " It was left running: this step did not start it."
+        elif not failure.abort_on_cancel:
             then = f" The build was left running ({words.setting('abort-on-cancel', 'false')})."
         elif failure.aborted:
             then = " The build was aborted."
@@ -124,7 +126,8 @@ def describe(failure: Failure, words: Vocabulary) -> Worded:
             then = " Aborting it failed: it may still be running."
         return Worded(
             "Timed out waiting for the Northflank build",
-            f"Build {failure.build_id} had not concluded after {failure.timeout_s} s "
+            f"Build {failure.build_id}{f' of {failure.target.label}' if failure.target else ''} "
+            f"had not concluded after {failure.timeout_s} s "
             f"({words.name('timeout-seconds')}); its last status was "
             f"{failure.status or 'unknown'}.",
             f"Raise {words.name('timeout-seconds')} if builds of this job take longer.{then}",

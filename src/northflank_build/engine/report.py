@@ -70,6 +70,8 @@ class TimedOut:
     status: str
     aborted: bool | None
     abort_on_cancel: bool
+    target: BuildTarget | None = None
+    reused: bool = False  # not started by this step: never aborted
 
 
 @dataclass(frozen=True)

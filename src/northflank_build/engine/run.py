@@ -391,7 +391,9 @@ def _report(
             config.timeout_seconds,
             build.status or "",
             followed.aborted,
-            config.abort_on_cancel and not started.reused,
+            config.abort_on_cancel,
+            target,
+            started.reused,
         )
     else:
         outcome = Outcome.CANCELLED

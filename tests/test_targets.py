@@ -268,7 +268,12 @@ def test_input_errors_send_nothing_and_name_the_input(
     assert result.exit_code == 2 and sim.requests == []
     errors = [a for a in result.errors() if a.properties.get("title") == f"Invalid input '{name}'"]
     assert any(words in error.message for error in errors), result.text
-    assert result_of(result.outputs) == {"success": False, "builds": []}
+    assert result_of(result.outputs) == {
+        "success": False,
+        "builds": [],
+        "deployments": [],
+        "job-run": None,
+    }
     assert "Traceback" not in result.text
 
 

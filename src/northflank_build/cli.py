@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from northflank_build import __version__
-from northflank_build.api.bodies import StartBuildRequest
+from northflank_build.api.bodies import StartBuildRequest, StartJobRunRequest
 from northflank_build.api.clock import Clock, SystemClock
 from northflank_build.api.errors import NorthflankError
 from northflank_build.api.logs import LogLine
@@ -42,7 +42,7 @@ from northflank_build.inputs.problems import InvalidInputs
 from northflank_build.wording import CLI, describe
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from northflank_build.api.models import Build
+    from northflank_build.api.models import Build, JobRun
 
 TOKEN_VARIABLE = "NORTHFLANK_API_TOKEN"  # noqa: S105 - the variable name, not a secret
 # Text from Northflank must not drive the terminal (escape sequences, carriage returns).
@@ -133,6 +133,24 @@ class CliEvents:
     def watch(self, index: int, target: BuildTarget, count: int) -> CliTargetLog:
         return CliTargetLog(self, self._prefix(target))
 
+    def deploying(self, service_id: str, body: dict[str, Any]) -> None:
+        internal = body["deployment"]["internal"]
+        self._say(
+            f"[{service_id}] Deploying build {internal.get('buildId')} to service {service_id}."
+        )
+
+    def watch_rollout(self, service_id: str) -> CliTargetLog:
+        return CliTargetLog(self, f"[{service_id}] ")
+
+    def run_starting(self, job_id: str, body: StartJobRunRequest) -> None:
+        self._say(f"Starting a run of job {job_id}.")
+
+    def run_started(self, job_id: str, run: JobRun) -> None:
+        self._say(f"Run {run.id} of job {job_id} started.")
+
+    def watch_run(self, job_id: str) -> CliTargetLog:
+        return CliTargetLog(self, "")
+
 
 class CliTargetLog:
     """One build's progress on stderr; among several, each line names its target."""
@@ -143,8 +161,10 @@ class CliTargetLog:
     def note(self, message: str) -> None:
         self._events._say(self._prefix + message)
 
-    def status(self, build: Build, elapsed: float) -> None:
-        self._events._say(f"{self._prefix}[{elapsed_label(elapsed)}] {build.status or 'UNKNOWN'}")
+    def status(self, snapshot: Any, elapsed: float) -> None:
+        self._events._say(
+            f"{self._prefix}[{elapsed_label(elapsed)}] {snapshot.status or 'UNKNOWN'}"
+        )
 
     def trouble(self, problem: Exception, elapsed: float) -> None:
         self._events._say(
@@ -152,7 +172,7 @@ class CliTargetLog:
             f"({problem}); still waiting"
         )
 
-    def log_group(self, snapshot: Build, source: str) -> None:
+    def log_group(self, snapshot: Any, source: str) -> None:
         pass
 
     def log_lines(self, lines: list[LogLine]) -> None:

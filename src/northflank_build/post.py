@@ -1,4 +1,5 @@
-"""The post step: abort the builds that the main step started but could not abort.
+"""The post step: abort the builds (and the job run) that the main step started but could
+not abort.
 
 The runner kills the main step 10 s after a cancel (SIGINT, SIGTERM, SIGKILL); a build id
 saved to GITHUB_STATE arrives here as STATE_build_id (STATE_build_id_2, ... for further
@@ -62,10 +63,11 @@ def saved() -> list[Saved]:
 
 
 def main(*, transport: httpx.BaseTransport | None = None, clock: Clock | None = None) -> int:
-    if gha.get_state(runner.STATE_FINISHED) == "true":
-        return 0
-    slots = saved()
-    if not slots:
+    slots = [] if gha.get_state(runner.STATE_FINISHED) == "true" else saved()
+    # A job run the main step started and did not see end (it clears this when it did).
+    job_id, _, run_id = (gha.get_state(runner.STATE_JOB_RUN) or "").strip().partition("|")
+    run = (job_id, run_id) if ID_PATTERN.fullmatch(job_id) and _BUILD_ID.fullmatch(run_id) else None
+    if not slots and run is None:
         return 0
     try:
         config = parse_inputs(runner.get_input, os.environ, runner.workspace(), runner.mask)
@@ -89,7 +91,29 @@ def main(*, transport: httpx.BaseTransport | None = None, clock: Clock | None = 
     ) as client:
         for one in slots:
             _abort_saved(client, config.target, one)
+        if run is not None:
+            _abort_run_if_running(client, *run)
     return 0
+
+
+def _abort_run_if_running(client: NorthflankClient, job_id: str, run_id: str) -> None:
+    try:
+        try:
+            run = client.runs.get(job_id, run_id)
+        except NorthflankError as exc:
+            runner.say(f"Cannot read run {run_id} ({exc.message}); aborting it anyway.")
+        else:
+            if run.finished:
+                runner.say(f"Run {run_id} has concluded ({run.status}); nothing to abort.")
+                return
+            runner.say(f"The main step ended while run {run_id} was {run.status}; aborting it.")
+        client.runs.abort(job_id, run_id, timeout=10.0)
+        runner.say(f"Aborted run {run_id} of job {job_id!r}.")
+    except NorthflankError as exc:
+        runner.warning(
+            f"Could not abort run {run_id}: {describe(exc, ACTION).explain()}",
+            title="Northflank job run may still be running",
+        )
 
 
 def _abort_saved(client: NorthflankClient, fallback: BuildTarget | None, one: Saved) -> None:

@@ -30,6 +30,8 @@ from northflank_build.engine.report import (
     BuildFailed,
     Failure,
     InternalError,
+    RolloutFailed,
+    RunFailed,
     StartUnknown,
     TimedOut,
 )
@@ -114,6 +116,38 @@ def describe(failure: Failure, words: Vocabulary) -> Worded:
             f"Its last log lines are {words.log}; the whole log is on Northflank (build-url)."
             if failure.log_shown
             else "Open the build on Northflank (build-url) to read its log.",
+        )
+    if isinstance(failure, RolloutFailed):
+        return Worded(
+            "Northflank rollout failed",
+            f"The rollout of the build ({failure.sha[:12] or 'its commit'}) to service "
+            f"{failure.service_id!r} ended with status {failure.status or 'unknown'}.",
+            "Open the service on Northflank to see its deployment and its containers' logs.",
+        )
+    if isinstance(failure, RunFailed):
+        return Worded(
+            "Northflank job run failed",
+            f"Run {failure.run_id} of job {failure.job_id!r} concluded with status "
+            f"{failure.status or 'unknown'}.",
+            "Its last log lines are in the job summary and in its log group above."
+            if failure.log_shown
+            else "Open the job's runs on Northflank to read its log.",
+        )
+    if isinstance(failure, TimedOut) and failure.subject:
+        if not failure.abortable:
+            then = " A rollout cannot be aborted: it goes on at Northflank."
+        elif not failure.abort_on_cancel:
+            then = f" It was left running ({words.setting('abort-on-cancel', 'false')})."
+        elif failure.aborted:
+            then = " It was aborted."
+        else:
+            then = " Aborting it failed: it may still be running."
+        return Worded(
+            "Timed out waiting on Northflank",
+            f"{failure.subject} had not concluded after {failure.timeout_s} s "
+            f"({words.name('timeout-seconds')}); its last status was "
+            f"{failure.status or 'unknown'}.",
+            f"Raise {words.name('timeout-seconds')} if it takes longer.{then}",
         )
     if isinstance(failure, TimedOut):
         if failure.reused:

@@ -116,3 +116,48 @@ class StartBuildRequest:
                 "overrides": self.overrides.to_json() if self.overrides else None,
             }
         )
+
+
+@dataclass(frozen=True)
+class InternalDeployment:
+    """``deployment.internal``: a build of a build service, pinned by id and commit
+    (../shared/reference/northflank-api-deploy.md, section 1.1)."""
+
+    build_service_id: str
+    branch: str | None
+    build_sha: str | None
+    build_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return _present(
+            {
+                "id": self.build_service_id,
+                "branch": self.branch,
+                "buildSHA": self.build_sha,
+                "buildId": self.build_id,
+            }
+        )
+
+
+def patch_deployment_body(instances: int, internal: InternalDeployment) -> dict[str, Any]:
+    """Body of ``PATCH .../services/deployment/{id}``: only the deployment source, with the
+    instance count the service has (the schema requires ``instances`` even on PATCH), so
+    no other setting of the service changes."""
+    return {"deployment": {"instances": instances, "internal": internal.to_json()}}
+
+
+@dataclass(frozen=True)
+class StartJobRunRequest:
+    """Body of ``POST .../jobs/{id}/runs``: this run's environment, and the build it runs
+    when the step built a service (section 3.1 of the deploy reference)."""
+
+    runtime_environment: dict[str, str] | None = None
+    internal: InternalDeployment | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _present(
+            {
+                "runtimeEnvironment": self.runtime_environment,
+                "deployment": {"internal": self.internal.to_json()} if self.internal else None,
+            }
+        )

@@ -25,6 +25,7 @@ from northflank_build.api.adopt import (
 from northflank_build.api.bodies import StartBuildRequest
 from northflank_build.api.clock import Clock
 from northflank_build.api.decode import envelope, model, next_cursor, parse_build
+from northflank_build.api.deploys import Deployments, JobRuns
 from northflank_build.api.errors import (
     ApiError,
     MalformedResponse,
@@ -75,6 +76,8 @@ class NorthflankClient:
         self.team_id = team_id
         self.routes = Routes(project_id, team_id)
         self.services = BuildServices(self)
+        self.deployments = Deployments(self)
+        self.runs = JobRuns(self)
         self.session = Session(
             api_url=api_url,
             token=token,
@@ -168,19 +171,6 @@ class NorthflankClient:
     ) -> tuple[list[LogLine], bool]:
         """One page of the build's log from ``start_time`` on; and whether more follow."""
 
-        def parse(resp: httpx.Response) -> tuple[list[LogLine], bool]:
-            try:
-                body = decode_json(resp.content)
-            except ValueError:
-                raise MalformedResponse("The build log answer was not JSON.") from None
-            items = body.get("data") if isinstance(body, dict) else None
-            if not isinstance(items, list):
-                raise MalformedResponse('The build log answer had no "data" list.')
-            lines = [line for line in map(LogLine.from_api, items) if line is not None]
-            pagination = body.get("pagination")
-            more = isinstance(pagination, dict) and pagination.get("hasNextPage") is True
-            return lines, more
-
         params: dict[str, Any] = {
             "queryType": "range",
             "buildId": build_id,
@@ -193,10 +183,25 @@ class NorthflankClient:
             Call(f"read the log of build {build_id!r}",
                  _permission(target, "Deployment > View Instance Logs"), "GET",
                  self.routes.build_logs(target), params=params),
-            parse,
+            self.parse_log_page,
             policy=policy,
             timeout=timeout,
         )  # fmt: skip
+
+    @staticmethod
+    def parse_log_page(resp: httpx.Response) -> tuple[list[LogLine], bool]:
+        """A page of a build's or a job run's log: its lines, and whether more follow."""
+        try:
+            body = decode_json(resp.content)
+        except ValueError:
+            raise MalformedResponse("The log answer was not JSON.") from None
+        items = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise MalformedResponse('The log answer had no "data" list.')
+        lines = [line for line in map(LogLine.from_api, items) if line is not None]
+        pagination = body.get("pagination")
+        more = isinstance(pagination, dict) and pagination.get("hasNextPage") is True
+        return lines, more
 
     def abort_build(self, target: BuildTarget, build_id: str, timeout: float = 3.0) -> None:
         """One quick DELETE: used on cancel or timeout, where the runner gives us seconds.

@@ -78,3 +78,79 @@ class Build(_Response):
 
 class BuildList(_Response):
     builds: list[Build]
+
+
+def _upper_status(value: str | None) -> str | None:
+    return (value.strip().upper()[:100] or None) if value is not None else None
+
+
+class DeploymentStatus(_Response):
+    """``status.deployment`` of a service: PENDING, IN_PROGRESS, COMPLETED or FAILED."""
+
+    status: str | None = None
+    reason: str | None = Field(default=None, max_length=100)
+    last_transition_time: str | float | None = None
+
+    _status = field_validator("status")(_upper_status)
+
+    def transition_datetime(self) -> datetime | None:
+        return parse_timestamp(self.last_transition_time)
+
+
+class ServiceStatus(_Response):
+    deployment: DeploymentStatus | None = None
+
+
+class InternalSource(_Response):
+    build_sha: str | None = Field(default=None, alias="buildSHA", max_length=100)
+    deployed_sha: str | None = Field(default=None, alias="deployedSHA", max_length=100)
+
+
+class ServiceDeployment(_Response):
+    instances: int | None = Field(default=None, ge=0, le=10_000)
+    internal: InternalSource | None = None
+
+
+class Service(_Response):
+    """A service as GET service returns it: only what a rollout is judged by
+    (../shared/reference/northflank-api-deploy.md, section 2.1)."""
+
+    id: str = Field(max_length=100)
+    status: ServiceStatus | None = None
+    deployment: ServiceDeployment | None = None
+
+    @property
+    def rollout(self) -> DeploymentStatus:
+        return (self.status.deployment if self.status else None) or DeploymentStatus()
+
+    @property
+    def deployed_sha(self) -> str | None:
+        internal = self.deployment.internal if self.deployment else None
+        return internal.deployed_sha if internal else None
+
+
+class JobRun(_Response):
+    """A job run: SUCCESS, RUNNING or FAILED, and whether it has concluded (section 3.2)."""
+
+    id: str = Field(pattern=BUILD_ID_PATTERN)
+    run_name: str | None = Field(default=None, max_length=200)
+    status: str | None = None
+    concluded: bool | None = None
+    started_at: str | float | None = None
+    concluded_at: str | float | None = None
+
+    _status = field_validator("status")(_upper_status)
+
+    @property
+    def finished(self) -> bool:
+        return self.concluded is True
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCESS"
+
+    def started_datetime(self) -> datetime | None:
+        return parse_timestamp(self.started_at)
+
+    def concluded_datetime(self) -> datetime | None:
+        return parse_timestamp(self.concluded_at)

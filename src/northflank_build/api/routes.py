@@ -70,13 +70,29 @@ class Routes:
     def service(self, service_id: str) -> str:
         return f"{self.project}/services/{segment(service_id)}"
 
+    def deployment_service(self, service_id: str) -> str:
+        """PATCH: update a deployment service (its deployment source, here)."""
+        return f"{self.project}/services/deployment/{segment(service_id)}"
+
+    def job_runs(self, job_id: str) -> str:
+        """POST: start a run of the job; GET: list its runs."""
+        return f"{self.project}/jobs/{segment(job_id)}/runs"
+
+    def job_run(self, job_id: str, run_id: str) -> str:
+        """GET: read the run; DELETE: abort it."""
+        return f"{self.job_runs(job_id)}/{segment(run_id)}"
+
+    def job_logs(self, job_id: str) -> str:
+        """GET with queryType=range and runId; the WebSocket tail on the same path."""
+        return f"{self.project}/jobs/{segment(job_id)}/logs"
+
     def tail_url(self, api_url: str, target: BuildTarget, build_id: str) -> str:
-        """The live tail: the build-logs path over ws(s), queryType=tail."""
-        parts = urlsplit(api_url)
-        scheme = "wss" if parts.scheme == "https" else "ws"
-        query = urlencode({"queryType": "tail", "buildId": build_id, "lineLimit": 1000})
-        path = parts.path.rstrip("/") + self.build_logs(target)
-        return urlunsplit((scheme, parts.netloc, path, query, ""))
+        """The live tail of a build: the build-logs path over ws(s), queryType=tail."""
+        return _tail(api_url, self.build_logs(target), {"buildId": build_id})
+
+    def run_tail_url(self, api_url: str, job_id: str, run_id: str) -> str:
+        """The live tail of a job run: the job's logs path over ws(s), with its runId."""
+        return _tail(api_url, self.job_logs(job_id), {"runId": run_id})
 
     def dashboard_builds(self, dashboard: str, target: BuildTarget) -> str:
         """The dashboard's page of the target's builds (the app's routes, not the API's)."""
@@ -88,3 +104,10 @@ class Routes:
 
     def dashboard_build(self, dashboard: str, target: BuildTarget, build_id: str) -> str:
         return f"{self.dashboard_builds(dashboard, target)}/{segment(build_id)}"
+
+
+def _tail(api_url: str, path: str, which: dict[str, str]) -> str:
+    parts = urlsplit(api_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    query = urlencode({"queryType": "tail", **which, "lineLimit": 1000})
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, query, ""))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from northflank_build.api.client import NorthflankClient
@@ -69,38 +69,61 @@ class BuildOperation:
         return Forecast.from_builds(page.builds, exclude=self.build.id)
 
     def open_logs(self) -> BuildLogs | None:
-        """The live tail (with show-logs: false, only as the end signal: one request, no
-        output), else, when lines are shown, the HTTP range endpoint."""
-        # websockets is imported here, after the build started: start-up stays lean.
-        from northflank_build.api.logtail import WebSocketTail  # noqa: PLC0415
-
         client, target, build = self.client, self.target, self.build
-        url = client.routes.tail_url(self.api_url, target, build.id)
-        client.wait_for_turn()  # after a 429, not even the socket's upgrade goes out early
-        open_timeout = max(0.1, min(TAIL_OPEN_TIMEOUT_S, client.deadline - self.clock.monotonic()))
-        tail: Tail | None = None
-        try:
-            tail = (self.open_tail or WebSocketTail)(url, self.token, open_timeout)
-        except TailUnavailable as exc:
-            if not self.show_logs:
-                return None  # no end signal: the schedule alone, as without a socket
-            self.note(f"Live log stream unavailable ({exc}); following the log over HTTP.")
 
         def read_range(start_time: str | None, limit: int) -> tuple[list[LogLine], bool]:
             return client.build_logs(
                 target, build.id, start_time, limit, policy=NO_RETRY, timeout=LOG_READ_S
             )
 
-        created = build.created_datetime()
-        return BuildLogs(
+        return open_log_follower(
+            client,
+            self.clock,
+            client.routes.tail_url(self.api_url, target, build.id),
+            self.token,
             read_range,
-            self.clock.monotonic,
-            tail,
-            self.note,
-            self.clock.sleep,
-            budget_low=lambda: client.pacing_delay() > 0,
-            # Without a startTime the server applies its own window (30 minutes in the
-            # official CLI): the first page starts at the build's creation.
-            first_start=format_timestamp(created - timedelta(seconds=1)) if created else None,
+            build.created_datetime(),
             show=self.show_logs,
+            note=self.note,
+            open_tail=self.open_tail,
         )
+
+
+def open_log_follower(
+    client: NorthflankClient,
+    clock: Clock,
+    tail_url: str,
+    token: str,
+    read_range: Callable[[str | None, int], tuple[list[LogLine], bool]],
+    created: datetime | None,
+    *,
+    show: bool,
+    note: Callable[[str], None],
+    open_tail: TailOpener | None,
+) -> BuildLogs | None:
+    """The live tail of a build's or a job run's log (with show-logs: false, only as the end
+    signal: one request, no output), else, when lines are shown, the HTTP range endpoint."""
+    # websockets is imported here, after the build started: start-up stays lean.
+    from northflank_build.api.logtail import WebSocketTail  # noqa: PLC0415
+
+    client.wait_for_turn()  # after a 429, not even the socket's upgrade goes out early
+    open_timeout = max(0.1, min(TAIL_OPEN_TIMEOUT_S, client.deadline - clock.monotonic()))
+    tail: Tail | None = None
+    try:
+        tail = (open_tail or WebSocketTail)(tail_url, token, open_timeout)
+    except TailUnavailable as exc:
+        if not show:
+            return None  # no end signal: the schedule alone, as without a socket
+        note(f"Live log stream unavailable ({exc}); following the log over HTTP.")
+    return BuildLogs(
+        read_range,
+        clock.monotonic,
+        tail,
+        note,
+        clock.sleep,
+        budget_low=lambda: client.pacing_delay() > 0,
+        # Without a startTime the server applies its own window (30 minutes in the
+        # official CLI): the first page starts at the creation.
+        first_start=format_timestamp(created - timedelta(seconds=1)) if created else None,
+        show=show,
+    )

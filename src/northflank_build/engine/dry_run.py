@@ -76,7 +76,36 @@ def dry_run(
                 requested_branch=config.branch or "",
             )
         )
+    _ship_plan(config, events)
     return StepReport(Outcome.DRY_RUN, tuple(reports), service_id=service_id)
+
+
+def _ship_plan(config: ActionConfig, events: Events) -> None:
+    """The deploys and the job run that would follow a successful build."""
+    routes, base = Routes(config.project_id, config.team_id), config.api_url
+    target = config.target
+    internal = None
+    if target is not None and target.kind == "service":
+        internal = {
+            "id": target.id,
+            "branch": config.branch or "<the build's branch>",
+            "buildSHA": config.sha or "<the build's sha>",
+            "buildId": "<the build's id>",
+        }
+    for service_id in config.deploy_services:
+        events.note(
+            f"Then it would read GET {base}{routes.service(service_id)} for its instance "
+            "count, and point it at the build:"
+        )
+        body = {"deployment": {"instances": "<current>", "internal": internal}}
+        events.planned("PATCH", base + routes.deployment_service(service_id), body)
+    if config.run_job is not None:
+        run: dict[str, Any] = {}
+        if config.run_job_environment:
+            run["runtimeEnvironment"] = {k: "***" for k in config.run_job_environment}
+        if internal is not None:
+            run["deployment"] = {"internal": internal}
+        events.planned("POST", base + routes.job_runs(config.run_job), run)
 
 
 def reads(config: ActionConfig) -> bool:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from northflank_build.api.bodies import StartBuildRequest
+from northflank_build.api.bodies import StartBuildRequest, StartJobRunRequest
 from northflank_build.api.routes import BuildTarget
 from northflank_build.api.services import EnsuredService
 from northflank_build.engine.follow import Listener
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from northflank_build.api.models import Build
+    from northflank_build.api.models import Build, JobRun
+    from northflank_build.engine.ship import Rollout
 
 
 class Events(Protocol):
@@ -33,3 +34,12 @@ class Events(Protocol):
     def watch(self, index: int, target: BuildTarget, count: int) -> Listener[Build]:
         """Who hears about the build of ``target`` while it is followed, among ``count``."""
         ...
+
+    def deploying(self, service_id: str, body: dict[str, Any]) -> None:
+        """The PATCH that points ``service_id`` at the build goes out now."""
+        ...
+
+    def watch_rollout(self, service_id: str) -> Listener[Rollout]: ...
+    def run_starting(self, job_id: str, body: StartJobRunRequest) -> None: ...
+    def run_started(self, job_id: str, run: JobRun) -> None: ...
+    def watch_run(self, job_id: str) -> Listener[JobRun]: ...

@@ -72,6 +72,28 @@ class TimedOut:
     abort_on_cancel: bool
     target: BuildTarget | None = None
     reused: bool = False  # not started by this step: never aborted
+    # What had not concluded when it was not a build: "The rollout of service 'web'".
+    subject: str = ""
+    abortable: bool = True  # a rollout cannot be aborted
+
+
+@dataclass(frozen=True)
+class RolloutFailed:
+    """A deployment service's rollout of the build ended FAILED."""
+
+    service_id: str
+    status: str
+    sha: str
+
+
+@dataclass(frozen=True)
+class RunFailed:
+    """A job run concluded without success."""
+
+    job_id: str
+    run_id: str
+    status: str
+    log_shown: bool
 
 
 @dataclass(frozen=True)
@@ -92,7 +114,44 @@ class InternalError:
 
 
 # What a run can fail with: facts, worded by each front end (src/northflank_build/wording.py).
-Failure = NorthflankError | BuildFailed | TimedOut | StartUnknown | InternalError
+Failure = (
+    NorthflankError
+    | BuildFailed
+    | TimedOut
+    | StartUnknown
+    | InternalError
+    | RolloutFailed
+    | RunFailed
+)
+
+
+@dataclass(frozen=True)
+class DeploymentReport:
+    """One deployment service pointed at the build: its rollout as last seen."""
+
+    service_id: str
+    outcome: Outcome
+    status: str = ""  # status.deployment.status as last seen (COMPLETED, FAILED, ...)
+    deployed_sha: str = ""
+    instances: int | None = None
+    failure: Failure | None = None
+    timeline: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class JobRunReport:
+    """The run of run-job: how it ended, as last seen."""
+
+    job_id: str
+    outcome: Outcome
+    run_id: str = ""
+    status: str = ""
+    concluded: bool = False
+    failure: Failure | None = None
+    waited_s: float = 0.0
+    duration_s: float | None = None
+    log_tail: tuple[str, ...] = ()
+    aborted: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +213,8 @@ class StepReport:
     failure: Failure | None = None
     service_id: str = ""
     service_created: bool | None = None  # None: no service-spec
+    deployments: tuple[DeploymentReport, ...] = ()
+    job_run: JobRunReport | None = None
 
     @property
     def only(self) -> BuildReport | None:
@@ -163,6 +224,9 @@ class StepReport:
     @property
     def failures(self) -> list[Failure]:
         found = [b.failure for b in self.builds if b.failure is not None]
+        found += [d.failure for d in self.deployments if d.failure is not None]
+        if self.job_run is not None and self.job_run.failure is not None:
+            found.append(self.job_run.failure)
         return ([self.failure] if self.failure is not None else []) + found
 
 
@@ -211,6 +275,9 @@ OUTPUT_NAMES = (
     "service-created",
     "reused",
     "result",
+    "deployed",
+    "job-run-id",
+    "job-run-status",
 )
 # The fields of one build in the ``result`` output, in this order (README: Outputs).
 RESULT_FIELDS = (
@@ -284,15 +351,32 @@ def outputs(step: StepReport) -> dict[str, str]:
     values["service-created"] = "true" if step.service_created else "false"
     values["reused"] = "true" if step.builds and all(b.reused for b in step.builds) else "false"
     values["result"] = json.dumps(result(step), separators=(",", ":"))
+    deployed = step.deployments and all(d.outcome is Outcome.SUCCEEDED for d in step.deployments)
+    values["deployed"] = "true" if deployed else "false"
+    values["job-run-id"] = step.job_run.run_id if step.job_run else ""
+    values["job-run-status"] = step.job_run.status if step.job_run else ""
     assert tuple(values) == OUTPUT_NAMES
     return values
 
 
 def result(step: StepReport) -> dict[str, Any]:
     """The whole result, for ``fromJSON`` in later steps."""
+    run = step.job_run
     return {
         "success": step.outcome is Outcome.SUCCEEDED,
         "builds": [_result_entry(b) for b in step.builds],
+        "deployments": [
+            {"service-id": d.service_id, "status": d.status, "deployed-sha": d.deployed_sha}
+            for d in step.deployments
+        ],
+        "job-run": None
+        if run is None
+        else {
+            "job-id": run.job_id,
+            "run-id": run.run_id,
+            "status": run.status,
+            "concluded": run.concluded,
+        },
     }
 
 

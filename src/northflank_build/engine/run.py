@@ -41,6 +41,7 @@ from northflank_build.engine.report import (
     report_for,
     step_outcome,
 )
+from northflank_build.engine.ship import Ship, Shipped
 from northflank_build.engine.waiting import WaitEnd
 from northflank_build.inputs.config import ActionConfig
 
@@ -111,7 +112,8 @@ def run_build(
             return _step(config, service, (), ended[0], ended[1])
         targets = config.targets
         if not targets:
-            return _step(config, service, (), Outcome.CREATED)
+            shipped = _ship(config, client, clock, cancel, events, open_tail, ())
+            return _step(config, service, (), shipped=shipped)
         for index, target in enumerate(targets):
             if cancel.cancelled:  # nothing more goes out after a cancel
                 starts.append(Started(target, outcome=Outcome.CANCELLED))
@@ -125,7 +127,8 @@ def run_build(
             _after_cancelled_start(config, client, events, s) if s.look_again else s for s in starts
         ]
         builds = tuple(_report(config, s, followed.get(i)) for i, s in enumerate(starts))
-        return _step(config, service, builds)
+        shipped = _ship(config, client, clock, cancel, events, open_tail, builds)
+        return _step(config, service, builds, shipped=shipped)
     except Exception as exc:  # a bug of ours, or an answer nothing foresaw
         builds = tuple(
             _after_bug(config, client, events, s, followed.get(i)) for i, s in enumerate(starts)
@@ -147,14 +150,41 @@ def _step(
     builds: tuple[BuildReport, ...],
     outcome: Outcome | None = None,
     failure: Failure | None = None,
+    shipped: Shipped | None = None,
 ) -> StepReport:
+    shipped = shipped or Shipped()
+    outcomes = [b.outcome for b in builds] + [d.outcome for d in shipped.deployments]
+    if shipped.job_run is not None:
+        outcomes.append(shipped.job_run.outcome)
     return StepReport(
-        outcome or step_outcome(b.outcome for b in builds),
+        outcome or (step_outcome(outcomes) if outcomes else Outcome.CREATED),
         builds,
         failure,
         service_id=service.service_id if service is not None else "",
         service_created=service.created if service is not None else None,
+        deployments=shipped.deployments,
+        job_run=shipped.job_run,
     )
+
+
+def _ship(
+    config: ActionConfig,
+    client: NorthflankClient,
+    clock: Clock,
+    cancel: CancelScope,
+    events: Events,
+    open_tail: TailOpener | None,
+    builds: tuple[BuildReport, ...],
+) -> Shipped:
+    """deploy-services and run-job, once every build has succeeded (or with no build)."""
+    if not (config.deploy_services or config.run_job) or cancel.cancelled:
+        return Shipped()
+    if builds and step_outcome(b.outcome for b in builds) is not Outcome.SUCCEEDED:
+        return Shipped()
+    build = builds[0].build if builds else None
+    target = builds[0].target if builds else None
+    build_service = target.id if target is not None and target.kind == "service" else None
+    return Ship(config, client, clock, cancel, events, open_tail).run(build, build_service)
 
 
 def _ensure_service(

@@ -25,6 +25,8 @@ STATE_FINISHED = "finished"
 STATE_TARGET = "target"  # "job:<id>" or "service:<id>", for the post step
 # A start request whose build is not known: "<kind>:<id>|<epoch seconds>|<sha>".
 STATE_START_SENT = "start_sent"
+# A job run this step started: "<job id>|<run id>", for the post step to abort.
+STATE_JOB_RUN = "job_run"
 
 
 def slot(name: str, index: int) -> str:

@@ -8,7 +8,7 @@ import os
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from northflank_build.api.bodies import StartBuildRequest
+from northflank_build.api.bodies import StartBuildRequest, StartJobRunRequest
 from northflank_build.api.errors import NorthflankError
 from northflank_build.api.logs import LogLine
 from northflank_build.api.routes import BuildTarget
@@ -18,6 +18,7 @@ from northflank_build.github.commands import (
     LINE_BREAKS,
     STATE_BUILD_ID,
     STATE_FINISHED,
+    STATE_JOB_RUN,
     STATE_START_SENT,
     STATE_TARGET,
     RunnerFiles,
@@ -35,7 +36,7 @@ from northflank_build.inputs.problems import InvalidInputs
 from northflank_build.wording import ACTION, describe
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from northflank_build.api.models import Build
+    from northflank_build.api.models import Build, JobRun
 
 
 class ActionEvents:
@@ -119,7 +120,37 @@ class ActionEvents:
             say("  " + line)
 
     def watch(self, index: int, target: BuildTarget, count: int) -> TargetLog:
-        return TargetLog(target, several=count > 1)
+        return TargetLog(target.id, target.label, several=count > 1)
+
+    def deploying(self, service_id: str, body: dict[str, Any]) -> None:
+        deployment = body["deployment"]
+        internal = deployment["internal"]
+        say(
+            f"[{service_id}] Deploying build {internal.get('buildId')} of service "
+            f"{internal.get('id')!r} ({str(internal.get('buildSHA', ''))[:12]}) to deployment "
+            f"service {service_id!r}; its {deployment['instances']} instance(s) unchanged."
+        )
+
+    def watch_rollout(self, service_id: str) -> TargetLog:
+        return TargetLog(service_id, f"service {service_id!r}", several=True, noun="rollout")
+
+    def run_starting(self, job_id: str, body: StartJobRunRequest) -> None:
+        pinned = (
+            f" with build {body.internal.build_id} of service {body.internal.build_service_id!r}"
+            if body.internal
+            else ""
+        )
+        names = sorted(body.runtime_environment or {})
+        env = f"; environment {', '.join(names)}" if names else ""
+        say(f"Starting a run of job {job_id!r}{pinned}{env}.")
+
+    def run_started(self, job_id: str, run: JobRun) -> None:
+        say(f"Run {run.id} of job {job_id!r} started.")
+        set_output("job-run-id", run.id)
+        save_state(STATE_JOB_RUN, f"{job_id}|{run.id}")
+
+    def watch_run(self, job_id: str) -> TargetLog:
+        return TargetLog(job_id, f"job {job_id!r}", several=False, noun="job run")
 
 
 # With several targets, a build's log lines are held until it concludes (at most this many,
@@ -133,10 +164,11 @@ class TargetLog:
     and its log lines live, in one group. Among several, status lines are prefixed by the
     target's id, and its log lines come in their own group the moment it concludes."""
 
-    def __init__(self, target: BuildTarget, *, several: bool) -> None:
-        self._target = target
+    def __init__(self, name: str, label: str, *, several: bool, noun: str = "build") -> None:
+        self._label = label  # "job 'api'"
+        self._noun = noun  # what is followed: a build, a rollout, a job run
         self._several = several
-        self._prefix = f"[{target.id}] " if several else ""
+        self._prefix = f"[{name}] " if several else ""
         self._trouble_streak = 0
         self._group_open = False
         self._title = ""
@@ -146,29 +178,31 @@ class TargetLog:
     def note(self, message: str) -> None:
         say(self._prefix + message)
 
-    def status(self, build: Build, elapsed: float) -> None:
+    def status(self, snapshot: Any, elapsed: float) -> None:
         self._trouble_streak = 0
-        extra = f" ({build.message})" if build.message and build.finished else ""
-        say(f"{self._prefix}[{elapsed_label(elapsed)}] {build.status or 'UNKNOWN'}{extra}")
+        message = getattr(snapshot, "message", None)  # a build's; runs and rollouts have none
+        extra = f" ({message})" if message and snapshot.finished else ""
+        say(f"{self._prefix}[{elapsed_label(elapsed)}] {snapshot.status or 'UNKNOWN'}{extra}")
 
     def trouble(self, problem: Exception, elapsed: float) -> None:
         self._trouble_streak += 1
         if self._trouble_streak == 1:
             text = problem.message if isinstance(problem, NorthflankError) else str(problem)
             say(
-                f"{self._prefix}[{elapsed_label(elapsed)}] Cannot read the build status right "
+                f"{self._prefix}[{elapsed_label(elapsed)}] Cannot read the {self._noun} status right "
                 f"now ({text}); still waiting."
             )
 
-    def log_group(self, snapshot: Build, source: str) -> None:
+    def log_group(self, snapshot: Any, source: str) -> None:
+        noun = self._noun
         if self._several:
             if source:
                 self._title = (
-                    f"Northflank build {snapshot.id} of {self._target.label}: build log ({source})"
+                    f"Northflank {noun} {snapshot.id} of {self._label}: {noun} log ({source})"
                 )
             return
-        how = f"status and build log ({source})" if source else "status"
-        command("group", f"Northflank build {snapshot.id}: {how}")
+        how = f"status and {noun} log ({source})" if source else "status"
+        command("group", f"Northflank {noun} {snapshot.id}: {how}")
         self._group_open = True
 
     def log_lines(self, lines: list[LogLine]) -> None:
@@ -182,7 +216,7 @@ class TargetLog:
         if self._several and self._title:
             command("group", self._title)
             if self._dropped:
-                say(f"({self._dropped} earlier lines not shown; the build page has the whole log.)")
+                say(f"({self._dropped} earlier lines not shown; Northflank has the whole log.)")
             _show(list(self._held))
             self._held.clear()
             self._title = ""
@@ -217,6 +251,9 @@ def finish(step: StepReport) -> int:
     # post step.
     if all(b.aborted is not False and b.start_unknown_since is None for b in step.builds):
         save_state(STATE_FINISHED, "true")
+    run = step.job_run
+    if run is not None and (run.concluded or run.aborted is True):
+        save_state(STATE_JOB_RUN, "")  # nothing left for the post step to abort
     worded = [describe(failure, ACTION) for failure in step.failures]
     for each in worded:
         error(each.explain(), title=each.title)

@@ -65,7 +65,7 @@ HEADLINES = {
 def summary(step: StepReport, *, server_url: str = "", repository: str = "") -> str:
     """The job summary in GitHub Markdown; holds ids and statuses, never a secret. One
     build gets a table of its own; several get a row each, then each failure."""
-    lines = [f"### {HEADLINES[step.outcome]}", ""]
+    lines = [f"### {_headline(step)}", ""]
     if step.service_created is not None:
         how = (
             "created"
@@ -78,11 +78,15 @@ def summary(step: StepReport, *, server_url: str = "", repository: str = "") -> 
     if only is not None or not step.builds:
         if only is not None:
             lines += _one_build(only, outputs(step), server_url, repository)
+        lines += _shipped(step, server_url, repository)
         for failure in step.failures:
             worded = describe(failure, ACTION)
             lines += _failure(worded)
-            if only is not None and only.log_tail:
+            if only is not None and only.log_tail and failure is only.failure:
                 tail = log_tail_block(only.log_tail)
+            run = step.job_run
+            if run is not None and run.log_tail and failure is run.failure:
+                tail = log_tail_block(run.log_tail, "job run")
     else:
         lines += _builds_table(step)
         if step.failure is not None:
@@ -98,6 +102,45 @@ def summary(step: StepReport, *, server_url: str = "", repository: str = "") -> 
     if len(text.encode("utf-8", errors="replace")) > SUMMARY_MAX_BYTES:
         text = "\n".join(lines)[: SUMMARY_MAX_BYTES // 4]  # the status, link and failure stay
     return text
+
+
+def _headline(step: StepReport) -> str:
+    """The outcome's headline; for a step that deploys or runs a job, naming what it did."""
+    if not (step.deployments or step.job_run) or step.outcome not in (
+        Outcome.SUCCEEDED,
+        Outcome.FAILED,
+    ):
+        return HEADLINES[step.outcome]
+    parts = ["build"] if step.builds else []
+    parts += ["deploy"] if step.deployments else []
+    parts += ["job run"] if step.job_run else []
+    what = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+    if step.outcome is Outcome.SUCCEEDED:
+        return f":white_check_mark: Northflank {what} succeeded"
+    return f":x: Northflank {what}: failed"
+
+
+def _shipped(step: StepReport, server_url: str, repository: str) -> list[str]:
+    """A row per deployment service, and the job run."""
+    lines: list[str] = []
+    if step.deployments:
+        lines += ["| Deployment service | Rollout | Deployed commit |", "|---|---|---|"]
+        for d in step.deployments:
+            status = d.status or d.outcome.value
+            commit = _commit(d.deployed_sha, server_url, repository)
+            lines.append(f"| {md(d.service_id)} | {code(status)} | {commit} |")
+        lines.append("")
+    run = step.job_run
+    if run is not None:
+        duration = f"{round(run.duration_s)} s" if run.duration_s is not None else ""
+        status = run.status or run.outcome.value
+        aborted = "" if run.aborted is None else ("aborted" if run.aborted else "abort failed")
+        lines += ["| Job run | Status | Duration | Note |", "|---|---|---|---|"]
+        lines.append(
+            f"| {md(run.job_id)} {code(run.run_id)} | {code(status)} | {duration} | {aborted} |"
+        )
+        lines.append("")
+    return lines
 
 
 def _failure(worded: Worded) -> list[str]:
@@ -180,13 +223,13 @@ def _builds_table(step: StepReport) -> list[str]:
     return [*lines, ""]
 
 
-def log_tail_block(tail: Sequence[str]) -> list[str]:
+def log_tail_block(tail: Sequence[str], of: str = "build") -> list[str]:
     """The last log lines, collapsed; the fence outgrows any backtick run in the text."""
     tail = [line if len(line) <= TAIL_LINE_CHARS else line[:TAIL_LINE_CHARS] + "…" for line in tail]
     longest = max((len(run) for line in tail for run in re.findall(r"`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
     return [
-        "<details><summary>Last " + str(len(tail)) + " lines of the build log</summary>",
+        f"<details><summary>Last {len(tail)} lines of the {of} log</summary>",
         "",
         fence + "text",
         *tail,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -39,7 +39,12 @@ from northflank_build.inputs.fields import (
     shown,
 )
 from northflank_build.inputs.problems import InputProblem, InvalidInputs
-from northflank_build.inputs.sources import parse_build_arguments, parse_secret_map
+from northflank_build.inputs.sources import (
+    RUNTIME_ENV_PATTERN,
+    RUNTIME_ENV_RULE,
+    parse_build_arguments,
+    parse_secret_map,
+)
 
 if TYPE_CHECKING:  # loaded at run time only when a service-spec is given (with PyYAML)
     from northflank_build.inputs.spec_model import BuildServiceSpec
@@ -78,6 +83,9 @@ INPUT_NAMES = (
     "dry-run",
     "build-id",
     "reuse",
+    "deploy-services",
+    "run-job",
+    "run-job-environment",
 )
 Reuse = Literal["never", "succeeded", "any"]
 # The inputs that change what a new build builds: Northflank does not report which of them a
@@ -124,18 +132,17 @@ class ActionConfig:
     dry_run: bool
     build_id: str | None = None  # wait on this existing build instead of starting one
     reuse: Reuse = "never"
+    deploy_services: tuple[str, ...] = ()  # deployment services to point at the build
+    run_job: str | None = None  # a job to run once the build (and deployments) succeeded
+    run_job_environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def targets(self) -> tuple[BuildTarget, ...]:
         """What to build, in the order given; empty when the step only creates a build
         service."""
-        if self.job_ids:
-            return tuple(BuildTarget("job", job) for job in self.job_ids)
-        if self.service_ids:
-            return tuple(BuildTarget("service", service) for service in self.service_ids)
-        if self.service_spec is not None and (self.branch or self.pull_request_id is not None):
-            return (BuildTarget("service", self.service_spec.service_id),)
-        return ()
+        return targets_of(
+            self.job_ids, self.service_ids, self.service_spec, self.branch, self.pull_request_id
+        )
 
     @property
     def target(self) -> BuildTarget | None:
@@ -164,7 +171,26 @@ class ActionConfig:
         )
 
 
+def targets_of(
+    job_ids: tuple[str, ...],
+    service_ids: tuple[str, ...],
+    spec: BuildServiceSpec | None,
+    branch: str | None,
+    pull_request: int | None,
+) -> tuple[BuildTarget, ...]:
+    """The builds a step makes, in the order given; a service-spec is built only with a
+    branch or pull request."""
+    if job_ids:
+        return tuple(BuildTarget("job", job) for job in job_ids)
+    if service_ids:
+        return tuple(BuildTarget("service", service) for service in service_ids)
+    if spec is not None and (branch or pull_request is not None):
+        return (BuildTarget("service", spec.service_id),)
+    return ()
+
+
 def _targets(
+    run_job_given: bool,
     job_ids: tuple[str, ...],
     service_ids: tuple[str, ...],
     spec_given: bool,
@@ -183,11 +209,12 @@ def _targets(
                 "job-id", "cannot be combined with service-spec, which creates a build service."
             )
         )
-    elif not spec_given and not raw["job-id"] and not raw["service-id"]:
+    elif not spec_given and not raw["job-id"] and not raw["service-id"] and not run_job_given:
         problems.append(
             InputProblem(
                 "job-id",
-                "one of job-id or service-id is required (or service-spec to create a build service).",
+                "one of job-id or service-id is required (or service-spec to create a build "
+                "service, or run-job to run a job).",
             )
         )
     if spec_given and len(service_ids) > 1:
@@ -214,6 +241,64 @@ def _targets(
             InputProblem(
                 "pull-request-id",
                 "give either branch or pull-request-id, not both (a build service builds one of them).",
+            )
+        )
+
+
+def _shipping(
+    deploy: tuple[str, ...],
+    run_job: str | None,
+    run_env_given: bool,
+    wait: bool,
+    targets: tuple[BuildTarget, ...],
+    problems: list[InputProblem],
+) -> None:
+    """deploy-services and run-job: what they need of the build before them."""
+    if run_env_given and not run_job:
+        problems.append(
+            InputProblem("run-job-environment", "applies to run-job, which is not given.")
+        )
+    if not (deploy or run_job):
+        return
+    if not wait:
+        name = "deploy-services" if deploy else "run-job"
+        problems.append(
+            InputProblem(
+                "wait",
+                f"false cannot be combined with {name}: there is nothing to deploy or run "
+                "until the build has concluded.",
+            )
+        )
+    if deploy:
+        if not targets:
+            problems.append(
+                InputProblem(
+                    "deploy-services",
+                    "needs a service build in the step: service-id (or service-spec with "
+                    "branch or pull-request-id), or service-id with build-id.",
+                )
+            )
+        elif any(t.kind == "job" for t in targets):
+            problems.append(
+                InputProblem(
+                    "deploy-services",
+                    "needs a service build: a job's build cannot be deployed to a deployment service.",
+                )
+            )
+        elif len(targets) > 1:
+            problems.append(
+                InputProblem(
+                    "deploy-services", "works with one build target; service-id names several."
+                )
+            )
+    if run_job and len(targets) > 1:
+        problems.append(InputProblem("run-job", "works with one build target at most."))
+    elif run_job and targets and targets[0].kind == "job" and targets[0].id != run_job:
+        problems.append(
+            InputProblem(
+                "run-job",
+                f"{run_job!r} cannot run the build of job {targets[0].id!r}: a job runs its own "
+                "builds (give the same job, or build a service).",
             )
         )
 
@@ -414,8 +499,17 @@ def parse_inputs(
             on_secret,
             (build_file_key_problem, mount_key_problem),
         )
+    run_job = read_id("run-job", val("run-job"), problems, required=False)
     _targets(
-        job_ids, service_ids, bool(spec_text.strip()), spec, branch, pull_request, raw, problems
+        bool(val("run-job")),
+        job_ids,
+        service_ids,
+        bool(spec_text.strip()),
+        spec,
+        branch,
+        pull_request,
+        raw,
+        problems,
     )
     reuse: Reuse = "never"
     match val("reuse"):
@@ -455,6 +549,19 @@ def parse_inputs(
         integer=False,
     )
 
+    deploy = read_ids("deploy-services", val("deploy-services"), problems)
+    run_env = parse_build_arguments(
+        read("run-job-environment") or "",
+        problems,
+        "run-job-environment",
+        RUNTIME_ENV_PATTERN,
+        RUNTIME_ENV_RULE,
+    )
+    for value in run_env.values():
+        on_secret(value)  # a run's variables are often secrets (a database URL)
+    targets = targets_of(job_ids, service_ids, spec, branch, pull_request)
+    _shipping(deploy, run_job, bool(run_env), wait, targets, problems)
+
     if problems or project_id is None:
         raise InvalidInputs(problems)
     return ActionConfig(
@@ -483,4 +590,7 @@ def parse_inputs(
         dry_run=dry_run,
         build_id=build_id,
         reuse=reuse,
+        deploy_services=deploy,
+        run_job=run_job,
+        run_job_environment=run_env,
     )

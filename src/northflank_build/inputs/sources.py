@@ -19,6 +19,13 @@ from northflank_build.inputs.problems import InputProblem
 
 ENV_VAR_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 BUILD_ARG_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# Run-time variables of a job run: "letters, numbers, hyphens, forward slashes and dots"
+# (start-job-run's runtimeEnvironment), and _ as in the API's own example (VARIABLE_1).
+RUNTIME_ENV_PATTERN = re.compile(r"^[A-Za-z0-9_./-]{1,256}$")
+BUILD_ARG_RULE = (
+    "a build argument name starts with a letter or _ and holds letters, digits, _, . and -"
+)
+RUNTIME_ENV_RULE = "a variable name holds letters, digits, _, -, / and ."
 # Northflank documents no cap; this stops a wrong path (a binary, a log file) from being
 # base64-encoded into the request as a "secret".
 MAX_SECRET_BYTES = 512 * 1024
@@ -57,9 +64,15 @@ def split_pairs(name: str, text: str, problems: list[InputProblem], what: str) -
     return lines
 
 
-def parse_build_arguments(text: str, problems: list[InputProblem]) -> dict[str, str]:
-    """Multiline ``KEY=VALUE`` or a JSON object of strings."""
-    name = "build-arguments"
+def parse_build_arguments(
+    text: str,
+    problems: list[InputProblem],
+    name: str = "build-arguments",
+    key_pattern: re.Pattern[str] = BUILD_ARG_PATTERN,
+    key_rule: str = BUILD_ARG_RULE,
+) -> dict[str, str]:
+    """Multiline ``KEY=VALUE`` or a JSON object of strings (build-arguments, and
+    run-job-environment with its own key rule)."""
     stripped = text.strip()
     if not stripped:
         return {}
@@ -94,13 +107,9 @@ def parse_build_arguments(text: str, problems: list[InputProblem]) -> dict[str, 
     result: dict[str, str] = {}
     for pair in pairs:
         where = f"line {pair.number}" if pair.number else "a key"
-        if not BUILD_ARG_PATTERN.fullmatch(pair.key):
+        if not key_pattern.fullmatch(pair.key):
             problems.append(
-                InputProblem(
-                    name,
-                    f"{where} has the name {pair.key[:40]!r}; a build argument name starts with a "
-                    "letter or _ and holds letters, digits, _, . and -.",
-                )
+                InputProblem(name, f"{where} has the name {pair.key[:40]!r}; {key_rule}.")
             )
             continue
         result[pair.key] = pair.value

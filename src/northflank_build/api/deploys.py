@@ -1,0 +1,159 @@
+"""Deployment services and job runs: read a service and point it at a build (PATCH), start,
+read and abort a job run, and read its log
+(../shared/reference/northflank-api-deploy.md, sections 1 to 3;
+https://northflank.com/docs/v1/api/services/patch-deployment-service and
+https://northflank.com/docs/v1/api/jobs/run-job)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from northflank_build.api.bodies import StartJobRunRequest
+from northflank_build.api.decode import envelope, model
+from northflank_build.api.errors import ApiError, Resource
+from northflank_build.api.http import Call
+from northflank_build.api.logs import LogLine
+from northflank_build.api.ratelimit import server_time
+from northflank_build.api.retry import NO_RETRY, RetryPolicy
+
+if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
+    from northflank_build.api.client import NorthflankClient
+    from northflank_build.api.models import JobRun, Service
+
+# A run found after its start's answer was lost: started at most this long before our send
+# time by the server's clock (the Date header has 1 s resolution).
+RUN_ADOPT_TOLERANCE_S = 1.5
+
+
+class Deployments:
+    def __init__(self, client: NorthflankClient) -> None:
+        self._client = client
+
+    def get(self, service_id: str) -> Service:
+        def parse(resp: httpx.Response) -> Service:
+            from northflank_build.api.models import Service  # noqa: PLC0415
+
+            return model(Service, resp, envelope(resp)["data"])
+
+        def missing(error: ApiError) -> ApiError:
+            return self._client.not_found(error, Resource("service", service_id))
+
+        return self._client.session.call(
+            Call(f"read service {service_id!r}", "Project > Services > General > Read", "GET",
+                 self._client.routes.service(service_id)),
+            parse,
+            on_404=missing,
+        )  # fmt: skip
+
+    def patch(self, service_id: str, body: dict[str, Any]) -> None:
+        """Point the service at a build. Sent like a read (resent after an ambiguous
+        failure): the same body twice sets the same source, it creates nothing."""
+
+        def missing(error: ApiError) -> ApiError:
+            return self._client.not_found(error, Resource("service", service_id))
+
+        self._client.session.call(
+            Call(f"deploy the build to service {service_id!r}",
+                 "Project > Services > General > Update", "PATCH",
+                 self._client.routes.deployment_service(service_id), json_body=body),
+            lambda _resp: None,
+            on_404=missing,
+        )  # fmt: skip
+
+
+class JobRuns:
+    def __init__(self, client: NorthflankClient) -> None:
+        self._client = client
+
+    def start(self, job_id: str, body: StartJobRunRequest) -> JobRun:
+        """Start exactly one run: after an ambiguous failure the job's runs are searched for
+        the one this request started, and nothing is resent (api/http.py: Session.call)."""
+
+        def find(sent_at: float) -> JobRun | None:
+            return self._find_started(job_id, sent_at)
+
+        def missing(error: ApiError) -> ApiError:
+            return self._client.not_found(error, Resource("job", job_id))
+
+        return self._client.session.call(
+            Call(f"start a run of job {job_id!r}", "Project > Jobs > General > Read", "POST",
+                 self._client.routes.job_runs(job_id), json_body=body.to_json()),
+            _parse_run,
+            find=find,
+            on_404=missing,
+        )  # fmt: skip
+
+    def get(self, job_id: str, run_id: str) -> JobRun:
+        return self._client.session.call(
+            Call(f"read run {run_id!r} of job {job_id!r}", "Project > Jobs > General > Read",
+                 "GET", self._client.routes.job_run(job_id, run_id)),
+            _parse_run,
+        )  # fmt: skip
+
+    def abort(self, job_id: str, run_id: str, timeout: float = 3.0) -> None:
+        """One quick DELETE, exempt from the deadline and a 429's hold, like a build's."""
+        self._client.session.call(
+            Call(f"abort run {run_id!r} of job {job_id!r}",
+                 "Project > Jobs > Deployment > Deploy Build", "DELETE",
+                 self._client.routes.job_run(job_id, run_id), exempt=True),
+            lambda _resp: None,
+            policy=NO_RETRY,
+            timeout=timeout,
+        )  # fmt: skip
+
+    def logs(
+        self,
+        job_id: str,
+        run_id: str,
+        start_time: str | None,
+        limit: int,
+        *,
+        policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> tuple[list[LogLine], bool]:
+        """One page of the run's log from ``start_time`` on; and whether more follow."""
+        params: dict[str, Any] = {"queryType": "range", "runId": run_id,
+                                  "direction": "forward", "lineLimit": limit}  # fmt: skip
+        if start_time:
+            params["startTime"] = start_time
+        return self._client.session.call(
+            Call(f"read the log of run {run_id!r}", "Project > Jobs > Deployment > View Instance Logs",
+                 "GET", self._client.routes.job_logs(job_id), params=params),
+            self._client.parse_log_page,
+            policy=policy,
+            timeout=timeout,
+        )  # fmt: skip
+
+    def _find_started(self, job_id: str, sent_at: float) -> JobRun | None:
+        """The earliest run started after ``sent_at`` (by the server's clock, from its Date
+        header); without a Date header a run cannot be placed in time: None."""
+        from northflank_build.api.models import JobRun  # noqa: PLC0415
+
+        def parse(resp: httpx.Response) -> tuple[list[JobRun], float]:
+            data = envelope(resp)["data"]
+            runs = data.get("runs")
+            found = [model(JobRun, resp, r) for r in runs] if isinstance(runs, list) else []
+            date = server_time(resp.headers)
+            skew = date - self._client.session.clock.wall() if date is not None else math.nan
+            return found, skew
+
+        runs, skew = self._client.session.call(
+            Call(f"list the runs of job {job_id!r}", "Project > Jobs > General > Read", "GET",
+                 self._client.routes.job_runs(job_id), params={"per_page": 50}),
+            parse,
+        )  # fmt: skip
+        if math.isnan(skew):
+            return None
+        threshold = sent_at + skew - RUN_ADOPT_TOLERANCE_S
+        placed = [(r.started_datetime(), r) for r in runs]
+        candidates = [(t, r) for t, r in placed if t is not None and t.timestamp() >= threshold]
+        return min(candidates, key=lambda item: item[0])[1] if candidates else None
+
+
+def _parse_run(resp: httpx.Response) -> JobRun:
+    from northflank_build.api.models import JobRun  # noqa: PLC0415
+
+    return model(JobRun, resp, envelope(resp)["data"])

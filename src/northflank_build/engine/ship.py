@@ -1,0 +1,342 @@
+"""Put the build to use: point deployment services at it and wait for their rollouts, then
+run a job (pinned to the build when it is a service's) and wait for the run; all within the
+step's one deadline, on the engine of engine/follow.py.
+
+A rollout's end is not documented (../shared/reference/northflank-api-deploy.md, section
+2.4); it is read from documented fields: before the PATCH, ``status.deployment.
+lastTransitionTime`` is noted; after it, the rollout of this deploy has succeeded when GET
+service shows ``COMPLETED`` with a later transition and ``deployment.internal.deployedSHA``
+equal to the build's sha, and has failed when it shows ``FAILED`` with a later transition.
+The noted transition (the server's own clock), not ours, is the line: no clock skew enters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from northflank_build.api.bodies import (
+    InternalDeployment,
+    StartJobRunRequest,
+    patch_deployment_body,
+)
+from northflank_build.api.client import NorthflankClient
+from northflank_build.api.clock import Clock
+from northflank_build.api.errors import (
+    Cancelled,
+    CreateOutcomeUnknown,
+    DeadlineReached,
+    MalformedResponse,
+    NorthflankError,
+)
+from northflank_build.api.logs import LogLine, TailOpener
+from northflank_build.api.retry import NO_RETRY
+from northflank_build.engine.build import ABORT_TIMEOUT_S, LOG_READ_S, open_log_follower
+from northflank_build.engine.cancel import CancelScope
+from northflank_build.engine.events import Events
+from northflank_build.engine.follow import Followed, Watch, follow_all
+from northflank_build.engine.logs import BuildLogs
+from northflank_build.engine.report import (
+    DeploymentReport,
+    JobRunReport,
+    Outcome,
+    RolloutFailed,
+    RunFailed,
+    TimedOut,
+)
+from northflank_build.engine.schedule import Forecast
+from northflank_build.engine.waiting import S, WaitEnd
+from northflank_build.inputs.config import ActionConfig
+
+if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
+    from northflank_build.api.models import Build, JobRun, Service
+
+# Shown while GET service still shows the state from before the PATCH.
+REQUESTED = "REQUESTED"
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A deployment service as read after the PATCH, judged against the transition noted
+    before it (a Snapshot for engine/waiting.py)."""
+
+    service: Service
+    before: datetime | None  # status.deployment.lastTransitionTime before the PATCH
+    sha: str
+
+    @property
+    def id(self) -> str:
+        return self.service.id
+
+    @property
+    def fresh(self) -> bool:
+        """Whether the deployment status has moved since the PATCH."""
+        moved = self.service.rollout.transition_datetime()
+        return moved is not None and (self.before is None or moved > self.before)
+
+    @property
+    def reported(self) -> str:
+        """Northflank's status.deployment.status, as it is."""
+        return self.service.rollout.status or ""
+
+    @property
+    def status(self) -> str:
+        return self.reported if self.fresh else REQUESTED
+
+    @property
+    def finished(self) -> bool:
+        return self.fresh and (self.reported == "FAILED" or self.succeeded)
+
+    @property
+    def succeeded(self) -> bool:
+        done = self.fresh and self.reported == "COMPLETED"
+        return done and (self.service.deployed_sha or "").lower() == self.sha.lower()
+
+
+@dataclass
+class RolloutOperation:
+    client: NorthflankClient
+    service_id: str
+    before: datetime | None
+    sha: str
+
+    @property
+    def label(self) -> str:
+        return f"the rollout of service {self.service_id!r}"
+
+    @property
+    def of(self) -> str:
+        return f"service {self.service_id!r}"
+
+    def read(self) -> Rollout:
+        return Rollout(self.client.deployments.get(self.service_id), self.before, self.sha)
+
+    def abort(self) -> None:
+        """A rollout cannot be aborted (no endpoint): its Watch is not abortable."""
+
+    def forecast(self) -> Forecast | None:
+        return None
+
+    def open_logs(self) -> BuildLogs | None:
+        return None
+
+
+@dataclass
+class JobRunOperation:
+    client: NorthflankClient
+    job_id: str
+    run: JobRun
+    clock: Clock
+    api_url: str
+    token: str
+    show_logs: bool
+    note: Callable[[str], None]
+    open_tail: TailOpener | None = None
+
+    @property
+    def label(self) -> str:
+        return f"run {self.run.id} of job {self.job_id!r}"
+
+    @property
+    def of(self) -> str:
+        return f"job {self.job_id!r}"
+
+    def read(self) -> JobRun:
+        return self.client.runs.get(self.job_id, self.run.id)
+
+    def abort(self) -> None:
+        self.client.runs.abort(self.job_id, self.run.id, timeout=ABORT_TIMEOUT_S)
+
+    def forecast(self) -> Forecast | None:
+        return None
+
+    def open_logs(self) -> BuildLogs | None:
+        client, job_id, run = self.client, self.job_id, self.run
+
+        def read_range(start_time: str | None, limit: int) -> tuple[list[LogLine], bool]:
+            return client.runs.logs(
+                job_id, run.id, start_time, limit, policy=NO_RETRY, timeout=LOG_READ_S
+            )
+
+        return open_log_follower(
+            client,
+            self.clock,
+            client.routes.run_tail_url(self.api_url, job_id, run.id),
+            self.token,
+            read_range,
+            run.started_datetime(),
+            show=self.show_logs,
+            note=self.note,
+            open_tail=self.open_tail,
+        )
+
+
+@dataclass(frozen=True)
+class Shipped:
+    deployments: tuple[DeploymentReport, ...] = ()
+    job_run: JobRunReport | None = None
+
+
+@dataclass(frozen=True)
+class Ship:
+    """What a step ships, and with what: the build (a service's, to pin) or none."""
+
+    config: ActionConfig
+    client: NorthflankClient
+    clock: Clock
+    cancel: CancelScope
+    events: Events
+    open_tail: TailOpener | None
+
+    def run(self, build: Build | None, build_service: str | None) -> Shipped:
+        internal = None
+        if build is not None and build_service is not None:
+            internal = InternalDeployment(build_service, build.branch, build.sha, build.id)
+        deployments: tuple[DeploymentReport, ...] = ()
+        if self.config.deploy_services:
+            assert internal is not None and build is not None  # inputs: a service build
+            deployments = self._deploy(internal, build.sha or "")
+            if any(d.outcome is not Outcome.SUCCEEDED for d in deployments):
+                return Shipped(deployments)
+        if self.config.run_job is None:
+            return Shipped(deployments)
+        return Shipped(deployments, self._run_job(self.config.run_job, internal))
+
+    # -- deployments ------------------------------------------------------------------------
+
+    def _deploy(self, internal: InternalDeployment, sha: str) -> tuple[DeploymentReport, ...]:
+        """PATCH each service (its instance count read first), then wait on every rollout."""
+        reports: dict[str, DeploymentReport] = {}
+        watches: list[Watch[Rollout]] = []
+        for service_id in self.config.deploy_services:
+            if self.cancel.cancelled:
+                reports[service_id] = DeploymentReport(service_id, Outcome.CANCELLED)
+                continue
+            try:
+                with self.cancel.interruptible():
+                    service = self.client.deployments.get(service_id)
+                    instances = service.deployment.instances if service.deployment else None
+                    if instances is None:
+                        raise MalformedResponse(
+                            f"GET service {service_id!r} did not give deployment.instances, "
+                            "which the deploy must send back unchanged."
+                        )
+                    body = patch_deployment_body(instances, internal)
+                    before = service.rollout.transition_datetime()
+                    self.events.deploying(service_id, body)
+                    self.client.deployments.patch(service_id, body)
+            except Cancelled:
+                reports[service_id] = DeploymentReport(service_id, Outcome.CANCELLED)
+                continue
+            except NorthflankError as exc:
+                outcome = Outcome.TIMED_OUT if isinstance(exc, DeadlineReached) else Outcome.ERROR
+                reports[service_id] = DeploymentReport(service_id, outcome, failure=exc)
+                continue
+            first = Rollout(service, before, sha)
+            op = RolloutOperation(self.client, service_id, before, sha)
+            listener = self.events.watch_rollout(service_id)
+            watches.append(Watch(op, first, listener, abortable=False))
+        followed = self._follow(watches) if watches else []
+        for watch, seen in zip(watches, followed, strict=True):
+            assert isinstance(watch.op, RolloutOperation)
+            reports[watch.op.service_id] = self._rollout_report(watch.op.service_id, seen)
+        return tuple(reports[s] for s in self.config.deploy_services)
+
+    def _rollout_report(self, service_id: str, seen: Followed[Rollout]) -> DeploymentReport:
+        last = seen.last
+        base = DeploymentReport(
+            service_id, Outcome.ERROR, last.reported, last.service.deployed_sha or "",
+            timeline=seen.timeline,
+        )  # fmt: skip
+        if seen.end is WaitEnd.CONCLUDED:
+            if last.succeeded:
+                return replace(base, outcome=Outcome.SUCCEEDED)
+            failure = RolloutFailed(service_id, last.reported, last.sha)
+            return replace(base, outcome=Outcome.FAILED, failure=failure)
+        if seen.end is None:
+            return replace(base, outcome=Outcome.ERROR, failure=seen.failure)
+        self.events.note(
+            f"Service {service_id!r} was mid-rollout ({last.status}) when the step "
+            f"{'was cancelled' if seen.end is WaitEnd.CANCELLED else 'timed out'}; a rollout "
+            "cannot be aborted and goes on at Northflank."
+        )
+        if seen.end is WaitEnd.CANCELLED:
+            return replace(base, outcome=Outcome.CANCELLED)
+        timed_out = TimedOut(
+            "", self.config.timeout_seconds, last.status, None, self.config.abort_on_cancel,
+            subject=f"The rollout of service {service_id!r}", abortable=False,
+        )  # fmt: skip
+        return replace(base, outcome=Outcome.TIMED_OUT, failure=timed_out)
+
+    # -- the job run ------------------------------------------------------------------------
+
+    def _run_job(self, job_id: str, internal: InternalDeployment | None) -> JobRunReport:
+        config = self.config
+        body = StartJobRunRequest(config.run_job_environment or None, internal)
+        self.events.run_starting(job_id, body)
+        try:
+            with self.cancel.interruptible():
+                run = self.client.runs.start(job_id, body)
+        except Cancelled as exc:
+            if exc.sent_at is not None:
+                self.events.note(
+                    f"Cancelled while starting a run of job {job_id!r}: a run may have "
+                    "started; look at the job's runs on Northflank."
+                )
+            return JobRunReport(job_id, Outcome.CANCELLED)
+        except CreateOutcomeUnknown as exc:
+            return JobRunReport(job_id, Outcome.ERROR, failure=exc)
+        except NorthflankError as exc:
+            outcome = Outcome.TIMED_OUT if isinstance(exc, DeadlineReached) else Outcome.ERROR
+            return JobRunReport(job_id, outcome, failure=exc)
+        self.events.run_started(job_id, run)
+        # The start's answer has the run's id only: its first status comes from one read.
+        try:
+            with self.cancel.interruptible():
+                run = self.client.runs.get(job_id, run.id)
+        except (Cancelled, NorthflankError):
+            pass  # the wait reads it again (and a cancel ends the wait at once, with the abort)
+        listener = self.events.watch_run(job_id)
+        op = JobRunOperation(
+            self.client, job_id, run, self.clock, config.api_url,
+            config.api_token.get_secret_value(), config.show_logs, listener.note, self.open_tail,
+        )  # fmt: skip
+        seen = self._follow([Watch(op, run, listener)])[0]
+        return self._run_report(job_id, seen)
+
+    def _run_report(self, job_id: str, seen: Followed[JobRun]) -> JobRunReport:
+        last = seen.last
+        started, concluded = last.started_datetime(), last.concluded_datetime()
+        duration = (concluded - started).total_seconds() if started and concluded else None
+        base = JobRunReport(
+            job_id, Outcome.ERROR, last.id, last.status or "", last.finished,
+            waited_s=seen.waited_s, duration_s=duration, log_tail=seen.log_tail,
+            aborted=seen.aborted,
+        )  # fmt: skip
+        if seen.end is WaitEnd.CONCLUDED:
+            if last.succeeded:
+                return replace(base, outcome=Outcome.SUCCEEDED)
+            failure = RunFailed(job_id, last.id, last.status or "", bool(seen.log_tail))
+            return replace(base, outcome=Outcome.FAILED, failure=failure)
+        if seen.end is None:
+            return replace(base, outcome=Outcome.ERROR, failure=seen.failure)
+        if seen.end is WaitEnd.CANCELLED:
+            return replace(base, outcome=Outcome.CANCELLED)
+        timed_out = TimedOut(
+            last.id, self.config.timeout_seconds, last.status or "", seen.aborted,
+            self.config.abort_on_cancel, subject=f"Run {last.id} of job {job_id!r}",
+        )  # fmt: skip
+        return replace(base, outcome=Outcome.TIMED_OUT, failure=timed_out)
+
+    def _follow(self, watches: list[Watch[S]]) -> list[Followed[S]]:
+        return follow_all(
+            watches,
+            clock=self.clock,
+            cancel=self.cancel,
+            poll_interval_s=self.config.poll_interval_seconds,
+            deadline=self.client.deadline,
+            pacing=self.client.pacing_delay,
+            abort_on_cancel=self.config.abort_on_cancel,
+        )

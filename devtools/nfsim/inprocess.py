@@ -19,7 +19,9 @@ import httpx
 
 from northflank_build.api.logs import LogLine, TailUnavailable
 
+from .deploys import SimRun
 from .server import PREFIX, Recorded, Simulator
+from .state import SimBuild
 
 # The stream closes this long after the build concludes (the HTTP server's loop: 0.2 s).
 CLOSE_AFTER_S = 0.2
@@ -68,7 +70,7 @@ class SimTail:
         parts = urlsplit(url)
         query = parse_qs(parts.query)
         match = re.match(
-            PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build-logs$", parts.path
+            PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/(?:build-logs|logs)$", parts.path
         )
         sim.requests.append(
             Recorded("GET", parts.path, "logs_tail", query, None, sim.clock.monotonic(), 101)
@@ -82,12 +84,18 @@ class SimTail:
         self.cut_after = fault.times if fault is not None and fault.action == "cut" else None
         self.project, self.resource = match.group("project"), match.group("res")
         self.build_id = query.get("buildId", [""])[0]
+        self.run_id = query.get("runId", [""])[0]  # a job run's log
         self.start = query.get("startTime", [""])[0]
         self.sent = self.batches = 0
         self._broken = self._closed = False
 
+    def _source(self) -> SimBuild | SimRun | None:
+        if self.run_id:
+            return self.sim.world.find_run(self.project, self.resource, self.run_id)
+        return self.sim.world.find(self.project, self.resource, self.build_id)
+
     def _lines(self) -> list[dict[str, Any]] | None:
-        build = self.sim.world.find(self.project, self.resource, self.build_id)
+        build = self._source()
         if build is None:
             return None
         now = self.sim.clock.monotonic()
@@ -115,7 +123,7 @@ class SimTail:
 
     @property
     def ended(self) -> bool:
-        build = self.sim.world.find(self.project, self.resource, self.build_id)
+        build = self._source()
         if build is None or self._broken:
             return False
         done = build.concluded(self.sim.clock.monotonic() - CLOSE_AFTER_S)

@@ -20,12 +20,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 
-from .state import BuildPlan, RealClock, SimClock, World, iso
+from .deploys import SimRun
+from .state import BuildPlan, RealClock, SimBuild, SimClock, World, iso
 
 DEFAULT_LOG_WINDOW_S = 30 * 60.0
 
 SCHEMAS = json.loads(
     (Path(__file__).parent / "schemas" / "northflank-request-schemas.json").read_text()
+)
+# The deploy and job-run bodies: ../shared/reference/northflank-deploy-schemas.json, copied.
+DEPLOY_SCHEMAS = json.loads(
+    (Path(__file__).parent / "schemas" / "northflank-deploy-schemas.json").read_text()
 )
 PREFIX = r"^/v1(?:/teams/(?P<team>[^/]+))?/projects/(?P<project>[^/]+)"
 ROUTES = [
@@ -46,6 +51,12 @@ ROUTES = [
         re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build/(?P<build>[^/]+)$"),
     ),
     ("logs", "GET", re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build-logs$")),
+    ("deploy", "PATCH", re.compile(PREFIX + r"/services/deployment/(?P<res>[^/]+)$")),
+    ("run_start", "POST", re.compile(PREFIX + r"/jobs/(?P<res>[^/]+)/runs$")),
+    ("run_list", "GET", re.compile(PREFIX + r"/jobs/(?P<res>[^/]+)/runs$")),
+    ("run_get", "GET", re.compile(PREFIX + r"/jobs/(?P<res>[^/]+)/runs/(?P<run>[^/]+)$")),
+    ("run_abort", "DELETE", re.compile(PREFIX + r"/jobs/(?P<res>[^/]+)/runs/(?P<run>[^/]+)$")),
+    ("run_logs", "GET", re.compile(PREFIX + r"/jobs/(?P<res>[^/]+)/logs$")),
 ]
 # The dashboard paths of build-url: /s/project/{p}/jobs/{j}/builds/{b} (or /t/{team}/...).
 DASHBOARD = re.compile(
@@ -63,6 +74,12 @@ PERMISSIONS = {
     "service_put": "Project > Services > General > Create",
     "service_get": "Project > Services > General > Read",
     "logs": "Project > Jobs > Deployment > View Instance Logs",
+    "deploy": "Project > Services > General > Update",
+    "run_start": "Project > Jobs > General > Read",
+    "run_list": "Project > Jobs > General > Read",
+    "run_get": "Project > Jobs > General > Read",
+    "run_abort": "Project > Jobs > Deployment > Deploy Build",
+    "run_logs": "Project > Jobs > Deployment > View Instance Logs",
 }
 
 
@@ -225,6 +242,9 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
         def do_PUT(self) -> None:
             self._handle("PUT")
 
+        def do_PATCH(self) -> None:
+            self._handle("PATCH")
+
         # -- plumbing --------------------------------------------------------------------
 
         def _send(
@@ -287,7 +307,8 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             except json.JSONDecodeError:
                 body = {"_unparsable": raw_body.decode(errors="replace")}
             received = sim.clock.monotonic()
-            if route == "logs" and self.headers.get("Upgrade", "").lower() == "websocket":
+            upgrade = self.headers.get("Upgrade", "").lower() == "websocket"
+            if route in ("logs", "run_logs") and upgrade:
                 sim.requests.append(
                     Recorded(
                         method, parts.path, "logs_tail", parse_qs(parts.query), None, received, 101
@@ -435,11 +456,16 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             _write_frame(self.wfile, json.dumps({"type": "init", "data": {"auth": "successful"}}))
             project, resource = match.group("project"), match.group("res")
             build_id = query.get("buildId", [""])[0]
+            run_id = query.get("runId", [""])[0]  # a job run's log (jobs/{id}/logs)
             start = query.get("startTime", [""])[0]
             sent, batches = 0, 0
             while True:
                 now = sim.clock.monotonic()
-                build = sim.world.find(project, resource, build_id)
+                build: SimBuild | SimRun | None = (
+                    sim.world.find_run(project, resource, run_id)
+                    if run_id
+                    else sim.world.find(project, resource, build_id)
+                )
                 if build is None:
                     _write_frame(
                         self.wfile,
@@ -489,6 +515,10 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             world = sim.world
             services = world.services.setdefault(project, {})
             if route == "service_get":
+                deployment = world.deployments.get(project, {}).get(match.group("res"))
+                if deployment is not None:
+                    self._send(200, {"data": deployment.view(sim.clock)}, headers)
+                    return
                 found = services.get(match.group("res"))
                 if found is None:
                     self._error(404, f"Service {match.group('res')} not found", headers)
@@ -523,6 +553,85 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             data.pop("dockerSecretMounts", None)
             self._send(200, {"data": data}, headers)
 
+        def _ship(
+            self,
+            route: str,
+            project: str,
+            match: re.Match[str],
+            body: Any,
+            query: str,
+            headers: dict[str, str],
+        ) -> None:
+            """Deployment services (PATCH) and job runs (start, list, get, abort, logs)."""
+            world = sim.world
+            resource = match.group("res")
+            now = sim.clock.monotonic()
+            if route == "deploy":
+                target = world.deployments.get(project, {}).get(resource)
+                if target is None:
+                    self._error(404, f"Deployment service {resource} not found", headers)
+                    return
+                if not self._valid(DEPLOY_SCHEMAS["patch-service-deployment"], body, headers):
+                    return
+                internal = body.get("deployment", {}).get("internal") or {}
+                build = world.find(project, internal.get("id", ""), internal.get("buildId", ""))
+                if internal.get("buildId") and (
+                    build is None or build.sha != internal.get("buildSHA", build.sha)
+                ):
+                    self._error(404, f"Build {internal.get('buildId')} not found", headers)
+                    return
+                with world.lock:
+                    target.patch(now, body["deployment"], resource in world.rollout_failures)
+                    data = target.view(sim.clock)
+                self._send(200, {"data": data}, headers)
+                return
+            if resource not in world.projects[project]:
+                self._error(404, f"Job {resource} not found", headers)
+                return
+            if route == "run_start":
+                if not self._valid(DEPLOY_SCHEMAS["start-job-run"], body, headers):
+                    return
+                with world.lock:
+                    run = world.start_run(project, resource, body)
+                self._send(
+                    200, {"data": {"id": run.id, "runName": run.view(now)["runName"]}}, headers
+                )
+                return
+            if route == "run_list":
+                mine = [r for r in world.runs if r.project == project and r.job == resource]
+                mine.sort(key=lambda r: r.started_mono, reverse=True)
+                page = [r.view(now) for r in mine[:50]]
+                self._send(
+                    200,
+                    {
+                        "data": {"runs": page},
+                        "pagination": {"hasNextPage": False, "count": len(page)},
+                    },
+                    headers,
+                )
+                return
+            if route == "run_logs":
+                params = parse_qs(query)
+                of = world.find_run(project, resource, params.get("runId", [""])[0])
+                lines = of.log_lines(now) if of else []
+                start = params.get("startTime", [""])[0] or iso(
+                    sim.clock.wall() - DEFAULT_LOG_WINDOW_S
+                )
+                lines = [line for line in lines if line["ts"] >= start]
+                limit = int(params.get("lineLimit", ["100"])[0])
+                more = len(lines) > limit
+                self._send(
+                    200, {"data": lines[:limit], "pagination": {"hasNextPage": more}}, headers
+                )
+                return
+            found = world.find_run(project, resource, match.group("run"))
+            if found is None:
+                self._error(404, f"Job run {match.group('run')} not found", headers)
+                return
+            if route == "run_abort" and not found.concluded(now):
+                found.aborted_mono = now
+            self._send(200, {"data": {} if route == "run_abort" else found.view(now)}, headers)
+
         def _serve(
             self, route: str, match: re.Match[str], body: Any, query: str, headers: dict[str, str]
         ) -> None:
@@ -539,6 +648,9 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 return
             if route.startswith("service_"):
                 self._service(route, project, match, body, headers)
+                return
+            if route == "deploy" or route.startswith("run_"):
+                self._ship(route, project, match, body, query, headers)
                 return
             kind, resource = match.group("kind")[:-1], match.group("res")
             known = world.projects[project] if kind == "job" else world.services.get(project, {})

@@ -5,33 +5,17 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
-import time
+import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
+
+from .clock import RealClock, SimClock, iso
+from .deploys import RolloutPlan, RunPlan, SimDeployment, SimRun
+
+__all__ = ["RealClock", "SimClock", "iso"]  # where the server and the tests import them from
 
 ADJECTIVES = ("joyous", "brave", "calm", "eager", "gentle", "lively", "quiet", "swift", "witty")
 NOUNS = ("view", "river", "forest", "meadow", "harbor", "summit", "valley", "canyon", "breeze")
-
-
-class RealClock:
-    """The simulator's time when it serves over HTTP: the machine's."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def wall(self) -> float:
-        return time.time()
-
-    def sleep(self, seconds: float) -> bool:
-        time.sleep(max(0.0, seconds))
-        return False
-
-
-class SimClock(Protocol):
-    def monotonic(self) -> float: ...
-    def wall(self) -> float: ...
-    def sleep(self, seconds: float) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -69,14 +53,6 @@ class BuildPlan:
             status, _, seconds = part.partition(":")
             phases.append((status.strip(), float(seconds or 1)))
         return cls(phases=tuple(phases), outcome=outcome)
-
-
-def iso(wall: float) -> str:
-    return (
-        datetime.fromtimestamp(wall, tz=UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
 
 
 def head_sha(job: str) -> str:
@@ -227,6 +203,44 @@ class World:
     list_newest_first: bool = True
     # Real time over HTTP; a virtual clock in process (tests run in virtual time).
     clock: SimClock = field(default_factory=RealClock)
+    # Deployment services by project (created in __post_init__), their rollouts' timing,
+    # and those whose rollouts fail (fault injection).
+    deployments: dict[str, dict[str, SimDeployment]] = field(default_factory=dict)
+    rollout: RolloutPlan = field(default_factory=RolloutPlan)
+    rollout_failures: set[str] = field(default_factory=set)
+    runs: list[SimRun] = field(default_factory=list)
+    run_plan: RunPlan = field(default_factory=RunPlan)
+    run_plans: dict[str, RunPlan] = field(default_factory=dict)  # by job id
+
+    def __post_init__(self) -> None:
+        if not self.deployments:
+            for service_id, instances in (("demo-web", 2), ("demo-worker", 1)):
+                self.add_deployment("demo-project", service_id, instances)
+        self.projects.setdefault("demo-project", set()).add("demo-migrate")
+
+    def add_deployment(self, project: str, service_id: str, instances: int = 1) -> SimDeployment:
+        """A deployment service, running an older commit since before now."""
+        deployment = SimDeployment(
+            service_id, project, instances, head_sha(f"{service_id}-old"),
+            self.clock.monotonic() - 3600.0, plan=self.rollout,
+        )  # fmt: skip
+        self.deployments.setdefault(project, {})[service_id] = deployment
+        return deployment
+
+    def start_run(self, project: str, job: str, body: dict[str, Any]) -> SimRun:
+        run_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        run = SimRun(
+            run_id, project, job, body, self.clock.monotonic(), self.clock.wall(),
+            self.run_plans.get(job, self.run_plan),
+        )  # fmt: skip
+        self.runs.append(run)
+        return run
+
+    def find_run(self, project: str, job: str, run_id: str) -> SimRun | None:
+        for run in self.runs:
+            if run.id == run_id and run.project == project and run.job == job:
+                return run
+        return None
 
     def new_build_id(self) -> str:
         taken = {b.id for b in self.builds}

@@ -274,8 +274,10 @@ def finish(step: StepReport) -> int:
         result = f"{len(step.builds)} builds: " + ", ".join(
             f"{n} {what}" for what, n in counts.items()
         )
+    elif only and only.build and not (step.deployments or step.job_run):
+        result = only.build.status or ""
     else:
-        result = (only.build.status or "") if only and only.build else step.outcome.value
+        result = step.outcome.value
     code = step.outcome.exit_code
     if RunnerFiles.problem is not None and code == 0:
         code = Outcome.ERROR.exit_code  # the outputs a later step reads may be missing

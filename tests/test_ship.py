@@ -1,0 +1,214 @@
+"""deploy-services and run-job through the whole action as the runner runs it (in process,
+virtual time, the simulator): every request and body, the outputs, failures and cancels."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from jsonschema import Draft7Validator
+
+from conftest import ROOT, Runner
+from nfsim import Simulator
+from nfsim.deploys import RunPlan
+
+GITHUB_SHA = "ffac537e6cbbf934b08745a378932722df287a53"
+DEPLOY_SCHEMAS = json.loads(
+    (ROOT / "devtools/nfsim/schemas/northflank-deploy-schemas.json").read_text()
+)
+SERVICE_BUILD = {"job_id": "", "service_id": "demo-service", "branch": "main"}
+SECRET = "postgres://app:hunter2-9f3a@db/app"
+
+
+def result_of(outputs: dict[str, str]) -> dict[str, Any]:
+    value = json.loads(outputs["result"])
+    assert isinstance(value, dict)
+    return value
+
+
+def routes(sim: Simulator) -> list[str]:
+    return [r.route for r in sim.requests]
+
+
+def test_build_deploy_to_two_services_and_run_a_job_pinned_to_the_build(
+    run: Runner, sim: Simulator
+) -> None:
+    result = run(
+        **SERVICE_BUILD,
+        deploy_services="demo-web, demo-worker",
+        run_job="demo-migrate",
+        run_job_environment=f"DATABASE_URL={SECRET}\nMODE=up",
+    )
+    assert result.exit_code == 0, result.text
+    build = sim.world.builds[0]
+    internal = {"id": "demo-service", "branch": "main", "buildSHA": GITHUB_SHA, "buildId": build.id}
+    # Each service is read (its instance count), then patched with exactly this body.
+    patches = sim.calls("deploy")
+    assert [p.path.split("/")[-1] for p in patches] == ["demo-web", "demo-worker"]
+    assert [p.body for p in patches] == [
+        {"deployment": {"instances": 2, "internal": internal}},
+        {"deployment": {"instances": 1, "internal": internal}},
+    ]
+    for patch in patches:
+        Draft7Validator(DEPLOY_SCHEMAS["patch-service-deployment"]).validate(patch.body)
+    first_patch = routes(sim).index("deploy")
+    assert routes(sim)[first_patch - 1] == "service_get"
+    # The run: after both rollouts completed, pinned to the build, with its environment.
+    starts = sim.calls("run_start")
+    assert len(starts) == 1 and starts[0].path.endswith("/jobs/demo-migrate/runs")
+    assert starts[0].body == {
+        "runtimeEnvironment": {"DATABASE_URL": SECRET, "MODE": "up"},
+        "deployment": {"internal": internal},
+    }
+    Draft7Validator(DEPLOY_SCHEMAS["start-job-run"]).validate(starts[0].body)
+    assert starts[0].at >= max(p.at for p in patches) + 2.5, "after the rollouts completed"
+    for service in ("demo-web", "demo-worker"):
+        view = sim.world.deployments["demo-project"][service].view(sim.clock)
+        assert view["deployment"]["internal"]["deployedSHA"] == GITHUB_SHA
+    out = result.outputs
+    run_id = sim.world.runs[0].id
+    assert (out["deployed"], out["job-run-id"], out["job-run-status"]) == (
+        "true",
+        run_id,
+        "SUCCESS",
+    )
+    whole = result_of(out)
+    assert whole["success"] is True
+    assert whole["deployments"] == [
+        {"service-id": "demo-web", "status": "COMPLETED", "deployed-sha": GITHUB_SHA},
+        {"service-id": "demo-worker", "status": "COMPLETED", "deployed-sha": GITHUB_SHA},
+    ]
+    assert whole["job-run"] == {"job-id": "demo-migrate", "run-id": run_id, "status": "SUCCESS",
+                                "concluded": True}  # fmt: skip
+    # The run's log in its own group; the secret value never shown.
+    assert any(line.startswith("##[group]Northflank job run") for line in result.log)
+    assert "  | migration 1/3 applied" in result.log
+    assert SECRET in result.secrets and SECRET not in result.text and SECRET not in result.summary
+    assert "Deployment service" in result.summary and "demo-worker" in result.summary
+    assert "build, deploy and job run succeeded" in result.summary
+    assert result.state.get("job_run") == "", "the run concluded: nothing for the post step"
+
+
+def test_a_failed_rollout_fails_the_step_names_the_service_and_runs_no_job(
+    run: Runner, sim: Simulator
+) -> None:
+    sim.world.rollout_failures.add("demo-worker")
+    result = run(**SERVICE_BUILD, deploy_services="demo-web\ndemo-worker", run_job="demo-migrate")
+    assert result.exit_code == 1, result.text
+    out = result.outputs
+    assert out["deployed"] == "false" and out["job-run-id"] == ""
+    assert sim.calls("run_start") == []
+    errors = result.errors()
+    assert len(errors) == 1 and "'demo-worker'" in errors[0].message
+    assert "FAILED" in errors[0].message
+    deployments = result_of(out)["deployments"]
+    assert [d["status"] for d in deployments] == ["COMPLETED", "FAILED"]
+    assert deployments[1]["deployed-sha"] != GITHUB_SHA
+
+
+def test_a_failed_run_fails_the_step(run: Runner, sim: Simulator) -> None:
+    sim.world.run_plans["demo-migrate"] = RunPlan(duration_s=1.5, outcome="FAILED")
+    result = run(**SERVICE_BUILD, run_job="demo-migrate")
+    assert result.exit_code == 1, result.text
+    assert result.outputs["job-run-status"] == "FAILED" and result.outputs["success"] == "false"
+    errors = result.errors()
+    assert len(errors) == 1 and "demo-migrate" in errors[0].message
+    assert "Last 4 lines of the job run log" in result.summary
+    assert result_of(result.outputs)["job-run"]["concluded"] is True
+
+
+def test_run_job_alone(run: Runner, sim: Simulator) -> None:
+    result = run(job_id="", run_job="demo-migrate")
+    assert result.exit_code == 0, result.text
+    assert routes(sim)[0] == "run_start" and sim.calls("start") == []
+    assert sim.calls("run_start")[0].body == {}, "no build: no deployment is sent"
+    assert result.outputs["job-run-status"] == "SUCCESS" and result.outputs["build-id"] == ""
+    assert result_of(result.outputs)["builds"] == []
+
+
+def test_a_job_building_itself_runs_without_a_deployment(run: Runner, sim: Simulator) -> None:
+    result = run(job_id="demo-migrate", run_job="demo-migrate")
+    assert result.exit_code == 0, result.text
+    assert sim.calls("run_start")[0].body == {}
+    assert sim.calls("run_start")[0].at > sim.calls("start")[0].at
+
+
+def test_a_cancel_during_the_run_aborts_it_once(run: Runner, sim: Simulator) -> None:
+    sim.world.run_plans["demo-migrate"] = RunPlan(duration_s=60.0)
+    result = run(job_id="", run_job="demo-migrate", options={"cancel_after": 2.0})
+    assert result.exit_code == 130, result.text
+    aborts = sim.calls("run_abort")
+    assert len(aborts) == 1 and aborts[0].path.endswith(f"/runs/{sim.world.runs[0].id}")
+    assert sim.world.runs[0].aborted_mono is not None
+    assert result.state.get("job_run") == "", "aborted: nothing for the post step"
+
+
+def test_a_cancel_during_a_rollout_sends_no_delete(run: Runner, sim: Simulator) -> None:
+    sim.world.rollout = sim.world.rollout.__class__(pending_s=1.0, in_progress_s=60.0)
+    for deployment in sim.world.deployments["demo-project"].values():
+        deployment.plan = sim.world.rollout
+    result = run(**SERVICE_BUILD, deploy_services="demo-web", run_job="demo-migrate",
+                 options={"cancel_after": 5.0})  # fmt: skip
+    assert result.exit_code == 130, result.text
+    assert [r for r in sim.requests if r.method == "DELETE"] == []
+    assert sim.calls("run_start") == []
+    assert "'demo-web' was mid-rollout" in result.text
+    assert result.outputs["deployed"] == "false"
+
+
+def test_a_timeout_during_a_rollout_exits_4_and_aborts_nothing(run: Runner, sim: Simulator) -> None:
+    sim.world.deployments["demo-project"]["demo-web"].plan = sim.world.rollout.__class__(
+        pending_s=1.0, in_progress_s=600.0
+    )
+    result = run(**SERVICE_BUILD, deploy_services="demo-web", timeout_seconds="30")
+    assert result.exit_code == 4, result.text
+    assert [r for r in sim.requests if r.method == "DELETE"] == []
+    assert "rollout of service 'demo-web'" in result.errors()[0].message
+    assert "cannot be aborted" in result.errors()[0].message
+
+
+def test_the_post_step_aborts_a_run_the_main_step_left(run: Runner, sim: Simulator) -> None:
+    sim.world.run_plans["demo-migrate"] = RunPlan(duration_s=60.0)
+    left = sim.world.start_run("demo-project", "demo-migrate", {})
+    state = {"job_run": f"demo-migrate|{left.id}", "finished": "true"}
+    post = run(job_id="", run_job="demo-migrate", options={"stage": "post", "state": state})
+    assert post.exit_code == 0
+    assert [r.path.split("/")[-1] for r in sim.calls("run_abort")] == [left.id]
+
+
+def test_dry_run_prints_the_patch_and_the_run_it_would_send(run: Runner, sim: Simulator) -> None:
+    result = run(**SERVICE_BUILD, api_token="", dry_run="true", deploy_services="demo-web",
+                 run_job="demo-migrate", run_job_environment=f"DATABASE_URL={SECRET}")  # fmt: skip
+    assert result.exit_code == 0 and sim.requests == []
+    text = result.text
+    assert "would send PATCH" in text and "/services/deployment/demo-web" in text
+    assert '"instances": "<current>"' in text and '"buildId": "<the build\'s id>"' in text
+    assert "/jobs/demo-migrate/runs" in text and SECRET not in text
+
+
+@pytest.mark.parametrize(
+    ("inputs", "name", "words"),
+    [
+        ({**SERVICE_BUILD, "deploy_services": "demo-web", "wait": "false"}, "wait", "deploy-services"),
+        ({"deploy_services": "demo-web"}, "deploy-services", "job's build"),
+        ({"job_id": "", "service_id": "a,b", "branch": "main", "deploy_services": "demo-web"},
+         "deploy-services", "one build target"),
+        ({"job_id": "", "deploy_services": "demo-web"}, "deploy-services", "needs a service build"),
+        ({**SERVICE_BUILD, "deploy_services": "Demo_Web"}, "deploy-services", "not a Northflank id"),
+        ({"job_id": "a,b", "run_job": "demo-migrate"}, "run-job", "one build target"),
+        ({"run_job": "demo-migrate"}, "run-job", "a job runs its own builds"),
+        ({"run_job": "../x"}, "run-job", "not a Northflank id"),
+        ({"run_job_environment": "A=1"}, "run-job-environment", "run-job"),
+        ({"job_id": "", "run_job": "demo-migrate", "run_job_environment": "BAD KEY=1"},
+         "run-job-environment", "variable name"),
+    ],
+)  # fmt: skip
+def test_input_errors_send_nothing_and_name_the_input(
+    run: Runner, sim: Simulator, inputs: dict[str, str], name: str, words: str
+) -> None:
+    result = run(**inputs)
+    assert result.exit_code == 2 and sim.requests == []
+    errors = [a for a in result.errors() if a.properties.get("title") == f"Invalid input '{name}'"]
+    assert any(words in error.message for error in errors), result.text
+    assert result.outputs["deployed"] == "false" and result.outputs["job-run-id"] == ""

@@ -176,3 +176,24 @@ def test_several_jobs_and_reuse(sim: Simulator) -> None:
     assert data["result"]["builds"][0]["build-id"] == done.id
     assert [r.path.split("/")[-2] for r in sim.calls("start")] == ["job-b"]
     assert "[job-b] Build " in result.stderr and data["build-id"] == ""
+
+
+def test_build_deploy_and_run_a_job(sim: Simulator) -> None:
+    from nfsim.deploys import RolloutPlan, RunPlan
+
+    sim.world.deployments["demo-project"]["demo-web"].plan = RolloutPlan(0.2, 0.3)
+    sim.world.run_plans["demo-migrate"] = RunPlan(duration_s=0.5)
+    args = ["build", "--service-id", "demo-service", "--branch", "main", "--sha", "a" * 40]
+    more = ["--deploy-service", "demo-web", "--run-job", "demo-migrate", "--run-env", "A=1"]
+    result = cli(sim, *args, *more, "--poll-interval-seconds", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["deployed"], data["job-run-status"]) == ("true", "SUCCESS")
+    assert data["result"]["deployments"][0]["deployed-sha"] == "a" * 40
+    assert sim.calls("run_start")[0].body["runtimeEnvironment"] == {"A": "1"}
+
+
+def test_cli_input_errors_name_the_flags(sim: Simulator) -> None:
+    result = cli(sim, "build", "--job-id", "demo-job", "--deploy-service", "demo-web")
+    assert result.returncode == 2 and sim.requests == []
+    assert "--deploy-service:" in result.stderr

@@ -212,3 +212,26 @@ def test_input_errors_send_nothing_and_name_the_input(
     errors = [a for a in result.errors() if a.properties.get("title") == f"Invalid input '{name}'"]
     assert any(words in error.message for error in errors), result.text
     assert result.outputs["deployed"] == "false" and result.outputs["job-run-id"] == ""
+
+
+def test_the_real_process_deploys_runs_and_a_sigint_aborts_the_run(
+    run_process: Runner, live_sim: Simulator
+) -> None:
+    # Runner contract: the real process over HTTP (PATCH, job runs, the run's log socket),
+    # a real SIGINT while the run goes on: one DELETE of the run, outputs written, exit 130.
+    from nfsim.deploys import RolloutPlan
+
+    fast = RolloutPlan(pending_s=0.2, in_progress_s=0.4)
+    for deployment in live_sim.world.deployments["demo-project"].values():
+        deployment.plan = fast
+    live_sim.world.run_plans["demo-migrate"] = RunPlan(duration_s=60.0)
+    result = run_process(**SERVICE_BUILD, deploy_services="demo-web", run_job="demo-migrate",
+                         options={"cancel_after": 4.0})  # fmt: skip
+    assert (result.exit_code, result.conclusion) == (130, "cancelled"), result.text
+    assert result.outputs["deployed"] == "true"
+    run_id = live_sim.world.runs[0].id
+    assert result.outputs["job-run-id"] == run_id
+    assert [r.path.split("/")[-1] for r in live_sim.calls("run_abort")] == [run_id]
+    tails = [r.path for r in live_sim.requests if r.route == "logs_tail"]
+    assert any(path.endswith("/jobs/demo-migrate/logs") for path in tails), "the run's socket"
+    assert "Traceback" not in result.text

@@ -52,6 +52,9 @@ EXAMPLES = """examples:
   export NORTHFLANK_API_TOKEN=...        # from your CI's secret store
   northflank-build build --project-id my-project --job-id my-job --sha "$CI_COMMIT_SHA"
   northflank-build build --project-id my-project --service-id web --branch main --json
+  northflank-build build --project-id my-project --job-id api --job-id worker --sha "$SHA" --reuse succeeded
+  northflank-build build --project-id my-project --service-id web --branch main \
+      --deploy-service web-prod --run-job migrate --run-env MODE=up
   northflank-build create-service --project-id my-project --spec .northflank/build-service.yaml
   northflank-build abort --project-id my-project --job-id my-job joyous-view-6290
 
@@ -213,6 +216,17 @@ def _build_flags(parser: argparse.ArgumentParser, *, spec: bool) -> None:
             "--build-id", default="", help="wait on this existing build instead of starting one"
         )
         parser.add_argument(
+            "--deploy-service",
+            action="append",
+            default=[],
+            metavar="ID",
+            help="deployment service to point at the built service; repeatable",
+        )
+        parser.add_argument("--run-job", default="", help="a job to run once the build succeeded")
+        parser.add_argument(
+            "--run-env", action="append", default=[], metavar="KEY=VALUE", help="for --run-job"
+        )
+        parser.add_argument(
             "--reuse",
             choices=["never", "succeeded", "any"],
             default="never",
@@ -313,6 +327,9 @@ def _inputs(args: argparse.Namespace, token: str) -> dict[str, str]:
             "dry-run": "true" if args.dry_run else "false",
             "build-id": getattr(args, "build_id", ""),
             "reuse": getattr(args, "reuse", "never"),
+            "deploy-services": _ids(getattr(args, "deploy_service", [])),
+            "run-job": getattr(args, "run_job", ""),
+            "run-job-environment": "\n".join(getattr(args, "run_env", [])),
         }
     )
     return values

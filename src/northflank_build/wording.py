@@ -65,7 +65,15 @@ _INPUT_NAME = re.compile(
 def _flag(name: str) -> str:
     if name == "api-token":
         return "$NORTHFLANK_API_TOKEN"
-    return "--" + {"service-spec": "spec"}.get(name, name)
+    renamed = {
+        "service-spec": "spec",
+        "deploy-services": "deploy-service",
+        "run-job-environment": "run-env",
+        "build-arguments": "build-arg",
+        "build-files": "build-file",
+        "docker-secret-mounts": "secret-mount",
+    }
+    return "--" + renamed.get(name, name)
 
 
 def _cli_setting(name: str, value: str) -> str:

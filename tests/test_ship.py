@@ -235,3 +235,11 @@ def test_the_real_process_deploys_runs_and_a_sigint_aborts_the_run(
     tails = [r.path for r in live_sim.requests if r.route == "logs_tail"]
     assert any(path.endswith("/jobs/demo-migrate/logs") for path in tails), "the run's socket"
     assert "Traceback" not in result.text
+
+
+def test_team_routes_for_the_deploy_and_the_run(run: Runner, sim: Simulator) -> None:
+    result = run(**SERVICE_BUILD, team_id="demo-team", deploy_services="demo-web",
+                 run_job="demo-migrate")  # fmt: skip
+    assert result.exit_code == 0, result.text
+    shipped = [r for r in sim.requests if r.route in ("deploy", "service_get", "run_start")]
+    assert shipped and all(r.path.startswith("/v1/teams/demo-team/projects/") for r in shipped)

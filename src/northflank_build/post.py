@@ -17,6 +17,7 @@ import math
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import github_action_utils as gha
@@ -28,6 +29,7 @@ from northflank_build.api.errors import NorthflankError
 from northflank_build.api.retry import RetryPolicy
 from northflank_build.api.routes import BUILD_ID_PATTERN, BuildTarget
 from northflank_build.engine.run import connect
+from northflank_build.engine.waiting import Snapshot
 from northflank_build.github import commands as runner
 from northflank_build.inputs.config import parse_inputs
 from northflank_build.inputs.fields import ID_PATTERN, MAX_TARGETS
@@ -98,17 +100,11 @@ def main(*, transport: httpx.BaseTransport | None = None, clock: Clock | None = 
 
 def _abort_run_if_running(client: NorthflankClient, job_id: str, run_id: str) -> None:
     try:
-        try:
-            run = client.runs.get(job_id, run_id)
-        except NorthflankError as exc:
-            runner.say(f"Cannot read run {run_id} ({exc.message}); aborting it anyway.")
-        else:
-            if run.finished:
-                runner.say(f"Run {run_id} has concluded ({run.status}); nothing to abort.")
-                return
-            runner.say(f"The main step ended while run {run_id} was {run.status}; aborting it.")
-        client.runs.abort(job_id, run_id, timeout=10.0)
-        runner.say(f"Aborted run {run_id} of job {job_id!r}.")
+        _abort_if_running(
+            f"run {run_id}",
+            lambda: client.runs.get(job_id, run_id),
+            lambda: client.runs.abort(job_id, run_id, timeout=10.0),
+        )
     except NorthflankError as exc:
         runner.warning(
             f"Could not abort run {run_id}: {describe(exc, ACTION).explain()}",
@@ -135,7 +131,11 @@ def _abort_saved(client: NorthflankClient, fallback: BuildTarget | None, one: Sa
             build_id = _find_unanswered_start(client, target, rest)
             if not build_id:
                 return
-        _abort_if_running(client, target, build_id)
+        _abort_if_running(
+            f"build {build_id}",
+            lambda: client.get_build(target, build_id),
+            lambda: client.abort_build(target, build_id, timeout=10.0),
+        )
     except NorthflankError as exc:
         runner.warning(
             f"Could not abort build {build_id or '(unknown)'}: {describe(exc, ACTION).explain()}",
@@ -163,18 +163,22 @@ def _find_unanswered_start(client: NorthflankClient, target: BuildTarget, saved:
     return found.id
 
 
-def _abort_if_running(client: NorthflankClient, target: BuildTarget, build_id: str) -> None:
+def _abort_if_running(what: str, read: Callable[[], Snapshot], abort: Callable[[], None]) -> None:
+    """Abort ``what`` (a build, a job run) unless it has concluded; when its status cannot
+    be read, abort it anyway (aborting a concluded one is harmless)."""
     try:
-        build = client.get_build(target, build_id)
+        seen = read()
     except NorthflankError as exc:
-        runner.say(f"Cannot read build {build_id} ({exc.message}); aborting it anyway.")
+        runner.say(f"Cannot read {what} ({exc.message}); aborting it anyway.")
     else:
-        if build.finished:
-            runner.say(f"Build {build_id} has concluded ({build.status}); nothing to abort.")
+        if seen.finished:
+            runner.say(
+                f"{what[:1].upper()}{what[1:]} has concluded ({seen.status}); nothing to abort."
+            )
             return
-        runner.say(f"The main step ended while build {build_id} was {build.status}; aborting it.")
-    client.abort_build(target, build_id, timeout=10.0)
-    runner.say(f"Aborted build {build_id}.")
+        runner.say(f"The main step ended while {what} was {seen.status}; aborting it.")
+    abort()
+    runner.say(f"Aborted {what}.")
 
 
 def run() -> None:

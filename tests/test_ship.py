@@ -243,3 +243,26 @@ def test_team_routes_for_the_deploy_and_the_run(run: Runner, sim: Simulator) -> 
     assert result.exit_code == 0, result.text
     shipped = [r for r in sim.requests if r.route in ("deploy", "service_get", "run_start")]
     assert shipped and all(r.path.startswith("/v1/teams/demo-team/projects/") for r in shipped)
+
+
+def test_a_reused_build_is_deployed_without_a_new_build(run: Runner, sim: Simulator) -> None:
+    done = sim.world.add_build("demo-project", "service", "demo-service", GITHUB_SHA,
+                               started_ago_s=120)  # fmt: skip
+    result = run(**SERVICE_BUILD, reuse="succeeded", deploy_services="demo-web")
+    assert result.exit_code == 0, result.text
+    assert sim.calls("start") == []
+    internal = sim.calls("deploy")[0].body["deployment"]["internal"]
+    assert (internal["buildId"], internal["buildSHA"]) == (done.id, GITHUB_SHA)
+    assert (result.outputs["reused"], result.outputs["deployed"]) == ("true", "true")
+
+
+def test_build_id_of_a_running_build_is_awaited_then_deployed(run: Runner, sim: Simulator) -> None:
+    other = "0123456789abcdef0123456789abcdef01234567"
+    running = sim.world.add_build("demo-project", "service", "demo-service", other,
+                                  started_ago_s=0.1)  # fmt: skip
+    result = run(job_id="", service_id="demo-service", build_id=running.id,
+                 deploy_services="demo-web")  # fmt: skip
+    assert result.exit_code == 0, result.text
+    patch = sim.calls("deploy")[0]
+    assert patch.at >= running.created_mono + running.plan.duration, "after it concluded"
+    assert patch.body["deployment"]["internal"]["buildSHA"] == other

@@ -266,3 +266,24 @@ def test_build_id_of_a_running_build_is_awaited_then_deployed(run: Runner, sim: 
     patch = sim.calls("deploy")[0]
     assert patch.at >= running.created_mono + running.plan.duration, "after it concluded"
     assert patch.body["deployment"]["internal"]["buildSHA"] == other
+
+
+def test_a_cancel_right_after_the_build_succeeded_is_not_a_success(
+    run: Runner, sim: Simulator, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The signal lands after the build's last read returned, before the first deploy
+    # request: nothing is deployed or run, and the step must not end as a success.
+    from northflank_build.github.events import TargetLog
+
+    shown = TargetLog.status
+
+    def status(self: TargetLog, snapshot: Any, elapsed: float) -> None:
+        shown(self, snapshot, elapsed)
+        if snapshot.finished:
+            clock.cancel.event.set()  # as the handler does outside a request
+
+    monkeypatch.setattr(TargetLog, "status", status)
+    result = run(**SERVICE_BUILD, deploy_services="demo-web", run_job="demo-migrate")
+    assert result.exit_code == 130, result.text
+    assert sim.calls("deploy") == [] and sim.calls("run_start") == []
+    assert result.outputs["deployed"] == "false"

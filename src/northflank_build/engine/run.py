@@ -32,8 +32,10 @@ from northflank_build.engine.follow import Followed, Watch, abort, follow_all
 from northflank_build.engine.report import (
     BuildFailed,
     BuildReport,
+    DeploymentReport,
     Failure,
     InternalError,
+    JobRunReport,
     Outcome,
     StartUnknown,
     StepReport,
@@ -177,10 +179,16 @@ def _ship(
     builds: tuple[BuildReport, ...],
 ) -> Shipped:
     """deploy-services and run-job, once every build has succeeded (or with no build)."""
-    if not (config.deploy_services or config.run_job) or cancel.cancelled:
+    if not (config.deploy_services or config.run_job):
         return Shipped()
     if builds and step_outcome(b.outcome for b in builds) is not Outcome.SUCCEEDED:
         return Shipped()
+    if cancel.cancelled:  # after the builds succeeded: what was asked did not happen
+        deployments = tuple(
+            DeploymentReport(service_id, Outcome.CANCELLED) for service_id in config.deploy_services
+        )
+        run = JobRunReport(config.run_job, Outcome.CANCELLED) if config.run_job else None
+        return Shipped(deployments, run)
     build = builds[0].build if builds else None
     target = builds[0].target if builds else None
     build_service = target.id if target is not None and target.kind == "service" else None

@@ -2,7 +2,8 @@
 
 Starts the Northflank API simulator on loopback, runs the action's entrypoint with the
 runner's INPUT_* variables and file-command files (devtools/runneremu), shows the step log
-as it happens, then the outputs and the job summary, for a successful and a failing build.
+as it happens, then the outputs and the job summary, for a successful and a failing build,
+and a service build deployed to two services followed by a job run.
 """
 
 from __future__ import annotations
@@ -78,10 +79,19 @@ def main() -> int:
             BuildPlan(phases=(("PENDING", 1), ("BUILDING", 2)), outcome="FAILURE"),
             {},
         )
+        shipped = show(
+            "Shipped: build a service, deploy it, run a migration job",
+            sim,
+            BuildPlan(phases=(("PENDING", 1), ("BUILDING", 2))),
+            {"job-id": "", "service-id": "demo-service", "branch": "main",
+             "deploy-services": "demo-web\ndemo-worker", "run-job": "demo-migrate",
+             "run-job-environment": "MIGRATION_MODE=up"},
+        )  # fmt: skip
     print(
-        f"\nSummaries written to {OUT}/. Exit codes: success run {ok}, failing run {failed} (expected 0 and 1)."
+        f"\nSummaries written to {OUT}/. Exit codes: success run {ok}, failing run {failed}, "
+        f"shipped run {shipped} (expected 0, 1 and 0)."
     )
-    return 0 if (ok, failed) == (0, 1) else 1
+    return 0 if (ok, failed, shipped) == (0, 1, 0) else 1
 
 
 if __name__ == "__main__":

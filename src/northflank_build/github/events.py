@@ -276,6 +276,13 @@ def finish(step: StepReport) -> int:
         )
     elif only and only.build and not (step.deployments or step.job_run):
         result = only.build.status or ""
+    elif step.deployments or step.job_run:
+        parts = [f"build {only.build.status}"] if only and only.build else []
+        deployed = sum(d.outcome is Outcome.SUCCEEDED for d in step.deployments)
+        parts += [f"{deployed} of {len(step.deployments)} deployed"] if step.deployments else []
+        run = step.job_run
+        parts += [f"job run {run.status or run.outcome.value}"] if run else []
+        result = ", ".join(parts)
     else:
         result = step.outcome.value
     code = step.outcome.exit_code

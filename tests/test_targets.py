@@ -132,9 +132,11 @@ def test_build_id_of_a_concluded_build_reports_it_without_waiting(
     failed = seed(sim, OTHER_SHA, ago=60, plan=FAILING)
     result = run(build_id=failed)
     assert result.exit_code == 1
-    assert [r.route for r in sim.requests] == ["get"]
+    assert [r.route for r in sim.requests] == ["get", "logs_tail"], "no forecast, no wait"
     assert result.outputs["status"] == "FAILURE" and result.outputs["reused"] == "true"
     assert result.errors()[0].properties.get("title")
+    assert "  | ==> failure" in result.log, "its log is shown"
+    assert "Last 4 lines of the build log" in result.summary
 
 
 # -- several targets -------------------------------------------------------------------------

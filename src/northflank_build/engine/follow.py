@@ -192,7 +192,8 @@ def follow_all(
 def _schedule(watch: Watch[S], poll_interval_s: float, pacing: Callable[[], float]) -> PollSchedule:
     # A forecast is worth one request, but not while the shared budget is short.
     op = watch.op
-    forecast = op.forecast() if pacing() <= 0 else None
+    concluded = watch.first.finished  # a build given by id may have: nothing to forecast
+    forecast = op.forecast() if pacing() <= 0 and not concluded else None
     schedule = PollSchedule(poll_interval_s, forecast)
     if schedule.window is not None and forecast is not None:
         lo, hi = schedule.window

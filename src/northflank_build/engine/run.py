@@ -244,9 +244,12 @@ def _begin(
             f"(reuse: {config.reuse}); starting one."
         )
         return _start(config, client, clock, cancel, events, index, target)
-    events.reused(index, target, found, given=config.build_id is not None)
+    given = config.build_id is not None
+    events.reused(index, target, found, given=given)
     outcome: Outcome | None
-    if found.finished:
+    if given and config.wait:
+        outcome = None  # followed even when it has concluded: its log is shown
+    elif found.finished:
         outcome = Outcome.SUCCEEDED if found.succeeded else Outcome.FAILED
     else:
         outcome = None if config.wait else Outcome.STARTED

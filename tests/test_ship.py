@@ -287,3 +287,30 @@ def test_a_cancel_right_after_the_build_succeeded_is_not_a_success(
     assert result.exit_code == 130, result.text
     assert sim.calls("deploy") == [] and sim.calls("run_start") == []
     assert result.outputs["deployed"] == "false"
+
+
+def test_a_run_start_whose_answer_is_lost_is_found_and_never_resent(
+    run: Runner, sim: Simulator
+) -> None:
+    from nfsim import Fault
+
+    sim.add_fault(Fault(route="run_start", action="drop_after"))
+    result = run(job_id="", run_job="demo-migrate")
+    assert result.exit_code == 0, result.text
+    assert len(sim.calls("run_start")) == 1 and len(sim.world.runs) == 1
+    assert result.outputs["job-run-id"] == sim.world.runs[0].id
+    assert "run_list" in routes(sim)
+
+
+def test_a_run_start_answered_502_after_it_ran_is_not_resent(run: Runner, sim: Simulator) -> None:
+    # A 5xx is ambiguous: the run is looked for; a run that cannot be placed in time (no
+    # such run) ends the step with exit 3, and nothing is sent again.
+    from nfsim import Fault
+
+    sim.add_fault(Fault(route="run_start", status=502, times=1))
+    result = run(job_id="", run_job="demo-migrate")
+    assert result.exit_code == 3, result.text
+    assert len(sim.calls("run_start")) == 1 and sim.world.runs == []
+    error = result.errors()[0]
+    assert error.properties["title"] == "Northflank may have done what was asked"
+    assert "start a run of job 'demo-migrate'" in error.message

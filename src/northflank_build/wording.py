@@ -206,7 +206,11 @@ def _api(error: NorthflankError, words: Vocabulary) -> Worded:
     if isinstance(error, DeadlineReached):
         return Worded("Timed out", f"{words.name('timeout-seconds')} ran out: {error.message}")
     if isinstance(error, CreateOutcomeUnknown):
-        return Worded("Northflank may have started a build", error.message)
+        return Worded(
+            "Northflank may have done what was asked",
+            error.message,
+            "Look on Northflank (the job's runs, the project's services) before trying again.",
+        )
     assert isinstance(error, ApiError)
     said = f" Northflank said: {error.said}" if error.said else ""
     ref = f" (error id {error.error_id})" if error.error_id else ""

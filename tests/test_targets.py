@@ -284,3 +284,27 @@ def test_build_id_with_the_default_sha_is_not_a_clash(run: Runner, sim: Simulato
     result = run(build_id=done, sha=GITHUB_SHA)  # the value action.yml's default gives
     assert result.exit_code == 0, result.text
     assert result.outputs["sha"] == OTHER_SHA, "the build's own commit"
+
+
+def test_a_missing_job_among_three_fails_the_step_and_the_others_still_build(
+    run: Runner, sim: Simulator
+) -> None:
+    jobs(sim, "job-a", "job-c")
+    result = run(job_id="job-a,job-missing,job-c")
+    assert result.exit_code == 3, result.text
+    entries = result_of(result.outputs)["builds"]
+    assert [e["target-id"] for e in entries] == ["job-a", "job-missing", "job-c"]
+    assert [e["status"] for e in entries] == ["SUCCESS", "", "SUCCESS"]
+    assert entries[1]["build-id"] == "" and entries[1]["success"] is False
+    errors = result.errors()
+    assert len(errors) == 1 and "job-missing" in errors[0].message
+
+
+def test_several_targets_without_waiting(run: Runner, sim: Simulator) -> None:
+    names = jobs(sim, "job-a", "job-b")
+    result = run(job_id=names, wait="false")
+    assert result.exit_code == 0, result.text
+    assert len(sim.calls("start")) == 2 and sim.calls("get") == []
+    entries = result_of(result.outputs)["builds"]
+    assert all(e["build-id"] and e["concluded"] is False for e in entries)
+    assert result.outputs["success"] == "false", "not waited for: not known to have succeeded"

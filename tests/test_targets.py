@@ -308,3 +308,22 @@ def test_several_targets_without_waiting(run: Runner, sim: Simulator) -> None:
     entries = result_of(result.outputs)["builds"]
     assert all(e["build-id"] and e["concluded"] is False for e in entries)
     assert result.outputs["success"] == "false", "not waited for: not known to have succeeded"
+
+
+def test_the_aborts_of_several_builds_go_out_together(
+    run_process: Runner, live_sim: Simulator
+) -> None:
+    # Runner contract: each DELETE is answered 2 s late; sent one after another, the third
+    # would leave 4 s after the cancel, and a slower server would push it past the runner's
+    # kill. All three must reach Northflank within a moment of the cancel.
+    from nfsim import Fault
+
+    names = jobs(live_sim, "job-a", "job-b", "job-c")
+    live_sim.set_plan(BuildPlan(phases=(("PENDING", 0.5), ("BUILDING", 60.0))))
+    live_sim.add_fault(Fault(route="abort", action="delay", seconds=2.0, times=3))
+    result = run_process(job_id=names, options={"cancel_after": 3.0})
+    assert result.exit_code == 130, result.text
+    received = sorted(r.at for r in live_sim.calls("abort"))
+    assert len(received) == 3
+    assert received[-1] - received[0] < 1.0, received
+    assert result.text.count("Aborted build") == 3

@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from .deploys import RolloutPlan, RunPlan
 from .server import Fault, Simulator
 from .state import BuildPlan, DurationMix
 
@@ -48,6 +49,18 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="this many earlier successful builds of demo-job (durations from the mix)",
     )
+    parser.add_argument(
+        "--rollout-seconds",
+        type=float,
+        default=2.0,
+        help="how long a deployment service's rollout stays IN_PROGRESS (after 0.5 s PENDING)",
+    )
+    parser.add_argument(
+        "--fail-rollout", action="append", default=[], metavar="SERVICE",
+        help="rollouts of this deployment service end FAILED (demo-web, demo-worker)",
+    )  # fmt: skip
+    parser.add_argument("--run-seconds", type=float, default=2.0, help="how long a job run lasts")
+    parser.add_argument("--run-outcome", default="SUCCESS", help="SUCCESS or FAILED")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     sim = Simulator(
@@ -64,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     sim.world.add_history(
         "demo-project", "job", "demo-job", [mix.draw(sim.world.rng) for _ in range(args.history)]
     )
+    rollout = RolloutPlan(pending_s=0.5, in_progress_s=args.rollout_seconds)
+    for deployment in sim.world.deployments["demo-project"].values():
+        deployment.plan = rollout
+    sim.world.rollout, sim.world.rollout_failures = rollout, set(args.fail_rollout)
+    sim.world.run_plan = RunPlan(duration_s=args.run_seconds, outcome=args.run_outcome)
     for spec in args.fault:
         sim.add_fault(Fault(**json.loads(spec)))
     sim.start()

@@ -573,6 +573,9 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                     return
                 if not self._valid(DEPLOY_SCHEMAS["patch-service-deployment"], body, headers):
                     return
+                # Stricter than documented (reference, open question 4): a buildId must be a
+                # build of internal.id with that buildSHA, so a client sending the wrong
+                # build is caught here.
                 internal = body.get("deployment", {}).get("internal") or {}
                 build = world.find(project, internal.get("id", ""), internal.get("buildId", ""))
                 if internal.get("buildId") and (

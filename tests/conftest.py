@@ -105,3 +105,9 @@ def run_process(live_sim: Simulator, tmp_path: Path) -> Runner:
         )  # fmt: skip
 
     return runner
+
+
+def invalid_input_errors(result: StepResult, name: str) -> list[str]:
+    """The messages of the step's annotations for the input ``name``."""
+    title = f"Invalid input '{name}'"
+    return [a.message for a in result.errors() if a.properties.get("title") == title]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from conftest import ROOT, Runner
+from conftest import ROOT, Runner, invalid_input_errors
 from nfsim import Simulator
 from nfsim.deploys import RunPlan
 
@@ -209,8 +209,7 @@ def test_input_errors_send_nothing_and_name_the_input(
 ) -> None:
     result = run(**inputs)
     assert result.exit_code == 2 and sim.requests == []
-    errors = [a for a in result.errors() if a.properties.get("title") == f"Invalid input '{name}'"]
-    assert any(words in error.message for error in errors), result.text
+    assert any(words in message for message in invalid_input_errors(result, name)), result.text
     assert result.outputs["deployed"] == "false" and result.outputs["job-run-id"] == ""
 
 

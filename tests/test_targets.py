@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import QUICK, Runner
+from conftest import QUICK, Runner, invalid_input_errors
 from nfsim import BuildPlan, Simulator
 
 GITHUB_SHA = "ffac537e6cbbf934b08745a378932722df287a53"
@@ -268,8 +268,7 @@ def test_input_errors_send_nothing_and_name_the_input(
 ) -> None:
     result = run(**inputs)
     assert result.exit_code == 2 and sim.requests == []
-    errors = [a for a in result.errors() if a.properties.get("title") == f"Invalid input '{name}'"]
-    assert any(words in error.message for error in errors), result.text
+    assert any(words in message for message in invalid_input_errors(result, name)), result.text
     assert result_of(result.outputs) == {
         "success": False,
         "builds": [],

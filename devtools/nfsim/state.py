@@ -256,22 +256,10 @@ class World:
     def start(
         self, project: str, team: str | None, kind: str, resource: str, body: dict[str, Any]
     ) -> SimBuild:
-        build = SimBuild(
-            id=self.new_build_id(),
-            project=project,
-            team=team,
-            kind=kind,
-            resource=resource,
-            sha=body.get("sha") or head_sha(resource),
-            branch=body.get("branch") or self.plan.branch,
-            pull_request_id=body.get("pullRequestId"),
-            created_wall=self.clock.wall(),
-            created_mono=self.clock.monotonic(),
-            plan=self.plan_for(resource),
-            body=body,
-        )
-        self.builds.append(build)
-        return build
+        return self._new_build(
+            project, team, kind, resource, body.get("sha") or head_sha(resource), body,
+            branch=body.get("branch"), pull_request_id=body.get("pullRequestId"),
+        )  # fmt: skip
 
     def add_build(
         self,
@@ -285,19 +273,37 @@ class World:
     ) -> SimBuild:
         """A build started elsewhere (Northflank's own CI, another workflow) ``started_ago_s``
         seconds ago: concluded by now or still running, as its plan says."""
-        wall, mono = self.clock.wall(), self.clock.monotonic()
+        return self._new_build(
+            project, None, kind, resource, sha, {"sha": sha}, ago=started_ago_s, plan=plan
+        )
+
+    def _new_build(
+        self,
+        project: str,
+        team: str | None,
+        kind: str,
+        resource: str,
+        sha: str,
+        body: dict[str, Any],
+        *,
+        branch: str | None = None,
+        pull_request_id: int | str | None = None,
+        ago: float = 0.0,
+        plan: BuildPlan | None = None,
+    ) -> SimBuild:
         build = SimBuild(
             id=self.new_build_id(),
             project=project,
-            team=None,
+            team=team,
             kind=kind,
             resource=resource,
             sha=sha,
-            branch=self.plan.branch,
-            created_wall=wall - started_ago_s,
-            created_mono=mono - started_ago_s,
+            branch=branch or self.plan.branch,
+            pull_request_id=pull_request_id,
+            created_wall=self.clock.wall() - ago,
+            created_mono=self.clock.monotonic() - ago,
             plan=plan or self.plan_for(resource),
-            body={"sha": sha},
+            body=body,
         )
         self.builds.append(build)
         return build

@@ -326,3 +326,17 @@ def test_the_aborts_of_several_builds_go_out_together(
     assert len(received) == 3
     assert received[-1] - received[0] < 1.0, received
     assert result.text.count("Aborted build") == 3
+
+
+def test_on_a_pull_request_the_default_sha_is_its_head_and_not_a_clash(
+    run: Runner, sim: Simulator
+) -> None:
+    head = "0123456789abcdef0123456789abcdef0123abcd"
+    done = seed(sim, OTHER_SHA, ago=60, plan=QUICK)
+    event = {"pull_request": {"head": {"sha": head}}}
+    result = run(build_id=done, sha=None, options={"event": event})  # action.yml's default
+    assert result.exit_code == 0, result.text
+    # The merge commit (GITHUB_SHA) written as sha: on a pull request, that is a given sha.
+    clash = run(build_id=done, sha=GITHUB_SHA, options={"event": event})
+    assert clash.exit_code == 2
+    assert any("build-id" in m for m in invalid_input_errors(clash, "sha")), clash.text

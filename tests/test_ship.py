@@ -313,3 +313,18 @@ def test_a_run_start_answered_502_after_it_ran_is_not_resent(run: Runner, sim: S
     error = result.errors()[0]
     assert error.properties["title"] == "Northflank may have done what was asked"
     assert "start a run of job 'demo-migrate'" in error.message
+
+
+@pytest.mark.parametrize("instances", [-1, "two", None, 10**9])
+def test_an_unreadable_instance_count_sends_no_patch(
+    run: Runner, sim: Simulator, instances: Any
+) -> None:
+    # Untrusted answers: the count goes back to Northflank in the PATCH, so a count that
+    # makes no sense (or none) stops the deploy of that service before anything is sent.
+    deployment = sim.world.deployments["demo-project"]["demo-web"]
+    deployment.instances = instances
+    result = run(**SERVICE_BUILD, deploy_services="demo-web", run_job="demo-migrate")
+    assert result.exit_code == 3, result.text
+    assert sim.calls("deploy") == [] and sim.calls("run_start") == []
+    assert "demo-web" in result.errors()[0].message
+    assert result.outputs["deployed"] == "false" and "Traceback" not in result.text

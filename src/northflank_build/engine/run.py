@@ -1,7 +1,8 @@
 """One step's run: (create the build service,) start a build of each target or find one
 (build-id, reuse), follow them together to their end (engine/follow.py), and return what was
-learned as one report, assembled once from what each phase returned. Shared by the action and the CLI; it tells a front end what
-happens through ``Events`` and never touches GitHub or the environment.
+learned as one report, assembled once from what each phase returned. Shared by the action
+and the CLI; it tells a front end what happens through ``Events`` and never touches GitHub
+or the environment.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from northflank_build.api.services import EnsuredService
 from northflank_build.api.wire import printable
 from northflank_build.engine.build import ABORT_TIMEOUT_S, BuildOperation
 from northflank_build.engine.cancel import CancelScope
+from northflank_build.engine.context import StepContext
 from northflank_build.engine.events import Events
-from northflank_build.engine.follow import Followed, Watch, abort, follow_all
+from northflank_build.engine.follow import Followed, Watch, abort
 from northflank_build.engine.report import (
     BuildFailed,
     BuildReport,
@@ -105,37 +107,32 @@ def run_build(
     Never raises: a bug of ours after builds started still aborts those that are ours
     (when abort-on-cancel) and keeps what the phases before it returned.
     """
+    ctx = StepContext(config, client, clock, cancel, events, open_tail)
     service: EnsuredService | None = None
     starts: list[Started] = []
     followed: dict[int, Followed[Build]] = {}
     try:
-        service, ended = _ensure_service(config, client, cancel, events)
+        service, ended = _ensure_service(ctx)
         if ended is not None:
-            return _step(config, service, (), ended[0], ended[1])
+            return _step(service, (), ended[0], ended[1])
         targets = config.targets
         if not targets:
-            shipped = _ship(config, client, clock, cancel, events, open_tail, ())
-            return _step(config, service, (), shipped=shipped)
+            return _step(service, (), shipped=_ship(ctx, ()))
         for index, target in enumerate(targets):
             if cancel.cancelled:  # nothing more goes out after a cancel
                 starts.append(Started(target, outcome=Outcome.CANCELLED))
                 continue
-            starts.append(_begin(config, client, clock, cancel, events, index, target))
+            starts.append(_begin(ctx, index, target))
         waiting = [i for i, s in enumerate(starts) if s.outcome is None and s.build is not None]
         if waiting:
-            followed = _follow(config, client, clock, cancel, events, open_tail, starts, waiting)
+            followed = _follow(ctx, starts, waiting)
         # After the aborts: a start cut short by the cancel may have made a build; one look.
-        starts = [
-            _after_cancelled_start(config, client, events, s) if s.look_again else s for s in starts
-        ]
+        starts = [_after_cancelled_start(ctx, s) if s.look_again else s for s in starts]
         builds = tuple(_report(config, s, followed.get(i)) for i, s in enumerate(starts))
-        shipped = _ship(config, client, clock, cancel, events, open_tail, builds)
-        return _step(config, service, builds, shipped=shipped)
+        return _step(service, builds, shipped=_ship(ctx, builds))
     except Exception as exc:  # a bug of ours, or an answer nothing foresaw
-        builds = tuple(
-            _after_bug(config, client, events, s, followed.get(i)) for i, s in enumerate(starts)
-        )
-        return _step(config, service, builds, Outcome.ERROR, internal_error(exc))
+        builds = tuple(_after_bug(ctx, s, followed.get(i)) for i, s in enumerate(starts))
+        return _step(service, builds, Outcome.ERROR, internal_error(exc))
 
 
 def internal_error(exc: BaseException) -> InternalError:
@@ -147,7 +144,6 @@ def _ended_by(exc: NorthflankError) -> Outcome:
 
 
 def _step(
-    config: ActionConfig,
     service: EnsuredService | None,
     builds: tuple[BuildReport, ...],
     outcome: Outcome | None = None,
@@ -169,21 +165,14 @@ def _step(
     )
 
 
-def _ship(
-    config: ActionConfig,
-    client: NorthflankClient,
-    clock: Clock,
-    cancel: CancelScope,
-    events: Events,
-    open_tail: TailOpener | None,
-    builds: tuple[BuildReport, ...],
-) -> Shipped:
+def _ship(ctx: StepContext, builds: tuple[BuildReport, ...]) -> Shipped:
     """deploy-services and run-job, once every build has succeeded (or with no build)."""
+    config = ctx.config
     if not (config.deploy_services or config.run_job):
         return Shipped()
     if builds and step_outcome(b.outcome for b in builds) is not Outcome.SUCCEEDED:
         return Shipped()
-    if cancel.cancelled:  # after the builds succeeded: what was asked did not happen
+    if ctx.cancel.cancelled:  # after the builds succeeded: what was asked did not happen
         deployments = tuple(
             DeploymentReport(service_id, Outcome.CANCELLED) for service_id in config.deploy_services
         )
@@ -192,43 +181,36 @@ def _ship(
     build = builds[0].build if builds else None
     target = builds[0].target if builds else None
     build_service = target.id if target is not None and target.kind == "service" else None
-    return Ship(config, client, clock, cancel, events, open_tail).run(build, build_service)
+    return Ship(ctx).run(build, build_service)
 
 
 def _ensure_service(
-    config: ActionConfig, client: NorthflankClient, cancel: CancelScope, events: Events
+    ctx: StepContext,
 ) -> tuple[EnsuredService | None, tuple[Outcome, Failure | None] | None]:
     """The build service of service-spec, created (or used, or updated); or how it ended."""
-    spec = config.service_spec
+    spec = ctx.config.service_spec
     if spec is None:
         return None, None
     try:
-        with cancel.interruptible():
-            ensured = client.services.ensure(
-                spec.to_json(), spec.name, spec.service_id, config.if_exists
+        with ctx.cancel.interruptible():
+            ensured = ctx.client.services.ensure(
+                spec.to_json(), spec.name, spec.service_id, ctx.config.if_exists
             )
     except Cancelled:
         return None, (Outcome.CANCELLED, None)
     except NorthflankError as exc:
         return None, (_ended_by(exc), exc)
-    events.service(ensured)
+    ctx.events.service(ensured)
     return ensured, None
 
 
-def _begin(
-    config: ActionConfig,
-    client: NorthflankClient,
-    clock: Clock,
-    cancel: CancelScope,
-    events: Events,
-    index: int,
-    target: BuildTarget,
-) -> Started:
+def _begin(ctx: StepContext, index: int, target: BuildTarget) -> Started:
     """The build of one target: the one build-id names, one reuse finds, or a new one."""
+    config, client, events = ctx.config, ctx.client, ctx.events
     if config.build_id is None and config.reuse == "never":
-        return _start(config, client, clock, cancel, events, index, target)
+        return _start(ctx, index, target)
     try:
-        with cancel.interruptible():
+        with ctx.cancel.interruptible():
             if config.build_id is not None:
                 found: Build | None = client.get_build(target, config.build_id)
             else:
@@ -243,7 +225,7 @@ def _begin(
             f"No build of {target.label} at {config.sha} to reuse "
             f"(reuse: {config.reuse}); starting one."
         )
-        return _start(config, client, clock, cancel, events, index, target)
+        return _start(ctx, index, target)
     given = config.build_id is not None
     events.reused(index, target, found, given=given)
     outcome: Outcome | None
@@ -256,20 +238,13 @@ def _begin(
     return Started(target, found, reused=True, outcome=outcome)
 
 
-def _start(
-    config: ActionConfig,
-    client: NorthflankClient,
-    clock: Clock,
-    cancel: CancelScope,
-    events: Events,
-    index: int,
-    target: BuildTarget,
-) -> Started:
+def _start(ctx: StepContext, index: int, target: BuildTarget) -> Started:
+    config = ctx.config
     body = config.start_request()
-    events.starting(index, target, body, clock.wall())
+    ctx.events.starting(index, target, body, ctx.clock.wall())
     try:
-        with cancel.interruptible():
-            started = client.start_build(target, body)
+        with ctx.cancel.interruptible():
+            started = ctx.client.start_build(target, body)
     except Cancelled as exc:
         if exc.sent_at is None:
             return Started(target, outcome=Outcome.CANCELLED)
@@ -289,50 +264,33 @@ def _start(
         )
     except NorthflankError as exc:
         return Started(target, outcome=_ended_by(exc), failure=exc)
-    events.started(index, target, started.build, started.adopted)
+    ctx.events.started(index, target, started.build, started.adopted)
     outcome = None if config.wait else Outcome.STARTED
     return Started(target, started.build, started.adopted, outcome=outcome)
 
 
 def _follow(
-    config: ActionConfig,
-    client: NorthflankClient,
-    clock: Clock,
-    cancel: CancelScope,
-    events: Events,
-    open_tail: TailOpener | None,
-    starts: list[Started],
-    waiting: list[int],
+    ctx: StepContext, starts: list[Started], waiting: list[int]
 ) -> dict[int, Followed[Build]]:
     """Follow every build still running, together: one deadline, one budget."""
-    count = len(starts)
+    config, count = ctx.config, len(starts)
     watches = []
     for i in waiting:
         started = starts[i]
         assert started.build is not None
-        listener = events.watch(i, started.target, count)
+        listener = ctx.events.watch(i, started.target, count)
         op = BuildOperation(
-            client, started.target, started.build, clock, config.api_url,
-            config.api_token.get_secret_value(), config.show_logs, listener.note, open_tail,
+            ctx.client, started.target, started.build, ctx.clock, config.api_url,
+            ctx.token, config.show_logs, listener.note, ctx.open_tail,
         )  # fmt: skip
         watches.append(Watch(op, started.build, listener, abortable=not started.reused))
-    followed = follow_all(
-        watches,
-        clock=clock,
-        cancel=cancel,
-        poll_interval_s=config.poll_interval_seconds,
-        deadline=client.deadline,
-        pacing=client.pacing_delay,
-        abort_on_cancel=config.abort_on_cancel,
-    )
-    return dict(zip(waiting, followed, strict=True))
+    return dict(zip(waiting, ctx.follow(watches), strict=True))
 
 
-def _after_cancelled_start(
-    config: ActionConfig, client: NorthflankClient, events: Events, started: Started
-) -> Started:
+def _after_cancelled_start(ctx: StepContext, started: Started) -> Started:
     """Cancelled while the start request was out: it may have made a build. One quick look
     (no wait, nothing raised); found, it is aborted; not found, the post step looks again."""
+    config, client, events = ctx.config, ctx.client, ctx.events
     target, sent_at = started.target, started.unknown_since
     assert sent_at is not None
     try:
@@ -348,25 +306,19 @@ def _after_cancelled_start(
         )
         return started
     events.started(config.targets.index(target), target, found, adopted=True)
-    aborted = _abort_build(client, target, found.id, events)
+    aborted = _abort_build(ctx, target, found.id)
     return Started(target, found, True, outcome=Outcome.CANCELLED, aborted=aborted)
 
 
-def _after_bug(
-    config: ActionConfig,
-    client: NorthflankClient,
-    events: Events,
-    started: Started,
-    followed: Followed[Build] | None,
-) -> BuildReport:
+def _after_bug(ctx: StepContext, started: Started, followed: Followed[Build] | None) -> BuildReport:
     """After a bug of ours: a build of ours still running is aborted (abort-on-cancel)."""
     build = followed.last if followed is not None else started.build
     aborted = followed.aborted if followed is not None else started.aborted
     ours = not started.reused
-    if build is not None and not build.finished and ours and config.abort_on_cancel:
-        aborted = _abort_build(client, started.target, build.id, events)
+    if build is not None and not build.finished and ours and ctx.config.abort_on_cancel:
+        aborted = _abort_build(ctx, started.target, build.id)
     return report_for(
-        config,
+        ctx.config,
         Outcome.ERROR,
         target=started.target,
         build=build,
@@ -376,13 +328,11 @@ def _after_bug(
     )
 
 
-def _abort_build(
-    client: NorthflankClient, target: BuildTarget, build_id: str, events: Events
-) -> bool | None:
+def _abort_build(ctx: StepContext, target: BuildTarget, build_id: str) -> bool:
     return abort(
         f"build {build_id}",
-        lambda: client.abort_build(target, build_id, timeout=ABORT_TIMEOUT_S),
-        events.note,
+        lambda: ctx.client.abort_build(target, build_id, timeout=ABORT_TIMEOUT_S),
+        ctx.events.note,
     )
 
 

@@ -34,9 +34,8 @@ from northflank_build.api.errors import (
 from northflank_build.api.logs import LogLine, TailOpener
 from northflank_build.api.retry import NO_RETRY
 from northflank_build.engine.build import ABORT_TIMEOUT_S, LOG_READ_S, open_log_follower
-from northflank_build.engine.cancel import CancelScope
-from northflank_build.engine.events import Events
-from northflank_build.engine.follow import Followed, Watch, follow_all
+from northflank_build.engine.context import StepContext
+from northflank_build.engine.follow import Followed, Watch
 from northflank_build.engine.logs import BuildLogs
 from northflank_build.engine.report import (
     DeploymentReport,
@@ -47,8 +46,7 @@ from northflank_build.engine.report import (
     TimedOut,
 )
 from northflank_build.engine.schedule import Forecast
-from northflank_build.engine.waiting import S, WaitEnd
-from northflank_build.inputs.config import ActionConfig
+from northflank_build.engine.waiting import WaitEnd
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build, JobRun, Service
@@ -181,28 +179,23 @@ class Shipped:
 
 @dataclass(frozen=True)
 class Ship:
-    """What a step ships, and with what: the build (a service's, to pin) or none."""
+    """Deploys and the job run of one step, with the build (a service's, to pin) or none."""
 
-    config: ActionConfig
-    client: NorthflankClient
-    clock: Clock
-    cancel: CancelScope
-    events: Events
-    open_tail: TailOpener | None
+    ctx: StepContext
 
     def run(self, build: Build | None, build_service: str | None) -> Shipped:
         internal = None
         if build is not None and build_service is not None:
             internal = InternalDeployment(build_service, build.branch, build.sha, build.id)
         deployments: tuple[DeploymentReport, ...] = ()
-        if self.config.deploy_services:
+        if self.ctx.config.deploy_services:
             assert internal is not None and build is not None  # inputs: a service build
             deployments = self._deploy(internal, build.sha or "")
             if any(d.outcome is not Outcome.SUCCEEDED for d in deployments):
                 return Shipped(deployments)
-        if self.config.run_job is None:
+        if self.ctx.config.run_job is None:
             return Shipped(deployments)
-        return Shipped(deployments, self._run_job(self.config.run_job, internal))
+        return Shipped(deployments, self._run_job(self.ctx.config.run_job, internal))
 
     # -- deployments ------------------------------------------------------------------------
 
@@ -210,13 +203,13 @@ class Ship:
         """PATCH each service (its instance count read first), then wait on every rollout."""
         reports: dict[str, DeploymentReport] = {}
         watches: list[Watch[Rollout]] = []
-        for service_id in self.config.deploy_services:
-            if self.cancel.cancelled:
+        for service_id in self.ctx.config.deploy_services:
+            if self.ctx.cancel.cancelled:
                 reports[service_id] = DeploymentReport(service_id, Outcome.CANCELLED)
                 continue
             try:
-                with self.cancel.interruptible():
-                    service = self.client.deployments.get(service_id)
+                with self.ctx.cancel.interruptible():
+                    service = self.ctx.client.deployments.get(service_id)
                     instances = service.deployment.instances if service.deployment else None
                     if instances is None:
                         raise MalformedResponse(
@@ -225,8 +218,8 @@ class Ship:
                         )
                     body = patch_deployment_body(instances, internal)
                     before = service.rollout.transition_datetime()
-                    self.events.deploying(service_id, body)
-                    self.client.deployments.patch(service_id, body)
+                    self.ctx.events.deploying(service_id, body)
+                    self.ctx.client.deployments.patch(service_id, body)
             except Cancelled:
                 reports[service_id] = DeploymentReport(service_id, Outcome.CANCELLED)
                 continue
@@ -235,14 +228,14 @@ class Ship:
                 reports[service_id] = DeploymentReport(service_id, outcome, failure=exc)
                 continue
             first = Rollout(service, before, sha)
-            op = RolloutOperation(self.client, service_id, before, sha)
-            listener = self.events.watch_rollout(service_id)
+            op = RolloutOperation(self.ctx.client, service_id, before, sha)
+            listener = self.ctx.events.watch_rollout(service_id)
             watches.append(Watch(op, first, listener, abortable=False))
-        followed = self._follow(watches) if watches else []
+        followed = self.ctx.follow(watches) if watches else []
         for watch, seen in zip(watches, followed, strict=True):
             assert isinstance(watch.op, RolloutOperation)
             reports[watch.op.service_id] = self._rollout_report(watch.op.service_id, seen)
-        return tuple(reports[s] for s in self.config.deploy_services)
+        return tuple(reports[s] for s in self.ctx.config.deploy_services)
 
     def _rollout_report(self, service_id: str, seen: Followed[Rollout]) -> DeploymentReport:
         last = seen.last
@@ -257,7 +250,7 @@ class Ship:
             return replace(base, outcome=Outcome.FAILED, failure=failure)
         if seen.end is None:
             return replace(base, outcome=Outcome.ERROR, failure=seen.failure)
-        self.events.note(
+        self.ctx.events.note(
             f"Service {service_id!r} was mid-rollout ({last.status}) when the step "
             f"{'was cancelled' if seen.end is WaitEnd.CANCELLED else 'timed out'}; a rollout "
             "cannot be aborted and goes on at Northflank."
@@ -265,7 +258,7 @@ class Ship:
         if seen.end is WaitEnd.CANCELLED:
             return replace(base, outcome=Outcome.CANCELLED)
         timed_out = TimedOut(
-            "", self.config.timeout_seconds, last.status, None, self.config.abort_on_cancel,
+            "", self.ctx.config.timeout_seconds, last.status, None, self.ctx.config.abort_on_cancel,
             subject=f"The rollout of service {service_id!r}", abortable=False,
         )  # fmt: skip
         return replace(base, outcome=Outcome.TIMED_OUT, failure=timed_out)
@@ -273,15 +266,15 @@ class Ship:
     # -- the job run ------------------------------------------------------------------------
 
     def _run_job(self, job_id: str, internal: InternalDeployment | None) -> JobRunReport:
-        config = self.config
+        config = self.ctx.config
         body = StartJobRunRequest(config.run_job_environment or None, internal)
-        self.events.run_starting(job_id, body)
+        self.ctx.events.run_starting(job_id, body)
         try:
-            with self.cancel.interruptible():
-                run = self.client.runs.start(job_id, body)
+            with self.ctx.cancel.interruptible():
+                run = self.ctx.client.runs.start(job_id, body)
         except Cancelled as exc:
             if exc.sent_at is not None:
-                self.events.note(
+                self.ctx.events.note(
                     f"Cancelled while starting a run of job {job_id!r}: a run may have "
                     "started; look at the job's runs on Northflank."
                 )
@@ -291,19 +284,19 @@ class Ship:
         except NorthflankError as exc:
             outcome = Outcome.TIMED_OUT if isinstance(exc, DeadlineReached) else Outcome.ERROR
             return JobRunReport(job_id, outcome, failure=exc)
-        self.events.run_started(job_id, run)
+        self.ctx.events.run_started(job_id, run)
         # The start's answer has the run's id only: its first status comes from one read.
         try:
-            with self.cancel.interruptible():
-                run = self.client.runs.get(job_id, run.id)
+            with self.ctx.cancel.interruptible():
+                run = self.ctx.client.runs.get(job_id, run.id)
         except (Cancelled, NorthflankError):
             pass  # the wait reads it again (and a cancel ends the wait at once, with the abort)
-        listener = self.events.watch_run(job_id)
+        listener = self.ctx.events.watch_run(job_id)
         op = JobRunOperation(
-            self.client, job_id, run, self.clock, config.api_url,
-            config.api_token.get_secret_value(), config.show_logs, listener.note, self.open_tail,
+            self.ctx.client, job_id, run, self.ctx.clock, config.api_url,
+            self.ctx.token, config.show_logs, listener.note, self.ctx.open_tail,
         )  # fmt: skip
-        seen = self._follow([Watch(op, run, listener)])[0]
+        seen = self.ctx.follow([Watch(op, run, listener)])[0]
         return self._run_report(job_id, seen)
 
     def _run_report(self, job_id: str, seen: Followed[JobRun]) -> JobRunReport:
@@ -325,18 +318,7 @@ class Ship:
         if seen.end is WaitEnd.CANCELLED:
             return replace(base, outcome=Outcome.CANCELLED)
         timed_out = TimedOut(
-            last.id, self.config.timeout_seconds, last.status or "", seen.aborted,
-            self.config.abort_on_cancel, subject=f"Run {last.id} of job {job_id!r}",
+            last.id, self.ctx.config.timeout_seconds, last.status or "", seen.aborted,
+            self.ctx.config.abort_on_cancel, subject=f"Run {last.id} of job {job_id!r}",
         )  # fmt: skip
         return replace(base, outcome=Outcome.TIMED_OUT, failure=timed_out)
-
-    def _follow(self, watches: list[Watch[S]]) -> list[Followed[S]]:
-        return follow_all(
-            watches,
-            clock=self.clock,
-            cancel=self.cancel,
-            poll_interval_s=self.config.poll_interval_seconds,
-            deadline=self.client.deadline,
-            pacing=self.client.pacing_delay,
-            abort_on_cancel=self.config.abort_on_cancel,
-        )

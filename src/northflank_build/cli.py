@@ -20,7 +20,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from northflank_build import __version__
-from northflank_build.api.bodies import StartBuildRequest, StartJobRunRequest
+from northflank_build.api.bodies import (
+    InternalDeployment,
+    StartBuildRequest,
+    StartJobRunRequest,
+)
 from northflank_build.api.clock import Clock, SystemClock
 from northflank_build.api.errors import NorthflankError
 from northflank_build.api.logs import LogLine
@@ -136,11 +140,8 @@ class CliEvents:
     def watch(self, index: int, target: BuildTarget, count: int) -> CliTargetLog:
         return CliTargetLog(self, self._prefix(target))
 
-    def deploying(self, service_id: str, body: dict[str, Any]) -> None:
-        internal = body["deployment"]["internal"]
-        self._say(
-            f"[{service_id}] Deploying build {internal.get('buildId')} to service {service_id}."
-        )
+    def deploying(self, service_id: str, internal: InternalDeployment, instances: int) -> None:
+        self._say(f"[{service_id}] Deploying build {internal.build_id} to service {service_id}.")
 
     def watch_rollout(self, service_id: str) -> CliTargetLog:
         return CliTargetLog(self, f"[{service_id}] ")

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from northflank_build.api.bodies import (
+    InternalDeployment,
+    StartJobRunRequest,
+    patch_deployment_body,
+)
 from northflank_build.api.client import NorthflankClient
 from northflank_build.api.errors import NorthflankError
 from northflank_build.api.routes import BuildTarget, Routes
@@ -86,25 +91,24 @@ def _ship_plan(config: ActionConfig, events: Events) -> None:
     target = config.target
     internal = None
     if target is not None and target.kind == "service":
-        internal = {
-            "id": target.id,
-            "branch": config.branch or "<the build's branch>",
-            "buildSHA": config.sha or "<the build's sha>",
-            "buildId": "<the build's id>",
-        }
+        internal = InternalDeployment(
+            target.id,
+            config.branch or "<the build's branch>",
+            config.sha or "<the build's sha>",
+            "<the build's id>",
+        )
     for service_id in config.deploy_services:
         events.note(
             f"Then it would read GET {base}{routes.service(service_id)} for its instance "
             "count, and point it at the build:"
         )
-        body = {"deployment": {"instances": "<current>", "internal": internal}}
+        assert internal is not None  # inputs: deploy-services needs a service build
+        body = patch_deployment_body(0, internal)
+        body["deployment"]["instances"] = "<current>"
         events.planned("PATCH", base + routes.deployment_service(service_id), body)
     if config.run_job is not None:
-        run: dict[str, Any] = {}
-        if config.run_job_environment:
-            run["runtimeEnvironment"] = {k: "***" for k in config.run_job_environment}
-        if internal is not None:
-            run["deployment"] = {"internal": internal}
+        secrets = {key: "***" for key in config.run_job_environment}  # masked values
+        run = StartJobRunRequest(secrets or None, internal).to_json()
         events.planned("POST", base + routes.job_runs(config.run_job), run)
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from northflank_build.api.bodies import StartBuildRequest, StartJobRunRequest
+from northflank_build.api.bodies import (
+    InternalDeployment,
+    StartBuildRequest,
+    StartJobRunRequest,
+)
 from northflank_build.api.routes import BuildTarget
 from northflank_build.api.services import EnsuredService
 from northflank_build.engine.follow import Listener
@@ -35,7 +39,7 @@ class Events(Protocol):
         """Who hears about the build of ``target`` while it is followed, among ``count``."""
         ...
 
-    def deploying(self, service_id: str, body: dict[str, Any]) -> None:
+    def deploying(self, service_id: str, internal: InternalDeployment, instances: int) -> None:
         """The PATCH that points ``service_id`` at the build goes out now."""
         ...
 

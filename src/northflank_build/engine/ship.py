@@ -218,7 +218,7 @@ class Ship:
                         )
                     body = patch_deployment_body(instances, internal)
                     before = service.rollout.transition_datetime()
-                    self.ctx.events.deploying(service_id, body)
+                    self.ctx.events.deploying(service_id, internal, instances)
                     self.ctx.client.deployments.patch(service_id, body)
             except Cancelled:
                 reports[service_id] = DeploymentReport(service_id, Outcome.CANCELLED)

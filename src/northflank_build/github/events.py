@@ -8,7 +8,11 @@ import os
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from northflank_build.api.bodies import StartBuildRequest, StartJobRunRequest
+from northflank_build.api.bodies import (
+    InternalDeployment,
+    StartBuildRequest,
+    StartJobRunRequest,
+)
 from northflank_build.api.errors import NorthflankError
 from northflank_build.api.logs import LogLine
 from northflank_build.api.routes import BuildTarget
@@ -122,13 +126,11 @@ class ActionEvents:
     def watch(self, index: int, target: BuildTarget, count: int) -> TargetLog:
         return TargetLog(target.id, target.label, several=count > 1)
 
-    def deploying(self, service_id: str, body: dict[str, Any]) -> None:
-        deployment = body["deployment"]
-        internal = deployment["internal"]
+    def deploying(self, service_id: str, internal: InternalDeployment, instances: int) -> None:
         say(
-            f"[{service_id}] Deploying build {internal.get('buildId')} of service "
-            f"{internal.get('id')!r} ({str(internal.get('buildSHA', ''))[:12]}) to deployment "
-            f"service {service_id!r}; its {deployment['instances']} instance(s) unchanged."
+            f"[{service_id}] Deploying build {internal.build_id} of service "
+            f"{internal.build_service_id!r} ({(internal.build_sha or '')[:12]}) to deployment "
+            f"service {service_id!r}; its {instances} instance(s) unchanged."
         )
 
     def watch_rollout(self, service_id: str) -> TargetLog:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from email.utils import formatdate
+from typing import Any
 
 import httpx
 import pytest
@@ -353,3 +354,21 @@ def test_start_gives_up_when_nothing_gets_through() -> None:
     with pytest.raises(TransportFailure, match="Could not connect"):
         client.start_build(JOB, StartBuildRequest(sha=SHA))
     assert len(seen) == 3
+
+
+def test_a_lost_run_start_is_placed_in_time_only_with_the_servers_date() -> None:
+    # Runs have no sha to narrow the window: without a Date header none is taken, even one
+    # that started just after the request went out.
+    from northflank_build.api.adopt import earliest_after
+    from northflank_build.api.models import JobRun
+
+    sent_at = 1_795_000_000.0
+    run = JobRun(id="r-1", status="RUNNING", concluded=False, started_at=sent_at + 0.5)
+    started = [run]
+
+    def when(r: JobRun) -> Any:
+        return r.started_datetime()
+
+    assert earliest_after(started, when, sent_at, float("nan"), without_date=None) is None
+    assert earliest_after(started, when, sent_at, 0.0, without_date=None) is run
+    assert earliest_after(started, when, sent_at + 5, 0.0, without_date=None) is None

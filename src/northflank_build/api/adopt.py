@@ -13,10 +13,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build
+
+T = TypeVar("T")
 
 # How far before our send time a build may be stamped and still be ours: the Date header
 # has 1 s resolution, so the skew estimate can be up to ~1 s short.
@@ -94,16 +97,29 @@ def adoptable(builds: list[Build], sha: str | None, sent_at: float, skew: float)
     ``skew`` is the server clock minus ours (NaN when unknown: then a wider window). A build
     without a readable ``createdAt`` cannot be placed in time, so it is never taken.
     """
+    same = [build for build in builds if sha is None or build.sha == sha]
+    return earliest_after(
+        same, lambda b: b.created_datetime(), sent_at, skew, without_date=ADOPT_TOLERANCE_NO_DATE_S
+    )
+
+
+def earliest_after(
+    items: list[T],
+    moment: Callable[[T], datetime | None],
+    sent_at: float,
+    skew: float,
+    *,
+    without_date: float | None,
+) -> T | None:
+    """The earliest of ``items`` whose ``moment`` (the server's clock) is after ``sent_at``
+    (ours), allowing the Date header's 1 s resolution. With ``skew`` unknown (NaN), only
+    when ``without_date`` gives a window (seconds before ``sent_at``); else None."""
     if math.isnan(skew):
-        threshold = sent_at - ADOPT_TOLERANCE_NO_DATE_S
+        if without_date is None:
+            return None
+        threshold = sent_at - without_date
     else:
         threshold = sent_at + skew - ADOPT_TOLERANCE_S
-    candidates = []
-    for build in builds:
-        created = build.created_datetime()
-        if created is None or created.timestamp() < threshold:
-            continue
-        if sha is not None and build.sha != sha:
-            continue
-        candidates.append((created, build))
-    return min(candidates, key=lambda item: item[0])[1] if candidates else None
+    placed = [(when, item) for item in items if (when := moment(item)) is not None]
+    candidates = [(when, item) for when, item in placed if when.timestamp() >= threshold]
+    return min(candidates, key=lambda pair: pair[0])[1] if candidates else None

@@ -9,7 +9,7 @@ and https://northflank.com/docs/v1/api/services/create-build-service.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -35,7 +35,6 @@ from northflank_build.api.errors import (
 )
 from northflank_build.api.http import Call, Session
 from northflank_build.api.logs import LogLine
-from northflank_build.api.ratelimit import server_time
 from northflank_build.api.retry import NO_RETRY, RetryPolicy
 from northflank_build.api.routes import BuildTarget, Routes
 from northflank_build.api.services import BuildServices
@@ -144,9 +143,7 @@ class NorthflankClient:
 
             body = envelope(resp)
             builds = model(BuildList, resp, body["data"]).builds
-            date = server_time(resp.headers)
-            skew = date - self.session.clock.wall() if date is not None else float("nan")
-            return BuildPage(builds, skew, next_cursor(body))
+            return BuildPage(builds, self.session.skew(resp), next_cursor(body))
 
         params: dict[str, Any] = {"per_page": per_page}
         if cursor is not None:
@@ -170,26 +167,38 @@ class NorthflankClient:
         timeout: float | None = None,
     ) -> tuple[list[LogLine], bool]:
         """One page of the build's log from ``start_time`` on; and whether more follow."""
+        return self.log_page(
+            Call(f"read the log of build {build_id!r}",
+                 _permission(target, "Deployment > View Instance Logs"), "GET",
+                 self.routes.build_logs(target), params={"buildId": build_id}),
+            start_time, limit, policy=policy, timeout=timeout,
+        )  # fmt: skip
 
+    def log_page(
+        self,
+        call: Call,
+        start_time: str | None,
+        limit: int,
+        *,
+        policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> tuple[list[LogLine], bool]:
+        """One page of a log (a build's, a job run's: ``call.params`` says which) from
+        ``start_time`` on, with the range query the log endpoints share."""
         params: dict[str, Any] = {
             "queryType": "range",
-            "buildId": build_id,
+            **call.params,
             "direction": "forward",
             "lineLimit": limit,
         }
         if start_time:
             params["startTime"] = start_time
         return self.session.call(
-            Call(f"read the log of build {build_id!r}",
-                 _permission(target, "Deployment > View Instance Logs"), "GET",
-                 self.routes.build_logs(target), params=params),
-            self.parse_log_page,
-            policy=policy,
-            timeout=timeout,
-        )  # fmt: skip
+            replace(call, params=params), self._parse_log_page, policy=policy, timeout=timeout
+        )
 
     @staticmethod
-    def parse_log_page(resp: httpx.Response) -> tuple[list[LogLine], bool]:
+    def _parse_log_page(resp: httpx.Response) -> tuple[list[LogLine], bool]:
         """A page of a build's or a job run's log: its lines, and whether more follow."""
         try:
             body = decode_json(resp.content)

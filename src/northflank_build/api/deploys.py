@@ -6,26 +6,21 @@ https://northflank.com/docs/v1/api/jobs/run-job)."""
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from northflank_build.api.adopt import earliest_after
 from northflank_build.api.bodies import StartJobRunRequest
 from northflank_build.api.decode import envelope, model
 from northflank_build.api.errors import ApiError, Resource
 from northflank_build.api.http import Call
 from northflank_build.api.logs import LogLine
-from northflank_build.api.ratelimit import server_time
 from northflank_build.api.retry import NO_RETRY, RetryPolicy
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.client import NorthflankClient
     from northflank_build.api.models import JobRun, Service
-
-# A run found after its start's answer was lost: started at most this long before our send
-# time by the server's clock (the Date header has 1 s resolution).
-RUN_ADOPT_TOLERANCE_S = 1.5
 
 
 class Deployments:
@@ -115,42 +110,31 @@ class JobRuns:
         timeout: float | None = None,
     ) -> tuple[list[LogLine], bool]:
         """One page of the run's log from ``start_time`` on; and whether more follow."""
-        params: dict[str, Any] = {"queryType": "range", "runId": run_id,
-                                  "direction": "forward", "lineLimit": limit}  # fmt: skip
-        if start_time:
-            params["startTime"] = start_time
-        return self._client.session.call(
+        return self._client.log_page(
             Call(f"read the log of run {run_id!r}", "Project > Jobs > Deployment > View Instance Logs",
-                 "GET", self._client.routes.job_logs(job_id), params=params),
-            self._client.parse_log_page,
-            policy=policy,
-            timeout=timeout,
+                 "GET", self._client.routes.job_logs(job_id), params={"runId": run_id}),
+            start_time, limit, policy=policy, timeout=timeout,
         )  # fmt: skip
 
     def _find_started(self, job_id: str, sent_at: float) -> JobRun | None:
         """The earliest run started after ``sent_at`` (by the server's clock, from its Date
-        header); without a Date header a run cannot be placed in time: None."""
+        header). Without a Date header a run cannot be placed in time: None (runs have no sha
+        to narrow a wider window, as builds have)."""
         from northflank_build.api.models import JobRun  # noqa: PLC0415
 
         def parse(resp: httpx.Response) -> tuple[list[JobRun], float]:
-            data = envelope(resp)["data"]
-            runs = data.get("runs")
+            runs = envelope(resp)["data"].get("runs")
             found = [model(JobRun, resp, r) for r in runs] if isinstance(runs, list) else []
-            date = server_time(resp.headers)
-            skew = date - self._client.session.clock.wall() if date is not None else math.nan
-            return found, skew
+            return found, self._client.session.skew(resp)
 
         runs, skew = self._client.session.call(
             Call(f"list the runs of job {job_id!r}", "Project > Jobs > General > Read", "GET",
                  self._client.routes.job_runs(job_id), params={"per_page": 50}),
             parse,
         )  # fmt: skip
-        if math.isnan(skew):
-            return None
-        threshold = sent_at + skew - RUN_ADOPT_TOLERANCE_S
-        placed = [(r.started_datetime(), r) for r in runs]
-        candidates = [(t, r) for t, r in placed if t is not None and t.timestamp() >= threshold]
-        return min(candidates, key=lambda item: item[0])[1] if candidates else None
+        return earliest_after(
+            runs, lambda r: r.started_datetime(), sent_at, skew, without_date=None
+        )
 
 
 def _parse_run(resp: httpx.Response) -> JobRun:

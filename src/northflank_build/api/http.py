@@ -33,7 +33,12 @@ from northflank_build.api.errors import (
     Resource,
     TransportFailure,
 )
-from northflank_build.api.ratelimit import RateLimit, SharedBudget, retry_after_seconds
+from northflank_build.api.ratelimit import (
+    RateLimit,
+    SharedBudget,
+    retry_after_seconds,
+    server_time,
+)
 from northflank_build.api.retry import RETRYABLE_STATUS, RetryPolicy
 from northflank_build.api.wire import send_bounded
 
@@ -185,6 +190,11 @@ class Session:
             hold = max(MIN_RATE_LIMIT_WAIT_S, asked if asked is not None else 0.0)
             self._not_before = max(self._not_before, now + hold)
         return resp
+
+    def skew(self, resp: httpx.Response) -> float:
+        """The server's clock minus ours, from the answer's Date header; NaN without one."""
+        date = server_time(resp.headers)
+        return date - self.clock.wall() if date is not None else math.nan
 
     # -- the one retry loop -----------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from inproc import StepClock, run_in_process
+from inproc import StepClock, default_inputs, run_in_process
 from nfsim import BuildPlan, Simulator
 from northflank_build.engine.cancel import CancelScope
 from runneremu import StepResult, run_action
@@ -44,20 +44,9 @@ def live_sim() -> Iterator[Simulator]:
 
 
 def _inputs(sim: Simulator, overrides: dict[str, Any]) -> dict[str, str]:
-    with_ = {
-        "api-token": TOKEN,
-        "api-url": sim.url,
-        "project-id": "demo-project",
-        "job-id": "demo-job",
-        "poll-interval-seconds": "1",
-    }
-    for key, value in overrides.items():
-        name = key.replace("_", "-")
-        if value is None:
-            with_.pop(name, None)
-        else:
-            with_[name] = value
-    return with_
+    """Working inputs against ``sim``; sha and timeout-seconds from action.yml's defaults."""
+    base = {"api_token": TOKEN, "api_url": sim.url, "sha": None, "timeout_seconds": None}
+    return default_inputs(**{**base, **overrides})
 
 
 @pytest.fixture

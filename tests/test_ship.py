@@ -11,7 +11,7 @@ from jsonschema import Draft7Validator
 
 from conftest import ROOT, Runner, invalid_input_errors
 from nfsim import Simulator
-from nfsim.deploys import RunPlan
+from nfsim.deploys import RolloutPlan, RunPlan
 
 GITHUB_SHA = "ffac537e6cbbf934b08745a378932722df287a53"
 DEPLOY_SCHEMAS = json.loads(
@@ -145,7 +145,7 @@ def test_a_cancel_during_the_run_aborts_it_once(run: Runner, sim: Simulator) -> 
 
 
 def test_a_cancel_during_a_rollout_sends_no_delete(run: Runner, sim: Simulator) -> None:
-    sim.world.rollout = sim.world.rollout.__class__(pending_s=1.0, in_progress_s=60.0)
+    sim.world.rollout = RolloutPlan(pending_s=1.0, in_progress_s=60.0)
     for deployment in sim.world.deployments["demo-project"].values():
         deployment.plan = sim.world.rollout
     result = run(**SERVICE_BUILD, deploy_services="demo-web", run_job="demo-migrate",
@@ -158,7 +158,7 @@ def test_a_cancel_during_a_rollout_sends_no_delete(run: Runner, sim: Simulator) 
 
 
 def test_a_timeout_during_a_rollout_exits_4_and_aborts_nothing(run: Runner, sim: Simulator) -> None:
-    sim.world.deployments["demo-project"]["demo-web"].plan = sim.world.rollout.__class__(
+    sim.world.deployments["demo-project"]["demo-web"].plan = RolloutPlan(
         pending_s=1.0, in_progress_s=600.0
     )
     result = run(**SERVICE_BUILD, deploy_services="demo-web", timeout_seconds="30")
@@ -218,8 +218,6 @@ def test_the_real_process_deploys_runs_and_a_sigint_aborts_the_run(
 ) -> None:
     # Runner contract: the real process over HTTP (PATCH, job runs, the run's log socket),
     # a real SIGINT while the run goes on: one DELETE of the run, outputs written, exit 130.
-    from nfsim.deploys import RolloutPlan
-
     fast = RolloutPlan(pending_s=0.2, in_progress_s=0.4)
     for deployment in live_sim.world.deployments["demo-project"].values():
         deployment.plan = fast

@@ -102,9 +102,9 @@ def emit(text: str, *, err: bool = True) -> None:
 
 
 class CliEvents:
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, several: bool = False) -> None:
         self.quiet = quiet
-        self.several = False
+        self.several = several  # several targets: each line names its target
 
     def _say(self, text: str) -> None:
         if not self.quiet:
@@ -387,8 +387,7 @@ def main(
         for problem in exc.problems:
             emit(f"error: {CLI.name(problem.name)}: {CLI.rename(problem.message)}")
         return Outcome.INVALID.exit_code
-    events = CliEvents(args.quiet)
-    events.several = len(config.targets) > 1
+    events = CliEvents(args.quiet, several=len(config.targets) > 1)
     clock = clock or SystemClock(cancel.event)
     deadline = clock.monotonic() + config.timeout_seconds
     with connect(config, clock, transport=transport, deadline=deadline) as client:

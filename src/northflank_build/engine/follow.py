@@ -127,13 +127,13 @@ def follow_all(
               w.listener.status, w.listener.trouble, on_lines=w.listener.log_lines)
         for w in watches
     ]  # fmt: skip
-    index = {id(track): i for i, track in enumerate(tracks)}
+    index = {track: i for i, track in enumerate(tracks)}  # tracks hash by identity
     stopped: WaitEnd | None = None  # how the wait as a whole was cut short
     failure: NorthflankError | None = None
 
     def ended(track: Track[S]) -> None:
         """A track concluded (or failed) while others go on: its logs end now."""
-        i = index[id(track)]
+        i = index[track]
         tails[i] = _finish_logs(
             logs[i], watches[i].listener, final=track.end is WaitEnd.CONCLUDED, network=True
         )

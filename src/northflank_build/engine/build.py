@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from northflank_build.api.client import NorthflankClient
-from northflank_build.api.clock import Clock
 from northflank_build.api.errors import NorthflankError
-from northflank_build.api.logs import LogLine, Tail, TailOpener, TailUnavailable
+from northflank_build.api.logs import LogLine, Tail, TailUnavailable
 from northflank_build.api.retry import NO_RETRY
 from northflank_build.api.routes import BuildTarget
 from northflank_build.api.timestamps import format_timestamp
+from northflank_build.engine.context import StepContext
 from northflank_build.engine.logs import BuildLogs
 from northflank_build.engine.schedule import Forecast
 
@@ -34,15 +33,10 @@ LOG_READ_S = 5.0
 
 @dataclass
 class BuildOperation:
-    client: NorthflankClient
+    ctx: StepContext
     target: BuildTarget
     build: Build  # as started (its id and createdAt)
-    clock: Clock
-    api_url: str
-    token: str
-    show_logs: bool
-    note: Callable[[str], None]
-    open_tail: TailOpener | None = None  # tests and benchmarks: a tail in virtual time
+    note: Callable[[str], None]  # its listener's
 
     @property
     def label(self) -> str:
@@ -53,15 +47,15 @@ class BuildOperation:
         return self.target.label
 
     def read(self) -> Build:
-        return self.client.get_build(self.target, self.build.id)
+        return self.ctx.client.get_build(self.target, self.build.id)
 
     def abort(self) -> None:
-        self.client.abort_build(self.target, self.build.id, timeout=ABORT_TIMEOUT_S)
+        self.ctx.client.abort_build(self.target, self.build.id, timeout=ABORT_TIMEOUT_S)
 
     def forecast(self) -> Forecast | None:
         """One list request for the durations of recent builds; none is fine (no forecast)."""
         try:
-            page = self.client.list_builds(
+            page = self.ctx.client.list_builds(
                 self.target, per_page=FORECAST_PAGE, policy=NO_RETRY, timeout=FORECAST_TIMEOUT_S
             )
         except NorthflankError:
@@ -69,48 +63,35 @@ class BuildOperation:
         return Forecast.from_builds(page.builds, exclude=self.build.id)
 
     def open_logs(self) -> BuildLogs | None:
-        client, target, build = self.client, self.target, self.build
+        client, target, build = self.ctx.client, self.target, self.build
 
         def read_range(start_time: str | None, limit: int) -> tuple[list[LogLine], bool]:
             return client.build_logs(
                 target, build.id, start_time, limit, policy=NO_RETRY, timeout=LOG_READ_S
             )
 
-        return open_log_follower(
-            client,
-            self.clock,
-            client.routes.tail_url(self.api_url, target, build.id),
-            self.token,
-            read_range,
-            build.created_datetime(),
-            show=self.show_logs,
-            note=self.note,
-            open_tail=self.open_tail,
-        )
+        url = client.routes.tail_url(self.ctx.config.api_url, target, build.id)
+        return open_log_follower(self.ctx, url, read_range, build.created_datetime(), self.note)
 
 
 def open_log_follower(
-    client: NorthflankClient,
-    clock: Clock,
+    ctx: StepContext,
     tail_url: str,
-    token: str,
     read_range: Callable[[str | None, int], tuple[list[LogLine], bool]],
     created: datetime | None,
-    *,
-    show: bool,
     note: Callable[[str], None],
-    open_tail: TailOpener | None,
 ) -> BuildLogs | None:
     """The live tail of a build's or a job run's log (with show-logs: false, only as the end
     signal: one request, no output), else, when lines are shown, the HTTP range endpoint."""
     # websockets is imported here, after the build started: start-up stays lean.
     from northflank_build.api.logtail import WebSocketTail  # noqa: PLC0415
 
+    client, clock, show = ctx.client, ctx.clock, ctx.config.show_logs
     client.wait_for_turn()  # after a 429, not even the socket's upgrade goes out early
     open_timeout = max(0.1, min(TAIL_OPEN_TIMEOUT_S, client.deadline - clock.monotonic()))
     tail: Tail | None = None
     try:
-        tail = (open_tail or WebSocketTail)(tail_url, token, open_timeout)
+        tail = (ctx.open_tail or WebSocketTail)(tail_url, ctx.token, open_timeout)
     except TailUnavailable as exc:
         if not show:
             return None  # no end signal: the schedule alone, as without a socket

@@ -273,16 +273,13 @@ def _follow(
     ctx: StepContext, starts: list[Started], waiting: list[int]
 ) -> dict[int, Followed[Build]]:
     """Follow every build still running, together: one deadline, one budget."""
-    config, count = ctx.config, len(starts)
+    count = len(starts)
     watches = []
     for i in waiting:
         started = starts[i]
         assert started.build is not None
         listener = ctx.events.watch(i, started.target, count)
-        op = BuildOperation(
-            ctx.client, started.target, started.build, ctx.clock, config.api_url,
-            ctx.token, config.show_logs, listener.note, ctx.open_tail,
-        )  # fmt: skip
+        op = BuildOperation(ctx, started.target, started.build, listener.note)
         watches.append(Watch(op, started.build, listener, abortable=not started.reused))
     return dict(zip(waiting, ctx.follow(watches), strict=True))
 

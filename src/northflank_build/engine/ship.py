@@ -23,7 +23,6 @@ from northflank_build.api.bodies import (
     patch_deployment_body,
 )
 from northflank_build.api.client import NorthflankClient
-from northflank_build.api.clock import Clock
 from northflank_build.api.errors import (
     Cancelled,
     CreateOutcomeUnknown,
@@ -31,7 +30,7 @@ from northflank_build.api.errors import (
     MalformedResponse,
     NorthflankError,
 )
-from northflank_build.api.logs import LogLine, TailOpener
+from northflank_build.api.logs import LogLine
 from northflank_build.api.retry import NO_RETRY
 from northflank_build.engine.build import ABORT_TIMEOUT_S, LOG_READ_S, open_log_follower
 from northflank_build.engine.context import StepContext
@@ -123,15 +122,10 @@ class RolloutOperation:
 
 @dataclass
 class JobRunOperation:
-    client: NorthflankClient
+    ctx: StepContext
     job_id: str
     run: JobRun
-    clock: Clock
-    api_url: str
-    token: str
-    show_logs: bool
-    note: Callable[[str], None]
-    open_tail: TailOpener | None = None
+    note: Callable[[str], None]  # its listener's
 
     @property
     def label(self) -> str:
@@ -142,33 +136,24 @@ class JobRunOperation:
         return f"job {self.job_id!r}"
 
     def read(self) -> JobRun:
-        return self.client.runs.get(self.job_id, self.run.id)
+        return self.ctx.client.runs.get(self.job_id, self.run.id)
 
     def abort(self) -> None:
-        self.client.runs.abort(self.job_id, self.run.id, timeout=ABORT_TIMEOUT_S)
+        self.ctx.client.runs.abort(self.job_id, self.run.id, timeout=ABORT_TIMEOUT_S)
 
     def forecast(self) -> Forecast | None:
         return None
 
     def open_logs(self) -> BuildLogs | None:
-        client, job_id, run = self.client, self.job_id, self.run
+        client, job_id, run = self.ctx.client, self.job_id, self.run
 
         def read_range(start_time: str | None, limit: int) -> tuple[list[LogLine], bool]:
             return client.runs.logs(
                 job_id, run.id, start_time, limit, policy=NO_RETRY, timeout=LOG_READ_S
             )
 
-        return open_log_follower(
-            client,
-            self.clock,
-            client.routes.run_tail_url(self.api_url, job_id, run.id),
-            self.token,
-            read_range,
-            run.started_datetime(),
-            show=self.show_logs,
-            note=self.note,
-            open_tail=self.open_tail,
-        )
+        url = client.routes.run_tail_url(self.ctx.config.api_url, job_id, run.id)
+        return open_log_follower(self.ctx, url, read_range, run.started_datetime(), self.note)
 
 
 @dataclass(frozen=True)
@@ -292,10 +277,7 @@ class Ship:
         except (Cancelled, NorthflankError):
             pass  # the wait reads it again (and a cancel ends the wait at once, with the abort)
         listener = self.ctx.events.watch_run(job_id)
-        op = JobRunOperation(
-            self.ctx.client, job_id, run, self.ctx.clock, config.api_url,
-            self.ctx.token, config.show_logs, listener.note, self.ctx.open_tail,
-        )  # fmt: skip
+        op = JobRunOperation(self.ctx, job_id, run, listener.note)
         seen = self.ctx.follow([Watch(op, run, listener)])[0]
         return self._run_report(job_id, seen)
 

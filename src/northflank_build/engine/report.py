@@ -133,9 +133,7 @@ class DeploymentReport:
     outcome: Outcome
     status: str = ""  # status.deployment.status as last seen (COMPLETED, FAILED, ...)
     deployed_sha: str = ""
-    instances: int | None = None
     failure: Failure | None = None
-    timeline: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,7 +146,6 @@ class JobRunReport:
     status: str = ""
     concluded: bool = False
     failure: Failure | None = None
-    waited_s: float = 0.0
     duration_s: float | None = None
     log_tail: tuple[str, ...] = ()
     aborted: bool | None = None

@@ -64,10 +64,6 @@ class Rollout:
     sha: str
 
     @property
-    def id(self) -> str:
-        return self.service.id
-
-    @property
     def fresh(self) -> bool:
         """Whether the deployment status has moved since the PATCH."""
         moved = self.service.rollout.transition_datetime()
@@ -225,9 +221,8 @@ class Ship:
     def _rollout_report(self, service_id: str, seen: Followed[Rollout]) -> DeploymentReport:
         last = seen.last
         base = DeploymentReport(
-            service_id, Outcome.ERROR, last.reported, last.service.deployed_sha or "",
-            timeline=seen.timeline,
-        )  # fmt: skip
+            service_id, Outcome.ERROR, last.reported, last.service.deployed_sha or ""
+        )
         if seen.end is WaitEnd.CONCLUDED:
             if last.succeeded:
                 return replace(base, outcome=Outcome.SUCCEEDED)
@@ -287,7 +282,7 @@ class Ship:
         duration = (concluded - started).total_seconds() if started and concluded else None
         base = JobRunReport(
             job_id, Outcome.ERROR, last.id, last.status or "", last.finished,
-            waited_s=seen.waited_s, duration_s=duration, log_tail=seen.log_tail,
+            duration_s=duration, log_tail=seen.log_tail,
             aborted=seen.aborted,
         )  # fmt: skip
         if seen.end is WaitEnd.CONCLUDED:

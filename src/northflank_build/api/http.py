@@ -73,6 +73,18 @@ class Call:
     exempt: bool = False  # the abort: not held by the deadline or a 429
 
 
+def _checked(parse: Callable[[httpx.Response], T], resp: httpx.Response) -> T:
+    """``parse`` on a 2xx answer, where whatever it could not read, however it failed,
+    becomes MalformedResponse: the one fact the loops know for an answer they cannot use."""
+    try:
+        return parse(resp)
+    except NorthflankError:
+        raise
+    except Exception as exc:
+        where = f"HTTP {resp.status_code} from {resp.request.method} {resp.request.url.path}"
+        raise MalformedResponse(f"{where} could not be read ({type(exc).__name__}).") from None
+
+
 def _describe(exc: httpx.TransportError) -> str:
     detail = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
@@ -251,7 +263,7 @@ class Session:
                         continue  # _ready waits for the hold before the next request
                     if resp.is_success:
                         try:
-                            return parse(resp)
+                            return _checked(parse, resp)
                         except MalformedResponse as exc:  # a 2xx we cannot read
                             problem, ambiguous = exc, True
                     elif resp.status_code in RETRYABLE_STATUS:

@@ -27,6 +27,16 @@ CLOSE_TIMEOUT_S = 0.5
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
+def message(raw: str | bytes) -> tuple[str | None, Any]:
+    """One socket message, checked: its ``type`` (None unless a string) and its ``data``,
+    whatever they hold (ValueError when it is not JSON). The one way a socket message is read."""
+    body = decode_json(raw)
+    if not isinstance(body, dict):
+        return None, None
+    kind = body.get("type")
+    return (kind if isinstance(kind, str) else None), body.get("data")
+
+
 class _Connect(reconnect):
     """websockets' connection factory, following no redirect: a 3xx is a refusal."""
 
@@ -54,11 +64,11 @@ class WebSocketTail:
                     {"type": "init", "data": {"auth": {"type": "apiToken", "apiToken": token}}}
                 )
             )
-            reply: Any = decode_json(self._ws.recv(timeout=open_timeout))
+            kind, data = message(self._ws.recv(timeout=open_timeout))
         except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
             raise TailUnavailable(str(exc)[:200] or type(exc).__name__) from None
-        auth = reply.get("data", {}).get("auth") if isinstance(reply, dict) else None
-        if not isinstance(reply, dict) or reply.get("type") != "init" or auth != "successful":
+        auth = data.get("auth") if isinstance(data, dict) else None
+        if kind != "init" or auth != "successful":
             self._ws.close()
             raise TailUnavailable("the log stream refused the token")
         self._queue: queue.SimpleQueue[LogLine] = queue.SimpleQueue()
@@ -69,11 +79,10 @@ class WebSocketTail:
 
     def _read(self) -> None:
         try:
-            for message in self._ws:
-                data = decode_json(message)
-                kind = data.get("type") if isinstance(data, dict) else None
-                if kind == "log-lines" and isinstance(data.get("data"), list):
-                    for item in data["data"]:
+            for raw in self._ws:
+                kind, data = message(raw)
+                if kind == "log-lines" and isinstance(data, list):
+                    for item in data:
                         line = LogLine.from_api(item)
                         if line is not None:
                             self._queue.put(line)
@@ -83,7 +92,7 @@ class WebSocketTail:
             self._ended = True
         except ConnectionClosedOK:
             self._ended = True
-        except (OSError, WebSocketException, ValueError):
+        except Exception:  # whatever the socket did, the tail is broken, not the step
             self._broken = True
 
     def drain(self) -> list[LogLine]:

@@ -15,6 +15,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from northflank_build.api.timestamps import EARLIEST, LATEST
+
 # Below this share of the limit, requests are spread evenly over the rest of the window.
 LOW_WATERMARK = 0.10
 MIN_LOW_REMAINING = 20
@@ -158,12 +160,9 @@ def retry_after_seconds(headers: httpx.Headers, wall_now: float) -> float | None
         try:
             value = float(raw)
         except ValueError:
-            try:
-                moment = parsedate_to_datetime(raw)
-            except (TypeError, ValueError, IndexError, OverflowError):
-                moment = None
+            moment = http_date(raw)
             if moment is not None:
-                return min(max(0.0, moment.timestamp() - wall_now), MAX_RESET_S)
+                return min(max(0.0, moment - wall_now), MAX_RESET_S)
         else:
             if math.isfinite(value) and value >= 0:
                 return min(value, MAX_RESET_S)
@@ -172,10 +171,17 @@ def retry_after_seconds(headers: httpx.Headers, wall_now: float) -> float | None
 
 def server_time(headers: httpx.Headers) -> float | None:
     """The server's clock from the ``Date`` header (1 s resolution), as an epoch."""
-    raw = headers.get("date")
-    if not raw:
+    return http_date(headers.get("date") or "")
+
+
+def http_date(raw: str) -> float | None:
+    """An HTTP date (RFC 9110 section 5.6.7) as an epoch, or None: the one place a date
+    header is read. The email parser raises ValueError, OverflowError or IndexError on
+    nonsense (a year 99999, an offset of days); a date outside 2000-2200 is nonsense too."""
+    if not raw or len(raw) > 100:
         return None
     try:
-        return parsedate_to_datetime(raw).timestamp()
-    except (TypeError, ValueError):
+        moment = parsedate_to_datetime(raw).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    return moment if EARLIEST <= moment <= LATEST else None

@@ -33,6 +33,12 @@ class BodyTooLarge(httpx.TransportError):
     """The answer was larger than MAX_BODY_BYTES; it was not read to the end."""
 
 
+class UnreadableBody(httpx.TransportError):
+    """The answer's bytes could not be decoded as its ``Content-Encoding`` says (a body sent
+    as gzip that is not gzip). A transport error to every reader: the server answered, but
+    nothing can be known of what it said (for a create: ambiguous, api/http.py)."""
+
+
 class RequestTookTooLong(httpx.TimeoutException):
     """The whole request (headers and body) did not complete within its time limit."""
 
@@ -110,14 +116,19 @@ def _read_capped(http: httpx.Client, request: httpx.Request) -> httpx.Response:
     response = http.send(request, stream=True)
     try:
         chunks, size = [], 0
-        for chunk in response.iter_bytes():  # decoded: a gzip bomb is capped too
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise BodyTooLarge(
-                    f"the answer was larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB",
-                    request=request,
-                )
-            chunks.append(chunk)
+        try:
+            for chunk in response.iter_bytes():  # decoded: a gzip bomb is capped too
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise BodyTooLarge(
+                        f"the answer was larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB",
+                        request=request,
+                    )
+                chunks.append(chunk)
+        except httpx.DecodingError as exc:  # not a TransportError: it would escape the loops
+            raise UnreadableBody(
+                f"the answer could not be decoded ({exc})", request=request
+            ) from None
     finally:
         response.close()
     # The content is decoded already: drop the headers that described it on the wire.

@@ -164,7 +164,7 @@ def socket_server(replies: list[Any]) -> Iterator[str]:
             server.shutdown()
 
 
-ODD_INIT_REPLIES = {
+ODD_INIT_REPLIES: dict[str, list[Any]] = {
     "data is a list": [{"type": "init", "data": ["auth", "successful"]}],
     "data is a string": [{"type": "init", "data": "successful"}],
     "reply is a list": [["init"]],

@@ -357,9 +357,9 @@ def test_start_gives_up_when_nothing_gets_through() -> None:
 
 
 def test_a_lost_run_start_is_placed_in_time_only_with_the_servers_date() -> None:
-    # Runs have no sha to narrow the window: without a Date header none is taken, even one
-    # that started just after the request went out.
-    from northflank_build.api.adopt import earliest_after
+    # Runs have no sha to narrow the window: without a Date header none is claimed (only
+    # named), even one that started just after the request went out.
+    from northflank_build.api.adopt import RUN_STAMP_S, Skew, claim
     from northflank_build.api.models import JobRun
 
     sent_at = 1_795_000_000.0
@@ -369,6 +369,13 @@ def test_a_lost_run_start_is_placed_in_time_only_with_the_servers_date() -> None
     def when(r: JobRun) -> Any:
         return r.started_datetime()
 
-    assert earliest_after(started, when, sent_at, float("nan"), without_date=None) is None
-    assert earliest_after(started, when, sent_at, 0.0, without_date=None) is run
-    assert earliest_after(started, when, sent_at + 5, 0.0, without_date=None) is None
+    def judge(at: float, skew: Skew) -> Any:
+        return claim(started, when, sent_at=at, looked_at=at + 1, skew=skew, stamp_s=RUN_STAMP_S)
+
+    unknown = judge(sent_at, Skew())
+    assert unknown.ours is None
+    assert unknown.candidates == (run,)
+    assert judge(sent_at, Skew(0.0, 1.0)).ours is run
+    later = judge(sent_at + 5, Skew(0.0, 1.0))
+    assert later.ours is None
+    assert later.candidates == ()

@@ -146,7 +146,7 @@ class CliEvents:
     def watch_rollout(self, service_id: str) -> CliTargetLog:
         return CliTargetLog(self, f"[{service_id}] ")
 
-    def run_starting(self, job_id: str, body: StartJobRunRequest) -> None:
+    def run_starting(self, job_id: str, body: StartJobRunRequest, at: float) -> None:
         self._say(f"Starting a run of job {job_id}.")
 
     def run_started(self, job_id: str, run: JobRun) -> None:

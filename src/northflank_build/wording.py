@@ -174,6 +174,13 @@ def describe(failure: Failure, words: Vocabulary) -> Worded:
             f"{failure.status or 'unknown'}.",
             f"Raise {words.name('timeout-seconds')} if builds of this job take longer.{then}",
         )
+    if isinstance(failure, StartUnknown) and failure.candidates:
+        return Worded(
+            "Northflank may have started a build: none claimed",
+            f"{failure.cause.message} Candidates: {', '.join(failure.candidates)}.",
+            f"Look at them on Northflank ({failure.builds_url}) and abort the one this step "
+            "may have started if it is not wanted; the action touched none of them.",
+        )
     if isinstance(failure, StartUnknown):
         again = (
             f"; the post step looks for it again and aborts it ({words.name('abort-on-cancel')})"

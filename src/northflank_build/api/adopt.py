@@ -1,11 +1,26 @@
-"""Finding builds among a target's recent ones: the build a start request made when its
-answer was lost (the same sha, created after the request was sent, by the server's clock:
-its Date header gives the skew), and a build of a sha that can be reused instead of
-starting one (reuse).
+"""What a create whose answer was lost made, claimed only when it is provably ours; and a
+build of a sha to reuse.
 
-Only a build that can be placed in time is taken; when none can, the start is not resent
-(api/http.py: CreateOutcomeUnknown). The list's order is undocumented, so an oldest-first
-list is followed to its last pages (https://northflank.com/docs/v1/api/jobs/list-job-builds).
+After an ambiguous failure (the request went out, no usable answer came back) the action
+looks for what it may have made among the recent ones, placed in time by the server's clock.
+Neither a build's nor a job run's start can carry a marker the action could find again: the
+start bodies have no name or label, and GET returns no build arguments or run environment
+(../shared/reference/northflank-api.md section 2.2, northflank-api-deploy.md section 3.2).
+So time is the only proof, and the rule is strict:
+
+- The server's clock is known only as bounds (``Skew``): a ``Date`` header has 1 s
+  resolution, so each answer says the skew lies between ``date - received`` and
+  ``date + 1 - sent``; every answer of the session narrows the bounds.
+- A candidate is one of the same sha (compared case-insensitively) stamped from NEAR_S
+  before the earliest moment our request can have reached Northflank up to the moment we
+  looked (by the server's clock).
+- Exactly one candidate, stamped no earlier than that earliest moment: it is ours. More than
+  one, or one that provably predates the request: none is claimed (``Claim.candidates`` names
+  them for the user), nothing is followed or aborted. Without a ``Date`` header nothing can
+  be placed and nothing is claimed.
+
+The list's order is undocumented, so an oldest-first list is followed to its last pages
+(https://northflank.com/docs/v1/api/jobs/list-job-builds).
 """
 
 from __future__ import annotations
@@ -14,17 +29,21 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build
 
 T = TypeVar("T")
 
-# How far before our send time a build may be stamped and still be ours: the Date header
-# has 1 s resolution, so the skew estimate can be up to ~1 s short.
-ADOPT_TOLERANCE_S = 1.5
-ADOPT_TOLERANCE_NO_DATE_S = 5.0
+# A build of the same sha stamped this close before our request could arrive is another
+# workflow's start in the same moment: its presence makes the claim ambiguous.
+NEAR_S = 2.0
+# Without the server's clock, candidates are named (never claimed) from this window of ours.
+NO_DATE_WINDOW_S = 60.0
+# createdAt has millisecond resolution; a run's startedAt whole seconds (section 3.2's sample).
+BUILD_STAMP_S = 0.001
+RUN_STAMP_S = 1.0
 # 100 a page (the most the API gives), and up to 4 more pages when the list comes oldest
 # first.
 ADOPT_PAGE = 100
@@ -32,46 +51,115 @@ ADOPT_MORE_PAGES = 4
 
 
 @dataclass(frozen=True)
+class Skew:
+    """The server's clock minus ours, in seconds, as bounds (unknown: infinite)."""
+
+    low: float = -math.inf
+    high: float = math.inf
+
+    @property
+    def known(self) -> bool:
+        return math.isfinite(self.low) and math.isfinite(self.high)
+
+    def narrowed(self, date: float, sent: float, received: float) -> Skew:
+        """With one more answer: its ``Date`` (whole seconds), and when (our wall clock)
+        the request went out and the answer came back."""
+        low, high = max(self.low, date - received), min(self.high, date + 1.0 - sent)
+        if low > high:  # disagrees with what came before (a clock jump, a proxy): start over
+            low, high = date - received, date + 1.0 - sent
+        return Skew(low, high)
+
+
+@dataclass(frozen=True)
+class Claim(Generic[T]):
+    ours: T | None
+    candidates: tuple[T, ...] = ()  # what may be it, when none is claimed
+
+
+@dataclass(frozen=True)
 class BuildPage:
     builds: list[Build]
-    skew: float  # the server's clock minus ours, in seconds; NaN without a Date header
     next_cursor: str | None
+    skipped: int = 0  # entries that could not be read (api/client.py: list_builds)
+
+
+def claim(
+    items: list[T],
+    moment: Callable[[T], datetime | None],
+    *,
+    sent_at: float,
+    looked_at: float,
+    skew: Skew,
+    stamp_s: float,
+) -> Claim[T]:
+    """Of ``items`` (already narrowed to what the request could have made), the one that is
+    provably ours (the rule above). ``sent_at`` and ``looked_at`` are our wall clock."""
+    placed = [(when.timestamp(), item) for item in items if (when := moment(item)) is not None]
+    if not skew.known:
+        lo, hi = sent_at - NO_DATE_WINDOW_S, looked_at + NO_DATE_WINDOW_S
+        return Claim(None, tuple(item for when, item in placed if lo <= when <= hi))
+    earliest = sent_at + skew.low  # our request cannot have reached Northflank before this
+    latest = looked_at + skew.high + stamp_s
+    near = sorted(
+        ((when, item) for when, item in placed if earliest - NEAR_S <= when <= latest),
+        key=lambda pair: pair[0],
+    )
+    if len(near) == 1 and near[0][0] + stamp_s >= earliest:
+        return Claim(near[0][1])
+    return Claim(None, tuple(item for _when, item in near))
+
+
+def same_sha(build: Build, sha: str | None) -> bool:
+    """A sha names a commit whatever its case (git prints lower case; users paste either)."""
+    return sha is None or (build.sha or "").lower() == sha.lower()
+
+
+def claim_build(
+    builds: list[Build], sha: str | None, sent_at: float, looked_at: float, skew: Skew
+) -> Claim[Build]:
+    return claim(
+        [b for b in builds if same_sha(b, sha)],
+        lambda b: b.created_datetime(),
+        sent_at=sent_at,
+        looked_at=looked_at,
+        skew=skew,
+        stamp_s=BUILD_STAMP_S,
+    )
 
 
 def find_started(
     page: Callable[[str | None], BuildPage],
     sleep: Callable[[float], None],
-    sha: str | None,
-    sent_at: float,
-) -> Build | None:
-    """Look twice, a second apart (a list may lag the create by a moment)."""
+    judge: Callable[[list[Build]], Claim[Build]],
+) -> Claim[Build]:
+    """Look twice, a second apart (a list may lag the create by a moment); stop at a claim."""
+    found: Claim[Build] = Claim(None)
     for attempt in range(2):
         if attempt:
             sleep(1.0)
-        builds, skew = recent_builds(page)
-        found = adoptable(builds, sha, sent_at, skew)
-        if found is not None:
+        found = judge(recent_builds(page))
+        if found.ours is not None:
             return found
-    return None
+    return found
 
 
-def recent_builds(page: Callable[[str | None], BuildPage]) -> tuple[list[Build], float]:
+def recent_builds(page: Callable[[str | None], BuildPage]) -> list[Build]:
     """The first page, and when the list comes oldest first, up to ADOPT_MORE_PAGES more
-    (the newest builds are then on the last pages); and the server clock's skew."""
+    (the newest builds are then on the last pages)."""
     current = page(None)
-    builds, skew = list(current.builds), current.skew
+    builds = list(current.builds)
     for _ in range(ADOPT_MORE_PAGES):
         if current.next_cursor is None or not _oldest_first(current.builds):
             break
         current = page(current.next_cursor)
         builds += current.builds
-    return builds, skew
+    return builds
 
 
 def reusable(builds: list[Build], sha: str, running_too: bool) -> Build | None:
     """The newest build of ``sha`` that concluded with success; else, with ``running_too``,
     the newest one that has not concluded. A failed or aborted build is never reused."""
-    same = [b for b in builds if b.sha == sha]
+    same = [b for b in builds if same_sha(b, sha)]
     succeeded = [b for b in same if b.finished and b.succeeded]
     running = [b for b in same if not b.finished] if running_too else []
     for candidates in (succeeded, running):
@@ -89,37 +177,3 @@ def _oldest_first(builds: list[Build]) -> bool:
     moments = [b.created_datetime() for b in builds]
     known = [m for m in moments if m is not None]
     return len(known) >= 2 and known[0] < known[-1]
-
-
-def adoptable(builds: list[Build], sha: str | None, sent_at: float, skew: float) -> Build | None:
-    """The earliest build of ``sha`` created after ``sent_at`` (our clock), or None.
-
-    ``skew`` is the server clock minus ours (NaN when unknown: then a wider window). A build
-    without a readable ``createdAt`` cannot be placed in time, so it is never taken.
-    """
-    same = [build for build in builds if sha is None or build.sha == sha]
-    return earliest_after(
-        same, lambda b: b.created_datetime(), sent_at, skew, without_date=ADOPT_TOLERANCE_NO_DATE_S
-    )
-
-
-def earliest_after(
-    items: list[T],
-    moment: Callable[[T], datetime | None],
-    sent_at: float,
-    skew: float,
-    *,
-    without_date: float | None,
-) -> T | None:
-    """The earliest of ``items`` whose ``moment`` (the server's clock) is after ``sent_at``
-    (ours), allowing the Date header's 1 s resolution. With ``skew`` unknown (NaN), only
-    when ``without_date`` gives a window (seconds before ``sent_at``); else None."""
-    if math.isnan(skew):
-        if without_date is None:
-            return None
-        threshold = sent_at - without_date
-    else:
-        threshold = sent_at + skew - ADOPT_TOLERANCE_S
-    placed = [(when, item) for item in items if (when := moment(item)) is not None]
-    candidates = [(when, item) for when, item in placed if when.timestamp() >= threshold]
-    return min(candidates, key=lambda pair: pair[0])[1] if candidates else None

@@ -17,17 +17,19 @@ import httpx
 from northflank_build.api.adopt import (
     ADOPT_PAGE,
     BuildPage,
-    adoptable,
+    Claim,
+    claim_build,
     find_started,
     recent_builds,
     reusable,
 )
 from northflank_build.api.bodies import StartBuildRequest
 from northflank_build.api.clock import Clock
-from northflank_build.api.decode import envelope, model, next_cursor, parse_build
+from northflank_build.api.decode import entries, envelope, next_cursor, parse_build
 from northflank_build.api.deploys import Deployments, JobRuns
 from northflank_build.api.errors import (
     ApiError,
+    CreateAmbiguous,
     MalformedResponse,
     NorthflankError,
     NotFound,
@@ -139,11 +141,13 @@ class NorthflankClient:
         """One page of the builds, the server clock's skew, and the next page's cursor."""
 
         def parse(resp: httpx.Response) -> BuildPage:
-            from northflank_build.api.models import BuildList  # noqa: PLC0415
+            from northflank_build.api.models import Build  # noqa: PLC0415
 
             body = envelope(resp)
-            builds = model(BuildList, resp, body["data"]).builds
-            return BuildPage(builds, self.session.skew(resp), next_cursor(body))
+            builds, skipped = entries(Build, resp, body["data"], "builds")
+            if skipped:
+                self.session.debug(f"{skipped} unreadable build(s) in the list were skipped")
+            return BuildPage(builds, next_cursor(body), skipped)
 
         params: dict[str, Any] = {"per_page": per_page}
         if cursor is not None:
@@ -243,7 +247,19 @@ class NorthflankClient:
                 "the start request's outcome is unknown; looking for the build it may have made"
             )
             found = self._find_started(target, body.sha, sent_at)
-            return StartedBuild(found, adopted=True) if found is not None else None
+            if found.ours is not None:
+                return StartedBuild(found.ours, adopted=True)
+            if found.candidates:
+                ids = tuple(b.id for b in found.candidates)
+                raise CreateAmbiguous(
+                    f"The request to start a build of {target.label} got no usable answer, and "
+                    f"{_several(ids, 'build')} of {body.sha or 'its commit'} started around "
+                    "that moment; none can be proven to be this step's, so none is followed, "
+                    "reported as this step's or aborted.",
+                    sent_at=sent_at,
+                    candidates=ids,
+                )
+            return None
 
         def missing(error: ApiError) -> ApiError:
             return self.not_found(error, Resource(target.kind, target.id))
@@ -304,13 +320,19 @@ class NorthflankClient:
 
     def find_started_quickly(
         self, target: BuildTarget, sha: str | None, sent_at: float
-    ) -> Build | None:
+    ) -> Claim[Build]:
         """After a cancel hit the start request: one short look, no wait, nothing raised
-        but NorthflankError; None while a 429's hold lasts (only the abort may go out)."""
+        but NorthflankError; nothing found while a 429's hold lasts (only the abort may go
+        out)."""
         if self.session.held():
-            return None
+            return Claim(None)
         page = self.list_builds(target, ADOPT_PAGE, policy=NO_RETRY, timeout=QUICK_S)
-        return adoptable(page.builds, sha, sent_at, page.skew)
+        return self.claim_build(page.builds, sha, sent_at)
+
+    def claim_build(self, builds: list[Build], sha: str | None, sent_at: float) -> Claim[Build]:
+        """Which of ``builds`` a start sent at ``sent_at`` provably made (api/adopt.py)."""
+        clock = self.session.clock
+        return claim_build(builds, sha, sent_at, clock.wall(), self.session.skew)
 
     def find_reusable(self, target: BuildTarget, sha: str, running_too: bool) -> Build | None:
         """A build of ``sha`` to use instead of starting one (api/adopt.py: reusable)."""
@@ -318,10 +340,18 @@ class NorthflankClient:
         def page(cursor: str | None) -> BuildPage:
             return self.list_builds(target, ADOPT_PAGE, cursor=cursor)
 
-        return reusable(recent_builds(page)[0], sha, running_too)
+        return reusable(recent_builds(page), sha, running_too)
 
-    def _find_started(self, target: BuildTarget, sha: str | None, sent_at: float) -> Build | None:
+    def _find_started(self, target: BuildTarget, sha: str | None, sent_at: float) -> Claim[Build]:
         def page(cursor: str | None) -> BuildPage:
             return self.list_builds(target, ADOPT_PAGE, cursor=cursor)
 
-        return find_started(page, self.session.sleep, sha, sent_at)
+        def judge(builds: list[Build]) -> Claim[Build]:
+            return self.claim_build(builds, sha, sent_at)
+
+        return find_started(page, self.session.sleep, judge)
+
+
+def _several(ids: tuple[str, ...], noun: str) -> str:
+    listed = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+    return f"1 {noun} ({listed})" if len(ids) == 1 else f"{len(ids)} {noun}s ({listed})"

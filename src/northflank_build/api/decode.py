@@ -55,6 +55,26 @@ def model(kind: type[T], resp: httpx.Response, data: dict[str, Any]) -> T:
         ) from None
 
 
+def entries(
+    kind: type[T], resp: httpx.Response, data: dict[str, Any], key: str
+) -> tuple[list[T], int]:
+    """The list ``data[key]``, each entry read as ``kind``; an entry that cannot be (an id
+    that is not an id, a sha that is a number) is skipped and counted, never the whole list
+    rejected: one odd build must not hide the reusable one beside it."""
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    items = data.get(key)
+    if not isinstance(items, list):
+        raise MalformedResponse(f'{_where(resp)} had no "{key}" list.')
+    read: list[T] = []
+    for item in items:
+        try:
+            read.append(kind.model_validate(item))  # type: ignore[attr-defined]
+        except ValidationError:
+            continue
+    return read, len(items) - len(read)
+
+
 def parse_build(resp: httpx.Response) -> Build:
     from northflank_build.api.models import Build  # noqa: PLC0415
 

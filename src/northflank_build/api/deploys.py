@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from northflank_build.api.adopt import earliest_after
+from northflank_build.api.adopt import RUN_STAMP_S, Claim, claim
 from northflank_build.api.bodies import StartJobRunRequest
-from northflank_build.api.decode import envelope, model
-from northflank_build.api.errors import ApiError, Resource
+from northflank_build.api.decode import entries, envelope, model
+from northflank_build.api.errors import ApiError, CreateAmbiguous, Resource
 from northflank_build.api.http import Call
 from northflank_build.api.logs import LogLine
 from northflank_build.api.retry import NO_RETRY, RetryPolicy
@@ -117,24 +117,49 @@ class JobRuns:
         )  # fmt: skip
 
     def _find_started(self, job_id: str, sent_at: float) -> JobRun | None:
-        """The earliest run started after ``sent_at`` (by the server's clock, from its Date
-        header). Without a Date header a run cannot be placed in time: None (runs have no sha
-        to narrow a wider window, as builds have)."""
+        """The run this start made, when provably ours (api/adopt.py: claim); None when
+        nothing can be; CreateAmbiguous when several runs (or one that may predate the
+        request) started around that moment. Runs have no sha: any run of the job counts."""
+        found = self.claim_started(job_id, sent_at, self.list_recent(job_id))
+        if found.ours is not None or not found.candidates:
+            return found.ours
+        ids = tuple(run.id for run in found.candidates)
+        raise CreateAmbiguous(
+            f"The request to start a run of job {job_id!r} got no usable answer, and "
+            f"{len(ids)} run(s) of it started around that moment ({', '.join(ids[:10])}); "
+            "none can be proven to be this step's, so none is followed or aborted.",
+            sent_at=sent_at,
+            candidates=ids,
+        )
+
+    def claim_started(self, job_id: str, sent_at: float, runs: list[JobRun]) -> Claim[JobRun]:
+        session = self._client.session
+        return claim(
+            runs,
+            lambda r: r.started_datetime(),
+            sent_at=sent_at,
+            looked_at=session.clock.wall(),
+            skew=session.skew,
+            stamp_s=RUN_STAMP_S,
+        )
+
+    def list_recent(self, job_id: str, *, timeout: float | None = None) -> list[JobRun]:
+        """The job's latest runs (one page of 50); unreadable entries skipped."""
         from northflank_build.api.models import JobRun  # noqa: PLC0415
 
-        def parse(resp: httpx.Response) -> tuple[list[JobRun], float]:
-            runs = envelope(resp)["data"].get("runs")
-            found = [model(JobRun, resp, r) for r in runs] if isinstance(runs, list) else []
-            return found, self._client.session.skew(resp)
+        def parse(resp: httpx.Response) -> list[JobRun]:
+            runs, skipped = entries(JobRun, resp, envelope(resp)["data"], "runs")
+            if skipped:
+                self._client.session.debug(f"{skipped} unreadable run(s) in the list were skipped")
+            return runs
 
-        runs, skew = self._client.session.call(
+        return self._client.session.call(
             Call(f"list the runs of job {job_id!r}", "Project > Jobs > General > Read", "GET",
                  self._client.routes.job_runs(job_id), params={"per_page": 50}),
             parse,
+            policy=NO_RETRY if timeout is not None else None,
+            timeout=timeout,
         )  # fmt: skip
-        return earliest_after(
-            runs, lambda r: r.started_datetime(), sent_at, skew, without_date=None
-        )
 
 
 def _parse_run(resp: httpx.Response) -> JobRun:

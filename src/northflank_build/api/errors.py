@@ -48,6 +48,15 @@ class CreateOutcomeUnknown(NorthflankError):
         self.sent_at = sent_at
 
 
+class CreateAmbiguous(CreateOutcomeUnknown):
+    """A create may have worked, and more than one thing it may have made was found (or
+    one that may predate it): none is claimed (api/adopt.py). ``candidates`` are their ids."""
+
+    def __init__(self, message: str, *, sent_at: float, candidates: tuple[str, ...]) -> None:
+        super().__init__(message, sent_at=sent_at)
+        self.candidates = candidates
+
+
 @dataclass(frozen=True)
 class Resource:
     """What an answer was about: ``kind`` is project, team, job, service or build."""

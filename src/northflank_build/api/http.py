@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from northflank_build import __version__
+from northflank_build.api.adopt import Skew
 from northflank_build.api.clock import Clock
 from northflank_build.api.decode import api_error
 from northflank_build.api.errors import (
@@ -116,6 +117,8 @@ class Session:
         # but for the one abort that a timeout or cancel sends.
         self.deadline = math.inf if deadline is None else deadline
         self._not_before = 0.0  # the end of a 429's hold
+        # The server's clock minus ours, narrowed by every answer's Date (api/adopt.py).
+        self.skew = Skew()
         self._http = httpx.Client(
             base_url=api_url,
             headers={
@@ -186,9 +189,12 @@ class Session:
             params=call.params,
             timeout=httpx.Timeout(limit, connect=min(limit, CONNECT_TIMEOUT_S)),
         )
-        began = self.clock.monotonic()
+        began, sent_wall = self.clock.monotonic(), self.clock.wall()
         resp = send_bounded(self._http, request, limit + BOUND_SLACK_S)
         now = self.clock.monotonic()
+        date = server_time(resp.headers)
+        if date is not None:
+            self.skew = self.skew.narrowed(date, sent_wall, self.clock.wall())
         rate = RateLimit.from_headers(resp.headers, now, self.clock.wall())
         if rate is not None:
             self._budget.observe(rate)
@@ -202,11 +208,6 @@ class Session:
             hold = max(MIN_RATE_LIMIT_WAIT_S, asked if asked is not None else 0.0)
             self._not_before = max(self._not_before, now + hold)
         return resp
-
-    def skew(self, resp: httpx.Response) -> float:
-        """The server's clock minus ours, from the answer's Date header; NaN without one."""
-        date = server_time(resp.headers)
-        return date - self.clock.wall() if date is not None else math.nan
 
     # -- the one retry loop -----------------------------------------------------------------
 

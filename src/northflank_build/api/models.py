@@ -76,10 +76,6 @@ class Build(_Response):
         return parse_timestamp(self.build_concluded_at)
 
 
-class BuildList(_Response):
-    builds: list[Build]
-
-
 def _upper_status(value: str | None) -> str | None:
     return (value.strip().upper()[:100] or None) if value is not None else None
 

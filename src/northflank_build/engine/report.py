@@ -98,11 +98,13 @@ class RunFailed:
 
 @dataclass(frozen=True)
 class StartUnknown:
-    """The start request may have made a build that cannot be identified."""
+    """The start request may have made a build that cannot be identified; ``candidates``
+    (dashboard links) when several builds, none provably this step's, could be it."""
 
     target: BuildTarget
     builds_url: str
     cause: CreateOutcomeUnknown
+    candidates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ class JobRunReport:
     duration_s: float | None = None
     log_tail: tuple[str, ...] = ()
     aborted: bool | None = None
+    start_unknown: bool = False  # a start that may have made a run, unseen: the post step looks
 
 
 @dataclass(frozen=True)
@@ -182,10 +185,14 @@ class BuildReport:
 
     @property
     def build_url(self) -> str:
-        if not (self.build and self.target and self.dashboard):
+        return self.link(self.build.id) if self.build else ""
+
+    def link(self, build_id: str) -> str:
+        """The dashboard page of one build of the target."""
+        if not (self.target and self.dashboard):
             return ""
         routes = Routes(self.project_id, self.team_id)
-        return routes.dashboard_build(self.dashboard, self.target, self.build.id)
+        return routes.dashboard_build(self.dashboard, self.target, build_id)
 
 
 # When targets end differently, the step ends as the most serious of them.

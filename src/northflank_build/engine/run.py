@@ -8,7 +8,7 @@ or the environment.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -17,6 +17,7 @@ from northflank_build.api.client import NorthflankClient
 from northflank_build.api.clock import Clock
 from northflank_build.api.errors import (
     Cancelled,
+    CreateAmbiguous,
     CreateOutcomeUnknown,
     DeadlineReached,
     NorthflankError,
@@ -111,6 +112,7 @@ def run_build(
     service: EnsuredService | None = None
     starts: list[Started] = []
     followed: dict[int, Followed[Build]] = {}
+    starting: BuildTarget | None = None  # a start under way: it may have made a build
     try:
         service, ended = _ensure_service(ctx)
         if ended is not None:
@@ -122,7 +124,9 @@ def run_build(
             if cancel.cancelled:  # nothing more goes out after a cancel
                 starts.append(Started(target, outcome=Outcome.CANCELLED))
                 continue
+            starting = target
             starts.append(_begin(ctx, index, target))
+            starting = None
         waiting = [i for i, s in enumerate(starts) if s.outcome is None and s.build is not None]
         if waiting:
             followed = _follow(ctx, starts, waiting)
@@ -131,6 +135,8 @@ def run_build(
         builds = tuple(_report(config, s, followed.get(i)) for i, s in enumerate(starts))
         return _step(service, builds, shipped=_ship(ctx, builds))
     except Exception as exc:  # a bug of ours, or an answer nothing foresaw
+        if starting is not None:  # unseen, not lost: the post step looks for what it made
+            starts.append(Started(starting, outcome=Outcome.ERROR, unknown_since=clock.wall()))
         builds = tuple(_after_bug(ctx, s, followed.get(i)) for i, s in enumerate(starts))
         return _step(service, builds, Outcome.ERROR, internal_error(exc))
 
@@ -255,11 +261,16 @@ def _start(ctx: StepContext, index: int, target: BuildTarget) -> Started:
             look_again=config.abort_on_cancel,
         )
     except CreateOutcomeUnknown as exc:
-        builds_url = report_for(config, Outcome.ERROR, target=target).builds_url
+        where = report_for(config, Outcome.ERROR, target=target)
+        if isinstance(exc, CreateAmbiguous):
+            # None of them is provably ours: nothing is left for the post step either.
+            links = tuple(where.link(build_id) for build_id in exc.candidates)
+            failure = StartUnknown(target, where.builds_url, exc, links)
+            return Started(target, outcome=Outcome.ERROR, failure=failure)
         return Started(
             target,
             outcome=Outcome.ERROR,
-            failure=StartUnknown(target, builds_url, exc),
+            failure=StartUnknown(target, where.builds_url, exc),
             unknown_since=exc.sent_at,
         )
     except NorthflankError as exc:
@@ -295,16 +306,24 @@ def _after_cancelled_start(ctx: StepContext, started: Started) -> Started:
     except NorthflankError as exc:
         events.note(f"Cancelled while starting; could not check for a started build: {exc.message}")
         return started
-    if found is None:
-        builds_url = report_for(config, Outcome.CANCELLED, target=target).builds_url
+    where = report_for(config, Outcome.CANCELLED, target=target)
+    if found.candidates:
+        links = ", ".join(where.link(b.id) for b in found.candidates)
+        events.note(
+            f"Cancelled while starting: {len(found.candidates)} build(s) of {target.label} "
+            f"started around that moment ({links}); none is provably this step's, so none "
+            "was aborted."
+        )
+        return replace(started, unknown_since=None)
+    if found.ours is None:
         events.note(
             f"Cancelled while starting: a build of {target.label} may have started "
-            f"({builds_url}); the post step looks for it and aborts it."
+            f"({where.builds_url}); the post step looks for it and aborts it."
         )
         return started
-    events.started(config.targets.index(target), target, found, adopted=True)
-    aborted = _abort_build(ctx, target, found.id)
-    return Started(target, found, True, outcome=Outcome.CANCELLED, aborted=aborted)
+    events.started(config.targets.index(target), target, found.ours, adopted=True)
+    aborted = _abort_build(ctx, target, found.ours.id)
+    return Started(target, found.ours, True, outcome=Outcome.CANCELLED, aborted=aborted)
 
 
 def _after_bug(ctx: StepContext, started: Started, followed: Followed[Build] | None) -> BuildReport:
@@ -322,6 +341,7 @@ def _after_bug(ctx: StepContext, started: Started, followed: Followed[Build] | N
         adopted=started.adopted,
         reused=started.reused,
         aborted=aborted,
+        start_unknown_since=started.unknown_since,
     )
 
 

@@ -25,6 +25,7 @@ from northflank_build.api.bodies import (
 from northflank_build.api.client import NorthflankClient
 from northflank_build.api.errors import (
     Cancelled,
+    CreateAmbiguous,
     CreateOutcomeUnknown,
     DeadlineReached,
     MalformedResponse,
@@ -34,7 +35,7 @@ from northflank_build.api.logs import LogLine
 from northflank_build.api.retry import NO_RETRY
 from northflank_build.engine.build import ABORT_TIMEOUT_S, LOG_READ_S, open_log_follower
 from northflank_build.engine.context import StepContext
-from northflank_build.engine.follow import Followed, Watch
+from northflank_build.engine.follow import Followed, Watch, abort
 from northflank_build.engine.logs import BuildLogs
 from northflank_build.engine.report import (
     DeploymentReport,
@@ -248,19 +249,17 @@ class Ship:
     def _run_job(self, job_id: str, internal: InternalDeployment | None) -> JobRunReport:
         config = self.ctx.config
         body = StartJobRunRequest(config.run_job_environment or None, internal)
-        self.ctx.events.run_starting(job_id, body)
+        self.ctx.events.run_starting(job_id, body, self.ctx.clock.wall())
         try:
             with self.ctx.cancel.interruptible():
                 run = self.ctx.client.runs.start(job_id, body)
         except Cancelled as exc:
-            if exc.sent_at is not None:
-                self.ctx.events.note(
-                    f"Cancelled while starting a run of job {job_id!r}: a run may have "
-                    "started; look at the job's runs on Northflank."
-                )
-            return JobRunReport(job_id, Outcome.CANCELLED)
+            if exc.sent_at is None:
+                return JobRunReport(job_id, Outcome.CANCELLED)
+            return self._after_cancelled_run_start(job_id, exc.sent_at)
         except CreateOutcomeUnknown as exc:
-            return JobRunReport(job_id, Outcome.ERROR, failure=exc)
+            unknown = not isinstance(exc, CreateAmbiguous)  # ambiguous: none is ours to abort
+            return JobRunReport(job_id, Outcome.ERROR, failure=exc, start_unknown=unknown)
         except NorthflankError as exc:
             outcome = Outcome.TIMED_OUT if isinstance(exc, DeadlineReached) else Outcome.ERROR
             return JobRunReport(job_id, outcome, failure=exc)
@@ -275,6 +274,39 @@ class Ship:
         op = JobRunOperation(self.ctx, job_id, run, listener.note)
         seen = self.ctx.follow([Watch(op, run, listener)])[0]
         return self._run_report(job_id, seen)
+
+    def _after_cancelled_run_start(self, job_id: str, sent_at: float) -> JobRunReport:
+        """Cancelled while the run's start was out: it may have made a run. One quick look
+        (no retry, nothing raised, nothing during a 429's hold); a run provably ours is
+        aborted, else the post step looks again (api/adopt.py: claim)."""
+        runs, note = self.ctx.client.runs, self.ctx.events.note
+        cancelled = JobRunReport(job_id, Outcome.CANCELLED, start_unknown=True)
+        if self.ctx.client.session.held():
+            return cancelled
+        try:
+            found = runs.claim_started(job_id, sent_at, runs.list_recent(job_id, timeout=2.0))
+        except NorthflankError as exc:
+            note(
+                f"Cancelled while starting a run of job {job_id!r}; could not look for it: {exc.message}"
+            )
+            return cancelled
+        if found.ours is None:
+            ids = ", ".join(r.id for r in found.candidates)
+            note(
+                f"Cancelled while starting a run of job {job_id!r}: "
+                + (f"runs {ids} started around that moment; none is provably this step's, so "
+                   "none was aborted." if ids else "a run may have started; the post step "
+                   "looks for it and aborts it.")
+            )  # fmt: skip
+            return replace(cancelled, start_unknown=not ids)
+        ours = found.ours
+        self.ctx.events.run_started(job_id, ours)
+        aborted = abort(
+            f"run {ours.id} of job {job_id!r}",
+            lambda: runs.abort(job_id, ours.id, timeout=ABORT_TIMEOUT_S),
+            note,
+        )
+        return JobRunReport(job_id, Outcome.CANCELLED, ours.id, aborted=aborted)
 
     def _run_report(self, job_id: str, seen: Followed[JobRun]) -> JobRunReport:
         last = seen.last

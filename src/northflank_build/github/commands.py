@@ -27,6 +27,9 @@ STATE_TARGET = "target"  # "job:<id>" or "service:<id>", for the post step
 STATE_START_SENT = "start_sent"
 # A job run this step started: "<job id>|<run id>", for the post step to abort.
 STATE_JOB_RUN = "job_run"
+# A run start request whose answer has not come (yet): "<job id>|<epoch seconds>", written
+# before it goes out, cleared once the run is known (or the start provably made none).
+STATE_RUN_SENT = "run_sent"
 
 
 def slot(name: str, index: int) -> str:

@@ -23,6 +23,7 @@ from northflank_build.github.commands import (
     STATE_BUILD_ID,
     STATE_FINISHED,
     STATE_JOB_RUN,
+    STATE_RUN_SENT,
     STATE_START_SENT,
     STATE_TARGET,
     RunnerFiles,
@@ -136,7 +137,9 @@ class ActionEvents:
     def watch_rollout(self, service_id: str) -> TargetLog:
         return TargetLog(service_id, f"service {service_id!r}", several=True, noun="rollout")
 
-    def run_starting(self, job_id: str, body: StartJobRunRequest) -> None:
+    def run_starting(self, job_id: str, body: StartJobRunRequest, at: float) -> None:
+        # Before the request goes out: a run a cut-off start made is found by the post step.
+        save_state(STATE_RUN_SENT, f"{job_id}|{at:.3f}")
         pinned = (
             f" with build {body.internal.build_id} of service {body.internal.build_service_id!r}"
             if body.internal
@@ -150,6 +153,7 @@ class ActionEvents:
         say(f"Run {run.id} of job {job_id!r} started.")
         set_output("job-run-id", run.id)
         save_state(STATE_JOB_RUN, f"{job_id}|{run.id}")
+        save_state(STATE_RUN_SENT, "")  # known now: the post step reads job_run
 
     def watch_run(self, job_id: str) -> TargetLog:
         return TargetLog(job_id, f"job {job_id!r}", several=False, noun="job run")
@@ -256,6 +260,8 @@ def finish(step: StepReport) -> int:
     run = step.job_run
     if run is not None and (run.concluded or run.aborted is True):
         save_state(STATE_JOB_RUN, "")  # nothing left for the post step to abort
+    if run is not None and not run.start_unknown:
+        save_state(STATE_RUN_SENT, "")  # its start made no run, or made a known one
     worded = [describe(failure, ACTION) for failure in step.failures]
     for each in worded:
         error(each.explain(), title=each.title)

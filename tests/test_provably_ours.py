@@ -5,16 +5,33 @@ socket fed odd answers, is tests/test_odd_answers.py). In process and in virtual
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from conftest import Runner
-from inproc import SHA, FakeNorthflank, Step, StepClock, default_inputs, iso, respond, run_step
+from conftest import QUICK, Runner
+from inproc import (
+    SHA,
+    FakeNorthflank,
+    Handler,
+    Step,
+    StepClock,
+    default_inputs,
+    iso,
+    respond,
+    run_step,
+)
 from nfsim import Fault, Simulator
 from nfsim.deploys import RunPlan
+from nfsim.inprocess import SimTransport
+from northflank_build.api.client import NorthflankClient
+from northflank_build.api.routes import BuildTarget
 from northflank_build.engine.cancel import CancelScope
+from virtual_clock import VirtualClock
 
 LOOPBACK = "http://127.0.0.1:9"  # nothing listens: the log socket is refused at once
 STATE = {"build_id": "build-1", "target": "job:demo-job"}
@@ -254,3 +271,290 @@ def test_cause4_a_lost_start_alone_is_still_adopted(tmp_path: Path) -> None:
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
     assert step.exit_code == 0, step.text
     assert step.outputs["build-id"] == "ours"
+
+
+# -- cause 5: the deadline reached inside a request is a timeout -----------------------------
+
+
+def _hang_on(sim: Simulator, clock: StepClock, method: str, path_end: str) -> Handler:
+    """The simulator, but ``method`` on a path ending ``path_end`` hangs until the request's
+    own bound runs out (virtual time), as a server that never answers."""
+    transport = SimTransport(sim)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == method and request.url.path.endswith(path_end):
+            clock.advance(10_000.0)
+            raise httpx.ReadTimeout("timed out", request=request)
+        return transport.handle_request(request)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("method", "path_end"),
+    [("PATCH", "/services/deployment/demo-web"), ("GET", "/services/demo-web")],
+    ids=["PATCH hangs", "GET service hangs"],
+)
+def test_cause5_the_deadline_reached_inside_a_request_is_a_timeout(
+    tmp_path: Path, method: str, path_end: str
+) -> None:
+    clock = StepClock(CancelScope())
+    sim = Simulator(plan=QUICK, clock=clock)
+    try:
+        step = run_step(
+            tmp_path,
+            _hang_on(sim, clock, method, path_end),
+            inputs=inputs(
+                job_id=None,
+                service_id="demo-service",
+                branch="main",
+                deploy_services="demo-web",
+                timeout_seconds="30",
+            ),
+            clock=clock,
+        )
+    finally:
+        sim.stop()
+    assert step.exit_code == 4, step.text
+    no_traceback(step)
+    error = step.errors()[0]
+    assert error.properties["title"] != "Cannot reach Northflank"
+    assert "timeout-seconds" in error.message
+    assert step.outputs["deployed"] == "false"
+    assert step.outputs["status"] == "SUCCESS", "the build's outputs are as on any timeout"
+
+
+def test_cause5_a_start_cut_by_the_deadline_is_a_timeout_left_for_the_post_step(
+    tmp_path: Path,
+) -> None:
+    clock, nf = fake()
+
+    def start(request: httpx.Request) -> httpx.Response:
+        nf.add_build("build-1")
+        clock.advance(10_000.0)
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    nf.hooks["start"] = start
+    step = run_step(tmp_path, nf, inputs=inputs(timeout_seconds="20"), clock=clock)
+    assert step.exit_code == 4, step.text
+    no_traceback(step)
+    assert "timeout-seconds" in step.errors()[0].message
+    assert "finished" not in step.state, "the build it may have made is left to the post step"
+    assert len(step.calls("POST")) == 1
+
+
+# -- cause 6: a rollout is never judged on the state from before the PATCH -------------------
+
+
+def _service_answers(sim: Simulator, edit: Callable[[int, dict[str, Any]], None]) -> Handler:
+    """The simulator, with each GET of deployment service demo-web edited by ``edit``
+    (called with how many GETs of it came before)."""
+    transport, seen = SimTransport(sim), [0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = transport.handle_request(request)
+        if request.method == "GET" and request.url.path.endswith("/services/demo-web"):
+            body = json.loads(response.content)
+            edit(seen[0], body["data"])
+            seen[0] += 1
+            return httpx.Response(200, json=body, headers=response.headers)
+        return response
+
+    return handler
+
+
+def test_cause6_a_stale_failed_rollout_from_an_hour_ago_is_not_this_deploys(
+    tmp_path: Path,
+) -> None:
+    clock = StepClock(CancelScope())
+    sim = Simulator(plan=QUICK, clock=clock)
+
+    def edit(count: int, data: dict[str, Any]) -> None:
+        status = data["status"]["deployment"]
+        if count == 0:  # before the PATCH: no transition time to compare with
+            status.pop("lastTransitionTime")
+        elif count <= 2:  # just after it: the previous rollout, failed an hour ago
+            status.update(status="FAILED", lastTransitionTime=iso(clock.wall() - 3600))
+
+    try:
+        step = run_step(
+            tmp_path, _service_answers(sim, edit), clock=clock,
+            inputs=inputs(job_id=None, service_id="demo-service", branch="main",
+                          deploy_services="demo-web", timeout_seconds="120"),
+        )  # fmt: skip
+    finally:
+        sim.stop()
+    assert step.exit_code == 0, step.text
+    assert step.outputs["deployed"] == "true"
+
+
+# -- cause 7: a deploy of what the service already runs never waits for a rollout ------------
+
+
+def test_cause7_a_deploy_of_what_the_service_already_runs_does_not_wait(
+    run: Runner, sim: Simulator
+) -> None:
+    deployment = sim.world.deployments["demo-project"]["demo-web"]
+    deployment.source = {"id": "demo-service", "branch": "main", "buildSHA": SHA}
+    deployment.deployed_sha = SHA
+    result = run(
+        job_id="", service_id="demo-service", branch="main", sha=SHA,
+        deploy_services="demo-web", timeout_seconds="300",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.text
+    assert result.outputs["deployed"] == "true"
+    assert sim.calls("deploy") == [], "a PATCH that changes nothing starts no rollout"
+    assert "already runs" in result.text
+
+
+@pytest.mark.parametrize("status", ["FAILED", "IN_PROGRESS"])
+def test_cause7_the_same_commit_mid_or_after_a_rollout_is_judged_without_a_patch(
+    tmp_path: Path, status: str
+) -> None:
+    clock = StepClock(CancelScope())
+    sim = Simulator(plan=QUICK, clock=clock)
+    deployment = sim.world.deployments["demo-project"]["demo-web"]
+    deployment.source = {"id": "demo-service", "branch": "main", "buildSHA": SHA}
+
+    def edit(count: int, data: dict[str, Any]) -> None:
+        if count < 3:  # the earlier rollout of this very commit, seen before and after
+            data["status"]["deployment"].update(
+                status=status, lastTransitionTime=iso(clock.wall() - 5)
+            )
+        else:  # a rollout in progress concludes
+            data["status"]["deployment"].update(
+                status="COMPLETED", lastTransitionTime=iso(clock.wall())
+            )
+            data["deployment"]["internal"]["deployedSHA"] = SHA
+
+    try:
+        step = run_step(
+            tmp_path, _service_answers(sim, edit), clock=clock,
+            inputs=inputs(job_id=None, service_id="demo-service", branch="main", sha=SHA,
+                          deploy_services="demo-web", timeout_seconds="120"),
+        )  # fmt: skip
+    finally:
+        sim.stop()
+    assert not [r for r in sim.requests if r.method == "PATCH"]
+    if status == "FAILED":
+        assert step.exit_code == 1, step.text
+        assert "demo-web" in step.errors()[0].message
+    else:
+        assert step.exit_code == 0, step.text
+        assert step.outputs["deployed"] == "true"
+
+
+# -- cause 8: hostile numbers and cases ------------------------------------------------------
+
+
+@pytest.mark.parametrize("instances", [True, False, 2.0, "2", [2]])
+def test_cause8_an_instance_count_that_is_not_a_whole_number_sends_no_patch(
+    run: Runner, sim: Simulator, instances: Any
+) -> None:
+    sim.world.deployments["demo-project"]["demo-web"].instances = instances
+    result = run(job_id="", service_id="demo-service", branch="main", deploy_services="demo-web")
+    assert result.exit_code == 3, result.text
+    assert sim.calls("deploy") == []
+    assert "deployment.instances" in result.errors()[0].message
+
+
+def test_cause8_a_sha_in_upper_case_names_the_same_commit_when_reusing(
+    run: Runner, sim: Simulator
+) -> None:
+    built = sim.world.add_build(
+        "demo-project", "job", "demo-job", SHA, started_ago_s=60, plan=QUICK
+    )
+    result = run(sha=SHA.upper(), reuse="succeeded")
+    assert result.exit_code == 0, result.text
+    assert sim.calls("start") == [], "the same commit is not built twice"
+    assert result.outputs["build-id"] == built.id
+
+
+def test_cause8_a_lost_answer_is_claimed_whatever_case_the_server_writes_the_sha_in(
+    tmp_path: Path,
+) -> None:
+    clock, nf = fake(duration=30.0)
+
+    def start(request: httpx.Request) -> httpx.Response:
+        nf.add_build("ours", sha=SHA.upper())
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+    nf.hooks["start"] = start
+    step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
+    assert step.exit_code == 0, step.text
+    assert step.outputs["build-id"] == "ours"
+
+
+# -- cause 9: one odd entry never rejects a whole list ---------------------------------------
+
+
+ODD_ENTRIES = [
+    {"id": "../../evil", "sha": SHA, "status": "SUCCESS", "concluded": True},
+    {"id": "odd-1", "sha": 12345, "status": "SUCCESS", "concluded": True},
+    {"id": 7, "sha": SHA},
+    "not an object",
+    None,
+    {"id": "odd-2", "sha": SHA, "createdAt": {"when": "now"}},
+]
+
+
+def test_cause9_odd_entries_in_a_build_list_are_skipped_and_the_rest_judged(
+    tmp_path: Path,
+) -> None:
+    clock, nf = fake(duration=30.0)
+    good = nf.add_build("good-1")
+    clock.advance(60.0)  # concluded SUCCESS by now
+
+    def listing(request: httpx.Request) -> httpx.Response:
+        views = [*ODD_ENTRIES, nf.view(good)]
+        return respond({"builds": views}, headers={"date": "Tue, 17 Nov 2026 00:00:00 GMT"})
+
+    nf.hooks["list"] = listing
+    step = run_step(
+        tmp_path, nf, inputs=inputs(reuse="succeeded", runner_debug=None), clock=clock,
+        env={"RUNNER_DEBUG": "1"},
+    )  # fmt: skip
+    assert step.exit_code == 0, step.text
+    assert step.outputs["build-id"] == "good-1"
+    assert not step.calls("POST")
+    assert clock.now < 61.0, "no retries of a list that was readable"
+
+
+def test_cause9_the_skipped_entries_are_counted_in_the_debug_log() -> None:
+    said: list[str] = []
+    good = {"id": "good-1", "sha": SHA, "status": "SUCCESS", "concluded": True}
+    client = NorthflankClient(
+        api_url="https://api.example.com", token="t", project_id="p", team_id=None,
+        clock=VirtualClock(), on_debug=said.append,
+        transport=httpx.MockTransport(lambda r: respond({"builds": [*ODD_ENTRIES, good]})),
+    )  # fmt: skip
+    page = client.list_builds(BuildTarget("job", "j"))
+    assert [b.id for b in page.builds] == ["good-1"]
+    assert page.skipped == len(ODD_ENTRIES)
+    assert any(f"{len(ODD_ENTRIES)} unreadable build(s)" in line for line in said)
+
+
+def test_cause9_odd_entries_in_a_run_list_do_not_hide_the_lost_run(
+    tmp_path: Path,
+) -> None:
+    clock = StepClock(CancelScope())
+    sim = Simulator(plan=QUICK, clock=clock)
+    sim.add_fault(Fault(route="run_start", action="drop_after"))
+    transport = SimTransport(sim)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = transport.handle_request(request)
+        if request.method == "GET" and request.url.path.endswith("/runs"):
+            body = json.loads(response.content)
+            body["data"]["runs"] = [*ODD_ENTRIES, *body["data"]["runs"]]
+            return httpx.Response(200, json=body, headers=response.headers)
+        return response
+
+    try:
+        step = run_step(
+            tmp_path, handler, inputs=inputs(job_id=None, run_job="demo-migrate"), clock=clock
+        )
+    finally:
+        sim.stop()
+    assert step.exit_code == 0, step.text
+    assert step.outputs["job-run-id"] == sim.world.runs[0].id

@@ -91,6 +91,13 @@ class SimDeployment:
         self.instances = deployment["instances"]
         internal = deployment.get("internal")
         if isinstance(internal, dict):
+            # A PATCH that sets the source it already has changes nothing: no rollout, no
+            # transition (issue 18's finding, what a Kubernetes-backed service does).
+            unchanged = {k: internal.get(k) for k in ("id", "buildSHA")} == {
+                k: self.source.get(k) for k in ("id", "buildSHA")
+            }
+            if unchanged and self._state(now)[0] in ("COMPLETED", "FAILED"):
+                return
             self.source = dict(internal)
             self.rollout_mono = now
             self.rollout_sha = internal.get("buildSHA") or self.deployed_sha

@@ -33,7 +33,12 @@ class MalformedResponse(NorthflankError):
 
 
 class DeadlineReached(NorthflankError):
-    """The run's one deadline came before a request or a wait could complete."""
+    """The run's one deadline came before a request or a wait could complete. ``sent_at``
+    is set when it cut a create short after it went out: something may have been made."""
+
+    def __init__(self, message: str, *, sent_at: float | None = None) -> None:
+        super().__init__(message)
+        self.sent_at = sent_at
 
 
 class CreateOutcomeUnknown(NorthflankError):

@@ -250,6 +250,12 @@ class Session:
                         connect=True,
                     )
                 except httpx.TransportError as exc:
+                    if self._deadline_cut(exc, capped=limit < (timeout or self._timeout)):
+                        raise DeadlineReached(
+                            f"no answer came to the request to {call.what} before the time "
+                            "ran out.",
+                            sent_at=sent_at if create else None,
+                        ) from None
                     problem = TransportFailure(
                         f"The request to {call.what} failed: {_describe(exc)}."
                     )
@@ -310,6 +316,13 @@ class Session:
                 raise problem
             self.debug(f"{problem.message} Retrying in {delay:.1f} s.")
             self.sleep(delay)
+
+    def _deadline_cut(self, exc: httpx.TransportError, *, capped: bool) -> bool:
+        """Whether a request timed out because the run's deadline bounded it (``capped``:
+        _ready cut its bound to the time left): a timeout, not Northflank out of reach."""
+        if not isinstance(exc, httpx.TimeoutException) or math.isinf(self.deadline):
+            return False
+        return capped or self.clock.monotonic() >= self.deadline
 
     def _check_rate_limit_wait(self, call: Call, limited: int, total: float) -> None:
         cap = self.retry.max_rate_limit_wait

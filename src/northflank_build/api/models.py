@@ -98,13 +98,24 @@ class ServiceStatus(_Response):
 
 
 class InternalSource(_Response):
+    nf_object_id: str | None = Field(default=None, max_length=100)  # the build service
     build_sha: str | None = Field(default=None, alias="buildSHA", max_length=100)
     deployed_sha: str | None = Field(default=None, alias="deployedSHA", max_length=100)
 
 
 class ServiceDeployment(_Response):
-    instances: int | None = Field(default=None, ge=0, le=10_000)
+    instances: int | None = None
     internal: InternalSource | None = None
+
+    @field_validator("instances", mode="before")
+    @classmethod
+    def _count(cls, value: Any) -> int | None:
+        # Only a whole number in range is a count: ``true`` is not 1 (pydantic would read it
+        # so, and the PATCH would send it back), nor "2" or 2.5. Anything else is unknown
+        # (engine/ship.py sends no PATCH then), without making the whole service unreadable.
+        if isinstance(value, bool) or not isinstance(value, int):
+            return None
+        return value if 0 <= value <= 10_000 else None
 
 
 class Service(_Response):
@@ -120,9 +131,12 @@ class Service(_Response):
         return (self.status.deployment if self.status else None) or DeploymentStatus()
 
     @property
+    def internal(self) -> InternalSource:
+        return (self.deployment.internal if self.deployment else None) or InternalSource()
+
+    @property
     def deployed_sha(self) -> str | None:
-        internal = self.deployment.internal if self.deployment else None
-        return internal.deployed_sha if internal else None
+        return self.internal.deployed_sha
 
 
 class JobRun(_Response):

@@ -274,7 +274,9 @@ def _start(ctx: StepContext, index: int, target: BuildTarget) -> Started:
             unknown_since=exc.sent_at,
         )
     except NorthflankError as exc:
-        return Started(target, outcome=_ended_by(exc), failure=exc)
+        # The deadline cut the start after it went out: it may have made a build.
+        sent_at = exc.sent_at if isinstance(exc, DeadlineReached) else None
+        return Started(target, outcome=_ended_by(exc), failure=exc, unknown_since=sent_at)
     ctx.events.started(index, target, started.build, started.adopted)
     outcome = None if config.wait else Outcome.STARTED
     return Started(target, started.build, started.adopted, outcome=outcome)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING
 
 from northflank_build.api.bodies import (
@@ -53,22 +54,36 @@ if TYPE_CHECKING:  # models (pydantic) load after the first response, not at sta
 
 # Shown while GET service still shows the state from before the PATCH.
 REQUESTED = "REQUESTED"
+# lastTransitionTime has millisecond resolution.
+STAMP_S = 0.001
+# Without a Date header the server's clock is unknown: a transition this long before our
+# PATCH is still taken as possibly its own (clocks rarely disagree by more).
+UNKNOWN_SKEW_S = 300.0
 
 
 @dataclass(frozen=True)
 class Rollout:
-    """A deployment service as read after the PATCH, judged against the transition noted
-    before it (a Snapshot for engine/waiting.py)."""
+    """A deployment service as read after the PATCH, judged against what was seen before it
+    (a Snapshot for engine/waiting.py).
+
+    A transition is this deploy's only when it is later than the one noted before the PATCH
+    and no earlier than the moment the PATCH can have reached Northflank (``not_before``, the
+    server's clock): when GET showed no transition before, or lags after, an old rollout's
+    FAILED stamped an hour earlier is not this one's.
+    """
 
     service: Service
     before: datetime | None  # status.deployment.lastTransitionTime before the PATCH
     sha: str
+    not_before: float | None = None  # epoch, server clock; None: no PATCH (one under way)
 
     @property
     def fresh(self) -> bool:
         """Whether the deployment status has moved since the PATCH."""
         moved = self.service.rollout.transition_datetime()
-        return moved is not None and (self.before is None or moved > self.before)
+        if moved is None or (self.before is not None and moved <= self.before):
+            return False
+        return self.not_before is None or moved.timestamp() + STAMP_S >= self.not_before
 
     @property
     def reported(self) -> str:
@@ -89,12 +104,38 @@ class Rollout:
         return done and (self.service.deployed_sha or "").lower() == self.sha.lower()
 
 
+class Already(Enum):
+    """What GET service says, before any PATCH, of a service whose source is already this
+    build service at this commit: a PATCH would change nothing, so no rollout would come."""
+
+    RUNS = "runs"  # COMPLETED with deployedSHA the commit: done, no PATCH
+    FAILED = "failed"  # its rollout of this commit failed: a PATCH would not retry it
+    ROLLING = "rolling"  # PENDING or IN_PROGRESS: that rollout is waited on, no PATCH
+
+
+def already(service: Service, build_service: str, sha: str) -> Already | None:
+    """The documented rule (README, "Deploy and migrate"): the same source is the same build
+    service (deployment.internal.nfObjectId) and the same commit (buildSHA, any case; not
+    "latest"); GET service names no build id, so a rebuild of one commit counts as it."""
+    source = service.internal
+    same = (source.nf_object_id or "") == build_service and bool(sha)
+    if not same or (source.build_sha or "").lower() != sha.lower():
+        return None
+    status = service.rollout.status
+    if status == "COMPLETED":
+        return Already.RUNS if (source.deployed_sha or "").lower() == sha.lower() else None
+    if status == "FAILED":
+        return Already.FAILED
+    return Already.ROLLING if status in ("PENDING", "IN_PROGRESS") else None
+
+
 @dataclass
 class RolloutOperation:
     client: NorthflankClient
     service_id: str
     before: datetime | None
     sha: str
+    not_before: float | None
 
     @property
     def label(self) -> str:
@@ -105,7 +146,8 @@ class RolloutOperation:
         return f"service {self.service_id!r}"
 
     def read(self) -> Rollout:
-        return Rollout(self.client.deployments.get(self.service_id), self.before, self.sha)
+        service = self.client.deployments.get(self.service_id)
+        return Rollout(service, self.before, self.sha, self.not_before)
 
     def abort(self) -> None:
         """A rollout cannot be aborted (no endpoint): its Watch is not abortable."""
@@ -191,17 +233,7 @@ class Ship:
                 continue
             try:
                 with self.ctx.cancel.interruptible():
-                    service = self.ctx.client.deployments.get(service_id)
-                    instances = service.deployment.instances if service.deployment else None
-                    if instances is None:
-                        raise MalformedResponse(
-                            f"GET service {service_id!r} did not give deployment.instances, "
-                            "which the deploy must send back unchanged."
-                        )
-                    body = patch_deployment_body(instances, internal)
-                    before = service.rollout.transition_datetime()
-                    self.ctx.events.deploying(service_id, internal, instances)
-                    self.ctx.client.deployments.patch(service_id, body)
+                    first = self._point(service_id, internal, sha)
             except Cancelled:
                 reports[service_id] = DeploymentReport(service_id, Outcome.CANCELLED)
                 continue
@@ -209,8 +241,10 @@ class Ship:
                 outcome = Outcome.TIMED_OUT if isinstance(exc, DeadlineReached) else Outcome.ERROR
                 reports[service_id] = DeploymentReport(service_id, outcome, failure=exc)
                 continue
-            first = Rollout(service, before, sha)
-            op = RolloutOperation(self.ctx.client, service_id, before, sha)
+            if isinstance(first, DeploymentReport):
+                reports[service_id] = first
+                continue
+            op = RolloutOperation(self.ctx.client, service_id, first.before, sha, first.not_before)
             listener = self.ctx.events.watch_rollout(service_id)
             watches.append(Watch(op, first, listener, abortable=False))
         followed = self.ctx.follow(watches) if watches else []
@@ -218,6 +252,43 @@ class Ship:
             assert isinstance(watch.op, RolloutOperation)
             reports[watch.op.service_id] = self._rollout_report(watch.op.service_id, seen)
         return tuple(reports[s] for s in self.ctx.config.deploy_services)
+
+    def _point(
+        self, service_id: str, internal: InternalDeployment, sha: str
+    ) -> Rollout | DeploymentReport:
+        """Point one service at the build: its rollout to wait on, or, when GET service
+        shows that a PATCH would change nothing, how it ended without one."""
+        client, note = self.ctx.client, self.ctx.events.note
+        service = client.deployments.get(service_id)
+        instances = service.deployment.instances if service.deployment else None
+        before = service.rollout.transition_datetime()
+        now = already(service, internal.build_service_id, sha)
+        if now is Already.RUNS:
+            note(
+                f"[{service_id}] Service {service_id!r} already runs {sha[:12]}: no deploy needed."
+            )
+            return DeploymentReport(service_id, Outcome.SUCCEEDED, "COMPLETED", sha)
+        if now is Already.FAILED:
+            note(f"[{service_id}] Service {service_id!r} is set to {sha[:12]} and its rollout "
+                 "of it failed; the same deploy again would change nothing.")  # fmt: skip
+            failure = RolloutFailed(service_id, "FAILED", sha)
+            deployed = service.deployed_sha or ""
+            return DeploymentReport(service_id, Outcome.FAILED, "FAILED", deployed, failure=failure)
+        if now is Already.ROLLING:
+            note(f"[{service_id}] Service {service_id!r} is already rolling out {sha[:12]}: "
+                 "waiting on that rollout.")  # fmt: skip
+            return Rollout(service, before, sha)
+        if instances is None:
+            raise MalformedResponse(
+                f"GET service {service_id!r} did not give a usable deployment.instances, "
+                "which the deploy must send back unchanged."
+            )
+        self.ctx.events.deploying(service_id, internal, instances)
+        sent = self.ctx.clock.wall()
+        client.deployments.patch(service_id, patch_deployment_body(instances, internal))
+        skew = client.session.skew
+        not_before = sent + skew.low if skew.known else sent - UNKNOWN_SKEW_S
+        return Rollout(service, before, sha, not_before)
 
     def _rollout_report(self, service_id: str, seen: Followed[Rollout]) -> DeploymentReport:
         last = seen.last

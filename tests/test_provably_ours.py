@@ -6,6 +6,7 @@ socket fed odd answers, is tests/test_odd_answers.py). In process and in virtual
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -558,3 +559,38 @@ def test_cause9_odd_entries_in_a_run_list_do_not_hide_the_lost_run(
         sim.stop()
     assert step.exit_code == 0, step.text
     assert step.outputs["job-run-id"] == sim.world.runs[0].id
+
+
+# -- cause 10: nothing from the server becomes a link in the job summary ---------------------
+
+HOSTILE_TEXT = (
+    "see https://evil.example/x or www.evil.example, HTTP://EVIL.EXAMPLE, mail a@evil.example"
+)
+_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+\1")
+_OUR_LINK = re.compile(r"\]\([^)\s]*\)")
+
+
+def linkable_outside_code(markdown: str) -> list[str]:
+    """What GitHub's autolinking would find in ``markdown`` outside code spans and fenced
+    blocks, and outside the targets of links the action writes itself."""
+    text = re.sub(r"^```.*?^```", "", markdown, flags=re.S | re.M)
+    text = _OUR_LINK.sub("](…)", _CODE_SPAN.sub("", text))
+    text = text.replace("\\", "")  # an escape does not stop the autolink extension
+    return re.findall(r"(?i)[a-z][a-z0-9+.-]*://\S+|www\.\S+|\S+@\S+\.\S+", text)
+
+
+@pytest.mark.parametrize("field", ["message", "branch"])
+def test_cause10_server_text_never_becomes_a_link_in_the_summary(
+    tmp_path: Path, field: str
+) -> None:
+    clock, nf = fake(duration=5.0)
+    nf.outcome = "FAILURE"
+
+    def start(request: httpx.Request) -> httpx.Response:
+        return respond(nf.view(nf.add_build("build-1", **{field: HOSTILE_TEXT})))
+
+    nf.hooks["start"] = start
+    step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
+    assert step.exit_code == 1, step.text
+    assert "evil.example" in step.summary, "the text is shown"
+    assert linkable_outside_code(step.summary) == []

@@ -21,6 +21,11 @@ from northflank_build.inputs.problems import InvalidInputs
 from northflank_build.wording import ACTION, Worded, describe
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+# What GFM would make a link of: a scheme's URL, a www. name, an e-mail address (whole
+# whitespace-free tokens, so no part of one is left outside the code span).
+_AUTOLINKED = re.compile(
+    r"(\S*(?:[A-Za-z][A-Za-z0-9+.-]*:/|www\.|[^\s@]@[^\s@]+\.)\S*)", re.IGNORECASE
+)
 # GitHub drops a step's whole summary over 1 MiB (status and link included): ours stays far
 # below, a tail line is cut, and the log tail is the first thing to go if it is still long.
 SUMMARY_MAX_BYTES = 256 * 1024
@@ -36,10 +41,19 @@ def url(text: str) -> str:
 
 
 def md(text: str | None) -> str:
-    """Untrusted text as inert Markdown on one line (no links, HTML or table breaks)."""
+    """Untrusted text as inert Markdown on one line (no links, HTML or table breaks).
+
+    GitHub turns bare ``https://…``, ``www.…`` and e-mail addresses into links (GFM's
+    autolink extension: https://github.github.com/gfm/#autolinks-extension-), escaped or
+    not; such a token goes in a code span, where nothing is a link.
+    """
     if not text:
         return ""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    parts = _AUTOLINKED.split(" ".join(text.split()))
+    # split() with one group: odd places hold what would be linked.
+    return "".join(
+        code(part) if i % 2 else _MD_SPECIAL.sub(r"\\\1", part) for i, part in enumerate(parts)
+    )
 
 
 def code(text: str | None) -> str:

@@ -107,7 +107,7 @@ def measure(
     logs = None
     if closes_at is not None:
         logs = BuildLogs(
-            lambda _s, _n: ([], False),
+            lambda _s, _n, _b: ([], False),
             clock.monotonic,
             ClosingTail(clock.monotonic, closes_at),
             lambda _n: None,

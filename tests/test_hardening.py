@@ -24,7 +24,7 @@ import pytest
 
 from conftest import ROOT
 from inproc import SHA, TOKEN, FakeNorthflank, Step, StepClock, default_inputs, respond, run_step
-from northflank_build.engine import build as build_module
+from northflank_build.engine import logs as logs_module
 from northflank_build.engine.cancel import CancelScope
 from virtual_clock import EPOCH
 
@@ -412,7 +412,7 @@ def test_09_a_hanging_status_read_does_not_hold_the_step_past_its_deadline(tmp_p
 def test_09_a_hanging_log_endpoint_does_not_starve_status_checks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(build_module, "LOG_READ_S", 0.3)
+    monkeypatch.setattr(logs_module, "LOG_READ_S", 0.3)
     clock, nf = setup(tmp_path, duration=40)
     release = threading.Event()
 

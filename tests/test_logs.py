@@ -217,7 +217,7 @@ def test_build_logs_switches_to_http_from_the_last_line() -> None:
     asked: list[str | None] = []
     everything = [line(n) for n in range(1, 11)]
 
-    def read_range(start: str | None, limit: int) -> tuple[list[LogLine], bool]:
+    def read_range(start: str | None, limit: int, _bound: float) -> tuple[list[LogLine], bool]:
         asked.append(start)
         rest = [entry for entry in everything if start is None or entry.ts >= start]
         return rest[:limit], len(rest) > limit
@@ -237,7 +237,7 @@ def test_http_paging_waits_while_the_rate_limit_budget_is_low() -> None:
     clock = VirtualClock()
     calls: list[str | None] = []
 
-    def read_range(start: str | None, limit: int) -> tuple[list[LogLine], bool]:
+    def read_range(start: str | None, limit: int, _bound: float) -> tuple[list[LogLine], bool]:
         calls.append(start)
         return [line(1)], False
 
@@ -258,7 +258,7 @@ def test_a_closed_stream_is_a_hint_to_check_the_status_once() -> None:
     clock = VirtualClock()
     tail = FakeTail([[line(1)], [line(2)]], breaks_after=None)
     logs = BuildLogs(
-        lambda _s, _n: ([], False), clock.monotonic, tail, lambda _n: None, clock.sleep
+        lambda _s, _n, _b: ([], False), clock.monotonic, tail, lambda _n: None, clock.sleep
     )
     logs.pump()
     assert not logs.take_end_hint()  # still open: one batch left
@@ -273,7 +273,7 @@ def test_the_wait_checks_at_once_when_the_stream_closes() -> None:
     clock = VirtualClock()
     tail = FakeTail([[line(1)], [line(2)], [line(3)]], breaks_after=None)
     logs = BuildLogs(
-        lambda _s, _n: ([], False), clock.monotonic, tail, lambda _n: None, clock.sleep
+        lambda _s, _n, _b: ([], False), clock.monotonic, tail, lambda _n: None, clock.sleep
     )
     shown: list[LogLine] = []
     reads: list[float] = []

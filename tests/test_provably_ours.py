@@ -594,3 +594,30 @@ def test_cause10_server_text_never_becomes_a_link_in_the_summary(
     assert step.exit_code == 1, step.text
     assert "evil.example" in step.summary, "the text is shown"
     assert linkable_outside_code(step.summary) == []
+
+
+# -- cause 11: a hanging log read never starves the status checks ----------------------------
+
+
+def test_cause11_a_log_page_that_hangs_costs_the_logs_not_the_status_checks(
+    tmp_path: Path,
+) -> None:
+    clock, nf = fake(duration=3.0)
+    got: list[float] = []
+
+    def hang(request: httpx.Request) -> httpx.Response:
+        # The server holds the page until the request's own bound runs out.
+        timeouts = request.extensions.get("timeout", {})
+        clock.advance(float(timeouts.get("read") or 30.0))
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    def status(request: httpx.Request) -> httpx.Response | None:
+        got.append(clock.now)
+        return None
+
+    nf.hooks["logs"] = hang
+    nf.hooks["get"] = status
+    step = run_step(tmp_path, nf, inputs=inputs(timeout_seconds="5", show_logs="true"), clock=clock)
+    assert got, "no status check was made"
+    assert step.exit_code == 0, step.text
+    assert step.outputs["status"] == "SUCCESS"

@@ -15,7 +15,7 @@ from northflank_build.api.retry import NO_RETRY
 from northflank_build.api.routes import BuildTarget
 from northflank_build.api.timestamps import format_timestamp
 from northflank_build.engine.context import StepContext
-from northflank_build.engine.logs import BuildLogs
+from northflank_build.engine.logs import BuildLogs, RangeReader
 from northflank_build.engine.schedule import Forecast
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
@@ -26,9 +26,6 @@ ABORT_TIMEOUT_S = 3.0
 FORECAST_PAGE = 50
 FORECAST_TIMEOUT_S = 5.0
 TAIL_OPEN_TIMEOUT_S = 5.0
-# A log page is worth less than a status check: one try, bounded (engine/logs.py tries
-# again at its next turn).
-LOG_READ_S = 5.0
 
 
 @dataclass
@@ -65,10 +62,9 @@ class BuildOperation:
     def open_logs(self) -> BuildLogs | None:
         client, target, build = self.ctx.client, self.target, self.build
 
-        def read_range(start_time: str | None, limit: int) -> tuple[list[LogLine], bool]:
-            return client.build_logs(
-                target, build.id, start_time, limit, policy=NO_RETRY, timeout=LOG_READ_S
-            )
+        def read_range(start: str | None, limit: int, bound: float) -> tuple[list[LogLine], bool]:
+            # One try (engine/logs.py tries again at its next turn), bounded by ``bound``.
+            return client.build_logs(target, build.id, start, limit, policy=NO_RETRY, timeout=bound)
 
         url = client.routes.tail_url(self.ctx.config.api_url, target, build.id)
         return open_log_follower(self.ctx, url, read_range, build.created_datetime(), self.note)
@@ -77,7 +73,7 @@ class BuildOperation:
 def open_log_follower(
     ctx: StepContext,
     tail_url: str,
-    read_range: Callable[[str | None, int], tuple[list[LogLine], bool]],
+    read_range: RangeReader,
     created: datetime | None,
     note: Callable[[str], None],
 ) -> BuildLogs | None:
@@ -88,7 +84,9 @@ def open_log_follower(
 
     client, clock, show = ctx.client, ctx.clock, ctx.config.show_logs
     client.wait_for_turn()  # after a 429, not even the socket's upgrade goes out early
-    open_timeout = max(0.1, min(TAIL_OPEN_TIMEOUT_S, client.deadline - clock.monotonic()))
+    # A quarter of the time left at most: the socket is worth less than the status checks.
+    left = client.deadline - clock.monotonic()
+    open_timeout = max(0.1, min(TAIL_OPEN_TIMEOUT_S, left / 4))
     tail: Tail | None = None
     try:
         tail = (ctx.open_tail or WebSocketTail)(tail_url, ctx.token, open_timeout)

@@ -23,6 +23,13 @@ RANGE_PAGES_PER_PUMP = 5
 FINAL_SETTLE_S = 3.0
 # Consecutive failed log pages before logs are given up (status checks go on).
 MAX_FAILURES = 2
+# One log page is bounded by this, and by the time left before the next status check is
+# due: a log page is worth less than a status check (a slow log endpoint costs the logs,
+# never the build's result). Less than MIN_PAGE_S left: the page waits for the next turn.
+LOG_READ_S = 5.0
+MIN_PAGE_S = 0.5
+# The catch-up after the end is bounded as a whole too (up to 20 pages otherwise).
+FINAL_READ_S = 10.0
 
 
 class LineBook:
@@ -44,8 +51,8 @@ class LineBook:
         return out
 
 
-# (start time or None, line limit) -> (lines, whether more follow)
-RangeReader = Callable[[str | None, int], tuple[list[LogLine], bool]]
+# (start time or None, line limit, seconds it may take) -> (lines, whether more follow)
+RangeReader = Callable[[str | None, int, float], tuple[list[LogLine], bool]]
 
 
 class BuildLogs:
@@ -82,8 +89,9 @@ class BuildLogs:
         self._stream_closed = False
         self._end_hint = False
 
-    def pump(self, *, final: bool = False) -> list[LogLine]:
-        """New lines since the last call; ``final`` after the build concluded fetches the rest."""
+    def pump(self, *, final: bool = False, until: float | None = None) -> list[LogLine]:
+        """New lines since the last call; ``final`` after the build concluded fetches the rest.
+        ``until`` (monotonic): when a status check is due; no page read may run past it."""
         if not self.enabled:
             return []
         if not self.show:
@@ -114,7 +122,9 @@ class BuildLogs:
         # the end (the final pump always catches up).
         due = self._now() >= self._next_http and not self._budget_low()
         if self._tail is None and (final or due):
-            out += self._fetch(final)
+            if final and until is None:
+                until = self._now() + FINAL_READ_S
+            out += self._fetch(final, until)
             self._next_http = self._now() + self._every
         self.last_lines.extend(line.text for line in out)
         return out
@@ -147,11 +157,15 @@ class BuildLogs:
         hint, self._end_hint = self._end_hint, False
         return hint
 
-    def _fetch(self, final: bool) -> list[LogLine]:
+    def _fetch(self, final: bool, until: float | None) -> list[LogLine]:
         out: list[LogLine] = []
         for _ in range(RANGE_PAGES_PER_PUMP * (4 if final else 1)):
+            bound = LOG_READ_S if until is None else min(LOG_READ_S, until - self._now())
+            if bound < min(MIN_PAGE_S, LOG_READ_S):
+                break  # the status check comes first; this page at the next turn
             try:
-                lines, more = self._read_range(self._book.last_ts or self._first_start, RANGE_PAGE)
+                start = self._book.last_ts or self._first_start
+                lines, more = self._read_range(start, RANGE_PAGE, bound)
             except NorthflankError as exc:
                 # One try a page (a hung read is bounded, never retried at once); the next
                 # pump tries again, and after MAX_FAILURES in a row logs are given up.

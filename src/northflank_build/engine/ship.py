@@ -34,7 +34,7 @@ from northflank_build.api.errors import (
 )
 from northflank_build.api.logs import LogLine
 from northflank_build.api.retry import NO_RETRY
-from northflank_build.engine.build import ABORT_TIMEOUT_S, LOG_READ_S, open_log_follower
+from northflank_build.engine.build import ABORT_TIMEOUT_S, open_log_follower
 from northflank_build.engine.context import StepContext
 from northflank_build.engine.follow import Followed, Watch, abort
 from northflank_build.engine.logs import BuildLogs
@@ -186,10 +186,8 @@ class JobRunOperation:
     def open_logs(self) -> BuildLogs | None:
         client, job_id, run = self.ctx.client, self.job_id, self.run
 
-        def read_range(start_time: str | None, limit: int) -> tuple[list[LogLine], bool]:
-            return client.runs.logs(
-                job_id, run.id, start_time, limit, policy=NO_RETRY, timeout=LOG_READ_S
-            )
+        def read_range(start: str | None, limit: int, bound: float) -> tuple[list[LogLine], bool]:
+            return client.runs.logs(job_id, run.id, start, limit, policy=NO_RETRY, timeout=bound)
 
         url = client.routes.run_tail_url(self.ctx.config.api_url, job_id, run.id)
         return open_log_follower(self.ctx, url, read_range, run.started_datetime(), self.note)

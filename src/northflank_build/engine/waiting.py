@@ -51,7 +51,7 @@ S = TypeVar("S", bound=Snapshot)
 class Follower(Protocol):
     """Logs followed while waiting (engine.logs.BuildLogs)."""
 
-    def pump(self, *, final: bool = False) -> list[LogLine]: ...
+    def pump(self, *, final: bool = False, until: float | None = None) -> list[LogLine]: ...
     def take_end_hint(self) -> bool: ...
 
 
@@ -242,7 +242,7 @@ def _pause(clock: Clock, seconds: float, tracks: Sequence[Track[S]]) -> tuple[bo
         hinted: set[Track[S]] = set()
         for track in followed:
             assert track.follow is not None
-            lines = track.follow.pump()
+            lines = track.follow.pump(until=end)
             if lines:
                 track.on_lines(lines)
             if track.follow.take_end_hint():

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import QUICK, Runner
+from conftest import QUICK, TOKEN, Runner
 from inproc import (
     SHA,
     FakeNorthflank,
@@ -277,13 +277,18 @@ def test_cause4_a_lost_start_alone_is_still_adopted(tmp_path: Path) -> None:
 # -- cause 5: the deadline reached inside a request is a timeout -----------------------------
 
 
-def _hang_on(sim: Simulator, clock: StepClock, method: str, path_end: str) -> Handler:
-    """The simulator, but ``method`` on a path ending ``path_end`` hangs until the request's
-    own bound runs out (virtual time), as a server that never answers."""
-    transport = SimTransport(sim)
+def _hang_on(
+    sim: Simulator, clock: StepClock, method: str, path_end: str, skip: int = 0
+) -> Handler:
+    """The simulator, but ``method`` on a path ending ``path_end`` (after ``skip`` such
+    requests) hangs until the request's own bound runs out (virtual time), as a server that
+    never answers."""
+    transport, seen = SimTransport(sim), [0]
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == method and request.url.path.endswith(path_end):
+            seen[0] += 1
+        if seen[0] > skip and request.method == method and request.url.path.endswith(path_end):
             clock.advance(10_000.0)
             raise httpx.ReadTimeout("timed out", request=request)
         return transport.handle_request(request)
@@ -299,12 +304,14 @@ def _hang_on(sim: Simulator, clock: StepClock, method: str, path_end: str) -> Ha
 def test_cause5_the_deadline_reached_inside_a_request_is_a_timeout(
     tmp_path: Path, method: str, path_end: str
 ) -> None:
+    # The GET of the service hangs after the build (its first read is cause 12's check).
+    skip = 1 if method == "GET" else 0
     clock = StepClock(CancelScope())
     sim = Simulator(plan=QUICK, clock=clock)
     try:
         step = run_step(
             tmp_path,
-            _hang_on(sim, clock, method, path_end),
+            _hang_on(sim, clock, method, path_end, skip),
             inputs=inputs(
                 job_id=None,
                 service_id="demo-service",
@@ -621,3 +628,35 @@ def test_cause11_a_log_page_that_hangs_costs_the_logs_not_the_status_checks(
     assert got, "no status check was made"
     assert step.exit_code == 0, step.text
     assert step.outputs["status"] == "SUCCESS"
+
+
+# -- cause 12: what the step will need is checked before any build starts --------------------
+
+
+@pytest.mark.parametrize(
+    ("typo", "setting"),
+    [({"deploy_services": "demo-web\nnope"}, "deploy-services"), ({"run_job": "nope"}, "run-job")],
+)
+def test_cause12_a_typo_in_what_comes_after_the_build_is_found_before_it(
+    run: Runner, sim: Simulator, typo: dict[str, str], setting: str
+) -> None:
+    result = run(job_id="", service_id="demo-service", branch="main", **typo)
+    assert result.exit_code == 3, result.text
+    assert [r for r in sim.requests if r.method in ("POST", "PUT", "PATCH", "DELETE")] == []
+    error = result.errors()[0]
+    assert setting in error.properties["title"]
+    assert f"Check {setting}" in error.message
+    assert "'nope'" in error.message
+    assert "service-id" not in error.message and "job-id" not in error.message
+
+
+def test_cause12_a_forbidden_read_names_the_input_and_the_permission(
+    run: Runner, sim: Simulator
+) -> None:
+    sim.forbidden = {TOKEN}
+    result = run(job_id="", service_id="demo-service", branch="main", deploy_services="demo-web")
+    assert result.exit_code == 3, result.text
+    assert [r.route for r in sim.requests] == ["service_get"]
+    error = result.errors()[0]
+    assert "deploy-services" in error.properties["title"]
+    assert "Project > Services > General > Read" in error.message

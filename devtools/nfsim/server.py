@@ -52,6 +52,8 @@ ROUTES = [
     ),
     ("logs", "GET", re.compile(PREFIX + r"/(?P<kind>jobs|services)/(?P<res>[^/]+)/build-logs$")),
     ("deploy", "PATCH", re.compile(PREFIX + r"/services/deployment/(?P<res>[^/]+)$")),
+    # GET job (../shared/reference/northflank-api.md section 4.5): only what a check needs.
+    ("job_get", "GET", re.compile(PREFIX + r"/jobs/(?P<res>[^/]+)$")),
     ("run_start", "POST", re.compile(PREFIX + r"/jobs/(?P<res>[^/]+)/runs$")),
     ("run_list", "GET", re.compile(PREFIX + r"/jobs/(?P<res>[^/]+)/runs$")),
     ("run_get", "GET", re.compile(PREFIX + r"/jobs/(?P<res>[^/]+)/runs/(?P<run>[^/]+)$")),
@@ -75,6 +77,7 @@ PERMISSIONS = {
     "service_get": "Project > Services > General > Read",
     "logs": "Project > Jobs > Deployment > View Instance Logs",
     "deploy": "Project > Services > General > Update",
+    "job_get": "Project > Jobs > General > Read",
     "run_start": "Project > Jobs > General > Read",
     "run_list": "Project > Jobs > General > Read",
     "run_get": "Project > Jobs > General > Read",
@@ -651,6 +654,15 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 return
             if route.startswith("service_"):
                 self._service(route, project, match, body, headers)
+                return
+            if route == "job_get":
+                job = match.group("res")
+                if job not in world.projects[project]:
+                    self._error(404, f"Job {job} not found", headers)
+                else:
+                    self._send(
+                        200, {"data": {"id": job, "name": job, "projectId": project}}, headers
+                    )
                 return
             if route == "deploy" or route.startswith("run_"):
                 self._ship(route, project, match, body, query, headers)

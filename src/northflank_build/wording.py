@@ -34,6 +34,7 @@ from northflank_build.engine.report import (
     RunFailed,
     StartUnknown,
     TimedOut,
+    Unusable,
 )
 from northflank_build.inputs.config import INPUT_NAMES
 
@@ -173,6 +174,19 @@ def describe(failure: Failure, words: Vocabulary) -> Worded:
             f"({words.name('timeout-seconds')}); its last status was "
             f"{failure.status or 'unknown'}.",
             f"Raise {words.name('timeout-seconds')} if builds of this job take longer.{then}",
+        )
+    if isinstance(failure, Unusable):
+        api = _api(failure.error, words)
+        setting = words.name(failure.setting)
+        fix = (
+            f"Check {setting}: each id as in its dashboard URL."
+            if isinstance(failure.error, NotFound)
+            else api.fix
+        )
+        return Worded(
+            f"{api.title} ({setting})",
+            f"{api.message} {setting} names it; nothing was started.",
+            fix,
         )
     if isinstance(failure, StartUnknown) and failure.candidates:
         return Worded(

@@ -63,6 +63,19 @@ class JobRuns:
     def __init__(self, client: NorthflankClient) -> None:
         self._client = client
 
+    def check_job(self, job_id: str) -> None:
+        """That the job exists and the token may read it (GET job: northflank-api.md 4.5)."""
+
+        def missing(error: ApiError) -> ApiError:
+            return self._client.not_found(error, Resource("job", job_id))
+
+        self._client.session.call(
+            Call(f"read job {job_id!r}", "Project > Jobs > General > Read", "GET",
+                 self._client.routes.job(job_id)),
+            lambda _resp: None,
+            on_404=missing,
+        )  # fmt: skip
+
     def start(self, job_id: str, body: StartJobRunRequest) -> JobRun:
         """Start exactly one run: after an ambiguous failure the job's runs are searched for
         the one this request started, and nothing is resent (api/http.py: Session.call)."""

@@ -74,9 +74,13 @@ class Routes:
         """PATCH: update a deployment service (its deployment source, here)."""
         return f"{self.project}/services/deployment/{segment(service_id)}"
 
+    def job(self, job_id: str) -> str:
+        """GET: read the job."""
+        return f"{self.project}/jobs/{segment(job_id)}"
+
     def job_runs(self, job_id: str) -> str:
         """POST: start a run of the job; GET: list its runs."""
-        return f"{self.project}/jobs/{segment(job_id)}/runs"
+        return f"{self.job(job_id)}/runs"
 
     def job_run(self, job_id: str, run_id: str) -> str:
         """GET: read the run; DELETE: abort it."""

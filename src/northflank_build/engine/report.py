@@ -108,6 +108,15 @@ class StartUnknown:
 
 
 @dataclass(frozen=True)
+class Unusable:
+    """What an input names could not be read before anything was started: ``setting`` is
+    the input that holds it ("deploy-services", "run-job"), ``error`` what Northflank said."""
+
+    setting: str
+    error: NorthflankError
+
+
+@dataclass(frozen=True)
 class InternalError:
     """A bug of ours (or an answer nothing foresaw): its type and text."""
 
@@ -121,6 +130,7 @@ Failure = (
     | BuildFailed
     | TimedOut
     | StartUnknown
+    | Unusable
     | InternalError
     | RolloutFailed
     | RunFailed

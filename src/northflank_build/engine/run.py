@@ -43,6 +43,7 @@ from northflank_build.engine.report import (
     StartUnknown,
     StepReport,
     TimedOut,
+    Unusable,
     report_for,
     step_outcome,
 )
@@ -114,6 +115,9 @@ def run_build(
     followed: dict[int, Followed[Build]] = {}
     starting: BuildTarget | None = None  # a start under way: it may have made a build
     try:
+        unready = _check_what_is_needed(ctx)
+        if unready is not None:
+            return _step(None, (), *unready)
         service, ended = _ensure_service(ctx)
         if ended is not None:
             return _step(service, (), ended[0], ended[1])
@@ -188,6 +192,27 @@ def _ship(ctx: StepContext, builds: tuple[BuildReport, ...]) -> Shipped:
     target = builds[0].target if builds else None
     build_service = target.id if target is not None and target.kind == "service" else None
     return Ship(ctx).run(build, build_service)
+
+
+def _check_what_is_needed(ctx: StepContext) -> tuple[Outcome, Failure | None] | None:
+    """Before any build starts: read every deployment service and the run job once, so a
+    typo in deploy-services or run-job ends the step at once (how, with what failure), not
+    after a build of minutes, and before anything is sent that changes anything."""
+    config, client = ctx.config, ctx.client
+    reads: list[tuple[str, str, Callable[[str], object]]] = [
+        ("deploy-services", s, client.deployments.get) for s in config.deploy_services
+    ]
+    if config.run_job is not None and config.targets:  # run-job alone: its start checks it
+        reads.append(("run-job", config.run_job, client.runs.check_job))
+    for setting, what, read in reads:
+        try:
+            with ctx.cancel.interruptible():
+                read(what)
+        except Cancelled:
+            return Outcome.CANCELLED, None
+        except NorthflankError as exc:
+            return _ended_by(exc), Unusable(setting, exc)
+    return None
 
 
 def _ensure_service(

@@ -59,6 +59,9 @@ class WebSocketTail:
                 proxy=None if plain else True,
                 max_size=MAX_MESSAGE_BYTES,
             ).connect()
+            # Entered as its own context manager (websockets 17.1 deprecates a bare
+            # connect()); it is closed by close() below, in the background.
+            self._ws.__enter__()
             self._ws.send(
                 json.dumps(
                     {"type": "init", "data": {"auth": {"type": "apiToken", "apiToken": token}}}

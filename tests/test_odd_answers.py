@@ -197,11 +197,13 @@ def test_cause1_an_odd_log_socket_message_breaks_the_tail_not_the_step(message: 
     good = {"type": "log-lines", "data": [{"ts": "2026-11-20T10:00:00Z", "log": "ok"}]}
     with socket_server([init, good, ODD_MESSAGES[message]]) as url:
         tail = WebSocketTail(f"{url}/v1/projects/p/jobs/j/logs?queryType=tail", "tok", 3.0)
-        for _ in range(100):
+        lines = []
+        for _ in range(100):  # ended means closed and drained: drain while waiting
+            lines += tail.drain()
             if tail.broken or tail.ended:
                 break
             threading.Event().wait(0.02)
-        lines = tail.drain()
+        lines += tail.drain()
         tail.close()
     assert [line.text for line in lines] == ["ok"]
     assert tail.broken or tail.ended

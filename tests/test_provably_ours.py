@@ -660,3 +660,86 @@ def test_cause12_a_forbidden_read_names_the_input_and_the_permission(
     error = result.errors()[0]
     assert "deploy-services" in error.properties["title"]
     assert "Project > Services > General > Read" in error.message
+
+
+# -- variants of the causes that the issue does not list -------------------------------------
+
+
+def test_cause3_a_run_start_cut_by_the_deadline_is_left_for_the_post_step(
+    tmp_path: Path,
+) -> None:
+    clock = StepClock(CancelScope())
+    sim = Simulator(plan=QUICK, clock=clock)
+    sim.world.run_plans["demo-migrate"] = RunPlan(duration_s=86_400.0)
+    transport = SimTransport(sim)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = transport.handle_request(request)  # the run is made
+        if request.method == "POST" and request.url.path.endswith("/runs"):
+            clock.advance(10_000.0)  # and its answer never comes before the deadline
+            raise httpx.ReadTimeout("timed out", request=request)
+        return response
+
+    step_inputs = inputs(job_id=None, run_job="demo-migrate", timeout_seconds="10")
+    try:
+        step = run_step(tmp_path, handler, inputs=step_inputs, clock=clock)
+        assert step.exit_code == 4, step.text
+        assert step.state.get("run_sent", "").startswith("demo-migrate|"), step.state
+        made = sim.world.runs[0]
+        post = run_step(tmp_path, transport.handle_request, inputs=step_inputs,
+                        state=step.state, post=True, clock=clock)  # fmt: skip
+    finally:
+        sim.stop()
+    assert post.exit_code == 0, post.text
+    assert [c.path.rsplit("/", 1)[-1] for c in sim.calls("run_abort")] == [made.id], post.text
+
+
+def test_cause7_a_service_that_does_not_name_its_build_service_is_judged_by_commit(
+    tmp_path: Path,
+) -> None:
+    clock = StepClock(CancelScope())
+    sim = Simulator(plan=QUICK, clock=clock)
+    deployment = sim.world.deployments["demo-project"]["demo-web"]
+    deployment.source = {"id": "demo-service", "branch": "main", "buildSHA": SHA}
+    deployment.deployed_sha = SHA
+
+    def edit(count: int, data: dict[str, Any]) -> None:
+        data["deployment"]["internal"].pop("nfObjectId")
+
+    try:
+        step = run_step(
+            tmp_path, _service_answers(sim, edit), clock=clock,
+            inputs=inputs(job_id=None, service_id="demo-service", branch="main", sha=SHA,
+                          deploy_services="demo-web", timeout_seconds="120"),
+        )  # fmt: skip
+    finally:
+        sim.stop()
+    assert step.exit_code == 0, step.text
+    assert not [r for r in sim.requests if r.method == "PATCH"]
+
+
+def test_cause10_mentions_and_references_in_server_text_are_not_links() -> None:
+    from northflank_build.github.summary import md
+
+    shown = md("ping @octocat about #123 and GH-7, or @org/team")
+    for token in ("@octocat", "#123", "GH-7", "@org/team"):
+        assert f"`{token}" in shown, shown
+
+
+def test_cause12_run_job_alone_names_run_job_when_the_job_is_missing(
+    run: Runner, sim: Simulator
+) -> None:
+    result = run(job_id="", run_job="nope")
+    assert result.exit_code == 3, result.text
+    assert sim.calls("run_start") == []
+    error = result.errors()[0]
+    assert "run-job" in error.properties["title"]
+    assert "job-id" not in error.message
+
+
+def test_cause12_a_rejected_token_is_not_blamed_on_the_input(run: Runner, sim: Simulator) -> None:
+    sim.tokens = {"another-token"}
+    result = run(job_id="", service_id="demo-service", branch="main", deploy_services="demo-web")
+    assert result.exit_code == 3, result.text
+    error = result.errors()[0]
+    assert error.properties["title"] == "Northflank rejected the API token"

@@ -21,6 +21,8 @@ from northflank_build.api.errors import (
     CreateOutcomeUnknown,
     DeadlineReached,
     NorthflankError,
+    NotFound,
+    PermissionDenied,
 )
 from northflank_build.api.logs import TailOpener
 from northflank_build.api.retry import RetryPolicy
@@ -202,7 +204,7 @@ def _check_what_is_needed(ctx: StepContext) -> tuple[Outcome, Failure | None] | 
     reads: list[tuple[str, str, Callable[[str], object]]] = [
         ("deploy-services", s, client.deployments.get) for s in config.deploy_services
     ]
-    if config.run_job is not None and config.targets:  # run-job alone: its start checks it
+    if config.run_job is not None:
         reads.append(("run-job", config.run_job, client.runs.check_job))
     for setting, what, read in reads:
         try:
@@ -210,8 +212,10 @@ def _check_what_is_needed(ctx: StepContext) -> tuple[Outcome, Failure | None] | 
                 read(what)
         except Cancelled:
             return Outcome.CANCELLED, None
-        except NorthflankError as exc:
+        except (NotFound, PermissionDenied) as exc:  # about what the input names
             return _ended_by(exc), Unusable(setting, exc)
+        except NorthflankError as exc:  # the token, the network, the time: not the input's
+            return _ended_by(exc), exc
     return None
 
 

@@ -114,11 +114,13 @@ class Already(Enum):
 
 
 def already(service: Service, build_service: str, sha: str) -> Already | None:
-    """The documented rule (README, "Deploy and migrate"): the same source is the same build
-    service (deployment.internal.nfObjectId) and the same commit (buildSHA, any case; not
-    "latest"); GET service names no build id, so a rebuild of one commit counts as it."""
+    """The documented rule (README, "Build, deploy, migrate"): the same source is the same
+    build service (deployment.internal.nfObjectId, when GET service gives it) and the same
+    commit (buildSHA, any case; not "latest"); GET service names no build id, so a rebuild of
+    one commit counts as it."""
     source = service.internal
-    same = (source.nf_object_id or "") == build_service and bool(sha)
+    # An answer without nfObjectId cannot tell build services apart: the commit decides.
+    same = source.nf_object_id in (None, build_service) and bool(sha)
     if not same or (source.build_sha or "").lower() != sha.lower():
         return None
     status = service.rollout.status
@@ -331,7 +333,9 @@ class Ship:
             return JobRunReport(job_id, Outcome.ERROR, failure=exc, start_unknown=unknown)
         except NorthflankError as exc:
             outcome = Outcome.TIMED_OUT if isinstance(exc, DeadlineReached) else Outcome.ERROR
-            return JobRunReport(job_id, outcome, failure=exc)
+            # Cut by the deadline after it went out: it may have made a run (the post step).
+            unknown = isinstance(exc, DeadlineReached) and exc.sent_at is not None
+            return JobRunReport(job_id, outcome, failure=exc, start_unknown=unknown)
         self.ctx.events.run_started(job_id, run)
         # The start's answer has the run's id only: its first status comes from one read.
         try:

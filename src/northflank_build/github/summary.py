@@ -21,10 +21,11 @@ from northflank_build.inputs.problems import InvalidInputs
 from northflank_build.wording import ACTION, Worded, describe
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
-# What GFM would make a link of: a scheme's URL, a www. name, an e-mail address (whole
-# whitespace-free tokens, so no part of one is left outside the code span).
+# What GitHub would make a link of: a scheme's URL, a www. name, an e-mail address, an
+# @mention, an #123 or GH-123 reference (whole whitespace-free tokens, so no part of one is
+# left outside the code span).
 _AUTOLINKED = re.compile(
-    r"(\S*(?:[A-Za-z][A-Za-z0-9+.-]*:/|www\.|[^\s@]@[^\s@]+\.)\S*)", re.IGNORECASE
+    r"(\S*(?:[A-Za-z][A-Za-z0-9+.-]*:/|www\.|@|#\d|\bGH-\d)\S*)", re.IGNORECASE
 )
 # GitHub drops a step's whole summary over 1 MiB (status and link included): ours stays far
 # below, a tail line is cut, and the log tail is the first thing to go if it is still long.
@@ -45,7 +46,8 @@ def md(text: str | None) -> str:
 
     GitHub turns bare ``https://…``, ``www.…`` and e-mail addresses into links (GFM's
     autolink extension: https://github.github.com/gfm/#autolinks-extension-), escaped or
-    not; such a token goes in a code span, where nothing is a link.
+    not, and may link @mentions and issue references; such a token goes in a code span,
+    where nothing is a link.
     """
     if not text:
         return ""

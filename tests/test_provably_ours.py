@@ -743,3 +743,19 @@ def test_cause12_a_rejected_token_is_not_blamed_on_the_input(run: Runner, sim: S
     assert result.exit_code == 3, result.text
     error = result.errors()[0]
     assert error.properties["title"] == "Northflank rejected the API token"
+
+
+def test_no_traceback_even_when_reporting_itself_fails(
+    run: Runner, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from northflank_build.github import events
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("a bug in the summary")
+
+    monkeypatch.setattr(events, "summary", broken)
+    result = run()
+    assert result.exit_code == 3, result.text
+    assert "Traceback" not in result.text
+    assert result.outputs["build-id"], "the outputs written before the failure stay"
+    assert any("a bug in the summary" in e.message for e in result.errors())

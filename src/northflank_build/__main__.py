@@ -64,7 +64,12 @@ def main(
 
             for line in traceback.format_exc().splitlines():
                 runner.debug(line)
-    return events.finish(report)
+    try:
+        return events.finish(report)
+    except Exception as exc:  # a bug while reporting: the outputs written so far stay
+        failure = internal_error(exc)
+        runner.error(f"Internal error while reporting: {failure.kind}: {failure.text}")
+        return Outcome.ERROR.exit_code
 
 
 def run() -> None:

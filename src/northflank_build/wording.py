@@ -185,7 +185,7 @@ def describe(failure: Failure, words: Vocabulary) -> Worded:
         )
         return Worded(
             f"{api.title} ({setting})",
-            f"{api.message} {setting} names it; nothing was started.",
+            f"{api.message.rstrip('.')}. {setting} names it; nothing was started.",
             fix,
         )
     if isinstance(failure, StartUnknown) and failure.candidates:

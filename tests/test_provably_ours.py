@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,23 @@ def inputs(**overrides: str | None) -> dict[str, str]:
 
 def no_traceback(step: Step) -> None:
     assert b"Traceback" not in step.raw
+
+
+@contextmanager
+def simulated() -> Iterator[tuple[StepClock, Simulator]]:
+    """A step's clock and the simulator on it, for tests that wrap its transport."""
+    clock = StepClock(CancelScope())
+    sim = Simulator(plan=QUICK, clock=clock)
+    try:
+        yield clock, sim
+    finally:
+        sim.stop()
+
+
+def deploy_inputs(**extra: str) -> dict[str, str]:
+    """A service build deployed to demo-web."""
+    return inputs(job_id=None, service_id="demo-service", branch="main",
+                  deploy_services="demo-web", **extra)  # fmt: skip
 
 
 # -- cause 2: the post step never fails the job ---------------------------------------------
@@ -306,23 +324,9 @@ def test_cause5_the_deadline_reached_inside_a_request_is_a_timeout(
 ) -> None:
     # The GET of the service hangs after the build (its first read is cause 12's check).
     skip = 1 if method == "GET" else 0
-    clock = StepClock(CancelScope())
-    sim = Simulator(plan=QUICK, clock=clock)
-    try:
-        step = run_step(
-            tmp_path,
-            _hang_on(sim, clock, method, path_end, skip),
-            inputs=inputs(
-                job_id=None,
-                service_id="demo-service",
-                branch="main",
-                deploy_services="demo-web",
-                timeout_seconds="30",
-            ),
-            clock=clock,
-        )
-    finally:
-        sim.stop()
+    with simulated() as (clock, sim):
+        handler = _hang_on(sim, clock, method, path_end, skip)
+        step = run_step(tmp_path, handler, inputs=deploy_inputs(timeout_seconds="30"), clock=clock)
     assert step.exit_code == 4, step.text
     no_traceback(step)
     error = step.errors()[0]
@@ -374,24 +378,17 @@ def _service_answers(sim: Simulator, edit: Callable[[int, dict[str, Any]], None]
 def test_cause6_a_stale_failed_rollout_from_an_hour_ago_is_not_this_deploys(
     tmp_path: Path,
 ) -> None:
-    clock = StepClock(CancelScope())
-    sim = Simulator(plan=QUICK, clock=clock)
+    with simulated() as (clock, sim):
 
-    def edit(count: int, data: dict[str, Any]) -> None:
-        status = data["status"]["deployment"]
-        if count == 0:  # before the PATCH: no transition time to compare with
-            status.pop("lastTransitionTime")
-        elif count <= 2:  # just after it: the previous rollout, failed an hour ago
-            status.update(status="FAILED", lastTransitionTime=iso(clock.wall() - 3600))
+        def edit(count: int, data: dict[str, Any]) -> None:
+            status = data["status"]["deployment"]
+            if count == 0:  # before the PATCH: no transition time to compare with
+                status.pop("lastTransitionTime")
+            elif count <= 2:  # just after it: the previous rollout, failed an hour ago
+                status.update(status="FAILED", lastTransitionTime=iso(clock.wall() - 3600))
 
-    try:
-        step = run_step(
-            tmp_path, _service_answers(sim, edit), clock=clock,
-            inputs=inputs(job_id=None, service_id="demo-service", branch="main",
-                          deploy_services="demo-web", timeout_seconds="120"),
-        )  # fmt: skip
-    finally:
-        sim.stop()
+        handler = _service_answers(sim, edit)
+        step = run_step(tmp_path, handler, inputs=deploy_inputs(timeout_seconds="120"), clock=clock)
     assert step.exit_code == 0, step.text
     assert step.outputs["deployed"] == "true"
 
@@ -419,30 +416,21 @@ def test_cause7_a_deploy_of_what_the_service_already_runs_does_not_wait(
 def test_cause7_the_same_commit_mid_or_after_a_rollout_is_judged_without_a_patch(
     tmp_path: Path, status: str
 ) -> None:
-    clock = StepClock(CancelScope())
-    sim = Simulator(plan=QUICK, clock=clock)
-    deployment = sim.world.deployments["demo-project"]["demo-web"]
-    deployment.source = {"id": "demo-service", "branch": "main", "buildSHA": SHA}
+    with simulated() as (clock, sim):
+        deployment = sim.world.deployments["demo-project"]["demo-web"]
+        deployment.source = {"id": "demo-service", "branch": "main", "buildSHA": SHA}
 
-    def edit(count: int, data: dict[str, Any]) -> None:
-        if count < 3:  # the earlier rollout of this very commit, seen before and after
-            data["status"]["deployment"].update(
-                status=status, lastTransitionTime=iso(clock.wall() - 5)
-            )
-        else:  # a rollout in progress concludes
-            data["status"]["deployment"].update(
-                status="COMPLETED", lastTransitionTime=iso(clock.wall())
-            )
-            data["deployment"]["internal"]["deployedSHA"] = SHA
+        def edit(count: int, data: dict[str, Any]) -> None:
+            rollout = data["status"]["deployment"]
+            if count < 3:  # the earlier rollout of this very commit, seen before and after
+                rollout.update(status=status, lastTransitionTime=iso(clock.wall() - 5))
+            else:  # a rollout in progress concludes
+                rollout.update(status="COMPLETED", lastTransitionTime=iso(clock.wall()))
+                data["deployment"]["internal"]["deployedSHA"] = SHA
 
-    try:
-        step = run_step(
-            tmp_path, _service_answers(sim, edit), clock=clock,
-            inputs=inputs(job_id=None, service_id="demo-service", branch="main", sha=SHA,
-                          deploy_services="demo-web", timeout_seconds="120"),
-        )  # fmt: skip
-    finally:
-        sim.stop()
+        handler = _service_answers(sim, edit)
+        step_inputs = deploy_inputs(sha=SHA, timeout_seconds="120")
+        step = run_step(tmp_path, handler, inputs=step_inputs, clock=clock)
     assert not [r for r in sim.requests if r.method == "PATCH"]
     if status == "FAILED":
         assert step.exit_code == 1, step.text
@@ -545,25 +533,20 @@ def test_cause9_the_skipped_entries_are_counted_in_the_debug_log() -> None:
 def test_cause9_odd_entries_in_a_run_list_do_not_hide_the_lost_run(
     tmp_path: Path,
 ) -> None:
-    clock = StepClock(CancelScope())
-    sim = Simulator(plan=QUICK, clock=clock)
-    sim.add_fault(Fault(route="run_start", action="drop_after"))
-    transport = SimTransport(sim)
+    with simulated() as (clock, sim):
+        sim.add_fault(Fault(route="run_start", action="drop_after"))
+        transport = SimTransport(sim)
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        response = transport.handle_request(request)
-        if request.method == "GET" and request.url.path.endswith("/runs"):
-            body = json.loads(response.content)
-            body["data"]["runs"] = [*ODD_ENTRIES, *body["data"]["runs"]]
-            return httpx.Response(200, json=body, headers=response.headers)
-        return response
+        def handler(request: httpx.Request) -> httpx.Response:
+            response = transport.handle_request(request)
+            if request.method == "GET" and request.url.path.endswith("/runs"):
+                body = json.loads(response.content)
+                body["data"]["runs"] = [*ODD_ENTRIES, *body["data"]["runs"]]
+                return httpx.Response(200, json=body, headers=response.headers)
+            return response
 
-    try:
-        step = run_step(
-            tmp_path, handler, inputs=inputs(job_id=None, run_job="demo-migrate"), clock=clock
-        )
-    finally:
-        sim.stop()
+        step_inputs = inputs(job_id=None, run_job="demo-migrate")
+        step = run_step(tmp_path, handler, inputs=step_inputs, clock=clock)
     assert step.exit_code == 0, step.text
     assert step.outputs["job-run-id"] == sim.world.runs[0].id
 
@@ -668,52 +651,42 @@ def test_cause12_a_forbidden_read_names_the_input_and_the_permission(
 def test_cause3_a_run_start_cut_by_the_deadline_is_left_for_the_post_step(
     tmp_path: Path,
 ) -> None:
-    clock = StepClock(CancelScope())
-    sim = Simulator(plan=QUICK, clock=clock)
-    sim.world.run_plans["demo-migrate"] = RunPlan(duration_s=86_400.0)
-    transport = SimTransport(sim)
+    with simulated() as (clock, sim):
+        sim.world.run_plans["demo-migrate"] = RunPlan(duration_s=86_400.0)
+        transport = SimTransport(sim)
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        response = transport.handle_request(request)  # the run is made
-        if request.method == "POST" and request.url.path.endswith("/runs"):
-            clock.advance(10_000.0)  # and its answer never comes before the deadline
-            raise httpx.ReadTimeout("timed out", request=request)
-        return response
+        def handler(request: httpx.Request) -> httpx.Response:
+            response = transport.handle_request(request)  # the run is made
+            if request.method == "POST" and request.url.path.endswith("/runs"):
+                clock.advance(10_000.0)  # and its answer never comes before the deadline
+                raise httpx.ReadTimeout("timed out", request=request)
+            return response
 
-    step_inputs = inputs(job_id=None, run_job="demo-migrate", timeout_seconds="10")
-    try:
+        step_inputs = inputs(job_id=None, run_job="demo-migrate", timeout_seconds="10")
         step = run_step(tmp_path, handler, inputs=step_inputs, clock=clock)
         assert step.exit_code == 4, step.text
         assert step.state.get("run_sent", "").startswith("demo-migrate|"), step.state
-        made = sim.world.runs[0]
         post = run_step(tmp_path, transport.handle_request, inputs=step_inputs,
                         state=step.state, post=True, clock=clock)  # fmt: skip
-    finally:
-        sim.stop()
     assert post.exit_code == 0, post.text
+    made = sim.world.runs[0]
     assert [c.path.rsplit("/", 1)[-1] for c in sim.calls("run_abort")] == [made.id], post.text
 
 
 def test_cause7_a_service_that_does_not_name_its_build_service_is_judged_by_commit(
     tmp_path: Path,
 ) -> None:
-    clock = StepClock(CancelScope())
-    sim = Simulator(plan=QUICK, clock=clock)
-    deployment = sim.world.deployments["demo-project"]["demo-web"]
-    deployment.source = {"id": "demo-service", "branch": "main", "buildSHA": SHA}
-    deployment.deployed_sha = SHA
+    with simulated() as (clock, sim):
+        deployment = sim.world.deployments["demo-project"]["demo-web"]
+        deployment.source = {"id": "demo-service", "branch": "main", "buildSHA": SHA}
+        deployment.deployed_sha = SHA
 
-    def edit(count: int, data: dict[str, Any]) -> None:
-        data["deployment"]["internal"].pop("nfObjectId")
+        def edit(count: int, data: dict[str, Any]) -> None:
+            data["deployment"]["internal"].pop("nfObjectId")
 
-    try:
-        step = run_step(
-            tmp_path, _service_answers(sim, edit), clock=clock,
-            inputs=inputs(job_id=None, service_id="demo-service", branch="main", sha=SHA,
-                          deploy_services="demo-web", timeout_seconds="120"),
-        )  # fmt: skip
-    finally:
-        sim.stop()
+        handler = _service_answers(sim, edit)
+        step_inputs = deploy_inputs(sha=SHA, timeout_seconds="120")
+        step = run_step(tmp_path, handler, inputs=step_inputs, clock=clock)
     assert step.exit_code == 0, step.text
     assert not [r for r in sim.requests if r.method == "PATCH"]
 

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from northflank_build.api.errors import CreateAmbiguous
+
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build
 
@@ -107,6 +109,22 @@ def claim(
     if len(near) == 1 and near[0][0] + stamp_s >= earliest:
         return Claim(near[0][1])
     return Claim(None, tuple(item for _when, item in near))
+
+
+def ambiguous(
+    what: str, noun: str, of: str, ids: tuple[str, ...], sent_at: float
+) -> CreateAmbiguous:
+    """The fact for a lost create whose candidates are several (or one that may predate it):
+    ``what`` the request was for ("start a build of job 'api'"), the ``noun`` it makes."""
+    listed = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+    count = f"1 {noun}" if len(ids) == 1 else f"{len(ids)} {noun}s"
+    return CreateAmbiguous(
+        f"The request to {what} got no usable answer, and {count} of {of} ({listed}) started "
+        "around that moment; none can be proven to be this step's, so none is followed, "
+        "reported as this step's or aborted.",
+        sent_at=sent_at,
+        candidates=ids,
+    )
 
 
 def same_sha(build: Build, sha: str | None) -> bool:

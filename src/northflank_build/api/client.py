@@ -18,6 +18,7 @@ from northflank_build.api.adopt import (
     ADOPT_PAGE,
     BuildPage,
     Claim,
+    ambiguous,
     claim_build,
     find_started,
     recent_builds,
@@ -29,7 +30,6 @@ from northflank_build.api.decode import entries, envelope, next_cursor, parse_bu
 from northflank_build.api.deploys import Deployments, JobRuns
 from northflank_build.api.errors import (
     ApiError,
-    CreateAmbiguous,
     MalformedResponse,
     NorthflankError,
     NotFound,
@@ -138,7 +138,8 @@ class NorthflankClient:
         policy: RetryPolicy | None = None,
         timeout: float | None = None,
     ) -> BuildPage:
-        """One page of the builds, the server clock's skew, and the next page's cursor."""
+        """One page of the builds (unreadable entries skipped and counted) and the next
+        page's cursor; its Date narrows the session's skew bounds (api/http.py)."""
 
         def parse(resp: httpx.Response) -> BuildPage:
             from northflank_build.api.models import Build  # noqa: PLC0415
@@ -251,14 +252,8 @@ class NorthflankClient:
                 return StartedBuild(found.ours, adopted=True)
             if found.candidates:
                 ids = tuple(b.id for b in found.candidates)
-                raise CreateAmbiguous(
-                    f"The request to start a build of {target.label} got no usable answer, and "
-                    f"{_several(ids, 'build')} of {body.sha or 'its commit'} started around "
-                    "that moment; none can be proven to be this step's, so none is followed, "
-                    "reported as this step's or aborted.",
-                    sent_at=sent_at,
-                    candidates=ids,
-                )
+                of = body.sha or "its commit"
+                raise ambiguous(f"start a build of {target.label}", "build", of, ids, sent_at)
             return None
 
         def missing(error: ApiError) -> ApiError:
@@ -350,8 +345,3 @@ class NorthflankClient:
             return self.claim_build(builds, sha, sent_at)
 
         return find_started(page, self.session.sleep, judge)
-
-
-def _several(ids: tuple[str, ...], noun: str) -> str:
-    listed = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
-    return f"1 {noun} ({listed})" if len(ids) == 1 else f"{len(ids)} {noun}s ({listed})"

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from northflank_build.api.adopt import RUN_STAMP_S, Claim, claim
+from northflank_build.api.adopt import RUN_STAMP_S, Claim, ambiguous, claim
 from northflank_build.api.bodies import StartJobRunRequest
 from northflank_build.api.decode import entries, envelope, model
-from northflank_build.api.errors import ApiError, CreateAmbiguous, Resource
+from northflank_build.api.errors import ApiError, Resource
 from northflank_build.api.http import Call
 from northflank_build.api.logs import LogLine
 from northflank_build.api.retry import NO_RETRY, RetryPolicy
@@ -137,13 +137,7 @@ class JobRuns:
         if found.ours is not None or not found.candidates:
             return found.ours
         ids = tuple(run.id for run in found.candidates)
-        raise CreateAmbiguous(
-            f"The request to start a run of job {job_id!r} got no usable answer, and "
-            f"{len(ids)} run(s) of it started around that moment ({', '.join(ids[:10])}); "
-            "none can be proven to be this step's, so none is followed or aborted.",
-            sent_at=sent_at,
-            candidates=ids,
-        )
+        raise ambiguous(f"start a run of job {job_id!r}", "run", "the job", ids, sent_at)
 
     def claim_started(self, job_id: str, sent_at: float, runs: list[JobRun]) -> Claim[JobRun]:
         session = self._client.session

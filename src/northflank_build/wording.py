@@ -176,25 +176,9 @@ def describe(failure: Failure, words: Vocabulary) -> Worded:
             f"Raise {words.name('timeout-seconds')} if builds of this job take longer.{then}",
         )
     if isinstance(failure, Unusable):
-        api = _api(failure.error, words)
-        setting = words.name(failure.setting)
-        fix = (
-            f"Check {setting}: each id as in its dashboard URL."
-            if isinstance(failure.error, NotFound)
-            else api.fix
-        )
-        return Worded(
-            f"{api.title} ({setting})",
-            f"{api.message.rstrip('.')}. {setting} names it; nothing was started.",
-            fix,
-        )
+        return _unusable(failure, words)
     if isinstance(failure, StartUnknown) and failure.candidates:
-        return Worded(
-            "Northflank may have started a build: none claimed",
-            f"{failure.cause.message} Candidates: {', '.join(failure.candidates)}.",
-            f"Look at them on Northflank ({failure.builds_url}) and abort the one this step "
-            "may have started if it is not wanted; the action touched none of them.",
-        )
+        return _unclaimed(failure)
     if isinstance(failure, StartUnknown):
         again = (
             f"; the post step looks for it again and aborts it ({words.name('abort-on-cancel')})"
@@ -285,6 +269,32 @@ def _api(error: NorthflankError, words: Vocabulary) -> Worded:
             "status page.",
         )
     return Worded("Northflank API error", text)
+
+
+def _unusable(failure: Unusable, words: Vocabulary) -> Worded:
+    """What an input names could not be read before anything started: the input is named."""
+    api = _api(failure.error, words)
+    setting = words.name(failure.setting)
+    fix = (
+        f"Check {setting}: each id as in its dashboard URL."
+        if isinstance(failure.error, NotFound)
+        else api.fix
+    )
+    return Worded(
+        f"{api.title} ({setting})",
+        f"{api.message.rstrip('.')}. {setting} names it; nothing was started.",
+        fix,
+    )
+
+
+def _unclaimed(failure: StartUnknown) -> Worded:
+    """A lost start with several candidates (api/adopt.py): none is ours, all are named."""
+    return Worded(
+        "Northflank may have started a build: none claimed",
+        f"{failure.cause.message} Candidates: {', '.join(failure.candidates)}.",
+        f"Look at them on Northflank ({failure.builds_url}) and abort the one this step "
+        "may have started if it is not wanted; the action touched none of them.",
+    )
 
 
 def _not_found_fix(error: NotFound, words: Vocabulary) -> str:

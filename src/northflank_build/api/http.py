@@ -244,22 +244,10 @@ class Session:
             try:
                 try:
                     resp = self._transmit(call, limit)
-                except NOT_SENT as exc:
-                    problem = TransportFailure(
-                        f"Could not connect to {self._http.base_url}: {_describe(exc)}.",
-                        connect=True,
-                    )
                 except httpx.TransportError as exc:
-                    if self._deadline_cut(exc, capped=limit < (timeout or self._timeout)):
-                        raise DeadlineReached(
-                            f"no answer came to the request to {call.what} before the time "
-                            "ran out.",
-                            sent_at=sent_at if create else None,
-                        ) from None
-                    problem = TransportFailure(
-                        f"The request to {call.what} failed: {_describe(exc)}."
-                    )
-                    ambiguous = True
+                    capped = limit < (timeout or self._timeout)
+                    problem = self._unanswered(call, exc, capped, sent_at if create else None)
+                    ambiguous = not isinstance(exc, NOT_SENT)
                 else:
                     if resp.status_code == 429 and policy.attempts > 1:
                         limited += 1
@@ -317,12 +305,24 @@ class Session:
             self.debug(f"{problem.message} Retrying in {delay:.1f} s.")
             self.sleep(delay)
 
-    def _deadline_cut(self, exc: httpx.TransportError, *, capped: bool) -> bool:
-        """Whether a request timed out because the run's deadline bounded it (``capped``:
-        _ready cut its bound to the time left): a timeout, not Northflank out of reach."""
-        if not isinstance(exc, httpx.TimeoutException) or math.isinf(self.deadline):
-            return False
-        return capped or self.clock.monotonic() >= self.deadline
+    def _unanswered(
+        self, call: Call, exc: httpx.TransportError, capped: bool, sent_at: float | None
+    ) -> TransportFailure:
+        """A request that got no answer, as a fact. A timeout because the run's deadline
+        bounded it (``capped``: _ready cut its bound to the time left) is raised at once as
+        DeadlineReached: a timeout (exit 4), not Northflank out of reach; ``sent_at`` for a
+        create, which may have made something."""
+        timed_out = isinstance(exc, httpx.TimeoutException) and not math.isinf(self.deadline)
+        if timed_out and (capped or self.clock.monotonic() >= self.deadline):
+            raise DeadlineReached(
+                f"no answer came to the request to {call.what} before the time ran out.",
+                sent_at=None if isinstance(exc, NOT_SENT) else sent_at,  # never connected
+            ) from None
+        if isinstance(exc, NOT_SENT):
+            return TransportFailure(
+                f"Could not connect to {self._http.base_url}: {_describe(exc)}.", connect=True
+            )
+        return TransportFailure(f"The request to {call.what} failed: {_describe(exc)}.")
 
     def _check_rate_limit_wait(self, call: Call, limited: int, total: float) -> None:
         cap = self.retry.max_rate_limit_wait

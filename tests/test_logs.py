@@ -297,3 +297,20 @@ def test_the_wait_checks_at_once_when_the_stream_closes() -> None:
     assert waited.end is WaitEnd.CONCLUDED
     assert reads == [pytest.approx(3 * LOG_SLICE_S)]
     assert shown == [line(1), line(2), line(3)]
+
+
+def test_a_page_skipped_for_a_status_check_is_read_at_the_next_turn() -> None:
+    # Issue 18, cause 11: a page waits when a status check is due within MIN_PAGE_S; that
+    # must not also push it a whole HTTP_EVERY_S away.
+    clock = VirtualClock()
+    bounds: list[float] = []
+
+    def read_range(start: str | None, limit: int, bound: float) -> tuple[list[LogLine], bool]:
+        bounds.append(bound)
+        return [line(len(bounds))], False
+
+    logs = BuildLogs(read_range, clock.monotonic, None, lambda _n: None, clock.sleep)
+    assert logs.pump(until=clock.now + 0.2) == [] and bounds == []  # a check is due: no page
+    clock.sleep(0.25)
+    assert logs.pump(until=clock.now + 3.0) == [line(1)]
+    assert bounds == [3.0], "bounded by the time until the next check"

@@ -124,8 +124,10 @@ class BuildLogs:
         if self._tail is None and (final or due):
             if final and until is None:
                 until = self._now() + FINAL_READ_S
-            out += self._fetch(final, until)
-            self._next_http = self._now() + self._every
+            fetched, tried = self._fetch(final, until)
+            out += fetched
+            if tried:  # a page held back for a status check comes at the next turn
+                self._next_http = self._now() + self._every
         self.last_lines.extend(line.text for line in out)
         return out
 
@@ -157,12 +159,15 @@ class BuildLogs:
         hint, self._end_hint = self._end_hint, False
         return hint
 
-    def _fetch(self, final: bool, until: float | None) -> list[LogLine]:
+    def _fetch(self, final: bool, until: float | None) -> tuple[list[LogLine], bool]:
+        """Pages from the last line seen, and whether any request was tried."""
         out: list[LogLine] = []
+        tried = False
         for _ in range(RANGE_PAGES_PER_PUMP * (4 if final else 1)):
             bound = LOG_READ_S if until is None else min(LOG_READ_S, until - self._now())
             if bound < min(MIN_PAGE_S, LOG_READ_S):
                 break  # the status check comes first; this page at the next turn
+            tried = True
             try:
                 start = self._book.last_ts or self._first_start
                 lines, more = self._read_range(start, RANGE_PAGE, bound)
@@ -180,7 +185,7 @@ class BuildLogs:
             out += fresh
             if not more or not fresh:
                 break
-        return out
+        return out, tried
 
     def close(self) -> None:
         if self._tail is not None:

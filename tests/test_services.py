@@ -236,7 +236,7 @@ def test_each_invalid_spec_field_gives_its_message_and_no_request(
         (
             {"job_id": "", "service_id": "demo-service", "branch": "bad..branch"},
             "branch",
-            "not a valid Git branch",
+            "not a valid Git ref name",
         ),
         (
             {"job_id": "", "service_id": "demo-service", "pull_request_id": "#4"},

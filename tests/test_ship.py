@@ -191,7 +191,7 @@ def test_dry_run_prints_the_patch_and_the_run_it_would_send(run: Runner, sim: Si
 @pytest.mark.parametrize(
     ("inputs", "name", "words"),
     [
-        ({**SERVICE_BUILD, "deploy_services": "demo-web", "wait": "false"}, "wait", "deploy-services"),
+        ({**SERVICE_BUILD, "deploy_services": "demo-web", "wait": "false"}, "deploy-services", "wait: false"),
         ({"deploy_services": "demo-web"}, "deploy-services", "job's build"),
         ({"job_id": "", "service_id": "a,b", "branch": "main", "deploy_services": "demo-web"},
          "deploy-services", "one build target"),

@@ -385,7 +385,7 @@ def main(
         config = parse_inputs(values.get, os.environ, Path.cwd(), redact.add)
     except InvalidInputs as exc:
         for problem in exc.problems:
-            emit(f"error: {CLI.name(problem.name)}: {CLI.rename(problem.message)}")
+            emit(f"error: {CLI.name(problem.name)}: {CLI.problem(problem)}")
         return Outcome.INVALID.exit_code
     events = CliEvents(args.quiet, several=len(config.targets) > 1)
     clock = clock or SystemClock(cancel.event)

@@ -37,6 +37,7 @@ from northflank_build.engine.report import (
     Unusable,
 )
 from northflank_build.inputs.config import INPUT_NAMES
+from northflank_build.inputs.problems import InputProblem
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,22 @@ class Vocabulary:
     log: str  # where the build log was shown
     again: str  # how to try once more
     me: str  # the program, in a sentence
+    provide: Callable[[str, str], str]  # how to supply a secret: (input, variable) -> advice
 
     def rename(self, text: str) -> str:
-        """``text`` with every input name said this front end's way."""
+        """``text`` with every input name said this front end's way, and a setting written
+        ``name: value`` (``wait: false``) as this front end sets it (``--no-wait``)."""
+        text = _SETTING.sub(lambda m: self.setting(m.group(1), m.group(2)), text)
         return _INPUT_NAME.sub(lambda m: self.name(m.group(0)), text)
+
+    def problem(self, problem: InputProblem) -> str:
+        """An invalid input's message in this front end's words, with how to fix it."""
+        said = self.rename(problem.message)
+        if problem.name in _LINE_PER_FLAG and self.name is not _same:
+            # A line of a multi-line input is one use of a repeated flag in the CLI.
+            flag = self.name(problem.name)
+            said = _LINE.sub(lambda m: f"the {_ordinal(int(m.group(1)))} {flag}", said)
+        return f"{said} {self.provide(problem.name, problem.secret)}" if problem.secret else said
 
 
 _INPUT_NAME = re.compile(
@@ -63,10 +76,36 @@ _INPUT_NAME = re.compile(
 )
 
 
+# The settings a message may name with their value ("wait: false", "reuse: never").
+_SETTING = re.compile(
+    r"(?<![\w-])(wait|abort-on-cancel|show-logs|dry-run|if-exists|reuse): "
+    r"(true|false|never|succeeded|any|use|fail|update)(?![\w-])"
+)
+
+
+# Multi-line inputs whose lines are a repeated flag's uses in the CLI ("line 2" of
+# build-arguments is the 2nd --build-arg).
+_LINE_PER_FLAG = {"build-arguments", "build-files", "docker-secret-mounts", "run-job-environment"}
+_LINE = re.compile(r"(?<!its )\bline (\d+)\b")  # not "its line 3" of a JSON value
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _same(name: str) -> str:
+    return name
+
+
 def _flag(name: str) -> str:
     if name == "api-token":
         return "$NORTHFLANK_API_TOKEN"
     renamed = {
+        # The CLI's switches are named for what they turn off.
+        "wait": "no-wait",
+        "abort-on-cancel": "no-abort-on-cancel",
+        "show-logs": "no-logs",
         "service-spec": "spec",
         "deploy-services": "deploy-service",
         "run-job-environment": "run-env",
@@ -84,13 +123,18 @@ def _cli_setting(name: str, value: str) -> str:
 
 
 ACTION = Vocabulary(
-    name=lambda name: name,
+    name=_same,
     setting=lambda name, value: f"{name}: {value}",
     token="store it in the secret passed as api-token",  # noqa: S106 - words, not a token
     post_step=True,
     log="in the job summary and in the build log group above",
     again="re-run the job",
     me="this action",
+    provide=lambda name, var: (
+        f"Pass it from a secret: {name}: ${{{{ secrets.{var} }}}}"
+        if name == "api-token"
+        else f"Add it to the step's env: (e.g. {var}: ${{{{ secrets.{var} }}}})."
+    ),
 )
 CLI = Vocabulary(
     name=_flag,
@@ -100,6 +144,7 @@ CLI = Vocabulary(
     log="above",
     again="run it again",
     me="northflank-build",
+    provide=lambda _name, var: f"Export {var} (from your CI's secret store) before running it.",
 )
 
 

@@ -243,7 +243,7 @@ def _show(lines: list[LogLine]) -> None:
 
 def report_invalid(exc: InvalidInputs) -> None:
     for problem in exc.problems:
-        error(f"{problem.name}: {problem.message}", title=f"Invalid input '{problem.name}'")
+        error(f"{problem.name}: {ACTION.problem(problem)}", title=f"Invalid input '{problem.name}'")
     say(exc.message)
 
 

@@ -257,5 +257,5 @@ def log_tail_block(tail: Sequence[str], of: str = "build") -> list[str]:
 
 
 def invalid_summary(exc: InvalidInputs) -> str:
-    rows = "\n".join(f"| `{p.name}` | {md(p.message)} |" for p in exc.problems)
+    rows = "\n".join(f"| `{p.name}` | {md(ACTION.problem(p))} |" for p in exc.problems)
     return f"### :x: Invalid inputs: nothing was sent\n\n| input | problem |\n|---|---|\n{rows}\n"

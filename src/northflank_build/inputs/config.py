@@ -233,7 +233,7 @@ def _targets(
             problems.append(
                 InputProblem(
                     name,
-                    "applies to service builds only; a job builds its configured branch (pass sha for a commit).",
+                    "applies to service builds only (a job builds what its build source on Northflank names); pass sha for a commit.",
                 )
             )
     if branch is not None and pull_request is not None:
@@ -264,8 +264,8 @@ def _shipping(
         name = "deploy-services" if deploy else "run-job"
         problems.append(
             InputProblem(
-                "wait",
-                f"false cannot be combined with {name}: there is nothing to deploy or run "
+                name,
+                "cannot be combined with wait: false: there is nothing to deploy or run "
                 "until the build has concluded.",
             )
         )
@@ -408,7 +408,8 @@ def parse_inputs(
         problems.append(
             InputProblem(
                 "api-token",
-                "is required and was not given (e.g. api-token: ${{ secrets.NORTHFLANK_API_TOKEN }}).",
+                "is required and was not given.",
+                secret="NORTHFLANK_API_TOKEN",  # noqa: S106 - the variable's name
             )
         )
     elif any(ch.isspace() or not ch.isprintable() for ch in token):
@@ -449,8 +450,9 @@ def parse_inputs(
             problems.append(
                 InputProblem(
                     "sha",
-                    f"{shown(sha_raw)} is not a full commit sha; use 40 hexadecimal characters, "
-                    "or an empty value to build the latest commit of the job's branch.",
+                    f"{shown(sha_raw)} is not a full commit id: use its 40 hexadecimal "
+                    "characters, or leave it empty to build the latest commit Northflank is set "
+                    "to build.",
                 )
             )
 

@@ -217,7 +217,7 @@ def read_branch(value: str, problems: list[InputProblem]) -> str | None:
         problems.append(
             InputProblem(
                 "branch",
-                f"{shown(value)} is not a valid Git branch name (no spaces, ~ ^ : ? * [ \\, '..', "
+                f"{shown(value)} is not a valid Git ref name (no spaces, ~ ^ : ? * [ \\, '..', "
                 "'//' or '@{'; not starting with - / . or ending with / . .lock; at most 255 characters).",
             )
         )

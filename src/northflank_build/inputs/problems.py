@@ -5,13 +5,18 @@ from __future__ import annotations
 
 
 class InputProblem:
-    """One invalid input: its name and what is wrong and allowed (never the secret value)."""
+    """One invalid input: its name and what is wrong and allowed (never the secret value).
 
-    __slots__ = ("message", "name")
+    ``message`` is worded for any front end; where the fix is to supply a secret from the
+    environment, ``secret`` names the variable, and each front end says how in its own words
+    (wording.py: Vocabulary.provide): a workflow's ``secrets``, or an ``export``."""
 
-    def __init__(self, name: str, message: str) -> None:
+    __slots__ = ("message", "name", "secret")
+
+    def __init__(self, name: str, message: str, *, secret: str = "") -> None:
         self.name = name
         self.message = message
+        self.secret = secret
 
     def __str__(self) -> str:
         return f"{self.name}: {self.message}"

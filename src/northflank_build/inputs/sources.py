@@ -89,7 +89,8 @@ def parse_build_arguments(
         except json.JSONDecodeError as exc:
             problems.append(
                 InputProblem(
-                    name, f"looks like JSON but does not parse ({exc.msg}, line {exc.lineno})."
+                    name,
+                    f"looks like JSON but does not parse ({exc.msg}, at its line {exc.lineno}).",
                 )
             )
             return {}
@@ -139,8 +140,8 @@ def read_source(
             problems.append(
                 InputProblem(
                     name,
-                    f"{key}: environment variable {var} is not set; add it to the step's env: "
-                    f"(e.g. {var}: ${{{{ secrets.{var} }}}}).",
+                    f"{key}: environment variable {var} is not set.",
+                    secret=var,
                 )
             )
             return None

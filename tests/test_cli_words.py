@@ -1,0 +1,68 @@
+"""Issue 20: the CLI speaks its own words. Every input error it can give is run through it
+(in process; nothing is sent, an input error stops before the network), and none of them
+holds GitHub Actions advice or a flag that ``--help`` does not list."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from northflank_build import cli
+
+SHA = "a" * 40
+JOB = ["--project-id", "p", "--job-id", "j"]
+SERVICE = ["--project-id", "p", "--service-id", "web", "--branch", "main"]
+BAD = {
+    "no token": (JOB, None),
+    "a secret file from an unset variable": ([*JOB, "--build-file", "/s=env:NOT_SET_HERE"], "t"),
+    "no wait with a deploy": ([*SERVICE, "--no-wait", "--deploy-service", "web-prod"], "t"),
+    "a job build deployed": ([*JOB, "--deploy-service", "web-prod"], "t"),
+    "two builds and a run": ([*JOB, "--job-id", "k", "--run-job", "m"], "t"),
+    "a short sha": ([*JOB, "--sha", "abc"], "t"),
+    "a timeout in words": ([*JOB, "--timeout-seconds", "soon"], "t"),
+    "a zero poll": ([*JOB, "--poll-interval-seconds", "0"], "t"),
+    "a build arg without =": ([*JOB, "--build-arg", "NOEQUALS"], "t"),
+    "a relative dockerfile": ([*JOB, "--dockerfile-path", "Dockerfile"], "t"),
+    "a branch for a job": ([*JOB, "--branch", "main"], "t"),
+    "a pull request in words": ([*SERVICE, "--pull-request-id", "seven"], "t"),
+    "reuse without a sha": ([*JOB, "--reuse", "succeeded"], "t"),
+    "a build id and a sha": ([*JOB, "--build-id", "b-1", "--sha", SHA], "t"),
+    "run env without a run": ([*JOB, "--run-env", "A=1"], "t"),
+    "a bad run env key": ([*SERVICE, "--run-job", "m", "--run-env", "BAD KEY=1"], "t"),
+    "an ftp api url": ([*JOB, "--api-url", "ftp://example.com"], "t"),
+    "a team id with a slash": ([*JOB, "--team-id", "../x"], "t"),
+    "a project id with a space": (["--project-id", "Bad Id", "--job-id", "j"], "t"),
+    "a job id with a slash": (["--project-id", "p", "--job-id", "a/b"], "t"),
+    "a bad secret mount": ([*JOB, "--secret-mount", "no-equals"], "t"),
+    "the run job is not the job built": ([*JOB, "--run-job", "other"], "t"),
+}
+
+
+def _help() -> str:
+    parser = cli.parser()
+    subcommands = [a for a in parser._actions if a.dest == "command"]
+    build = subcommands[0].choices["build"]  # type: ignore[index]
+    return str(build.format_help()) + parser.format_help()
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_every_input_error_speaks_the_clis_words(
+    case: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    argv, token = BAD[case]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NORTHFLANK_API_TOKEN", raising=False)
+    if token is not None:
+        monkeypatch.setenv("NORTHFLANK_API_TOKEN", token)
+    code = cli.main(["build", *argv])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert errors, err
+    for words in ("${{", "with:", "secrets.", "step's env", "workflow"):
+        assert words not in err, (words, err)
+    listed = set(re.findall(r"--[a-z][a-z-]+", _help()))
+    named = set(re.findall(r"--[a-z][a-z-]+", err))
+    assert named <= listed, f"flags --help does not list: {named - listed}\n{err}"

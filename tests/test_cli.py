@@ -67,7 +67,7 @@ def test_build_with_json_output(sim: Simulator) -> None:
     data = json.loads(result.stdout)
     assert (
         data["outcome"] == "succeeded"
-        and data["success"] == "true"
+        and data["success"] is True
         and data["build-id"] == sim.world.builds[0].id
     )
     assert "[0:00] PENDING" in result.stderr and "  | ==> pending" in result.stderr
@@ -126,8 +126,8 @@ def test_create_service_from_a_spec_file_then_build_it(sim: Simulator, tmp_path:
     data = json.loads(result.stdout)
     assert (data["service-id"], data["service-created"], data["success"]) == (
         "cli-builder",
-        "true",
-        "true",
+        True,
+        True,
     )
 
 
@@ -188,7 +188,7 @@ def test_build_deploy_and_run_a_job(sim: Simulator) -> None:
     result = cli(sim, *args, *more, "--poll-interval-seconds", "1", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert (data["deployed"], data["job-run-status"]) == ("true", "SUCCESS")
+    assert (data["deployed"], data["job-run-status"]) == (True, "SUCCESS")
     assert data["result"]["deployments"][0]["deployed-sha"] == "a" * 40
     assert sim.calls("run_start")[0].body["runtimeEnvironment"] == {"A": "1"}
 

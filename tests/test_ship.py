@@ -80,7 +80,7 @@ def test_build_deploy_to_two_services_and_run_a_job_pinned_to_the_build(
         {"service-id": "demo-worker", "status": "COMPLETED", "deployed-sha": GITHUB_SHA},
     ]
     assert whole["job-run"] == {"job-id": "demo-migrate", "run-id": run_id, "status": "SUCCESS",
-                                "concluded": True}  # fmt: skip
+                                "concluded": True, "skipped": False}  # fmt: skip
     # The run's log in its own group; the secret value never shown.
     assert any(line.startswith("##[group]Northflank job run") for line in result.log)
     assert "  | migration 1/3 applied" in result.log
@@ -327,3 +327,18 @@ def test_an_unreadable_instance_count_sends_no_patch(
     assert sim.calls("deploy") == [] and sim.calls("run_start") == []
     assert "demo-web" in result.errors()[0].message
     assert result.outputs["deployed"] == "false" and "Traceback" not in result.text
+
+
+def test_a_failed_rollout_names_the_deploy_in_the_title_and_skips_the_run(
+    run: Runner, sim: Simulator
+) -> None:
+    # Issue 20, item 9: the title says what failed; the skipped run is said, not silent.
+    sim.world.rollout_failures.add("demo-web")
+    result = run(**SERVICE_BUILD, deploy_services="demo-web", run_job="demo-migrate")
+    assert result.exit_code == 1, result.text
+    assert result.summary.startswith("### :x: Northflank build succeeded; deploy failed"), (
+        result.summary[:200]
+    )
+    assert "The run of job 'demo-migrate' was not started" in result.text
+    assert result_of(result.outputs)["job-run"]["skipped"] is True
+    assert "0 of 1 deployed, job run skipped" in result.log[-1]

@@ -38,7 +38,8 @@ from northflank_build.engine.report import (
     build_values,
     elapsed_label,
     outputs,
-    result,
+    story,
+    typed_outputs,
 )
 from northflank_build.engine.run import connect, run_build
 from northflank_build.inputs.config import parse_inputs
@@ -340,28 +341,26 @@ def _ids(value: str | list[str]) -> str:
     return "\n".join(value) if isinstance(value, list) else value
 
 
-def _finish(step: StepReport, args: argparse.Namespace) -> int:
+def _finish(step: StepReport, args: argparse.Namespace, errors: list[str] | None = None) -> int:
+    """The end of a run: each failure worded, then the outputs as typed JSON on stdout
+    (``--json``, also for invalid input: ``errors`` then says why), or one last line."""
     for failure in step.failures:
         worded = describe(failure, CLI)
         emit(f"error: {worded.title}: {worded.explain()}")
     if args.json:
-        values: dict[str, Any] = dict(outputs(step))
-        values["result"] = result(step)
-        emit(json.dumps({"outcome": step.outcome.value, **values}, indent=2), err=False)
+        extra = {"errors": errors} if errors is not None else {}
+        typed = {"outcome": step.outcome.value, **typed_outputs(step), **extra}
+        emit(json.dumps(typed, indent=2), err=False)
     elif not args.quiet:
-        if len(step.builds) > 1:
-            for build in step.builds:
-                entry = build_values(build, build.outcome is Outcome.SUCCEEDED)
-                label = build.target.label if build.target else ""
-                emit(
-                    f"{build.outcome.value}: {label} build {entry['build-id'] or '-'} "
-                    f"{entry['status']} {entry['registry-uri']}".rstrip()
-                )
-        else:
-            values = outputs(step)
+        for build in step.builds if len(step.builds) > 1 else ():
+            entry = build_values(build, build.outcome is Outcome.SUCCEEDED)
+            label = build.target.label if build.target else ""
             emit(
-                f"{step.outcome.value}: build {values['build-id'] or '-'} {values['status']} {values['registry-uri']}".rstrip()
+                f"  {build.outcome.value}: {label} build {entry['build-id'] or '-'} "
+                f"{entry['status']} {entry['registry-uri']}".rstrip()
             )
+        image = outputs(step)["registry-uri"]
+        emit(f"{step.outcome.value}: {story(step)}{f' ({image})' if image else ''}")
     return step.outcome.exit_code
 
 
@@ -384,8 +383,11 @@ def main(
     try:
         config = parse_inputs(values.get, os.environ, Path.cwd(), redact.add)
     except InvalidInputs as exc:
-        for problem in exc.problems:
-            emit(f"error: {CLI.name(problem.name)}: {CLI.problem(problem)}")
+        errors = [f"{CLI.name(problem.name)}: {CLI.problem(problem)}" for problem in exc.problems]
+        for line in errors:
+            emit(f"error: {line}")
+        if args.json:
+            return _finish(StepReport(Outcome.INVALID), args, errors)
         return Outcome.INVALID.exit_code
     events = CliEvents(args.quiet, several=len(config.targets) > 1)
     clock = clock or SystemClock(cancel.event)

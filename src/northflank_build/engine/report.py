@@ -162,6 +162,7 @@ class JobRunReport:
     log_tail: tuple[str, ...] = ()
     aborted: bool | None = None
     start_unknown: bool = False  # a start that may have made a run, unseen: the post step looks
+    skipped: bool = False  # not started: a rollout before it did not succeed
 
 
 @dataclass(frozen=True)
@@ -373,6 +374,48 @@ def outputs(step: StepReport) -> dict[str, str]:
     return values
 
 
+# Outputs that are booleans and numbers (strings to GitHub, typed in the CLI's --json).
+BOOLEAN_OUTPUTS = ("success", "concluded", "service-created", "reused", "deployed")
+
+
+def typed_outputs(step: StepReport) -> dict[str, Any]:
+    """The outputs with their real types: booleans, a number (or null), ``result`` as an
+    object; the rest strings."""
+    values: dict[str, Any] = dict(outputs(step))
+    for name in BOOLEAN_OUTPUTS:
+        values[name] = values[name] == "true"
+    duration = values["duration-seconds"]
+    values["duration-seconds"] = int(duration) if duration.isdigit() else None
+    values["result"] = result(step)
+    return values
+
+
+def story(step: StepReport) -> str:
+    """What the step did, in a few words, for every front end's last line: "build SUCCESS,
+    2 of 2 deployed, job run SUCCESS"; "3 builds: 2 succeeded, 1 failed"; "no build"."""
+    parts: list[str] = []
+    if len(step.builds) > 1:
+        counts: dict[str, int] = {}
+        for report in step.builds:
+            counts[report.outcome.value] = counts.get(report.outcome.value, 0) + 1
+        parts.append(
+            f"{len(step.builds)} builds: " + ", ".join(f"{n} {what}" for what, n in counts.items())
+        )
+    elif step.builds:
+        build = step.builds[0].build
+        parts.append(f"build {build.id} {build.status or 'UNKNOWN'}" if build else "no build")
+    if step.service_id:
+        parts.insert(0, f"build service {step.service_id}")
+    if step.deployments:
+        deployed = sum(d.outcome is Outcome.SUCCEEDED for d in step.deployments)
+        parts.append(f"{deployed} of {len(step.deployments)} deployed")
+    run = step.job_run
+    if run is not None:
+        what = "skipped" if run.skipped else run.status or run.outcome.value
+        parts.append(f"job run {run.run_id + ' ' if run.run_id else ''}{what}")
+    return ", ".join(parts) or "nothing started"
+
+
 def result(step: StepReport) -> dict[str, Any]:
     """The whole result, for ``fromJSON`` in later steps."""
     run = step.job_run
@@ -390,6 +433,7 @@ def result(step: StepReport) -> dict[str, Any]:
             "run-id": run.run_id,
             "status": run.status,
             "concluded": run.concluded,
+            "skipped": run.skipped,
         },
     }
 

@@ -45,6 +45,7 @@ from northflank_build.engine.report import (
     RolloutFailed,
     RunFailed,
     TimedOut,
+    step_outcome,
 )
 from northflank_build.engine.schedule import Forecast
 from northflank_build.engine.waiting import WaitEnd
@@ -215,7 +216,18 @@ class Ship:
         if self.ctx.config.deploy_services:
             assert internal is not None and build is not None  # inputs: a service build
             deployments = self._deploy(internal, build.sha or "")
-            if any(d.outcome is not Outcome.SUCCEEDED for d in deployments):
+            failed = [d for d in deployments if d.outcome is not Outcome.SUCCEEDED]
+            if failed and self.ctx.config.run_job is not None:
+                job_id = self.ctx.config.run_job
+                self.ctx.events.note(
+                    f"The run of job {job_id!r} was not started: the rollout to "
+                    f"{', '.join(repr(d.service_id) for d in failed)} did not succeed."
+                )
+                skipped = JobRunReport(
+                    job_id, step_outcome(d.outcome for d in failed), skipped=True
+                )
+                return Shipped(deployments, skipped)
+            if failed:
                 return Shipped(deployments)
         if self.ctx.config.run_job is None:
             return Shipped(deployments)

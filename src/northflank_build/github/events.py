@@ -17,7 +17,7 @@ from northflank_build.api.errors import NorthflankError
 from northflank_build.api.logs import LogLine
 from northflank_build.api.routes import BuildTarget
 from northflank_build.api.services import EnsuredService
-from northflank_build.engine.report import Outcome, StepReport, elapsed_label, outputs
+from northflank_build.engine.report import Outcome, StepReport, elapsed_label, outputs, story
 from northflank_build.github.commands import (
     LINE_BREAKS,
     STATE_BUILD_ID,
@@ -274,29 +274,10 @@ def finish(step: StepReport) -> int:
             repository=os.environ.get("GITHUB_REPOSITORY", ""),
         ),
     )
-    only = step.only
-    if len(step.builds) > 1:
-        counts: dict[str, int] = {}
-        for build in step.builds:
-            counts[build.outcome.value] = counts.get(build.outcome.value, 0) + 1
-        result = f"{len(step.builds)} builds: " + ", ".join(
-            f"{n} {what}" for what, n in counts.items()
-        )
-    elif only and only.build and not (step.deployments or step.job_run):
-        result = only.build.status or ""
-    elif step.deployments or step.job_run:
-        parts = [f"build {only.build.status}"] if only and only.build else []
-        deployed = sum(d.outcome is Outcome.SUCCEEDED for d in step.deployments)
-        parts += [f"{deployed} of {len(step.deployments)} deployed"] if step.deployments else []
-        run = step.job_run
-        parts += [f"job run {run.status or run.outcome.value}"] if run else []
-        result = ", ".join(parts)
-    else:
-        result = step.outcome.value
     code = step.outcome.exit_code
     if RunnerFiles.problem is not None and code == 0:
         code = Outcome.ERROR.exit_code  # the outputs a later step reads may be missing
-    say(f"Result: {step.outcome.value} ({result}); exit code {code}.")
+    say(f"Result: {step.outcome.value} ({story(step)}); exit code {code}.")
     return code
 
 

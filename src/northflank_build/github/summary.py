@@ -120,11 +120,20 @@ def summary(step: StepReport, *, server_url: str = "", repository: str = "") -> 
     return text
 
 
+_ENDED = {
+    Outcome.FAILED: (":x:", "failed"),
+    Outcome.ERROR: (":x:", "could not be completed"),
+    Outcome.TIMED_OUT: (":hourglass:", "timed out"),
+    Outcome.CANCELLED: (":no_entry_sign:", "was cancelled"),
+}
+
+
 def _headline(step: StepReport) -> str:
-    """The outcome's headline; for a step that deploys or runs a job, naming what it did."""
+    """The outcome's headline; for a step that deploys or runs a job, naming what it did,
+    and, when the builds succeeded, which later part did not."""
     if not (step.deployments or step.job_run) or step.outcome not in (
         Outcome.SUCCEEDED,
-        Outcome.FAILED,
+        *_ENDED,
     ):
         return HEADLINES[step.outcome]
     parts = ["build"] if step.builds else []
@@ -133,7 +142,13 @@ def _headline(step: StepReport) -> str:
     what = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
     if step.outcome is Outcome.SUCCEEDED:
         return f":white_check_mark: Northflank {what} succeeded"
-    return f":x: Northflank {what}: failed"
+    if any(b.outcome is not Outcome.SUCCEEDED for b in step.builds):
+        return HEADLINES[step.outcome]
+    emoji, ended = _ENDED[step.outcome]
+    deploy_ok = all(d.outcome is Outcome.SUCCEEDED for d in step.deployments)
+    part = "job run" if deploy_ok else "deploy"
+    built = "Northflank build succeeded; " if step.builds else "Northflank "
+    return f"{emoji} {built}{part} {ended}"
 
 
 def _shipped(step: StepReport, server_url: str, repository: str) -> list[str]:

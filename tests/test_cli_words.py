@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TOKEN
+from inproc import StepClock
+from nfsim import Simulator
+from nfsim.inprocess import SimTransport
 from northflank_build import cli
 
 SHA = "a" * 40
@@ -66,3 +70,30 @@ def test_every_input_error_speaks_the_clis_words(
     listed = set(re.findall(r"--[a-z][a-z-]+", _help()))
     named = set(re.findall(r"--[a-z][a-z-]+", err))
     assert named <= listed, f"flags --help does not list: {named - listed}\n{err}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "says", "fix"),
+    [
+        (["--job-id", "demo-job", "no-such-build"], "Build 'no-such-build' of job 'demo-job'",
+         "Check the build id"),
+        (["--job-id", "nope", "b-1"], "The job 'nope' was not found", "Check --job-id"),
+        (["--service-id", "nope", "b-1"], "The service 'nope' was not found", "Check --service-id"),
+    ],
+)  # fmt: skip
+def test_abort_names_what_is_missing(
+    argv: list[str],
+    says: str,
+    fix: str,
+    sim: Simulator,
+    clock: StepClock,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NORTHFLANK_API_TOKEN", TOKEN)
+    args = ["abort", "--api-url", "http://127.0.0.1:9", "--project-id", "demo-project", *argv]
+    code = cli.main(args, transport=SimTransport(sim), clock=clock, cancel=clock.cancel)
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert says in err and fix in err, err
+    assert "--project-id" not in err and "API role" not in err, err

@@ -189,3 +189,22 @@ def test_allowed_api_urls(tmp_path: Path, url: str) -> None:
 def test_yaml_12_booleans(tmp_path: Path, word: str, value: bool) -> None:
     config, _ = parse(tmp_path, wait=word)
     assert config.wait is value
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.northflank.com/v1",
+        "https://api.northflank.com/v1/",
+        "https://API.example.com/V1",
+    ],
+)
+def test_an_api_url_pasted_with_v1_is_the_same_api(url: str) -> None:
+    # Issue 20, item 4: POST /v1/v1/projects/... would be reported as a missing project.
+    from northflank_build.inputs.fields import read_api_url
+    from northflank_build.inputs.problems import InputProblem
+
+    problems: list[InputProblem] = []
+    read = read_api_url(url, problems)
+    assert problems == []
+    assert not read.lower().endswith("/v1"), read

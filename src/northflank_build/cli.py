@@ -397,7 +397,7 @@ def main(
             target = config.target
             assert target is not None  # argparse requires --job-id or --service-id
             try:
-                client.abort_build(target, args.build_id, timeout=10.0)
+                client.abort_build(target, args.build_id, timeout=10.0, explain_404=True)
             except NorthflankError as exc:
                 worded = describe(exc, CLI)
                 emit(f"error: {worded.title}: {worded.explain()}")

@@ -155,7 +155,11 @@ class Worded:
     fix: str = ""
 
     def explain(self) -> str:
-        return f"{self.message} {self.fix}".strip()
+        """The message and the fix, each a sentence of its own."""
+        message = self.message.rstrip()
+        if message and self.fix and message[-1] not in ".!?":
+            message += "."
+        return f"{message} {self.fix}".strip()
 
 
 def describe(failure: Failure, words: Vocabulary) -> Worded:
@@ -344,8 +348,10 @@ def _unclaimed(failure: StartUnknown) -> Worded:
 
 def _not_found_fix(error: NotFound, words: Vocabulary) -> str:
     resource = error.resource
-    if resource is None or resource.kind == "build":
+    if resource is None:
         return ""
+    if resource.kind == "build":
+        return "Check the build id (it is in the build's dashboard URL)."
     if resource.kind == "project":
         teams = (
             f" and {words.name('team-id')}."

@@ -113,12 +113,7 @@ class NorthflankClient:
         what = f"read build {build_id!r} of {target.label}"
 
         def missing(error: ApiError) -> ApiError:
-            return NotFound(
-                404, what,
-                f"Build {build_id!r} of {target.label} in project {self.project_id!r} was not found.",
-                permission=error.permission, resource=Resource("build", build_id),
-                said=error.said, error_id=error.error_id,
-            )  # fmt: skip
+            return self.build_not_found(error, target, build_id)
 
         return self.session.call(
             Call(what, _permission(target, "Deployment > Deploy Build"), "GET",
@@ -217,12 +212,19 @@ class NorthflankClient:
         more = isinstance(pagination, dict) and pagination.get("hasNextPage") is True
         return lines, more
 
-    def abort_build(self, target: BuildTarget, build_id: str, timeout: float = 3.0) -> None:
+    def abort_build(
+        self, target: BuildTarget, build_id: str, timeout: float = 3.0, *, explain_404: bool = False
+    ) -> None:
         """One quick DELETE: used on cancel or timeout, where the runner gives us seconds.
 
         The one request exempt from the deadline and from a 429's hold: a build left
         running costs more than one request over the budget.
         """
+
+        def missing(error: ApiError) -> ApiError:
+            # Only when asked (the CLI's abort command): after a cancel nothing more goes out.
+            return self.build_not_found(error, target, build_id) if explain_404 else error
+
         self.session.call(
             Call(f"abort build {build_id!r} of {target.label}",
                  _permission(target, "Deployment > Deploy Build"), "DELETE",
@@ -230,6 +232,7 @@ class NorthflankClient:
             lambda _resp: None,
             policy=NO_RETRY,
             timeout=timeout,
+            on_404=missing,
         )  # fmt: skip
 
     def start_build(self, target: BuildTarget, body: StartBuildRequest) -> StartedBuild:
@@ -298,11 +301,30 @@ class NorthflankClient:
             error_id=error.error_id,
         )
 
+    def build_not_found(self, error: ApiError, target: BuildTarget, build_id: str) -> NotFound:
+        """A 404 on a build's route: the project, the job or service, or the build? The
+        project and the target are each read once (a short look) to tell."""
+        found = self.not_found(error, Resource(target.kind, target.id))
+        if found.resource != Resource(target.kind, target.id):
+            return found  # the project is missing, or it cannot be told
+        if self._visible(self.routes.target(target)) is False:
+            return found  # the job or service is missing
+        return NotFound(
+            404, error.operation,
+            f"Build {build_id!r} of {target.label} in project {self.project_id!r} was not found.",
+            permission=error.permission, resource=Resource("build", build_id),
+            said=error.said, error_id=error.error_id,
+        )  # fmt: skip
+
     def _project_visible(self) -> bool | None:
-        """Whether the project exists for this token: True, False, or None if unknown."""
+        return self._visible(self.routes.project)
+
+    def _visible(self, path: str) -> bool | None:
+        """Whether what ``path`` names (the project, a job, a service) exists for this
+        token: True, False, or None if unknown (one short try)."""
         try:
             resp = self.session.send(
-                Call("read the project", "Project > General > Read", "GET", self.routes.project),
+                Call("check what a 404 was about", "Project > General > Read", "GET", path),
                 QUICK_S,
             )
         except (httpx.TransportError, NorthflankError):

@@ -155,7 +155,9 @@ def read_api_url(value: str, problems: list[InputProblem]) -> str:
             )
         )
         return DEFAULT_API_URL
-    return url.rstrip("/")
+    # Every route starts with /v1 (api/routes.py); a base URL pasted with it
+    # (https://api.northflank.com/v1, as the API reference writes its paths) is the same API.
+    return re.sub(r"/v1$", "", url.rstrip("/"), flags=re.IGNORECASE)
 
 
 def is_loopback(host: str) -> bool:

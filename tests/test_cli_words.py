@@ -97,3 +97,26 @@ def test_abort_names_what_is_missing(
     assert code == 3, err
     assert says in err and fix in err, err
     assert "--project-id" not in err and "API role" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("origin", "url"),
+    [
+        ("git@github.com:octo-org/octo-repo.git", "https://github.com/octo-org/octo-repo"),
+        ("https://x-access-token:ghs_secret@github.com/o/r.git", "https://github.com/o/r"),
+        ("ssh://git@gitlab.example.com:2222/g/p.git", "https://gitlab.example.com/g/p"),
+        (None, ""),
+    ],
+)
+def test_a_spec_outside_actions_takes_the_repository_from_git(
+    origin: str | None, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 20, item 10: vcsData.projectUrl outside GitHub Actions, never with credentials.
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)  # noqa: S607
+    if origin is not None:
+        git = ["git", "-C", str(tmp_path), "remote", "add", "origin", origin]
+        subprocess.run(git, check=True)
+    monkeypatch.chdir(tmp_path)
+    assert cli.repository_url() == url

@@ -199,8 +199,17 @@ def test_401_403_404_fail_fast_with_the_facts() -> None:
         client.get_build(JOB, "b-1")
     assert denied.value.permission == "Project > Jobs > Deployment > Deploy Build"
     assert denied.value.resource is not None and denied.value.resource.id == "proj"
-    client, _, _ = make(sequence(envelope(404, "Not found")))
+
+    # A 404 on the build's route: the project and the job are there, the build is not.
+    def build_missing(request: httpx.Request) -> httpx.Response:
+        there = request.url.path in ("/v1/projects/proj", "/v1/projects/proj/jobs/my-job")
+        return ok({"id": "x"}) if there else envelope(404, "Not found")
+
+    client, _, _ = make(build_missing)
     with pytest.raises(NotFound, match="Build 'b-1' of job 'my-job'"):
+        client.get_build(JOB, "b-1")
+    client, _, _ = make(sequence(envelope(404, "Not found")))
+    with pytest.raises(NotFound, match="Project 'proj' was not found"):
         client.get_build(JOB, "b-1")
 
 

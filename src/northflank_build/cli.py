@@ -13,9 +13,11 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -337,6 +339,27 @@ def _inputs(args: argparse.Namespace, token: str) -> dict[str, str]:
     return values
 
 
+def repository_url() -> str:
+    """The checkout's origin as an https URL (a spec's default vcsData.projectUrl outside
+    GitHub Actions), without credentials; "" when there is none."""
+    try:
+        found = subprocess.run(
+            ["git", "remote", "get-url", "origin"],  # noqa: S607 - git from PATH, as a user runs it
+            capture_output=True, text=True, timeout=5, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    url = found.stdout.strip() if found.returncode == 0 else ""
+    scp = re.fullmatch(r"[\w.-]+@([\w.-]+):(.+)", url)  # git@github.com:org/repo.git
+    if scp:
+        url = f"https://{scp.group(1)}/{scp.group(2)}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http", "ssh") or not parts.hostname:
+        return ""
+    path = parts.path.removesuffix(".git").rstrip("/")
+    return f"https://{parts.hostname}{path}"  # no user, token or port
+
+
 def _ids(value: str | list[str]) -> str:
     return "\n".join(value) if isinstance(value, list) else value
 
@@ -380,8 +403,13 @@ def main(
     if token.strip():
         redact.add(token.strip())
     values = _inputs(args, token)
+    env = dict(os.environ)
+    if getattr(args, "spec", ""):  # a spec loads its model anyway: no start-up cost
+        from northflank_build.inputs.service_spec import REPOSITORY_URL  # noqa: PLC0415
+
+        env[REPOSITORY_URL] = env.get(REPOSITORY_URL) or repository_url()
     try:
-        config = parse_inputs(values.get, os.environ, Path.cwd(), redact.add)
+        config = parse_inputs(values.get, env, Path.cwd(), redact.add)
     except InvalidInputs as exc:
         errors = [f"{CLI.name(problem.name)}: {CLI.problem(problem)}" for problem in exc.problems]
         for line in errors:

@@ -22,6 +22,15 @@ from northflank_build.inputs.spec_model import BuildServiceSpec
 INPUT = "service-spec"
 
 
+# Where the CLI puts the repository it runs in (cli.py: from git's origin remote).
+REPOSITORY_URL = "NORTHFLANK_BUILD_REPOSITORY_URL"
+NO_REPOSITORY = (
+    "vcsData.projectUrl (the repository to build, e.g. https://github.com/org/repo) is "
+    "required: give it in the spec. In a GitHub workflow it defaults to the workflow's "
+    "repository, and northflank-build takes it from the checkout's origin remote."
+)
+
+
 def _message(error: Mapping[str, Any]) -> str:
     path = ".".join(str(part) for part in error["loc"] if part not in ("function-after",))
     kind = error["type"]
@@ -167,13 +176,19 @@ def parse_service_spec(
         )
         return None
     spec = dict(raw)
-    # Sensible defaults inside a GitHub workflow: this repository, on GitHub.
+    # Sensible defaults: this repository (in a GitHub workflow; the CLI passes the checkout's
+    # origin as REPOSITORY_URL), on GitHub.
     server, repository = env.get("GITHUB_SERVER_URL", ""), env.get("GITHUB_REPOSITORY", "")
+    here = f"{server.rstrip('/')}/{repository}" if server and repository else ""
     vcs = spec.get("vcsData")
     if vcs is None or isinstance(vcs, dict):
         vcs = dict(vcs or {})
-        if "projectUrl" not in vcs and server and repository:
-            vcs["projectUrl"] = f"{server.rstrip('/')}/{repository}"
+        if "projectUrl" not in vcs:
+            if here or env.get(REPOSITORY_URL):
+                vcs["projectUrl"] = here or env[REPOSITORY_URL]
+            else:
+                problems.append(InputProblem(INPUT, NO_REPOSITORY))
+                return None
         vcs.setdefault("projectType", "github")
         spec["vcsData"] = vcs
     before = len(problems)

@@ -36,6 +36,7 @@ class SimDeployment:
     rollout_fails: bool = False
     plan: RolloutPlan = field(default_factory=RolloutPlan)
     patches: int = 0
+    reason: str = "DEPLOYING"  # status.deployment.reason: DEPLOYING or SCALING
 
     def _state(self, now: float) -> tuple[str, float, str]:
         """(status, when it began (monotonic), the deployed sha)."""
@@ -69,25 +70,41 @@ class SimDeployment:
             "buildSHA": self.source.get("buildSHA", sha),
             "deployedSHA": sha,
         }
+        created = clock.wall() - (now - self.created_mono)
+        # The fields GET service marks required in the official types
+        # (../shared/reference/northflank-api-deploy.md section 2.1), with the simulator's values.
         return {
             "id": self.id,
             "appId": f"/{self.project}/{self.id}",
             "name": self.id,
+            "tags": [],
             "projectId": self.project,
             "serviceType": "deployment",
+            "createdAt": iso(created),
+            "disabledCI": False,
+            "disabledCD": False,
+            "billing": {"deploymentPlan": "nf-compute-20"},
+            "servicePaused": False,
+            "ports": [],
+            "cluster": {"id": "nfsim", "name": "nfsim", "namespace": self.project},
             "status": {
                 "deployment": {
                     "status": status,
-                    "reason": "DEPLOYING",
+                    "reason": self.reason,
                     "lastTransitionTime": iso(wall),
                 }
             },
             "deployment": {"instances": self.instances, "internal": internal},
         }
 
-    def patch(self, now: float, deployment: dict[str, Any], fails: bool) -> None:
+    def patch(
+        self, now: float, deployment: dict[str, Any], fails: bool, latest: str | None = None
+    ) -> None:
+        """Set the source and start its rollout; ``latest``: the commit that buildSHA
+        "latest" means now (the newest succeeded build of the build service)."""
         self.settle(now)
         self.patches += 1
+        scaling = deployment["instances"] != self.instances
         self.instances = deployment["instances"]
         internal = deployment.get("internal")
         if isinstance(internal, dict):
@@ -97,10 +114,13 @@ class SimDeployment:
                 k: self.source.get(k) for k in ("id", "buildSHA")
             }
             if unchanged and self._state(now)[0] in ("COMPLETED", "FAILED"):
+                self.reason = "SCALING" if scaling else self.reason
                 return
+            self.reason = "DEPLOYING"
             self.source = dict(internal)
             self.rollout_mono = now
-            self.rollout_sha = internal.get("buildSHA") or self.deployed_sha
+            wanted = internal.get("buildSHA")
+            self.rollout_sha = (latest if wanted == "latest" else wanted) or self.deployed_sha
             self.rollout_fails = fails
 
 

@@ -34,6 +34,10 @@ DEPLOY_SCHEMAS = json.loads(
 )
 PREFIX = r"^/v1(?:/teams/(?P<team>[^/]+))?/projects/(?P<project>[^/]+)"
 ROUTES = [
+    # The official CLI's `northflank login` (0.9.24) checks the token with GET /v1/login and
+    # needs a 200 with a "data" object (probed: {"data": {}} logs in); its shape is not in
+    # the reference, so nothing more is modelled.
+    ("login", "GET", re.compile(r"^/v1/login$")),
     ("project", "GET", re.compile(PREFIX + r"$")),
     ("service_create", "POST", re.compile(PREFIX + r"/services/build$")),
     ("service_put", "PUT", re.compile(PREFIX + r"/services/build$")),
@@ -320,7 +324,12 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 self._tail(match, parse_qs(parts.query))
                 return
             try:
-                self._route(method, route, match, body, parts.query)
+                if isinstance(body, dict) and "_unparsable" in body and method != "GET":
+                    self._error(400, "Request body is not valid JSON", {})
+                else:
+                    self._route(method, route, match, body, parts.query)
+            except Exception as exc:  # a bug of the simulator: an answer, never a dropped socket
+                self._error(500, f"nfsim could not handle this request ({type(exc).__name__})", {})
             finally:
                 sim.requests.append(
                     Recorded(
@@ -390,6 +399,9 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                     raw="Too Many Requests",
                     content_type="text/plain",
                 )
+                return
+            if route == "login":
+                self._send(200, {"data": {}}, headers)
                 return
             if match is None:
                 self._error(404, f"Route not found: {method} {urlsplit(self.path).path}", headers)
@@ -525,8 +537,18 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 found = services.get(match.group("res"))
                 if found is None:
                     self._error(404, f"Service {match.group('res')} not found", headers)
-                else:
-                    self._send(200, {"data": found}, headers)
+                    return
+                # What GET service always has (section 2.1), under what the spec set.
+                service_id = found["id"]
+                newest = world.newest_succeeded_sha(project, service_id, sim.clock.monotonic())
+                base = {
+                    "appId": f"/{project}/{service_id}", "projectId": project, "tags": [],
+                    "createdAt": iso(sim.clock.wall() - 3600.0), "disabledCI": False,
+                    "disabledCD": False, "billing": {"deploymentPlan": "nf-compute-20"},
+                    "servicePaused": False,
+                    "status": {"build": {"status": "SUCCESS" if newest else "PENDING"}},
+                }  # fmt: skip
+                self._send(200, {"data": {**base, **found}}, headers)
                 return
             schema = SCHEMAS[
                 "create-service-build" if route == "service_create" else "put-service-build"
@@ -546,6 +568,7 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                     **body,
                     "id": service_id,
                     "appId": f"/{project}/{service_id}",
+                    "projectId": project,
                     "serviceType": "build",
                     "createdAt": previous.get("createdAt", now),
                     "updatedAt": now,
@@ -576,6 +599,16 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                     return
                 if not self._valid(DEPLOY_SCHEMAS["patch-service-deployment"], body, headers):
                     return
+                deployment = body.get("deployment")
+                if not isinstance(deployment, dict) or "internal" not in deployment:
+                    # Valid for Northflank (every field is optional), not modelled here.
+                    self._error(
+                        501,
+                        "nfsim models a PATCH of deployment.internal (a build to deploy) only; "
+                        "this request would change something else (external image, settings)",
+                        headers,
+                    )
+                    return
                 # Stricter than documented (reference, open question 4): a buildId must be a
                 # build of internal.id with that buildSHA, so a client sending the wrong
                 # build is caught here.
@@ -586,8 +619,11 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 ):
                     self._error(404, f"Build {internal.get('buildId')} not found", headers)
                     return
+                # "latest": the newest succeeded build of the build service is rolled out, and
+                # GET shows buildSHA "latest" with that commit as deployedSHA (section 2.1).
+                latest = world.newest_succeeded_sha(project, internal.get("id", ""), now)
                 with world.lock:
-                    target.patch(now, body["deployment"], resource in world.rollout_failures)
+                    target.patch(now, deployment, resource in world.rollout_failures, latest)
                     data = target.view(sim.clock)
                 self._send(200, {"data": data}, headers)
                 return

@@ -331,6 +331,15 @@ class World:
                 )
             )
 
+    def newest_succeeded_sha(self, project: str, resource: str, now: float) -> str | None:
+        """The commit of the newest build of ``resource`` that concluded with success."""
+        done = [
+            b for b in self.builds
+            if b.project == project and b.resource == resource
+            and b.view(now).get("status") == "SUCCESS"
+        ]  # fmt: skip
+        return max(done, key=lambda b: b.created_wall).sha if done else None
+
     def find(self, project: str, resource: str, build_id: str) -> SimBuild | None:
         for build in self.builds:
             if build.id == build_id and build.project == project and build.resource == resource:

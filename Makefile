@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 DEV := PYTHONPATH=devtools
 CONTAINER_CHECK := ../shared/tools/container-check
 
-.PHONY: setup demo test lint typecheck actionlint unit container lock bench bench-image bench-image-pull release-action clean
+.PHONY: setup demo sim test lint typecheck actionlint unit container lock bench bench-image bench-image-pull release-action clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ setup: $(STAMP)
 
 demo: setup
 	$(DEV) $(BIN)/python -m demo
+
+# The Northflank simulator on http://127.0.0.1:8080 (PORT=...), with its catalogue printed:
+# point the action (api-url) or the CLI (--api-url) at it. Ctrl-C stops it.
+PORT ?= 8080
+sim: setup
+	$(DEV) $(BIN)/python -m nfsim --port $(PORT)
 
 test: setup lint typecheck actionlint unit container
 
@@ -76,4 +82,4 @@ lock: setup
 	$(BIN)/uv pip compile requirements.in --generate-hashes --python-version 3.12 --no-header -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-output
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis demo-output

@@ -102,3 +102,13 @@ def test_build_sha_latest_deploys_the_newest_build_and_scaling_says_so(sim: Simu
     send(sim, "PATCH", f"{P}/services/deployment/demo-web", json.dumps(body).encode())
     data = send(sim, "GET", f"{P}/services/demo-web", None).json()["data"]
     assert data["status"]["deployment"]["reason"] == "SCALING"
+
+
+def test_the_catalogue_says_what_exists_and_which_token_works(sim: Simulator) -> None:
+    from nfsim.__main__ import catalogue
+
+    text = catalogue(sim)
+    for name in ("demo-project", "demo-job", "demo-migrate", "demo-service", "demo-web",
+                 "demo-worker", "demo-team", "any token is accepted"):  # fmt: skip
+        assert name in text, name
+    assert "one of 1 given" in catalogue(sim, tokens=["t"])

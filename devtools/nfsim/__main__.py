@@ -88,12 +88,37 @@ def main(argv: list[str] | None = None) -> int:
     if args.port_file:
         args.port_file.write_text(sim.url.rsplit(":", 1)[1])
     print(f"nfsim listening on {sim.url}", file=sys.stderr, flush=True)
+    print(catalogue(sim, tokens=args.token), file=sys.stderr, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
     sim.stop()
     return 0
+
+
+def catalogue(sim: Simulator, tokens: list[str] | None = None) -> str:
+    """What a newcomer can point the action or the CLI at."""
+    world, lines = sim.world, []
+    for project in sorted(world.projects):
+        lines.append(f"  project {project}")
+        lines.append(f"    jobs:                {', '.join(sorted(world.projects[project]))}")
+        services = world.services.get(project, {})
+        lines.append(f"    build services:      {', '.join(sorted(services))}")
+        deployments = world.deployments.get(project, {})
+        lines.append(f"    deployment services: {', '.join(sorted(deployments))}")
+        runs = [r.id for r in world.runs if r.project == project]
+        lines.append(f"    job runs:            {', '.join(runs) or '(none yet)'}")
+    lines.append(f"  teams: {', '.join(sorted(world.teams))}")
+    lines.append(
+        "  token: "
+        + (f"one of {len(tokens)} given (--token)" if tokens else "any token is accepted")
+    )
+    lines.append(
+        f"  try: NORTHFLANK_API_TOKEN=any .venv/bin/northflank-build build --api-url {sim.url} "
+        "--project-id demo-project --job-id demo-job"
+    )
+    return "\n".join(["catalogue:", *lines])
 
 
 if __name__ == "__main__":

@@ -340,3 +340,22 @@ def test_on_a_pull_request_the_default_sha_is_its_head_and_not_a_clash(
     clash = run(build_id=done, sha=GITHUB_SHA, options={"event": event})
     assert clash.exit_code == 2
     assert any("build-id" in m for m in invalid_input_errors(clash, "sha")), clash.text
+
+
+def test_a_dry_run_that_would_reuse_a_succeeded_build_says_so_in_every_output(
+    run: Runner, sim: Simulator
+) -> None:
+    # Issue 20, item 6: one rule (nothing that changes anything is sent), and outputs that
+    # agree with each other.
+    reused = seed(sim, GITHUB_SHA, ago=60, plan=QUICK)
+    result = run(reuse="succeeded", dry_run="true")
+    assert result.exit_code == 0, result.text
+    assert {r.method for r in sim.requests} == {"GET"}
+    out = result.outputs
+    assert (out["build-id"], out["status"], out["success"], out["concluded"]) == (
+        reused,
+        "SUCCESS",
+        "true",
+        "true",
+    )
+    assert "would poll" not in result.text

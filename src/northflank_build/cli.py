@@ -268,7 +268,12 @@ def _build_flags(parser: argparse.ArgumentParser, *, spec: bool) -> None:
         help="leave the build running on Ctrl-C or timeout",
     )
     parser.add_argument("--no-logs", action="store_true", help="do not stream the build log")
-    parser.add_argument("--dry-run", action="store_true", help="show the requests; send nothing")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the requests; send none that changes anything (with a token and --reuse or "
+        "--build-id, read the builds to say which would be reused)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,6 +1,9 @@
-"""The dry run: validate the inputs and show what would be sent, with secrets redacted;
-send nothing (so no token is needed: pull requests from forks can run it). With a token,
-it reads (never writes) whether each target would reuse a build."""
+"""The dry run: validate the inputs and show what would be sent, with secrets redacted.
+
+The one rule (README, the CLI's --help and the inputs table say the same): nothing that
+changes anything is sent. Without a token nothing at all is sent (pull requests from forks
+can run it); with a token and reuse or build-id, the target's builds are read (GET only) to
+say whether one would be reused, and the outputs then describe that build."""
 
 from __future__ import annotations
 
@@ -65,7 +68,7 @@ def dry_run(
             events.planned(
                 "POST", base + routes.builds(target), redacted(config.start_request().to_json())
             )
-        if config.wait:
+        if config.wait and not (reused is not None and reused.finished):
             events.note(
                 f"Then it would poll GET {base}{routes.builds(target)}/<build-id> until the "
                 "build concludes."

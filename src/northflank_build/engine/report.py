@@ -350,7 +350,7 @@ def outputs(step: StepReport) -> dict[str, str]:
     """The step's outputs. With several targets the per-build ones are empty (``result``
     has each build), and success, concluded and status speak for all of them."""
     if len(step.builds) <= 1:
-        values = build_values(step.only, step.outcome is Outcome.SUCCEEDED)
+        values = build_values(step.only, step.outcome is Outcome.SUCCEEDED or _would_reuse(step))
     else:
         values = build_values(None, step.outcome is Outcome.SUCCEEDED)
         failing = [b for b in step.builds if b.outcome is not Outcome.SUCCEEDED]
@@ -414,6 +414,15 @@ def story(step: StepReport) -> str:
         what = "skipped" if run.skipped else run.status or run.outcome.value
         parts.append(f"job run {run.run_id + ' ' if run.run_id else ''}{what}")
     return ", ".join(parts) or "nothing started"
+
+
+def _would_reuse(step: StepReport) -> bool:
+    """A dry run that read a succeeded build it would use: its outputs say so."""
+    only = step.only
+    build = only.build if only is not None and only.reused else None
+    return (
+        step.outcome is Outcome.DRY_RUN and build is not None and build.finished and build.succeeded
+    )
 
 
 def result(step: StepReport) -> dict[str, Any]:

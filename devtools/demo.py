@@ -8,6 +8,7 @@ and a service build deployed to two services followed by a job run.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def show(title: str, sim: Simulator, plan: BuildPlan, extra: dict[str, str]) -> 
     print("--- job summary (Markdown) ---")
     print(result.summary)
     OUT.mkdir(exist_ok=True)
-    slug = title.split(maxsplit=1)[0].lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", title.split(maxsplit=1)[0].lower()).strip("-")
     (OUT / f"summary-{slug}.md").write_text(result.summary)
     sent = [f"{r.method} {r.path}" for r in sim.requests]
     print(f"--- {len(sent)} requests reached the simulator: {', '.join(sorted(set(sent)))}")

@@ -231,7 +231,7 @@ def test_text_from_northflank_cannot_act_as_a_workflow_command(
 @pytest.mark.parametrize(
     ("setup", "fragment"),
     [
-        ("401", "rejected the API token"),
+        ("401", "API token was refused"),
         ("403", "Project > Jobs > Deployment > Deploy Build"),
         ("404-job", "job 'missing-job' was not found in project 'demo-project'"),
         ("404-project", "Project 'missing-project' was not found"),

@@ -304,7 +304,7 @@ CASES = [
         "fails at once: token invalid or expired; exit 3",
         _envelope(401, "Unauthenticated"),
         3,
-        _check_fail_fast("rejected the API token"),
+        _check_fail_fast("API token was refused"),
     ),
     Case(
         "403 envelope",

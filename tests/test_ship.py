@@ -125,6 +125,8 @@ def test_run_job_alone(run: Runner, sim: Simulator) -> None:
     assert routes(sim)[:2] == ["job_get", "run_start"] and sim.calls("start") == []
     assert sim.calls("run_start")[0].body == {}, "no build: no deployment is sent"
     assert result.outputs["job-run-status"] == "SUCCESS" and result.outputs["build-id"] == ""
+    # Issue 20, item 12: with no build, concluded speaks for the run (success said true).
+    assert (result.outputs["success"], result.outputs["concluded"]) == ("true", "true")
     assert result_of(result.outputs)["builds"] == []
 
 

@@ -78,7 +78,7 @@ CASES: dict[str, tuple[Handler, Callable[[NorthflankClient], object]]] = {
 ACTION_WORDS = {
     "401": Worded(
         "Northflank rejected the API token",
-        "Northflank rejected the API token (HTTP 401) when trying to start a build of job "
+        "The API token was refused (HTTP 401) when trying to start a build of job "
         "'my-job': it is invalid, expired or revoked. Northflank said: Unauthenticated (error id e-7)",
         "Create a new API token in Northflank (team settings > API > Tokens) and store it in "
         "the secret passed as api-token.",

@@ -60,7 +60,7 @@ EXAMPLES = """examples:
   northflank-build build --project-id my-project --job-id my-job --sha "$CI_COMMIT_SHA"
   northflank-build build --project-id my-project --service-id web --branch main --json
   northflank-build build --project-id my-project --job-id api --job-id worker --sha "$SHA" --reuse succeeded
-  northflank-build build --project-id my-project --service-id web --branch main \
+  northflank-build build --project-id my-project --service-id web --branch main \\
       --deploy-service web-prod --run-job migrate --run-env MODE=up
   northflank-build create-service --project-id my-project --spec .northflank/build-service.yaml
   northflank-build abort --project-id my-project --job-id my-job joyous-view-6290

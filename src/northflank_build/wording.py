@@ -52,6 +52,7 @@ class Vocabulary:
     again: str  # how to try once more
     me: str  # the program, in a sentence
     provide: Callable[[str, str], str]  # how to supply a secret: (input, variable) -> advice
+    build_link: str  # where the build's dashboard link is
 
     def rename(self, text: str) -> str:
         """``text`` with every input name said this front end's way, and a setting written
@@ -130,6 +131,7 @@ ACTION = Vocabulary(
     log="in the job summary and in the build log group above",
     again="re-run the job",
     me="this action",
+    build_link="the build's link is in the job summary",
     provide=lambda name, var: (
         f"Pass it from a secret: {name}: ${{{{ secrets.{var} }}}}"
         if name == "api-token"
@@ -144,6 +146,7 @@ CLI = Vocabulary(
     log="above",
     again="run it again",
     me="northflank-build",
+    build_link="its URL is build-url in --json",
     provide=lambda _name, var: f"Export {var} (from your CI's secret store) before running it.",
 )
 
@@ -171,9 +174,9 @@ def describe(failure: Failure, words: Vocabulary) -> Worded:
             "Northflank build failed",
             f"Build {failure.build_id} of {failure.target.label} concluded with status "
             f"{failure.status or 'unknown'}.{said}",
-            f"Its last log lines are {words.log}; the whole log is on Northflank (build-url)."
+            f"Its last log lines are {words.log}; the whole log is on Northflank ({words.build_link})."
             if failure.log_shown
-            else "Open the build on Northflank (build-url) to read its log.",
+            else f"Open the build on Northflank ({words.build_link}) to read its log.",
         )
     if isinstance(failure, RolloutFailed):
         return Worded(

@@ -117,8 +117,8 @@ def api_error(
     if status == 401:
         kind = AuthenticationFailed
         message = (
-            f"Northflank rejected the API token (HTTP 401) when trying to {operation}: it is "
-            "invalid, expired or revoked."
+            f"The API token was refused (HTTP 401) when trying to {operation}: it is invalid, "
+            "expired or revoked."
         )
     elif status == 403:
         kind, message = PermissionDenied, f"The API token may not {operation} (HTTP 403)."

@@ -35,9 +35,7 @@ def redacted(body: dict[str, Any]) -> dict[str, Any]:
         holder = dict(holder)
         for key in SECRET_MAPS:
             if isinstance(holder.get(key), dict):
-                holder[key] = {
-                    name: {"data": "***redacted***", "encoding": "utf-8"} for name in holder[key]
-                }
+                holder[key] = {name: {"data": "***", "encoding": "utf-8"} for name in holder[key]}
         if "overrides" in out:
             out["overrides"] = holder
         else:

@@ -368,6 +368,8 @@ def outputs(step: StepReport) -> dict[str, str]:
     values["result"] = json.dumps(result(step), separators=(",", ":"))
     deployed = step.deployments and all(d.outcome is Outcome.SUCCEEDED for d in step.deployments)
     values["deployed"] = "true" if deployed else "false"
+    if not step.builds and step.job_run is not None:  # run-job alone: concluded is the run's
+        values["concluded"] = "true" if step.job_run.concluded else "false"
     values["job-run-id"] = step.job_run.run_id if step.job_run else ""
     values["job-run-status"] = step.job_run.status if step.job_run else ""
     assert tuple(values) == OUTPUT_NAMES

@@ -1,6 +1,6 @@
 """Fault injection: the whole action, run as the runner runs it, against a misbehaving
 simulator. One case per fault; each asserts the exit status, the outputs and the requests
-the simulator received. The same table is the README's "Behaviour under faults" section
+the simulator received. The same table is the "Behaviour under faults" section of docs/faults.md
 (``test_readme_fault_table_matches_the_suite``)."""
 
 from __future__ import annotations
@@ -369,7 +369,7 @@ def fault_table() -> str:
 
 
 def test_readme_fault_table_matches_the_suite() -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs/faults.md").read_text()
     assert fault_table() in readme, (
         "regenerate with: python -c 'import test_faults; print(test_faults.fault_table())'"
     )

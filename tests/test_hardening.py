@@ -1,6 +1,6 @@
 """Hostile conditions: each finding of the adversarial run, through the whole action (in
 process, virtual time, the runner's view of what it printed and wrote), the post step or
-the CLI. ``FINDINGS`` is the README's "Under hostile conditions" table
+the CLI. ``FINDINGS`` is the "Under hostile conditions" table of docs/faults.md
 (``test_readme_hostile_table_matches_the_suite``)."""
 
 from __future__ import annotations
@@ -928,7 +928,7 @@ def hostile_table() -> str:
 
 
 def test_readme_hostile_table_matches_the_suite() -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs/faults.md").read_text()
     assert hostile_table() in readme, (
         "regenerate with: python -c 'import test_hardening; print(test_hardening.hostile_table())'"
     )

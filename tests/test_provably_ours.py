@@ -1,7 +1,7 @@
 """Issue 18: only what is provably ours, no orphaned run, no internal error from an odd
 answer. One section per cause, each test named after its cause (cause 1, every endpoint and
 socket fed odd answers, is tests/test_odd_answers.py). In process and in virtual time
-(tests/inproc.py); the README's "Under hostile conditions" table names these tests."""
+(tests/inproc.py); the "Under hostile conditions" table of docs/faults.md names these tests."""
 
 from __future__ import annotations
 

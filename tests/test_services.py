@@ -282,7 +282,7 @@ def test_post_step_aborts_a_service_build(run: Runner, sim: Simulator) -> None:
 
 
 def test_readme_shows_the_tested_spec_file() -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs/service-builds.md").read_text()
     assert "```yaml\n" + EXAMPLE.read_text() + "```" in readme
 
 

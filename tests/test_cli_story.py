@@ -114,3 +114,15 @@ def test_a_failed_rollout_says_the_job_run_was_skipped(
     assert sim.calls("run_start") == []
     last = err.strip().splitlines()[-1]
     assert last.startswith("failed: build ") and "0 of 1 deployed, job run skipped" in last, last
+
+
+def test_a_dry_runs_last_line_says_what_it_would_build(
+    sim: Simulator,
+    clock: StepClock,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, _out, err = run_cli(sim, clock, capsys, monkeypatch, "--job-id", "demo-job", "--dry-run")
+    assert code == 0, err
+    assert err.strip().splitlines()[-1] == "dry run: would build job 'demo-job'"
+    assert sim.requests == []

@@ -404,8 +404,13 @@ def story(step: StepReport) -> str:
             f"{len(step.builds)} builds: " + ", ".join(f"{n} {what}" for what, n in counts.items())
         )
     elif step.builds:
-        build = step.builds[0].build
-        parts.append(f"build {build.id} {build.status or 'UNKNOWN'}" if build else "no build")
+        only = step.builds[0]
+        build, label = only.build, only.target.label if only.target else ""
+        if build is not None:
+            parts.append(f"build {build.id} {build.status or 'UNKNOWN'}")
+        else:
+            dry = step.outcome is Outcome.DRY_RUN
+            parts.append(f"would build {label}" if dry and label else "no build")
     if step.service_id:
         parts.insert(0, f"build service {step.service_id}")
     if step.deployments:

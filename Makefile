@@ -42,8 +42,9 @@ actionlint: setup
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/zizmor --offline --min-severity low .github/workflows action.yml
 
+# On every core (pytest-xdist); a single test file or -k runs as usual with .venv/bin/pytest.
 unit: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist worksteal
 
 # Builds the real Dockerfile and runs the image as the runner does, against the simulator;
 # then runs the action under act (devtools/act_check.py) on the layers just built.

@@ -7,9 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Answers worth trying again (or outliving, while waiting): a timeout, "too early", the rate
+# limit, and the server errors that say "not now" rather than "never" (501 Not Implemented
+# and 505 will not change). The one rule: the session's retry loop (api/http.py) and the
+# waiting loop (engine/waiting.py) both read ``NorthflankError.transient``.
+TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
 
 class NorthflankError(Exception):
-    """A request to Northflank did not give what was asked. ``message`` states the fact."""
+    """A request to Northflank did not give what was asked. ``message`` states the fact;
+    ``transient`` whether it may well go away (retry a read, keep waiting)."""
+
+    transient = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -19,6 +28,8 @@ class NorthflankError(Exception):
 class TransportFailure(NorthflankError):
     """The request did not complete (connection refused, reset, timed out)."""
 
+    transient = True
+
     def __init__(self, message: str, *, connect: bool = False) -> None:
         super().__init__(message)
         self.connect = connect  # it never reached the server
@@ -26,6 +37,8 @@ class TransportFailure(NorthflankError):
 
 class MalformedResponse(NorthflankError):
     """Northflank answered, but not with the JSON this client understands."""
+
+    transient = True
 
     def __init__(self, message: str, *, not_json: bool = False) -> None:
         super().__init__(message)
@@ -92,6 +105,7 @@ class ApiError(NorthflankError):
         self.resource = resource
         self.said = said  # Northflank's own message, printable and bounded
         self.error_id = error_id
+        self.transient = status in TRANSIENT_STATUS
 
 
 class AuthenticationFailed(ApiError):
@@ -124,6 +138,7 @@ class RateLimited(ApiError):
         max_wait_s: float,
     ) -> None:
         super().__init__(429, operation, message)
+        self.transient = False  # raised past the client's cap: waiting on would not help
         self.limited, self.asked_s = limited, asked_s
         self.max_times, self.max_wait_s = max_times, max_wait_s
 

@@ -40,7 +40,7 @@ from northflank_build.api.ratelimit import (
     retry_after_seconds,
     server_time,
 )
-from northflank_build.api.retry import RETRYABLE_STATUS, RetryPolicy
+from northflank_build.api.retry import RetryPolicy
 from northflank_build.api.wire import send_bounded
 
 T = TypeVar("T")
@@ -261,14 +261,11 @@ class Session:
                             return _checked(parse, resp)
                         except MalformedResponse as exc:  # a 2xx we cannot read
                             problem, ambiguous = exc, True
-                    elif resp.status_code in RETRYABLE_STATUS:
-                        problem, ambiguous = (
-                            api_error(resp, call.what, call.permission, self.scope),
-                            True,
-                        )
                     else:
                         error = api_error(resp, call.what, call.permission, self.scope)
-                        raise on_404(error) if on_404 and resp.status_code == 404 else error
+                        if not error.transient:  # the one rule (api/errors.py)
+                            raise on_404(error) if on_404 and resp.status_code == 404 else error
+                        problem, ambiguous = error, True
                 if create and ambiguous:
                     assert find is not None
                     found = find(sent_at)

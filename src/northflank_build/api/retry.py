@@ -5,9 +5,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-# Reads are retried on these; other 4xx are the caller's fault and fail fast.
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-
 
 @dataclass(frozen=True)
 class RetryPolicy:

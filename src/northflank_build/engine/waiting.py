@@ -14,18 +14,9 @@ from enum import Enum
 from typing import Generic, Protocol, TypeVar
 
 from northflank_build.api.clock import Clock
-from northflank_build.api.errors import (
-    ApiError,
-    DeadlineReached,
-    MalformedResponse,
-    ServerError,
-    TransportFailure,
-)
+from northflank_build.api.errors import ApiError, DeadlineReached, NorthflankError
 from northflank_build.api.logs import LogLine
 
-# Errors worth outliving: the operation goes on at Northflank while we cannot see it.
-# Not RateLimited: the client raises it only past its cap, and then we stop, saying so.
-TRANSIENT = (TransportFailure, ServerError, MalformedResponse)
 # However long the schedule or the budget's pacing asks to pause, the status is checked
 # this long before the deadline (a quarter of a short timeout): an operation that concluded
 # in time is never called timed out.
@@ -210,10 +201,15 @@ def _check(track: Track[S], clock: Clock) -> bool:
         snapshot = track.read()
     except DeadlineReached:
         return False
-    except TRANSIENT as exc:
-        track.on_trouble(exc, clock.monotonic() - track.began)
-        return True
-    except ApiError as exc:
+    except NorthflankError as exc:
+        # Outlived when transient (api/errors.py: the one rule the retry loop reads too): the
+        # operation goes on at Northflank while we cannot see it. Not RateLimited: it is
+        # raised only past the client's cap, and then we stop, saying so.
+        if exc.transient:
+            track.on_trouble(exc, clock.monotonic() - track.began)
+            return True
+        if not isinstance(exc, ApiError):
+            raise
         track.error = exc
         return True
     if snapshot.status != track.last.status:

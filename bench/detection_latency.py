@@ -29,8 +29,9 @@ from northflank_build.api.logs import LogLine
 from northflank_build.api.models import Build
 from northflank_build.engine.logs import BuildLogs
 from northflank_build.engine.schedule import Forecast, PollSchedule
-from northflank_build.engine.waiting import Schedule, WaitPolicy, wait_for
+from northflank_build.engine.waiting import Schedule
 from virtual_clock import VirtualClock
+from waitfor import WaitPolicy, wait_for
 
 SEED = 20261123
 JOBS = 40

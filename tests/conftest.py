@@ -100,3 +100,16 @@ def invalid_input_errors(result: StepResult, name: str) -> list[str]:
     """The messages of the step's annotations for the input ``name``."""
     title = f"Invalid input '{name}'"
     return [a.message for a in result.errors() if a.properties.get("title") == title]
+
+
+# The runner-contract tests start the real process (the action as the runner starts it, or
+# the CLI as a user does) and wait in real time: the `e2e` marker pyproject declares.
+# `.venv/bin/pytest -m "not e2e"` runs the in-process suite alone.
+REAL_PROCESS_FIXTURES = {"run_process", "live_sim"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & REAL_PROCESS_FIXTURES or item.path.name == "test_cli.py":
+            item.add_marker(pytest.mark.e2e)

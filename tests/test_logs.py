@@ -10,9 +10,10 @@ from northflank_build.api.logs import LogLine
 from northflank_build.api.models import Build
 from northflank_build.engine.logs import BuildLogs, LineBook
 from northflank_build.engine.schedule import PollSchedule
-from northflank_build.engine.waiting import LOG_SLICE_S, WaitEnd, WaitPolicy, wait_for
+from northflank_build.engine.waiting import LOG_SLICE_S, WaitEnd
 from runneremu import StepResult
 from virtual_clock import VirtualClock
+from waitfor import WaitPolicy, wait_for
 
 PLAN = BuildPlan(phases=(("PENDING", 0.4), ("CLONING", 0.6), ("BUILDING", 3.0)), lines_per_second=6)
 

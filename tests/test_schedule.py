@@ -10,8 +10,9 @@ import pytest
 from northflank_build.api.models import Build
 from northflank_build.api.timestamps import format_timestamp
 from northflank_build.engine.schedule import DENSE_S, Forecast, PollSchedule
-from northflank_build.engine.waiting import WaitEnd, WaitPolicy, wait_for
+from northflank_build.engine.waiting import WaitEnd
 from virtual_clock import VirtualClock
+from waitfor import WaitPolicy, wait_for
 
 T0 = 1_790_000_000.0
 

@@ -9,8 +9,9 @@ import pytest
 from northflank_build.api.errors import AuthenticationFailed, ServerError, TransportFailure
 from northflank_build.api.models import Build
 from northflank_build.engine.schedule import PollSchedule
-from northflank_build.engine.waiting import WaitEnd, WaitPolicy, wait_for
+from northflank_build.engine.waiting import WaitEnd
 from virtual_clock import VirtualClock
+from waitfor import WaitPolicy, wait_for
 
 
 def timeline(*steps: tuple[float, str, bool]) -> Callable[[VirtualClock], Callable[[], Build]]:

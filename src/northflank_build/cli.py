@@ -93,14 +93,10 @@ class Redactor:
 redact = Redactor()
 
 
-def clean(text: str) -> str:
-    return redact(text)
-
-
 def emit(text: str, *, err: bool = True) -> None:
     """One line for the terminal: secrets cut out, controls neutralised, encodable."""
     stream = sys.stderr if err else sys.stdout
-    data = clean(text).encode(stream.encoding or "utf-8", errors="replace")
+    data = redact(text).encode(stream.encoding or "utf-8", errors="replace")
     print(data.decode(stream.encoding or "utf-8", errors="replace"), file=stream, flush=True)
 
 

@@ -108,8 +108,7 @@ class NorthflankClient:
 
     # -- builds ------------------------------------------------------------------------------
 
-    def get_build(self, target: BuildTarget, build_id: str, *, quick: bool = False) -> Build:
-        """``quick``: one try within QUICK_S (a last look before giving up on the build)."""
+    def get_build(self, target: BuildTarget, build_id: str) -> Build:
         what = f"read build {build_id!r} of {target.label}"
 
         def missing(error: ApiError) -> ApiError:
@@ -119,8 +118,6 @@ class NorthflankClient:
             Call(what, _permission(target, "Deployment > Deploy Build"), "GET",
                  self.routes.build(target, build_id)),
             parse_build,
-            policy=NO_RETRY if quick else None,
-            timeout=QUICK_S if quick else None,
             on_404=missing,
         )  # fmt: skip
 

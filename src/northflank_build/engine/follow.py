@@ -82,30 +82,6 @@ class Watch(Generic[S]):
     abortable: bool = True
 
 
-def follow(
-    op: Operation[S],
-    first: S,
-    *,
-    clock: Clock,
-    cancel: CancelScope,
-    listener: Listener[S],
-    poll_interval_s: float,
-    deadline: float,
-    pacing: Callable[[], float],
-    abort_on_cancel: bool,
-) -> Followed[S]:
-    """Follow one operation (follow_all with one)."""
-    return follow_all(
-        [Watch(op, first, listener)],
-        clock=clock,
-        cancel=cancel,
-        poll_interval_s=poll_interval_s,
-        deadline=deadline,
-        pacing=pacing,
-        abort_on_cancel=abort_on_cancel,
-    )[0]
-
-
 def follow_all(
     watches: Sequence[Watch[S]],
     *,

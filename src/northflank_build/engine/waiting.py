@@ -58,20 +58,7 @@ class WaitEnd(Enum):
     CANCELLED = "cancelled"
 
 
-@dataclass(frozen=True)
-class WaitPolicy:
-    timeout_s: float
-    schedule: Schedule
-
-
-@dataclass(frozen=True)
-class Waited(Generic[S]):
-    last: S
-    end: WaitEnd
-    timeline: tuple[tuple[str, float], ...]  # each status seen, with the seconds elapsed
-
-
-def _ignore_lines(_lines: list[LogLine]) -> None:
+def ignore_lines(_lines: list[LogLine]) -> None:
     return None
 
 
@@ -87,7 +74,7 @@ class Track(Generic[S]):
     on_change: Callable[[S, float], None]
     on_trouble: Callable[[Exception, float], None]
     follow: Follower | None = None
-    on_lines: Callable[[list[LogLine]], None] = _ignore_lines
+    on_lines: Callable[[list[LogLine]], None] = ignore_lines
     # What the wait learned.
     end: WaitEnd | None = None
     error: ApiError | None = None  # an answer that ended this wait (not transient)
@@ -104,10 +91,6 @@ class Track(Generic[S]):
     def pending(self) -> bool:
         return self.end is None and self.error is None
 
-    def waited(self) -> Waited[S]:
-        assert self.end is not None
-        return Waited(self.last, self.end, tuple(self.timeline))
-
     def next_pause(self, now: float, deadline: float, pacing: float) -> float:
         left = deadline - now
         margin = min(LAST_CHECK_BEFORE_DEADLINE_S, (deadline - self.began) / 4)
@@ -118,33 +101,6 @@ class Track(Generic[S]):
             pause = left if self.last_check_done else max(0.0, left - margin)
             self.last_check_done = True
         return pause
-
-
-def wait_for(
-    first: S,
-    read: Callable[[], S],
-    policy: WaitPolicy,
-    clock: Clock,
-    *,
-    on_change: Callable[[S, float], None],
-    on_trouble: Callable[[Exception, float], None],
-    pacing: Callable[[], float] = lambda: 0.0,
-    started: float | None = None,
-    follow: Follower | None = None,
-    on_lines: Callable[[list[LogLine]], None] = _ignore_lines,
-) -> Waited[S]:
-    """Return when the operation concludes, the deadline passes or the run is cancelled.
-
-    ``on_change`` hears each new status with the seconds elapsed; ``on_trouble`` hears a
-    transient failure to read it (checks go on until the deadline); ``on_lines`` hears the
-    log lines ``follow`` gives between checks. An ApiError that is not transient is raised.
-    """
-    began = clock.monotonic() if started is None else started
-    track = Track(first, read, policy.schedule, began, on_change, on_trouble, follow, on_lines)
-    wait_all([track], deadline=began + policy.timeout_s, clock=clock, pacing=pacing)
-    if track.error is not None:
-        raise track.error
-    return track.waited()
 
 
 def wait_all(

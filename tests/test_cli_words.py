@@ -120,3 +120,41 @@ def test_a_spec_outside_actions_takes_the_repository_from_git(
         subprocess.run(git, check=True)
     monkeypatch.chdir(tmp_path)
     assert cli.repository_url() == url
+
+
+def test_no_failure_worded_for_the_cli_points_at_github() -> None:
+    # Issue 19, item 2: phrases that depend on the front end live in its vocabulary.
+    from northflank_build.api.errors import CreateOutcomeUnknown, NotFound, Resource
+    from northflank_build.api.routes import BuildTarget
+    from northflank_build.engine.report import (
+        BuildFailed,
+        InternalError,
+        RolloutFailed,
+        RunFailed,
+        StartUnknown,
+        TimedOut,
+        Unusable,
+    )
+    from northflank_build.wording import CLI, describe
+
+    job = BuildTarget("job", "j")
+    lost = CreateOutcomeUnknown("lost", sent_at=1.0)
+    missing = NotFound(404, "read", "gone", resource=Resource("service", "s"))
+    failures = [
+        BuildFailed("b-1", job, "FAILURE", "said", True),
+        BuildFailed("b-1", job, "FAILURE", "", False),
+        RunFailed("j", "r-1", "FAILED", True),
+        RunFailed("j", "r-1", "FAILED", False),
+        RolloutFailed("s", "FAILED", "a" * 40),
+        TimedOut("b-1", 60, "BUILDING", True, True, job),
+        TimedOut("", 60, "RUNNING", None, True, subject="Run r-1", abortable=True),
+        StartUnknown(job, "https://app/builds", lost),
+        StartUnknown(job, "https://app/builds", lost, ("https://app/builds/b-1",)),
+        Unusable("deploy-services", missing),
+        InternalError("RuntimeError", "bug"),
+    ]
+    for failure in failures:
+        worded = describe(failure, CLI)
+        text = f"{worded.title} {worded.explain()}"
+        for github in ("job summary", "step log", "post step", "log group", "re-run the job"):
+            assert github not in text, (github, text)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import assert_never
 
 from northflank_build.api.errors import (
     ApiError,
@@ -53,6 +54,7 @@ class Vocabulary:
     me: str  # the program, in a sentence
     provide: Callable[[str, str], str]  # how to supply a secret: (input, variable) -> advice
     build_link: str  # where the build's dashboard link is
+    report_bug: str  # how to report a bug of ours
 
     def rename(self, text: str) -> str:
         """``text`` with every input name said this front end's way, and a setting written
@@ -128,10 +130,11 @@ ACTION = Vocabulary(
     setting=lambda name, value: f"{name}: {value}",
     token="store it in the secret passed as api-token",  # noqa: S106 - words, not a token
     post_step=True,
-    log="in the job summary and in the build log group above",
+    log="in the job summary and in its log group above",
     again="re-run the job",
     me="this action",
     build_link="the build's link is in the job summary",
+    report_bug="Please report this with the step log (re-run with debug logging for details).",
     provide=lambda name, var: (
         f"Pass it from a secret: {name}: ${{{{ secrets.{var} }}}}"
         if name == "api-token"
@@ -147,6 +150,7 @@ CLI = Vocabulary(
     again="run it again",
     me="northflank-build",
     build_link="its URL is build-url in --json",
+    report_bug="Please report this with the command's output.",
     provide=lambda _name, var: f"Export {var} (from your CI's secret store) before running it.",
 )
 
@@ -166,87 +170,107 @@ class Worded:
 
 
 def describe(failure: Failure, words: Vocabulary) -> Worded:
-    if isinstance(failure, NorthflankError):
-        return _api(failure, words)
-    if isinstance(failure, BuildFailed):
-        said = f" Northflank said: {failure.said}" if failure.said else ""
-        return Worded(
-            "Northflank build failed",
-            f"Build {failure.build_id} of {failure.target.label} concluded with status "
-            f"{failure.status or 'unknown'}.{said}",
-            f"Its last log lines are {words.log}; the whole log is on Northflank ({words.build_link})."
-            if failure.log_shown
-            else f"Open the build on Northflank ({words.build_link}) to read its log.",
-        )
-    if isinstance(failure, RolloutFailed):
-        return Worded(
-            "Northflank rollout failed",
-            f"The rollout of the build ({failure.sha[:12] or 'its commit'}) to service "
-            f"{failure.service_id!r} ended with status {failure.status or 'unknown'}.",
-            "Open the service on Northflank to see its deployment and its containers' logs.",
-        )
-    if isinstance(failure, RunFailed):
-        return Worded(
-            "Northflank job run failed",
-            f"Run {failure.run_id} of job {failure.job_id!r} concluded with status "
-            f"{failure.status or 'unknown'}.",
-            "Its last log lines are in the job summary and in its log group above."
-            if failure.log_shown
-            else "Open the job's runs on Northflank to read its log.",
-        )
-    if isinstance(failure, TimedOut) and failure.subject:
-        if not failure.abortable:
-            then = " A rollout cannot be aborted: it goes on at Northflank."
-        elif not failure.abort_on_cancel:
-            then = f" It was left running ({words.setting('abort-on-cancel', 'false')})."
-        elif failure.aborted:
-            then = " It was aborted."
-        else:
-            then = " Aborting it failed: it may still be running."
-        return Worded(
-            "Timed out waiting on Northflank",
-            f"{failure.subject} had not concluded after {failure.timeout_s} s "
-            f"({words.name('timeout-seconds')}); its last status was "
-            f"{failure.status or 'unknown'}.",
-            f"Raise {words.name('timeout-seconds')} if it takes longer.{then}",
-        )
-    if isinstance(failure, TimedOut):
-        if failure.reused:
-            then = " It was left running: this step did not start it."
-        elif not failure.abort_on_cancel:
-            then = f" The build was left running ({words.setting('abort-on-cancel', 'false')})."
-        elif failure.aborted:
-            then = " The build was aborted."
-        else:
-            then = " Aborting it failed: it may still be running."
-        return Worded(
-            "Timed out waiting for the Northflank build",
-            f"Build {failure.build_id}{f' of {failure.target.label}' if failure.target else ''} "
-            f"had not concluded after {failure.timeout_s} s "
-            f"({words.name('timeout-seconds')}); its last status was "
-            f"{failure.status or 'unknown'}.",
-            f"Raise {words.name('timeout-seconds')} if builds of this job take longer.{then}",
-        )
-    if isinstance(failure, Unusable):
-        return _unusable(failure, words)
-    if isinstance(failure, StartUnknown) and failure.candidates:
-        return _unclaimed(failure)
-    if isinstance(failure, StartUnknown):
-        again = (
-            f"; the post step looks for it again and aborts it ({words.name('abort-on-cancel')})"
-            if words.post_step
-            else ""
-        )
-        return Worded(
-            "Northflank may have started a build",
-            f"{failure.cause.message} A build of {failure.target.label} may be running.",
-            f"Look at the {failure.target.kind}'s builds on Northflank ({failure.builds_url}){again}.",
-        )
-    assert isinstance(failure, InternalError)
+    """A failure in a front end's words. Exhaustive: a new kind of failure that is not
+    worded here fails type checking (assert_never), not a run."""
+    match failure:
+        case NorthflankError():
+            return _api(failure, words)
+        case BuildFailed():
+            return _build_failed(failure, words)
+        case RolloutFailed():
+            return Worded(
+                "Northflank rollout failed",
+                f"The rollout of the build ({failure.sha[:12] or 'its commit'}) to service "
+                f"{failure.service_id!r} ended with status {failure.status or 'unknown'}.",
+                "Open the service on Northflank to see its deployment and its containers' logs.",
+            )
+        case RunFailed():
+            return Worded(
+                "Northflank job run failed",
+                f"Run {failure.run_id} of job {failure.job_id!r} concluded with status "
+                f"{failure.status or 'unknown'}.",
+                f"Its last log lines are {words.log}."
+                if failure.log_shown
+                else "Open the job's runs on Northflank to read its log.",
+            )
+        case TimedOut():
+            return (
+                _timed_out(failure, words) if failure.subject else _build_timed_out(failure, words)
+            )
+        case Unusable():
+            return _unusable(failure, words)
+        case StartUnknown():
+            return _unclaimed(failure) if failure.candidates else _start_unknown(failure, words)
+        case InternalError():
+            return Worded(
+                f"Internal error in {words.me}",
+                f"Internal error: {failure.kind}: {failure.text}",
+                words.report_bug,
+            )
+        case _:
+            assert_never(failure)
+
+
+def _build_failed(failure: BuildFailed, words: Vocabulary) -> Worded:
+    said = f" Northflank said: {failure.said}" if failure.said else ""
     return Worded(
-        f"Internal error in {words.me}",
-        f"Internal error: {failure.kind}: {failure.text}",
-        "Please report this with the step log (re-run with debug logging for details).",
+        "Northflank build failed",
+        f"Build {failure.build_id} of {failure.target.label} concluded with status "
+        f"{failure.status or 'unknown'}.{said}",
+        f"Its last log lines are {words.log}; the whole log is on Northflank ({words.build_link})."
+        if failure.log_shown
+        else f"Open the build on Northflank ({words.build_link}) to read its log.",
+    )
+
+
+def _timed_out(failure: TimedOut, words: Vocabulary) -> Worded:
+    """Something other than a build had not concluded: a rollout, a job run."""
+    if not failure.abortable:
+        then = " A rollout cannot be aborted: it goes on at Northflank."
+    elif not failure.abort_on_cancel:
+        then = f" It was left running ({words.setting('abort-on-cancel', 'false')})."
+    elif failure.aborted:
+        then = " It was aborted."
+    else:
+        then = " Aborting it failed: it may still be running."
+    return Worded(
+        "Timed out waiting on Northflank",
+        f"{failure.subject} had not concluded after {failure.timeout_s} s "
+        f"({words.name('timeout-seconds')}); its last status was "
+        f"{failure.status or 'unknown'}.",
+        f"Raise {words.name('timeout-seconds')} if it takes longer.{then}",
+    )
+
+
+def _build_timed_out(failure: TimedOut, words: Vocabulary) -> Worded:
+    if failure.reused:
+        then = " It was left running: this step did not start it."
+    elif not failure.abort_on_cancel:
+        then = f" The build was left running ({words.setting('abort-on-cancel', 'false')})."
+    elif failure.aborted:
+        then = " The build was aborted."
+    else:
+        then = " Aborting it failed: it may still be running."
+    return Worded(
+        "Timed out waiting for the Northflank build",
+        f"Build {failure.build_id}{f' of {failure.target.label}' if failure.target else ''} "
+        f"had not concluded after {failure.timeout_s} s "
+        f"({words.name('timeout-seconds')}); its last status was "
+        f"{failure.status or 'unknown'}.",
+        f"Raise {words.name('timeout-seconds')} if builds of this job take longer.{then}",
+    )
+
+
+def _start_unknown(failure: StartUnknown, words: Vocabulary) -> Worded:
+    again = (
+        f"; the post step looks for it again and aborts it ({words.name('abort-on-cancel')})"
+        if words.post_step
+        else ""
+    )
+    return Worded(
+        "Northflank may have started a build",
+        f"{failure.cause.message} A build of {failure.target.label} may be running.",
+        f"Look at the {failure.target.kind}'s builds on Northflank ({failure.builds_url}){again}.",
     )
 
 

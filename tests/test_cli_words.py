@@ -128,6 +128,7 @@ def test_no_failure_worded_for_the_cli_points_at_github() -> None:
     from northflank_build.api.routes import BuildTarget
     from northflank_build.engine.report import (
         BuildFailed,
+        Failure,
         InternalError,
         RolloutFailed,
         RunFailed,
@@ -140,7 +141,7 @@ def test_no_failure_worded_for_the_cli_points_at_github() -> None:
     job = BuildTarget("job", "j")
     lost = CreateOutcomeUnknown("lost", sent_at=1.0)
     missing = NotFound(404, "read", "gone", resource=Resource("service", "s"))
-    failures = [
+    failures: list[Failure] = [
         BuildFailed("b-1", job, "FAILURE", "said", True),
         BuildFailed("b-1", job, "FAILURE", "", False),
         RunFailed("j", "r-1", "FAILED", True),

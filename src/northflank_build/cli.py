@@ -199,39 +199,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_flags(parser: argparse.ArgumentParser, *, spec: bool) -> None:
+    """The flags of a build: what to build (a spec, or targets and what follows the build),
+    then how (the commit, the overrides) and how to wait (_wait_flags)."""
     if spec:
         parser.add_argument(
             "--spec", required=True, help="build service spec: a YAML/JSON file or inline YAML"
         )
         parser.add_argument("--if-exists", choices=["use", "fail", "update"], default="use")
     else:
-        what = parser.add_mutually_exclusive_group(required=True)
-        what.add_argument(
-            "--job-id", action="append", default=[], help="a job to build; repeatable"
-        )
-        what.add_argument(
-            "--service-id", action="append", default=[], help="a service to build; repeatable"
-        )
-        parser.add_argument(
-            "--build-id", default="", help="wait on this existing build instead of starting one"
-        )
-        parser.add_argument(
-            "--deploy-service",
-            action="append",
-            default=[],
-            metavar="ID",
-            help="deployment service to point at the built service; repeatable",
-        )
-        parser.add_argument("--run-job", default="", help="a job to run once the build succeeded")
-        parser.add_argument(
-            "--run-env", action="append", default=[], metavar="KEY=VALUE", help="for --run-job"
-        )
-        parser.add_argument(
-            "--reuse",
-            choices=["never", "succeeded", "any"],
-            default="never",
-            help="use a build of --sha that exists (succeeded; any: also one still running)",
-        )
+        _target_flags(parser)
     parser.add_argument("--branch", default="", help="service builds: the branch to build")
     parser.add_argument(
         "--pull-request-id", default="", help="service builds: the pull request to build"
@@ -255,6 +231,11 @@ def _build_flags(parser: argparse.ArgumentParser, *, spec: bool) -> None:
     parser.add_argument("--dockerfile-path", default="")
     parser.add_argument("--docker-work-dir", default="")
     parser.add_argument("--dockerfile-target", default="")
+    _wait_flags(parser)
+
+
+def _wait_flags(parser: argparse.ArgumentParser) -> None:
+    """Whether and how long to wait, what a cancel does, logs, and the dry run."""
     parser.add_argument("--no-wait", action="store_true", help="start the build and return")
     parser.add_argument("--timeout-seconds", default="3600")
     parser.add_argument("--poll-interval-seconds", default="30")
@@ -269,6 +250,35 @@ def _build_flags(parser: argparse.ArgumentParser, *, spec: bool) -> None:
         action="store_true",
         help="show the requests; send none that changes anything (with a token and --reuse or "
         "--build-id, read the builds to say which would be reused)",
+    )
+
+
+def _target_flags(parser: argparse.ArgumentParser) -> None:
+    """What to build, or which build to use, and what follows it (deploys, a job run)."""
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--job-id", action="append", default=[], help="a job to build; repeatable")
+    what.add_argument(
+        "--service-id", action="append", default=[], help="a service to build; repeatable"
+    )
+    parser.add_argument(
+        "--build-id", default="", help="wait on this existing build instead of starting one"
+    )
+    parser.add_argument(
+        "--deploy-service",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="deployment service to point at the built service; repeatable",
+    )
+    parser.add_argument("--run-job", default="", help="a job to run once the build succeeded")
+    parser.add_argument(
+        "--run-env", action="append", default=[], metavar="KEY=VALUE", help="for --run-job"
+    )
+    parser.add_argument(
+        "--reuse",
+        choices=["never", "succeeded", "any"],
+        default="never",
+        help="use a build of --sha that exists (succeeded; any: also one still running)",
     )
 
 

@@ -293,6 +293,11 @@ def _api(error: NorthflankError, words: Vocabulary) -> Worded:
             "Look on Northflank (the job's runs, the project's services) before trying again.",
         )
     assert isinstance(error, ApiError)
+    return _answered(error, words)
+
+
+def _answered(error: ApiError, words: Vocabulary) -> Worded:
+    """An error answer of Northflank's, by its kind: what it said, and the fix."""
     said = f" Northflank said: {error.said}" if error.said else ""
     ref = f" (error id {error.error_id})" if error.error_id else ""
     if isinstance(error, RateLimited):

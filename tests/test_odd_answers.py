@@ -26,9 +26,8 @@ from northflank_build.api.errors import NorthflankError
 from northflank_build.api.logs import TailUnavailable
 from northflank_build.api.logtail import WebSocketTail
 from northflank_build.api.ratelimit import retry_after_seconds, server_time
-from northflank_build.api.retry import RetryPolicy
 from northflank_build.api.routes import BuildTarget
-from virtual_clock import VirtualClock
+from test_client import make
 
 JOB = BuildTarget("job", "my-job")
 SHA = "a" * 40
@@ -119,16 +118,7 @@ CORRUPTIONS: dict[str, Callable[[httpx.Request], httpx.Response]] = {
 @pytest.mark.parametrize("corruption", list(CORRUPTIONS))
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
 def test_cause1_no_odd_answer_escapes_the_api_layer(endpoint: str, corruption: str) -> None:
-    clock = VirtualClock()
-    client = NorthflankClient(
-        api_url="https://api.example.com",
-        token="tok",
-        project_id="proj",
-        team_id=None,
-        clock=clock,
-        retry=RetryPolicy(attempts=2, total_seconds=5),
-        transport=httpx.MockTransport(CORRUPTIONS[corruption]),
-    )
+    client, _clock, _seen = make(CORRUPTIONS[corruption])  # tests/test_client.py's client
     # Answered normally or a fact the loops understand; any other exception fails the test.
     with contextlib.suppress(NorthflankError):
         ENDPOINTS[endpoint](client)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from northflank_build.api.logs import LogLine
 from northflank_build.api.models import Build
-from northflank_build.engine.logs import BuildLogs
+from northflank_build.engine.logs import LogFollower
 from northflank_build.engine.schedule import Forecast, PollSchedule
 from northflank_build.engine.waiting import Schedule
 from virtual_clock import VirtualClock
@@ -107,7 +107,7 @@ def measure(
 
     logs = None
     if closes_at is not None:
-        logs = BuildLogs(
+        logs = LogFollower(
             lambda _s, _n, _b: ([], False),
             clock.monotonic,
             ClosingTail(clock.monotonic, closes_at),

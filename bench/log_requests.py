@@ -1,6 +1,6 @@
 """How many API requests one 10-minute build costs, with build logs off and on.
 
-Runs the action's core (run_build) in virtual time against a mock Northflank (httpx
+Runs the action's core (run_step) in virtual time against a mock Northflank (httpx
 MockTransport): statuses change on a 600 s timeline, the log grows by 2 lines a second.
 Modes: logs off; logs on through the live tail (one WebSocket for the whole build, counted
 as one request); logs on with the tail unavailable (the HTTP range fallback).
@@ -21,7 +21,7 @@ import httpx
 from northflank_build.api.client import NorthflankClient
 from northflank_build.api.logs import LogLine, TailUnavailable
 from northflank_build.engine.cancel import CancelScope
-from northflank_build.engine.run import run_build
+from northflank_build.engine.run import run_step
 from northflank_build.inputs.config import parse_inputs
 from virtual_clock import EPOCH, VirtualClock
 
@@ -71,7 +71,7 @@ class Quiet:
     def __getattr__(self, _name: str) -> Any:
         return lambda *args, **kwargs: None
 
-    def watch(self, *_args: object) -> Quiet:
+    def watch(self, *_args: object, **_kwargs: object) -> Quiet:
         return self
 
 
@@ -144,7 +144,7 @@ def measure(mode: str, poll: str) -> Counter[str]:
 
     client = NorthflankClient(api_url="https://api.example.com", token="t", project_id="p", team_id=None,
                               clock=clock, transport=httpx.MockTransport(handler))  # fmt: skip
-    report = run_build(config, client, clock, CancelScope(), Quiet(), open_tail=open_tail)
+    report = run_step(config, client, clock, CancelScope(), Quiet(), open_tail=open_tail)
     assert report.outcome.value == "succeeded", report.outcome
     return counts
 

@@ -1,6 +1,6 @@
 """20 steps on one token for 30 minutes: does anyone hit a 429? In virtual time.
 
-Each step is a thread running the action's real core (``run_build`` with the real client,
+Each step is a thread running the action's real core (``run_step`` with the real client,
 schedule, waiting loop and pacing) against a mock Northflank (httpx MockTransport) that keeps
 one rate-limit window for the token: 1000 requests an hour from the first request, the
 ``x-ratelimit-*`` headers on every response, 429 once it is spent. A step starts a build,
@@ -34,8 +34,8 @@ from log_requests import Quiet, iso
 from northflank_build.api import ratelimit
 from northflank_build.api.client import NorthflankClient
 from northflank_build.engine.cancel import CancelScope
-from northflank_build.engine.report import Outcome
-from northflank_build.engine.run import run_build
+from northflank_build.engine.outcome import Outcome
+from northflank_build.engine.run import run_step
 from northflank_build.inputs.config import parse_inputs
 from virtual_clock import EPOCH
 
@@ -187,7 +187,7 @@ class Step:
             # Staggered starts over the first minute, as jobs of one push would be.
             self.clock.sleep(self.n * 3.0)
             while self.clock.monotonic() < SPAN_S and self.upcoming:
-                report = run_build(config, client, self.clock, CancelScope(), Quiet(),
+                report = run_step(config, client, self.clock, CancelScope(), Quiet(),
                                    open_tail=self.open_tail)  # fmt: skip
                 self.outcomes.append(report.outcome)
                 build_seen = report.builds[0].build if report.builds else None

@@ -1,6 +1,6 @@
 """One target against five in one step: requests and detection latency per build.
 
-The action's real core (run_build with the real client, schedule, log tail and budget) runs
+The action's real core (run_step with the real client, schedule, log tail and budget) runs
 in virtual time against the simulator in process (its transport and live tail), on the
 same builds both ways: five jobs whose typical durations are 1, 3, 5, 10 and 20 minutes,
 each with 10 builds of history (for the forecast), each build its job's typical duration x
@@ -25,7 +25,7 @@ from northflank_build.api.client import NorthflankClient
 from northflank_build.api.models import Build
 from northflank_build.api.routes import BuildTarget
 from northflank_build.engine.cancel import CancelScope
-from northflank_build.engine.run import run_build
+from northflank_build.engine.run import run_step
 from northflank_build.inputs.config import parse_inputs
 from virtual_clock import VirtualClock
 
@@ -87,7 +87,7 @@ def step(
                               team_id=None, clock=clock, transport=SimTransport(sim),
                               deadline=clock.monotonic() + 7200)  # fmt: skip
     seen = Seen(clock)
-    report = run_build(config, client, clock, CancelScope(), seen,  # type: ignore[arg-type]
+    report = run_step(config, client, clock, CancelScope(), seen,  # type: ignore[arg-type]
                        open_tail=lambda url, token, t: SimTail(sim, url, token, t))  # fmt: skip
     assert all(b.build is not None and b.build.finished for b in report.builds), report
     latencies = []

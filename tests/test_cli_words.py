@@ -126,12 +126,12 @@ def test_no_failure_worded_for_the_cli_points_at_github() -> None:
     # Issue 19, item 2: phrases that depend on the front end live in its vocabulary.
     from northflank_build.api.errors import CreateOutcomeUnknown, NotFound, Resource
     from northflank_build.api.routes import BuildTarget
-    from northflank_build.engine.report import (
+    from northflank_build.engine.outcome import (
         BuildFailed,
         Failure,
         InternalError,
+        OperationFailed,
         RolloutFailed,
-        RunFailed,
         StartUnknown,
         TimedOut,
         Unusable,
@@ -144,13 +144,14 @@ def test_no_failure_worded_for_the_cli_points_at_github() -> None:
     failures: list[Failure] = [
         BuildFailed("b-1", job, "FAILURE", "said", True),
         BuildFailed("b-1", job, "FAILURE", "", False),
-        RunFailed("j", "r-1", "FAILED", True),
-        RunFailed("j", "r-1", "FAILED", False),
+        OperationFailed("job run", "Run r-1 of job 'j'", "FAILED", True, "Open its runs."),
+        OperationFailed("job run", "Run r-1 of job 'j'", "FAILED", False, "Open its runs."),
         RolloutFailed("s", "FAILED", "a" * 40),
-        TimedOut("b-1", 60, "BUILDING", True, True, job),
-        TimedOut("", 60, "RUNNING", None, True, subject="Run r-1", abortable=True),
-        StartUnknown(job, "https://app/builds", lost),
-        StartUnknown(job, "https://app/builds", lost, ("https://app/builds/b-1",)),
+        TimedOut("build", "Build b-1 of job 'j'", 60, "BUILDING", True, True),
+        TimedOut("job run", "Run r-1", 60, "RUNNING", None, True),
+        TimedOut("rollout", "The rollout of service 's'", 60, "PENDING", None, True, False),
+        StartUnknown("build", "job 'j'", "https://app/builds", lost),
+        StartUnknown("build", "job 'j'", "https://app/builds", lost, ("https://app/builds/b-1",)),
         Unusable("deploy-services", missing),
         InternalError("RuntimeError", "bug"),
     ]

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import pytest
 
+import states
 from conftest import ROOT, TOKEN, Runner
 from nfsim import BuildPlan, Fault, Simulator
-from northflank_build.engine.build import FORECAST_PAGE
+from northflank_build.engine.builds import FORECAST_PAGE
 from runneremu import StepResult
 
 LONG = BuildPlan(phases=(("PENDING", 0.3), ("BUILDING", 120.0)))
@@ -113,7 +114,7 @@ def _check_not_resent(sim: Simulator, r: StepResult) -> None:
     assert [c.status for c in sim.calls("start")] == [502]
     assert sim.world.builds == [] and searches(sim) == 2
     assert "may have" in r.errors()[0].message and "/jobs/demo-job/builds" in r.errors()[0].message
-    assert "start_sent" in r.state and "finished" not in r.state, "the post step looks again"
+    assert len(states.unanswered(r.state)) == 1, "the post step looks again"
 
 
 def _slow(sim: Simulator) -> dict[str, object]:
@@ -219,7 +220,7 @@ def _cancel_no_abort(sim: Simulator) -> dict[str, object]:
 
 def _check_cancel_no_abort(sim: Simulator, r: StepResult) -> None:
     assert sim.calls("abort") == [] and r.outputs["build-id"]
-    assert r.state.get("finished") == "true", "the post step must leave it running too"
+    assert states.records(r.state) == [], "the post step must leave it running too"
 
 
 def _cancel_during_start(sim: Simulator) -> dict[str, object]:
@@ -384,7 +385,7 @@ def test_post_step_aborts_a_build_the_killed_main_step_left_running(
     first = run(wait="false")
     build_id = first.outputs["build-id"]
     sim.requests.clear()
-    result = run(options={"stage": "post", "state": {"build_id": build_id}})
+    result = run(options={"stage": "post", "state": states.state(states.build(build_id))})
     assert result.exit_code == 0
     assert [c.route for c in sim.requests] == ["get", "abort"]
     assert sim.world.builds[0].aborted_mono is not None
@@ -393,14 +394,10 @@ def test_post_step_aborts_a_build_the_killed_main_step_left_running(
 def test_post_step_leaves_concluded_or_handled_builds_alone(run: Runner, sim: Simulator) -> None:
     done = run()
     sim.requests.clear()
-    handled = run(
-        options={
-            "stage": "post",
-            "state": {"build_id": done.outputs["build-id"], "finished": "true"},
-        }
-    )
+    handled = run(options={"stage": "post", "state": states.state()})
     assert handled.exit_code == 0 and sim.requests == []
-    concluded = run(options={"stage": "post", "state": {"build_id": done.outputs["build-id"]}})
+    left = states.state(states.build(done.outputs["build-id"]))
+    concluded = run(options={"stage": "post", "state": left})
     assert concluded.exit_code == 0 and [c.route for c in sim.requests] == ["get"]
     nothing = run(options={"stage": "post", "state": {}})
     assert nothing.exit_code == 0 and [c.route for c in sim.requests] == ["get"]
@@ -415,8 +412,7 @@ def test_a_failed_abort_is_left_for_the_post_step(run_process: Runner, live_sim:
     assert result.exit_code == 130 and len(result.signals_sent) == 1, "gave up within the window"
     build_id = sim.world.builds[0].id
     assert result.outputs["build-id"] == build_id
-    assert result.state["build_id"] == build_id
-    assert "finished" not in result.state, "the post step must try again"
+    assert states.ids(result.state) == [build_id], "the post step must try again"
     sim.faults.clear()
     post = run(options={"stage": "post", "state": result.state})
     assert post.exit_code == 0 and sim.world.builds[0].aborted_mono is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import Runner
 from nfsim import BuildPlan, Simulator
-from northflank_build.engine.build import FORECAST_PAGE
+from northflank_build.engine.builds import FORECAST_PAGE
 
 # A 6 s build; earlier builds of the job took 6 s too.
 PLAN = BuildPlan(phases=(("PENDING", 1.0), ("BUILDING", 4.0), ("UPLOADING", 1.0)))

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+import states
 from conftest import ROOT
 from inproc import SHA, TOKEN, FakeNorthflank, Step, StepClock, default_inputs, respond, run_step
 from northflank_build.engine import logs as logs_module
@@ -74,7 +75,7 @@ def test_01_cancel_during_a_slow_start_ends_cleanly_and_the_post_step_aborts_the
     assert step.exit_code == 130
     clean_end(step)
     assert "may have started" in step.text and "/jobs/demo-job/builds" in step.text
-    assert "start_sent" in step.state and "finished" not in step.state
+    assert len(states.unanswered(step.state)) == 1
     assert not step.calls("DELETE")
     # The post step finds what the cut-off request made and aborts it.
     del nf.hooks["list"]
@@ -100,7 +101,7 @@ def test_01_cancel_while_a_429_on_the_start_is_waited_out_sends_nothing_more(
     clean_end(step)
     # A 429 made nothing: no search, no abort, nothing left for the post step.
     assert [r.method for r in step.requests] == ["POST"]
-    assert step.state.get("finished") == "true"
+    assert states.records(step.state) == []
 
 
 # -- 2. an ambiguous start is never resent ---------------------------------------------------
@@ -130,7 +131,7 @@ def test_02_a_lost_start_answer_whose_build_cannot_be_identified_is_not_resent(
     assert len(step.calls("POST")) == 1 and len(nf.builds) == 1
     error = step.errors()[0]
     assert "may have" in error.message and "/jobs/demo-job/builds" in error.message
-    assert "start_sent" in step.state and "finished" not in step.state
+    assert len(states.unanswered(step.state)) == 1
 
 
 def test_02_a_list_oldest_first_past_500_builds_is_not_a_reason_to_resend(tmp_path: Path) -> None:
@@ -195,7 +196,7 @@ def test_03_cancel_while_the_log_fallback_fails_or_hangs_aborts_first(
     assert time.monotonic() - began < 3.0, "nothing after the cancel waited on the network"
     deletes = step.calls("DELETE")
     assert len(deletes) == 1 and step.requests[-1].method == "DELETE", "the abort went last"
-    assert step.state.get("finished") == "true"
+    assert states.records(step.state) == []
 
 
 # -- 4. text that cannot be printed, and an internal error after the start ---------------------
@@ -220,7 +221,7 @@ def test_04_an_internal_error_after_the_start_aborts_and_keeps_the_outputs(
         if elapsed >= 1:
             raise RuntimeError("a bug of ours")
 
-    monkeypatch.setattr("northflank_build.github.events.TargetLog.status", broken)
+    monkeypatch.setattr("northflank_build.github.events.OperationLog.status", broken)
     nf.hooks["get"] = lambda r: respond({**nf.view(nf.builds[0]), "status": "UPLOADING"})
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
     assert step.exit_code == 3
@@ -239,7 +240,12 @@ def test_04_a_surrogate_in_the_status_does_not_fail_the_post_step(tmp_path: Path
         headers={"content-type": "application/json"},
     )
     post = run_step(
-        tmp_path, nf, inputs=inputs(), state={"build_id": "build-1"}, post=True, clock=clock
+        tmp_path,
+        nf,
+        inputs=inputs(),
+        state=states.state(states.build("build-1")),
+        post=True,
+        clock=clock,
     )
     assert post.exit_code == 0 and b"Traceback" not in post.raw
     assert "BUILD\ufffdING" in post.text and nf.aborted == {"build-1"}
@@ -253,7 +259,12 @@ def test_05_the_post_step_aborts_even_when_it_cannot_read_the_status(tmp_path: P
     nf.add_build("build-1")
     nf.hooks["get"] = lambda r: httpx.Response(500, text="oops")
     post = run_step(
-        tmp_path, nf, inputs=inputs(), state={"build_id": "build-1"}, post=True, clock=clock
+        tmp_path,
+        nf,
+        inputs=inputs(),
+        state=states.state(states.build("build-1")),
+        post=True,
+        clock=clock,
     )
     assert post.exit_code == 0 and b"Traceback" not in post.raw
     assert [r.method for r in post.requests][-1] == "DELETE" and nf.aborted == {"build-1"}
@@ -263,7 +274,12 @@ def test_05_the_post_step_aborts_even_when_it_cannot_read_the_status(tmp_path: P
 def test_05_a_strange_build_id_in_the_state_sends_nothing(tmp_path: Path, saved: str) -> None:
     clock, nf = setup(tmp_path)
     post = run_step(
-        tmp_path, nf, inputs=inputs(), state={"build_id": saved}, post=True, clock=clock
+        tmp_path,
+        nf,
+        inputs=inputs(),
+        state=states.state(states.build(saved)),
+        post=True,
+        clock=clock,
     )
     assert post.exit_code == 0 and b"Traceback" not in post.raw and post.requests == []
 

@@ -87,7 +87,7 @@ def test_no_module_imports_a_higher_layer() -> None:
 
 def test_the_check_catches_a_wrong_way_import() -> None:
     # What the test above would say if the API layer learnt of the engine or of GitHub.
-    source = "from northflank_build.engine.run import run_build\nimport northflank_build.github\n"
+    source = "from northflank_build.engine.run import run_step\nimport northflank_build.github\n"
     assert len(wrong_way_imports("northflank_build.api.client", source)) == 2
     assert wrong_way_imports("northflank_build.inputs.config", "from . import x\n")
     assert (

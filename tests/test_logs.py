@@ -8,7 +8,7 @@ from conftest import TOKEN, Runner
 from nfsim import BuildPlan, Fault, Simulator
 from northflank_build.api.logs import LogLine
 from northflank_build.api.models import Build
-from northflank_build.engine.logs import BuildLogs, LineBook
+from northflank_build.engine.logs import LineBook, LogFollower
 from northflank_build.engine.schedule import PollSchedule
 from northflank_build.engine.waiting import LOG_SLICE_S, WaitEnd
 from runneremu import StepResult
@@ -225,7 +225,7 @@ def test_build_logs_switches_to_http_from_the_last_line() -> None:
 
     notes: list[str] = []
     tail = FakeTail([everything[:3], everything[3:5]], breaks_after=2)
-    logs = BuildLogs(read_range, clock.monotonic, tail, notes.append, clock.sleep)
+    logs = LogFollower(read_range, clock.monotonic, tail, notes.append, clock.sleep)
     seen = logs.pump() + logs.pump() + logs.pump(final=True)
     assert seen == everything and tail.closed
     # Paged from the last line the tail gave; the final pump checks once more from the end.
@@ -243,7 +243,7 @@ def test_http_paging_waits_while_the_rate_limit_budget_is_low() -> None:
         return [line(1)], False
 
     low = {"now": True}
-    logs = BuildLogs(
+    logs = LogFollower(
         read_range,
         clock.monotonic,
         None,
@@ -258,7 +258,7 @@ def test_http_paging_waits_while_the_rate_limit_budget_is_low() -> None:
 def test_a_closed_stream_is_a_hint_to_check_the_status_once() -> None:
     clock = VirtualClock()
     tail = FakeTail([[line(1)], [line(2)]], breaks_after=None)
-    logs = BuildLogs(
+    logs = LogFollower(
         lambda _s, _n, _b: ([], False), clock.monotonic, tail, lambda _n: None, clock.sleep
     )
     logs.pump()
@@ -273,7 +273,7 @@ def test_a_closed_stream_is_a_hint_to_check_the_status_once() -> None:
 def test_the_wait_checks_at_once_when_the_stream_closes() -> None:
     clock = VirtualClock()
     tail = FakeTail([[line(1)], [line(2)], [line(3)]], breaks_after=None)
-    logs = BuildLogs(
+    logs = LogFollower(
         lambda _s, _n, _b: ([], False), clock.monotonic, tail, lambda _n: None, clock.sleep
     )
     shown: list[LogLine] = []
@@ -310,7 +310,7 @@ def test_a_page_skipped_for_a_status_check_is_read_at_the_next_turn() -> None:
         bounds.append(bound)
         return [line(len(bounds))], False
 
-    logs = BuildLogs(read_range, clock.monotonic, None, lambda _n: None, clock.sleep)
+    logs = LogFollower(read_range, clock.monotonic, None, lambda _n: None, clock.sleep)
     assert logs.pump(until=clock.now + 0.2) == [] and bounds == []  # a check is due: no page
     clock.sleep(0.25)
     assert logs.pump(until=clock.now + 3.0) == [line(1)]

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+import states
 from conftest import QUICK, TOKEN, Runner
 from inproc import (
     SHA,
@@ -36,7 +37,7 @@ from northflank_build.engine.cancel import CancelScope
 from virtual_clock import VirtualClock
 
 LOOPBACK = "http://127.0.0.1:9"  # nothing listens: the log socket is refused at once
-STATE = {"build_id": "build-1", "target": "job:demo-job"}
+STATE = states.state(states.build("build-1"))
 
 
 def fake(duration: float = 600.0) -> tuple[StepClock, FakeNorthflank]:
@@ -120,7 +121,7 @@ def test_cause2_a_failing_abort_is_a_warning_and_the_next_one_is_still_tried(
     clock, nf = fake()
     nf.add_build("build-1")
     nf.add_build("build-2")
-    state = {**STATE, "build_id_2": "build-2", "target_2": "job:demo-job"}
+    state = states.state(states.build("build-1"), states.build("build-2"))
 
     def abort(request: httpx.Request) -> httpx.Response | None:
         if request.url.path.endswith("/build-1"):
@@ -177,7 +178,7 @@ def test_cause3_a_run_start_the_runner_cut_off_is_aborted_by_the_post_step(
     sent_at = clock.wall()
     made = sim.world.start_run("demo-project", "demo-migrate", {})
     clock.advance(3.0)
-    state = {"run_sent": f"demo-migrate|{sent_at:.3f}", "finished": "true"}
+    state = states.state(states.run_sent("demo-migrate", sent_at))
     post = run(job_id="", run_job="demo-migrate", options={"stage": "post", "state": state})
     assert post.exit_code == 0, post.text
     assert [c.path.rsplit("/", 1)[-1] for c in sim.calls("run_abort")] == [made.id]
@@ -188,7 +189,7 @@ def test_cause3_every_run_start_says_sent_before_it_goes_out(run: Runner, sim: S
     sim.add_fault(Fault(route="run_list", status=503, times=10))  # nothing can be placed
     result = run(job_id="", run_job="demo-migrate")
     assert result.exit_code == 3, result.text
-    assert result.state.get("run_sent", "").startswith("demo-migrate|")
+    assert [r.owner for r in states.unanswered(result.state)] == ["demo-migrate"]
     assert sim.calls("run_abort") == []
 
 
@@ -205,8 +206,7 @@ def test_cause3_a_build_start_that_raised_something_unexpected_is_left_for_the_p
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
     assert step.exit_code == 3
     no_traceback(step)
-    assert "start_sent" in step.state
-    assert "finished" not in step.state, "the post step must look for the build"
+    assert len(states.unanswered(step.state)) == 1, "the post step must look for the build"
     post = _post(tmp_path, nf, clock, step.state)
     assert post.exit_code == 0
     assert nf.aborted == {"build-1"}
@@ -242,7 +242,7 @@ def test_cause4_a_strangers_build_of_the_same_sha_is_never_adopted(
     assert "strangers" in message and "/builds/strangers" in message
     if ours_made:
         assert "/builds/ours" in message
-    assert "finished" in step.state or "build_id" not in step.state
+    assert states.records(step.state) == [], "none is provably ours: nothing is left"
     post = _post(tmp_path, nf, clock, step.state)
     assert post.exit_code == 0
     assert not nf.aborted, "the post step must not abort a stranger either"
@@ -255,7 +255,7 @@ def test_cause4_the_post_step_never_aborts_a_stranger_near_the_cut_off_start(
     sent_at = clock.wall()
     nf.add_build("strangers", createdAt=iso(sent_at - 1.0))
     clock.advance(5.0)
-    state = {"start_sent": f"job:demo-job|{sent_at:.3f}|{SHA}"}
+    state = states.state(states.build_sent(sent_at, SHA))
     post = _post(tmp_path, nf, clock, state)
     assert post.exit_code == 0
     assert not nf.aborted and not post.calls("DELETE")
@@ -351,7 +351,7 @@ def test_cause5_a_start_cut_by_the_deadline_is_a_timeout_left_for_the_post_step(
     assert step.exit_code == 4, step.text
     no_traceback(step)
     assert "timeout-seconds" in step.errors()[0].message
-    assert "finished" not in step.state, "the build it may have made is left to the post step"
+    assert len(states.unanswered(step.state)) == 1, "what it may have made is left to the post step"
     assert len(step.calls("POST")) == 1
 
 
@@ -665,7 +665,7 @@ def test_cause3_a_run_start_cut_by_the_deadline_is_left_for_the_post_step(
         step_inputs = inputs(job_id=None, run_job="demo-migrate", timeout_seconds="10")
         step = run_step(tmp_path, handler, inputs=step_inputs, clock=clock)
         assert step.exit_code == 4, step.text
-        assert step.state.get("run_sent", "").startswith("demo-migrate|"), step.state
+        assert [r.owner for r in states.unanswered(step.state)] == ["demo-migrate"], step.state
         post = run_step(tmp_path, transport.handle_request, inputs=step_inputs,
                         state=step.state, post=True, clock=clock)  # fmt: skip
     assert post.exit_code == 0, post.text

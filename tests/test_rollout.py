@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from northflank_build.api.models import Service
-from northflank_build.engine.ship import REQUESTED, Rollout
+from northflank_build.engine.rollout import REQUESTED, Rollout
 
 SHA = "ffac537e6cbbf934b08745a378932722df287a53"
 OLD = "53b927c349a0782714efe9742a0cad78755920ef"

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from jsonschema import validate
 
+import states
 from conftest import ROOT, SCHEMAS, TOKEN, Runner
 from nfsim import Simulator
 
@@ -270,7 +271,9 @@ def test_post_step_aborts_a_service_build(run: Runner, sim: Simulator) -> None:
         branch="main",
         options={
             "stage": "post",
-            "state": {"build_id": started.outputs["build-id"], "target": "service:demo-service"},
+            "state": states.state(
+                states.build(started.outputs["build-id"], "service:demo-service")
+            ),
         },
     )
     assert post.exit_code == 0

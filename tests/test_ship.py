@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
+import states
 from conftest import ROOT, Runner, invalid_input_errors
 from nfsim import Simulator
 from nfsim.deploys import RolloutPlan, RunPlan
@@ -87,7 +88,7 @@ def test_build_deploy_to_two_services_and_run_a_job_pinned_to_the_build(
     assert SECRET in result.secrets and SECRET not in result.text and SECRET not in result.summary
     assert "Deployment service" in result.summary and "demo-worker" in result.summary
     assert "build, deploy and job run succeeded" in result.summary
-    assert result.state.get("job_run") == "", "the run concluded: nothing for the post step"
+    assert states.records(result.state) == [], "the run concluded: nothing for the post step"
 
 
 def test_a_failed_rollout_fails_the_step_names_the_service_and_runs_no_job(
@@ -144,7 +145,7 @@ def test_a_cancel_during_the_run_aborts_it_once(run: Runner, sim: Simulator) -> 
     aborts = sim.calls("run_abort")
     assert len(aborts) == 1 and aborts[0].path.endswith(f"/runs/{sim.world.runs[0].id}")
     assert sim.world.runs[0].aborted_mono is not None
-    assert result.state.get("job_run") == "", "aborted: nothing for the post step"
+    assert states.records(result.state) == [], "aborted: nothing for the post step"
 
 
 def test_a_cancel_during_a_rollout_sends_no_delete(run: Runner, sim: Simulator) -> None:
@@ -174,7 +175,7 @@ def test_a_timeout_during_a_rollout_exits_4_and_aborts_nothing(run: Runner, sim:
 def test_the_post_step_aborts_a_run_the_main_step_left(run: Runner, sim: Simulator) -> None:
     sim.world.run_plans["demo-migrate"] = RunPlan(duration_s=60.0)
     left = sim.world.start_run("demo-project", "demo-migrate", {})
-    state = {"job_run": f"demo-migrate|{left.id}", "finished": "true"}
+    state = states.state(states.run("demo-migrate", left.id))
     post = run(job_id="", run_job="demo-migrate", options={"stage": "post", "state": state})
     assert post.exit_code == 0
     assert [r.path.split("/")[-1] for r in sim.calls("run_abort")] == [left.id]
@@ -273,16 +274,16 @@ def test_a_cancel_right_after_the_build_succeeded_is_not_a_success(
 ) -> None:
     # The signal lands after the build's last read returned, before the first deploy
     # request: nothing is deployed or run, and the step must not end as a success.
-    from northflank_build.github.events import TargetLog
+    from northflank_build.github.events import OperationLog
 
-    shown = TargetLog.status
+    shown = OperationLog.status
 
-    def status(self: TargetLog, snapshot: Any, elapsed: float) -> None:
+    def status(self: OperationLog, snapshot: Any, elapsed: float) -> None:
         shown(self, snapshot, elapsed)
         if snapshot.finished:
             clock.cancel.event.set()  # as the handler does outside a request
 
-    monkeypatch.setattr(TargetLog, "status", status)
+    monkeypatch.setattr(OperationLog, "status", status)
     result = run(**SERVICE_BUILD, deploy_services="demo-web", run_job="demo-migrate")
     assert result.exit_code == 130, result.text
     assert sim.calls("deploy") == [] and sim.calls("run_start") == []
@@ -312,8 +313,9 @@ def test_a_run_start_answered_502_after_it_ran_is_not_resent(run: Runner, sim: S
     assert result.exit_code == 3, result.text
     assert len(sim.calls("run_start")) == 1 and sim.world.runs == []
     error = result.errors()[0]
-    assert error.properties["title"] == "Northflank may have done what was asked"
+    assert error.properties["title"] == "Northflank may have started a job run"
     assert "start a run of job 'demo-migrate'" in error.message
+    assert "/jobs/demo-migrate/runs" in error.message, "where to look"
 
 
 @pytest.mark.parametrize("instances", [-1, "two", None, 10**9])

@@ -20,8 +20,9 @@ from northflank_build.api.clock import Clock, SystemClock  # noqa: E402
 from northflank_build.api.logs import TailOpener  # noqa: E402
 from northflank_build.engine.cancel import CancelScope  # noqa: E402
 from northflank_build.engine.dry_run import dry_run, reads  # noqa: E402
-from northflank_build.engine.report import Outcome, StepReport  # noqa: E402
-from northflank_build.engine.run import connect, internal_error, run_build  # noqa: E402
+from northflank_build.engine.outcome import Outcome  # noqa: E402
+from northflank_build.engine.report import StepReport  # noqa: E402
+from northflank_build.engine.run import connect, internal_error, run_step  # noqa: E402
 from northflank_build.github import commands as runner  # noqa: E402
 from northflank_build.github import events  # noqa: E402
 from northflank_build.inputs.config import parse_inputs  # noqa: E402
@@ -47,16 +48,16 @@ def main(
     report = StepReport(Outcome.ERROR)
     clock = clock or SystemClock(cancel.event)
     deadline = clock.monotonic() + config.timeout_seconds
-    said = events.ActionEvents(len(config.targets))
+    heard = events.ActionEvents(len(config.targets))
     try:
         if config.dry_run and not (config.api_token.get_secret_value() and reads(config)):
-            return events.finish(dry_run(config, said))
+            return events.finish(dry_run(config, heard))
         with connect(
             config, clock, on_debug=runner.debug, transport=transport, deadline=deadline
         ) as client:
             if config.dry_run:  # reads only: would each target reuse a build?
-                return events.finish(dry_run(config, said, client))
-            report = run_build(config, client, clock, cancel, said, open_tail)
+                return events.finish(dry_run(config, heard, client))
+            report = run_step(config, client, clock, cancel, heard, open_tail)
     except Exception as exc:  # a bug of ours outside the run (it keeps its own report)
         report = replace(report, outcome=Outcome.ERROR, failure=internal_error(exc))
         if runner.debug_enabled():

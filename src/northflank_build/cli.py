@@ -22,11 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from northflank_build import __version__
-from northflank_build.api.bodies import (
-    InternalDeployment,
-    StartBuildRequest,
-    StartJobRunRequest,
-)
+from northflank_build.api.bodies import InternalDeployment
 from northflank_build.api.clock import Clock, SystemClock
 from northflank_build.api.errors import NorthflankError
 from northflank_build.api.logs import LogLine
@@ -34,22 +30,19 @@ from northflank_build.api.routes import BuildTarget
 from northflank_build.api.services import EnsuredService
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.dry_run import dry_run
-from northflank_build.engine.report import (
-    Outcome,
-    StepReport,
-    build_values,
-    elapsed_label,
-    outputs,
-    story,
-    typed_outputs,
-)
-from northflank_build.engine.run import connect, run_build
+from northflank_build.engine.kind import Kind
+from northflank_build.engine.operation import Start
+from northflank_build.engine.outcome import Outcome
+from northflank_build.engine.outputs import build_values, outputs, story, typed_outputs
+from northflank_build.engine.report import StepReport, elapsed_label
+from northflank_build.engine.run import connect, run_step
+from northflank_build.engine.waiting import Snapshot
 from northflank_build.inputs.config import parse_inputs
 from northflank_build.inputs.problems import InvalidInputs
 from northflank_build.wording import CLI, describe
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from northflank_build.api.models import Build, JobRun
+    from northflank_build.api.models import Build
 
 TOKEN_VARIABLE = "NORTHFLANK_API_TOKEN"  # noqa: S105 - the variable name, not a secret
 # Text from Northflank must not drive the terminal (escape sequences, carriage returns).
@@ -117,14 +110,12 @@ class CliEvents:
             f"Build service {service.service_id}: {'created' if service.created else 'exists'}."
         )
 
-    def starting(self, index: int, target: BuildTarget, body: StartBuildRequest, at: float) -> None:
-        self._say(
-            f"{self._prefix(target)}Starting a build of {target.label} at "
-            f"{body.sha or body.branch or body.pull_request_id or 'the latest commit'}."
-        )
+    def starting(self, start: Start[Any], at: float) -> None:
+        for line in start.announce():
+            self._say(line)
 
-    def started(self, index: int, target: BuildTarget, build: Build, adopted: bool) -> None:
-        self._say(f"{self._prefix(target)}Build {build.id} started.")
+    def started(self, start: Start[Any], first: Snapshot, adopted: bool) -> None:
+        self._say(start.said_started(first, adopted))
 
     def reused(self, index: int, target: BuildTarget, build: Build, given: bool) -> None:
         how = "using it" if build.finished else "waiting on it (never aborted: not started here)"
@@ -136,23 +127,11 @@ class CliEvents:
     def planned(self, method: str, url: str, body: dict[str, Any]) -> None:
         self._say(f"Dry run: would send {method} {url}\n{json.dumps(body, indent=2)}")
 
-    def watch(self, index: int, target: BuildTarget, count: int) -> CliTargetLog:
-        return CliTargetLog(self, self._prefix(target))
+    def watch(self, kind: Kind, name: str, label: str, *, several: bool) -> CliTargetLog:
+        return CliTargetLog(self, f"[{name}] " if several else "")
 
     def deploying(self, service_id: str, internal: InternalDeployment, instances: int) -> None:
         self._say(f"[{service_id}] Deploying build {internal.build_id} to service {service_id}.")
-
-    def watch_rollout(self, service_id: str) -> CliTargetLog:
-        return CliTargetLog(self, f"[{service_id}] ")
-
-    def run_starting(self, job_id: str, body: StartJobRunRequest, at: float) -> None:
-        self._say(f"Starting a run of job {job_id}.")
-
-    def run_started(self, job_id: str, run: JobRun) -> None:
-        self._say(f"Run {run.id} of job {job_id} started.")
-
-    def watch_run(self, job_id: str) -> CliTargetLog:
-        return CliTargetLog(self, "")
 
 
 class CliTargetLog:
@@ -164,7 +143,7 @@ class CliTargetLog:
     def note(self, message: str) -> None:
         self._events._say(self._prefix + message)
 
-    def status(self, snapshot: Any, elapsed: float) -> None:
+    def status(self, snapshot: Snapshot, elapsed: float) -> None:
         self._events._say(
             f"{self._prefix}[{elapsed_label(elapsed)}] {snapshot.status or 'UNKNOWN'}"
         )
@@ -175,7 +154,7 @@ class CliTargetLog:
             f"({problem}); still waiting"
         )
 
-    def log_group(self, snapshot: Any, source: str) -> None:
+    def log_group(self, snapshot: Snapshot, source: str) -> None:
         pass
 
     def log_lines(self, lines: list[LogLine]) -> None:
@@ -446,7 +425,7 @@ def main(
         if config.dry_run:
             with_reads = client if config.api_token.get_secret_value() else None
             return _finish(dry_run(config, events, with_reads), args)
-        return _finish(run_build(config, client, clock, cancel, events), args)
+        return _finish(run_step(config, client, clock, cancel, events), args)
 
 
 def run() -> None:

@@ -27,12 +27,12 @@ from northflank_build.api.errors import (
     ServerError,
     TransportFailure,
 )
-from northflank_build.engine.report import (
+from northflank_build.engine.outcome import (
     BuildFailed,
     Failure,
     InternalError,
+    OperationFailed,
     RolloutFailed,
-    RunFailed,
     StartUnknown,
     TimedOut,
     Unusable,
@@ -184,19 +184,14 @@ def describe(failure: Failure, words: Vocabulary) -> Worded:
                 f"{failure.service_id!r} ended with status {failure.status or 'unknown'}.",
                 "Open the service on Northflank to see its deployment and its containers' logs.",
             )
-        case RunFailed():
+        case OperationFailed():
             return Worded(
-                "Northflank job run failed",
-                f"Run {failure.run_id} of job {failure.job_id!r} concluded with status "
-                f"{failure.status or 'unknown'}.",
-                f"Its last log lines are {words.log}."
-                if failure.log_shown
-                else "Open the job's runs on Northflank to read its log.",
+                f"Northflank {failure.noun} failed",
+                f"{failure.subject} concluded with status {failure.status or 'unknown'}.",
+                f"Its last log lines are {words.log}." if failure.log_shown else failure.look,
             )
         case TimedOut():
-            return (
-                _timed_out(failure, words) if failure.subject else _build_timed_out(failure, words)
-            )
+            return _timed_out(failure, words)
         case Unusable():
             return _unusable(failure, words)
         case StartUnknown():
@@ -212,7 +207,7 @@ def describe(failure: Failure, words: Vocabulary) -> Worded:
 
 
 def _build_failed(failure: BuildFailed, words: Vocabulary) -> Worded:
-    said = f" Northflank said: {failure.said}" if failure.said else ""
+    said = f" Northflank said: {failure.message}" if failure.message else ""
     return Worded(
         "Northflank build failed",
         f"Build {failure.build_id} of {failure.target.label} concluded with status "
@@ -224,40 +219,23 @@ def _build_failed(failure: BuildFailed, words: Vocabulary) -> Worded:
 
 
 def _timed_out(failure: TimedOut, words: Vocabulary) -> Worded:
-    """Something other than a build had not concluded: a rollout, a job run."""
-    if not failure.abortable:
-        then = " A rollout cannot be aborted: it goes on at Northflank."
+    noun = failure.noun
+    if not failure.ours:
+        then = " It was left running: this step did not start it."
+    elif not failure.abortable:
+        then = f" A {noun} cannot be aborted: it goes on at Northflank."
     elif not failure.abort_on_cancel:
-        then = f" It was left running ({words.setting('abort-on-cancel', 'false')})."
+        then = f" The {noun} was left running ({words.setting('abort-on-cancel', 'false')})."
     elif failure.aborted:
-        then = " It was aborted."
+        then = f" The {noun} was aborted."
     else:
         then = " Aborting it failed: it may still be running."
     return Worded(
-        "Timed out waiting on Northflank",
+        f"Timed out waiting for the Northflank {noun}",
         f"{failure.subject} had not concluded after {failure.timeout_s} s "
         f"({words.name('timeout-seconds')}); its last status was "
         f"{failure.status or 'unknown'}.",
         f"Raise {words.name('timeout-seconds')} if it takes longer.{then}",
-    )
-
-
-def _build_timed_out(failure: TimedOut, words: Vocabulary) -> Worded:
-    if failure.reused:
-        then = " It was left running: this step did not start it."
-    elif not failure.abort_on_cancel:
-        then = f" The build was left running ({words.setting('abort-on-cancel', 'false')})."
-    elif failure.aborted:
-        then = " The build was aborted."
-    else:
-        then = " Aborting it failed: it may still be running."
-    return Worded(
-        "Timed out waiting for the Northflank build",
-        f"Build {failure.build_id}{f' of {failure.target.label}' if failure.target else ''} "
-        f"had not concluded after {failure.timeout_s} s "
-        f"({words.name('timeout-seconds')}); its last status was "
-        f"{failure.status or 'unknown'}.",
-        f"Raise {words.name('timeout-seconds')} if builds of this job take longer.{then}",
     )
 
 
@@ -267,10 +245,11 @@ def _start_unknown(failure: StartUnknown, words: Vocabulary) -> Worded:
         if words.post_step
         else ""
     )
+    noun = failure.noun
     return Worded(
-        "Northflank may have started a build",
-        f"{failure.cause.message} A build of {failure.target.label} may be running.",
-        f"Look at the {failure.target.kind}'s builds on Northflank ({failure.builds_url}){again}.",
+        f"Northflank may have started a {noun}",
+        f"{failure.cause.message} A {noun} of {failure.owner} may be running.",
+        f"Look at its {noun}s on Northflank ({failure.where}){again}.",
     )
 
 
@@ -371,9 +350,9 @@ def _unusable(failure: Unusable, words: Vocabulary) -> Worded:
 def _unclaimed(failure: StartUnknown) -> Worded:
     """A lost start with several candidates (api/adopt.py): none is ours, all are named."""
     return Worded(
-        "Northflank may have started a build: none claimed",
+        f"Northflank may have started a {failure.noun}: none claimed",
         f"{failure.cause.message} Candidates: {', '.join(failure.candidates)}.",
-        f"Look at them on Northflank ({failure.builds_url}) and abort the one this step "
+        f"Look at them on Northflank ({failure.where}) and abort the one this step "
         "may have started if it is not wanted; the action touched none of them.",
     )
 

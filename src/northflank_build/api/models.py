@@ -112,7 +112,7 @@ class ServiceDeployment(_Response):
     def _count(cls, value: Any) -> int | None:
         # Only a whole number in range is a count: ``true`` is not 1 (pydantic would read it
         # so, and the PATCH would send it back), nor "2" or 2.5. Anything else is unknown
-        # (engine/ship.py sends no PATCH then), without making the whole service unreadable.
+        # (engine/delivery.py sends no PATCH then), without making the whole service unreadable.
         if isinstance(value, bool) or not isinstance(value, int):
             return None
         return value if 0 <= value <= 10_000 else None
@@ -158,6 +158,11 @@ class JobRun(_Response):
     @property
     def succeeded(self) -> bool:
         return self.status == "SUCCESS"
+
+    @property
+    def message(self) -> str | None:
+        """A run's answer carries no message (its log has the cause)."""
+        return None
 
     def started_datetime(self) -> datetime | None:
         return parse_timestamp(self.started_at)

@@ -109,6 +109,16 @@ class Routes:
     def dashboard_build(self, dashboard: str, target: BuildTarget, build_id: str) -> str:
         return f"{self.dashboard_builds(dashboard, target)}/{segment(build_id)}"
 
+    def dashboard_runs(self, dashboard: str, job_id: str) -> str:
+        """The dashboard's page of a job's runs."""
+        return (
+            self.dashboard_builds(dashboard, BuildTarget("job", job_id)).removesuffix("/builds")
+            + "/runs"
+        )
+
+    def dashboard_run(self, dashboard: str, job_id: str, run_id: str) -> str:
+        return f"{self.dashboard_runs(dashboard, job_id)}/{segment(run_id)}"
+
 
 def _tail(api_url: str, path: str, which: dict[str, str]) -> str:
     parts = urlsplit(api_url)

@@ -12,7 +12,9 @@ from northflank_build.api.clock import Clock
 from northflank_build.api.logs import TailOpener
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.events import Events
-from northflank_build.engine.follow import Followed, Watch, follow_all
+from northflank_build.engine.follow import follow_all
+from northflank_build.engine.logs import LogAccess
+from northflank_build.engine.operation import Followed, Watch
 from northflank_build.engine.waiting import S
 from northflank_build.inputs.config import ActionConfig
 
@@ -27,8 +29,9 @@ class StepContext:
     open_tail: TailOpener | None = None  # a tail in virtual time (tests, benches)
 
     @property
-    def token(self) -> str:
-        return self.config.api_token.get_secret_value()
+    def log_access(self) -> LogAccess:
+        token = self.config.api_token.get_secret_value()
+        return LogAccess(token, self.config.show_logs, self.open_tail)
 
     def follow(self, watches: Sequence[Watch[S]]) -> list[Followed[S]]:
         """Follow ``watches`` together: one deadline, one budget, the step's poll interval,

@@ -18,7 +18,8 @@ from northflank_build.api.client import NorthflankClient
 from northflank_build.api.errors import NorthflankError
 from northflank_build.api.routes import BuildTarget, Routes
 from northflank_build.engine.events import Events
-from northflank_build.engine.report import Outcome, StepReport, report_for
+from northflank_build.engine.outcome import Outcome
+from northflank_build.engine.report import BuildReport, Place, StepReport
 from northflank_build.inputs.config import ActionConfig
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
@@ -72,9 +73,9 @@ def dry_run(
                 "build concludes."
             )
         reports.append(
-            report_for(
-                config,
+            BuildReport(
                 Outcome.DRY_RUN,
+                place=Place.of(config.project_id, config.team_id, config.api_url),
                 target=target,
                 build=reused,
                 reused=reused is not None,

@@ -1,4 +1,4 @@
-"""Following a build's log while waiting: the live tail, or paging the HTTP range endpoint.
+"""Following an operation's log while waiting (a build's, a job run's): the live tail, or paging the HTTP range endpoint.
 
 Northflank offers a WebSocket tail and an HTTP range query
 (https://northflank.com/docs/v1/api/log-tailing). The tail
@@ -12,9 +12,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from northflank_build.api.client import NorthflankClient
+from northflank_build.api.clock import Clock
 from northflank_build.api.errors import NorthflankError
-from northflank_build.api.logs import LogLine, Tail
+from northflank_build.api.logs import LogLine, Tail, TailOpener, TailUnavailable
+from northflank_build.api.timestamps import format_timestamp
 
 TAIL_LINES = 30
 HTTP_EVERY_S = 20.0
@@ -30,6 +35,7 @@ LOG_READ_S = 5.0
 MIN_PAGE_S = 0.5
 # The catch-up after the end is bounded as a whole too (up to 20 pages otherwise).
 FINAL_READ_S = 10.0
+TAIL_OPEN_TIMEOUT_S = 5.0
 
 
 class LineBook:
@@ -55,7 +61,10 @@ class LineBook:
 RangeReader = Callable[[str | None, int, float], tuple[list[LogLine], bool]]
 
 
-class BuildLogs:
+class LogFollower:
+    """One operation's log while it is followed: new lines at each pump, the last lines
+    kept for the summary, and the live stream's close as a hint that it has ended."""
+
     def __init__(
         self,
         read_range: RangeReader,
@@ -67,10 +76,12 @@ class BuildLogs:
         http_every: float = HTTP_EVERY_S,
         first_start: str | None = None,
         show: bool = True,
+        noun: str = "build",
     ) -> None:
         # show False (show-logs: false): the live tail serves only as the end signal; its
         # lines are dropped unread and nothing is ever paged over HTTP.
         self.show = show
+        self._noun = noun  # whose log: "build", "job run"
         self._first_start = first_start
         self._failures = 0
         self._budget_low = budget_low
@@ -97,27 +108,7 @@ class BuildLogs:
         if not self.show:
             self._watch_end()
             return []
-        out: list[LogLine] = []
-        if self._tail is not None and final:
-            # The stream closes a moment after the build ends; wait for it before paying
-            # for an HTTP catch-up.
-            settle_until = self._now() + FINAL_SETTLE_S
-            while not (self._tail.ended or self._tail.broken) and self._now() < settle_until:
-                out += self._book.fresh(self._tail.drain())
-                if self._sleep(0.1):
-                    break
-        if self._tail is not None:
-            out += self._book.fresh(self._tail.drain())
-            if not self._stream_closed and (self._tail.ended or self._tail.broken):
-                self._stream_closed = self._end_hint = True
-            if self._tail.broken or (final and not self._tail.ended):
-                # Dropped (or still open after the end): page the rest over HTTP from here.
-                if self._tail.broken:
-                    self._note("The live log stream dropped; following the log over HTTP instead.")
-                self._tail.close()
-                self._tail = None
-                self.source = "HTTP range"
-                self._next_http = 0.0
+        out = self._from_tail(final) if self._tail is not None else []
         # Status polling comes first: while the rate-limit budget is low, paging waits for
         # the end (the final pump always catches up).
         due = self._now() >= self._next_http and not self._budget_low()
@@ -129,6 +120,32 @@ class BuildLogs:
             if tried:  # a page held back for a status check comes at the next turn
                 self._next_http = self._now() + self._every
         self.last_lines.extend(line.text for line in out)
+        return out
+
+    def _from_tail(self, final: bool) -> list[LogLine]:
+        """What the live tail holds; when it dropped (or is still open after the end), it
+        is closed and the rest is paged over HTTP from here."""
+        tail = self._tail
+        assert tail is not None
+        out: list[LogLine] = []
+        if final:
+            # The stream closes a moment after the end; wait for it before paying for an
+            # HTTP catch-up.
+            settle_until = self._now() + FINAL_SETTLE_S
+            while not (tail.ended or tail.broken) and self._now() < settle_until:
+                out += self._book.fresh(tail.drain())
+                if self._sleep(0.1):
+                    break
+        out += self._book.fresh(tail.drain())
+        if not self._stream_closed and (tail.ended or tail.broken):
+            self._stream_closed = self._end_hint = True
+        if tail.broken or (final and not tail.ended):
+            if tail.broken:
+                self._note("The live log stream dropped; following the log over HTTP instead.")
+            tail.close()
+            self._tail = None
+            self.source = "HTTP range"
+            self._next_http = 0.0
         return out
 
     def _watch_end(self) -> None:
@@ -176,7 +193,10 @@ class BuildLogs:
                 # pump tries again, and after MAX_FAILURES in a row logs are given up.
                 self._failures += 1
                 if self._failures >= MAX_FAILURES or final:
-                    self._note(f"Build log unavailable ({exc.message}); status is still followed.")
+                    self._note(
+                        f"{self._noun.capitalize()} log unavailable ({exc.message}); "
+                        "status is still followed."
+                    )
                     self.enabled = False
                 break
             self._failures = 0
@@ -190,3 +210,55 @@ class BuildLogs:
     def close(self) -> None:
         if self._tail is not None:
             self._tail.close()
+
+
+@dataclass(frozen=True)
+class LogAccess:
+    """What opening a log needs besides the operation: the token for the socket, whether
+    lines are shown (show-logs), and the tail opener (a virtual one in tests and benches)."""
+
+    token: str
+    show: bool
+    open_tail: TailOpener | None = None
+
+
+def open_follower(
+    client: NorthflankClient,
+    clock: Clock,
+    access: LogAccess,
+    tail_url: str,
+    read_range: RangeReader,
+    *,
+    created: datetime | None,
+    note: Callable[[str], None],
+    noun: str,
+) -> LogFollower | None:
+    """The live tail of an operation's log (with show-logs: false, only as the end signal:
+    one request, no output), else, when lines are shown, the HTTP range endpoint."""
+    # websockets is imported here, after the operation started: start-up stays lean.
+    from northflank_build.api.logtail import WebSocketTail  # noqa: PLC0415
+
+    client.wait_for_turn()  # after a 429, not even the socket's upgrade goes out early
+    # A quarter of the time left at most: the socket is worth less than the status checks.
+    left = client.deadline - clock.monotonic()
+    open_timeout = max(0.1, min(TAIL_OPEN_TIMEOUT_S, left / 4))
+    tail: Tail | None = None
+    try:
+        tail = (access.open_tail or WebSocketTail)(tail_url, access.token, open_timeout)
+    except TailUnavailable as exc:
+        if not access.show:
+            return None  # no end signal: the schedule alone, as without a socket
+        note(f"Live log stream unavailable ({exc}); following the log over HTTP.")
+    return LogFollower(
+        read_range,
+        clock.monotonic,
+        tail,
+        note,
+        clock.sleep,
+        budget_low=lambda: client.pacing_delay() > 0,
+        # Without a startTime the server applies its own window (30 minutes in the
+        # official CLI): the first page starts at the creation.
+        first_start=format_timestamp(created - timedelta(seconds=1)) if created else None,
+        show=access.show,
+        noun=noun,
+    )

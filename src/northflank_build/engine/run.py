@@ -1,56 +1,46 @@
-"""One step's run: (create the build service,) start a build of each target or find one
-(build-id, reuse), follow them together to their end (engine/follow.py), and return what was
-learned as one report, assembled once from what each phase returned. Shared by the action
-and the CLI; it tells a front end what happens through ``Events`` and never touches GitHub
-or the environment.
+"""One step: check what it names, (create the build service,) start a build of each
+target or find one (build-id, reuse), follow them together to their end, then deploy and
+run the job (engine/delivery.py); return what was learned as one report, assembled once
+from what each phase returned. Shared by the action and the CLI; it tells a front end what
+happens through ``Events`` and never touches GitHub or the environment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
 from northflank_build.api.client import NorthflankClient
 from northflank_build.api.clock import Clock
-from northflank_build.api.errors import (
-    Cancelled,
-    CreateAmbiguous,
-    CreateOutcomeUnknown,
-    DeadlineReached,
-    NorthflankError,
-    NotFound,
-    PermissionDenied,
-)
+from northflank_build.api.errors import Cancelled, NorthflankError, NotFound, PermissionDenied
 from northflank_build.api.logs import TailOpener
 from northflank_build.api.retry import RetryPolicy
 from northflank_build.api.routes import BuildTarget
 from northflank_build.api.services import EnsuredService
 from northflank_build.api.wire import printable
-from northflank_build.engine.build import ABORT_TIMEOUT_S, BuildOperation
+from northflank_build.engine.builds import BUILD, BuildOperation, BuildStart
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.context import StepContext
+from northflank_build.engine.delivery import Delivered, Delivery
 from northflank_build.engine.events import Events
-from northflank_build.engine.follow import Followed, Watch, abort
-from northflank_build.engine.report import (
+from northflank_build.engine.follow import abort
+from northflank_build.engine.jobrun import JOB_RUN
+from northflank_build.engine.kind import OperationReport, Record
+from northflank_build.engine.lifecycle import Begun, begin, conclude, leftover, look_again
+from northflank_build.engine.operation import Followed, Watch
+from northflank_build.engine.outcome import (
     BuildFailed,
-    BuildReport,
-    DeploymentReport,
     Failure,
     InternalError,
-    JobRunReport,
     Outcome,
-    StartUnknown,
-    StepReport,
-    TimedOut,
     Unusable,
-    report_for,
+    ended_by,
     step_outcome,
 )
-from northflank_build.engine.ship import Ship, Shipped
-from northflank_build.engine.waiting import WaitEnd
+from northflank_build.engine.report import BuildReport, DeploymentReport, Place, StepReport
 from northflank_build.inputs.config import ActionConfig
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
@@ -81,22 +71,16 @@ def connect(
 
 
 @dataclass(frozen=True)
-class Started:
-    """What the start phase learned of one target: its build (or none), and how it ended if
-    it ended there."""
+class TargetBuild:
+    """What the start phase learned of one target: how its start went (engine/lifecycle.py:
+    Begun), and whether its build is one this step did not start (never aborted)."""
 
     target: BuildTarget
-    build: Build | None = None
-    adopted: bool = False
-    reused: bool = False  # not started by this step: never aborted
-    outcome: Outcome | None = None  # set when the target's run ends here
-    failure: Failure | None = None
-    unknown_since: float | None = None  # a start that may have made a build, unseen
-    look_again: bool = False  # cancelled while the start was out: look once, after the aborts
-    aborted: bool | None = None
+    begun: Begun[Build]
+    reused: bool = False
 
 
-def run_build(
+def run_step(
     config: ActionConfig,
     client: NorthflankClient,
     clock: Clock,
@@ -104,96 +88,122 @@ def run_build(
     events: Events,
     open_tail: TailOpener | None = None,
 ) -> StepReport:
-    """Start (or find) a build of each target, follow them together to their end, and
-    report. ``open_tail`` replaces the WebSocket tail (tests and benchmarks run in virtual
-    time).
+    """The whole step, as one report. ``open_tail`` replaces the WebSocket tail (tests and
+    benchmarks run in virtual time).
 
     Never raises: a bug of ours after builds started still aborts those that are ours
     (when abort-on-cancel) and keeps what the phases before it returned.
     """
     ctx = StepContext(config, client, clock, cancel, events, open_tail)
-    service: EnsuredService | None = None
-    starts: list[Started] = []
-    followed: dict[int, Followed[Build]] = {}
-    starting: BuildTarget | None = None  # a start under way: it may have made a build
+    phase = _Phases(ctx)
     try:
-        unready = _check_what_is_needed(ctx)
-        if unready is not None:
-            return _step(None, (), *unready)
-        service, ended = _ensure_service(ctx)
-        if ended is not None:
-            return _step(service, (), ended[0], ended[1])
-        targets = config.targets
-        if not targets:
-            return _step(service, (), shipped=_ship(ctx, ()))
-        for index, target in enumerate(targets):
-            if cancel.cancelled:  # nothing more goes out after a cancel
-                starts.append(Started(target, outcome=Outcome.CANCELLED))
-                continue
-            starting = target
-            starts.append(_begin(ctx, index, target))
-            starting = None
-        waiting = [i for i, s in enumerate(starts) if s.outcome is None and s.build is not None]
-        if waiting:
-            followed = _follow(ctx, starts, waiting)
-        # After the aborts: a start cut short by the cancel may have made a build; one look.
-        starts = [_after_cancelled_start(ctx, s) if s.look_again else s for s in starts]
-        builds = tuple(_report(config, s, followed.get(i)) for i, s in enumerate(starts))
-        return _step(service, builds, shipped=_ship(ctx, builds))
+        return phase.run()
     except Exception as exc:  # a bug of ours, or an answer nothing foresaw
-        if starting is not None:  # unseen, not lost: the post step looks for what it made
-            starts.append(Started(starting, outcome=Outcome.ERROR, unknown_since=clock.wall()))
-        builds = tuple(_after_bug(ctx, s, followed.get(i)) for i, s in enumerate(starts))
-        return _step(service, builds, Outcome.ERROR, internal_error(exc))
+        return phase.after_bug(exc)
+
+
+class _Phases:
+    """The phases of one step, and what each has learned so far (for a bug's report)."""
+
+    def __init__(self, ctx: StepContext) -> None:
+        self.ctx = ctx
+        self.service: EnsuredService | None = None
+        self.begun: list[TargetBuild] = []
+        self.followed: dict[int, Followed[Build]] = {}
+        self.starting: BuildTarget | None = None  # a start under way: it may have made a build
+
+    def run(self) -> StepReport:
+        ctx, config = self.ctx, self.ctx.config
+        ended = _check_what_is_needed(ctx)
+        if ended is not None:
+            return self.step(outcome=ended[0], failure=ended[1])
+        self.service, ended = _ensure_service(ctx)
+        if ended is not None:
+            return self.step(outcome=ended[0], failure=ended[1])
+        for index, target in enumerate(config.targets):
+            if ctx.cancel.cancelled:  # nothing more goes out after a cancel
+                self.begun.append(TargetBuild(target, Begun(outcome=Outcome.CANCELLED)))
+                continue
+            self.starting = target
+            self.begun.append(_begin(ctx, index, target))
+            self.starting = None
+        waiting = [i for i, t in enumerate(self.begun) if t.begun.outcome is None and t.begun.first]
+        if waiting:
+            self.followed = _follow(ctx, self.begun, waiting)
+        # After the aborts: a start cut short by the cancel may have made a build; one look.
+        self.begun = [_look_again(ctx, i, t) for i, t in enumerate(self.begun)]
+        builds = tuple(_report(ctx, t, self.followed.get(i)) for i, t in enumerate(self.begun))
+        return self.step(builds, delivered=_deliver(ctx, builds))
+
+    def step(
+        self,
+        builds: tuple[BuildReport, ...] = (),
+        *,
+        outcome: Outcome | None = None,
+        failure: Failure | None = None,
+        delivered: Delivered | None = None,
+    ) -> StepReport:
+        delivered = delivered or Delivered()
+        operations = (delivered.job_run,) if delivered.job_run is not None else ()
+        return _step_report(
+            self.service, builds, outcome, failure, delivered.deployments, operations
+        )
+
+    def after_bug(self, exc: Exception) -> StepReport:
+        """After a bug of ours: a build of ours still running is aborted (abort-on-cancel);
+        a start under way is left to the post step (it may have made a build)."""
+        begun = self.begun
+        if self.starting is not None:
+            unseen: Begun[Build] = Begun(outcome=Outcome.ERROR, unknown_since=self.ctx.clock.wall())
+            begun = [*begun, TargetBuild(self.starting, unseen)]
+        builds = tuple(_after_bug(self.ctx, t, self.followed.get(i)) for i, t in enumerate(begun))
+        return self.step(builds, outcome=Outcome.ERROR, failure=internal_error(exc))
 
 
 def internal_error(exc: BaseException) -> InternalError:
     return InternalError(type(exc).__name__, printable(str(exc))[:300])
 
 
-def _ended_by(exc: NorthflankError) -> Outcome:
-    return Outcome.TIMED_OUT if isinstance(exc, DeadlineReached) else Outcome.ERROR
-
-
-def _step(
+def _step_report(
     service: EnsuredService | None,
     builds: tuple[BuildReport, ...],
-    outcome: Outcome | None = None,
-    failure: Failure | None = None,
-    shipped: Shipped | None = None,
+    outcome: Outcome | None,
+    failure: Failure | None,
+    deployments: tuple[DeploymentReport, ...],
+    operations: tuple[OperationReport, ...],
 ) -> StepReport:
-    shipped = shipped or Shipped()
-    outcomes = [b.outcome for b in builds] + [d.outcome for d in shipped.deployments]
-    if shipped.job_run is not None:
-        outcomes.append(shipped.job_run.outcome)
+    outcomes = [b.outcome for b in builds] + [d.outcome for d in deployments]
+    outcomes += [op.outcome for op in operations]
     return StepReport(
         outcome or (step_outcome(outcomes) if outcomes else Outcome.CREATED),
         builds,
         failure,
         service_id=service.service_id if service is not None else "",
         service_created=service.created if service is not None else None,
-        deployments=shipped.deployments,
-        job_run=shipped.job_run,
+        deployments=deployments,
+        operations=operations,
     )
 
 
-def _ship(ctx: StepContext, builds: tuple[BuildReport, ...]) -> Shipped:
+def _deliver(ctx: StepContext, builds: tuple[BuildReport, ...]) -> Delivered:
     """deploy-services and run-job, once every build has succeeded (or with no build)."""
     config = ctx.config
     if not (config.deploy_services or config.run_job):
-        return Shipped()
+        return Delivered()
     if builds and step_outcome(b.outcome for b in builds) is not Outcome.SUCCEEDED:
-        return Shipped()
+        return Delivered()
     if ctx.cancel.cancelled:  # after the builds succeeded: what was asked did not happen
         deployments = tuple(
             DeploymentReport(service_id, Outcome.CANCELLED) for service_id in config.deploy_services
         )
-        run = JobRunReport(config.run_job, Outcome.CANCELLED) if config.run_job else None
-        return Shipped(deployments, run)
+        run = (
+            OperationReport(JOB_RUN, config.run_job, Outcome.CANCELLED) if config.run_job else None
+        )
+        return Delivered(deployments, run)
     build = builds[0].build if builds else None
     target = builds[0].target if builds else None
     build_service = target.id if target is not None and target.kind == "service" else None
-    return Ship(ctx).run(build, build_service)
+    return Delivery(ctx).run(build, build_service)
 
 
 def _check_what_is_needed(ctx: StepContext) -> tuple[Outcome, Failure | None] | None:
@@ -213,9 +223,9 @@ def _check_what_is_needed(ctx: StepContext) -> tuple[Outcome, Failure | None] | 
         except Cancelled:
             return Outcome.CANCELLED, None
         except (NotFound, PermissionDenied) as exc:  # about what the input names
-            return _ended_by(exc), Unusable(setting, exc)
+            return ended_by(exc), Unusable(setting, exc)
         except NorthflankError as exc:  # the token, the network, the time: not the input's
-            return _ended_by(exc), exc
+            return ended_by(exc), exc
     return None
 
 
@@ -234,35 +244,36 @@ def _ensure_service(
     except Cancelled:
         return None, (Outcome.CANCELLED, None)
     except NorthflankError as exc:
-        return None, (_ended_by(exc), exc)
+        return None, (ended_by(exc), exc)
     ctx.events.service(ensured)
     return ensured, None
 
 
-def _begin(ctx: StepContext, index: int, target: BuildTarget) -> Started:
+def _start(ctx: StepContext, index: int, target: BuildTarget) -> BuildStart:
+    config = ctx.config
+    return BuildStart(ctx, target, config.start_request(), index, len(config.targets) > 1)
+
+
+def _begin(ctx: StepContext, index: int, target: BuildTarget) -> TargetBuild:
     """The build of one target: the one build-id names, one reuse finds, or a new one."""
-    config, client, events = ctx.config, ctx.client, ctx.events
+    config = ctx.config
     if config.build_id is None and config.reuse == "never":
-        return _start(ctx, index, target)
+        return _new(ctx, index, target)
     try:
         with ctx.cancel.interruptible():
-            if config.build_id is not None:
-                found: Build | None = client.get_build(target, config.build_id)
-            else:
-                assert config.sha is not None  # inputs: reuse needs a sha
-                found = client.find_reusable(target, config.sha, config.reuse == "any")
+            found = _existing(ctx, target)
     except Cancelled:
-        return Started(target, outcome=Outcome.CANCELLED)
+        return TargetBuild(target, Begun(outcome=Outcome.CANCELLED))
     except NorthflankError as exc:
-        return Started(target, outcome=_ended_by(exc), failure=exc)
+        return TargetBuild(target, Begun(outcome=ended_by(exc), failure=exc))
     if found is None:
-        events.note(
+        ctx.events.note(
             f"No build of {target.label} at {config.sha} to reuse "
             f"(reuse: {config.reuse}); starting one."
         )
-        return _start(ctx, index, target)
+        return _new(ctx, index, target)
     given = config.build_id is not None
-    events.reused(index, target, found, given=given)
+    ctx.events.reused(index, target, found, given=given)
     outcome: Outcome | None
     if given and config.wait:
         outcome = None  # followed even when it has concluded: its log is shown
@@ -270,170 +281,105 @@ def _begin(ctx: StepContext, index: int, target: BuildTarget) -> Started:
         outcome = Outcome.SUCCEEDED if found.succeeded else Outcome.FAILED
     else:
         outcome = None if config.wait else Outcome.STARTED
-    return Started(target, found, reused=True, outcome=outcome)
+    return TargetBuild(target, Begun(found, outcome=outcome), reused=True)
 
 
-def _start(ctx: StepContext, index: int, target: BuildTarget) -> Started:
+def _existing(ctx: StepContext, target: BuildTarget) -> Build | None:
+    """The build build-id names, or one reuse finds (None: start one)."""
     config = ctx.config
-    body = config.start_request()
-    ctx.events.starting(index, target, body, ctx.clock.wall())
-    try:
-        with ctx.cancel.interruptible():
-            started = ctx.client.start_build(target, body)
-    except Cancelled as exc:
-        if exc.sent_at is None:
-            return Started(target, outcome=Outcome.CANCELLED)
-        return Started(
-            target,
-            outcome=Outcome.CANCELLED,
-            unknown_since=exc.sent_at,
-            look_again=config.abort_on_cancel,
-        )
-    except CreateOutcomeUnknown as exc:
-        where = report_for(config, Outcome.ERROR, target=target)
-        if isinstance(exc, CreateAmbiguous):
-            # None of them is provably ours: nothing is left for the post step either.
-            links = tuple(where.link(build_id) for build_id in exc.candidates)
-            failure = StartUnknown(target, where.builds_url, exc, links)
-            return Started(target, outcome=Outcome.ERROR, failure=failure)
-        return Started(
-            target,
-            outcome=Outcome.ERROR,
-            failure=StartUnknown(target, where.builds_url, exc),
-            unknown_since=exc.sent_at,
-        )
-    except NorthflankError as exc:
-        # The deadline cut the start after it went out: it may have made a build.
-        sent_at = exc.sent_at if isinstance(exc, DeadlineReached) else None
-        return Started(target, outcome=_ended_by(exc), failure=exc, unknown_since=sent_at)
-    ctx.events.started(index, target, started.build, started.adopted)
-    outcome = None if config.wait else Outcome.STARTED
-    return Started(target, started.build, started.adopted, outcome=outcome)
+    if config.build_id is not None:
+        return ctx.client.get_build(target, config.build_id)
+    assert config.sha is not None  # inputs: reuse needs a sha
+    return ctx.client.find_reusable(target, config.sha, config.reuse == "any")
+
+
+def _new(ctx: StepContext, index: int, target: BuildTarget) -> TargetBuild:
+    begun = begin(ctx, _start(ctx, index, target))
+    if begun.first is not None and begun.outcome is None and not ctx.config.wait:
+        begun = replace(begun, outcome=Outcome.STARTED)
+    return TargetBuild(target, begun)
 
 
 def _follow(
-    ctx: StepContext, starts: list[Started], waiting: list[int]
+    ctx: StepContext, begun: list[TargetBuild], waiting: list[int]
 ) -> dict[int, Followed[Build]]:
     """Follow every build still running, together: one deadline, one budget."""
-    count = len(starts)
+    several = len(begun) > 1
     watches = []
     for i in waiting:
-        started = starts[i]
-        assert started.build is not None
-        listener = ctx.events.watch(i, started.target, count)
-        op = BuildOperation(ctx, started.target, started.build, listener.note)
-        watches.append(Watch(op, started.build, listener, abortable=not started.reused))
+        one = begun[i]
+        first = one.begun.first
+        assert first is not None
+        listener = ctx.events.watch(BUILD, one.target.id, one.target.label, several=several)
+        op = BuildOperation(ctx, one.target, first, listener.note)
+        watches.append(Watch(op, first, listener, ours=not one.reused))
     return dict(zip(waiting, ctx.follow(watches), strict=True))
 
 
-def _after_cancelled_start(ctx: StepContext, started: Started) -> Started:
-    """Cancelled while the start request was out: it may have made a build. One quick look
-    (no wait, nothing raised); found, it is aborted; not found, the post step looks again."""
-    config, client, events = ctx.config, ctx.client, ctx.events
-    target, sent_at = started.target, started.unknown_since
-    assert sent_at is not None
-    try:
-        found = client.find_started_quickly(target, config.sha, sent_at)
-    except NorthflankError as exc:
-        events.note(f"Cancelled while starting; could not check for a started build: {exc.message}")
-        return started
-    where = report_for(config, Outcome.CANCELLED, target=target)
-    if found.candidates:
-        links = ", ".join(where.link(b.id) for b in found.candidates)
-        events.note(
-            f"Cancelled while starting: {len(found.candidates)} build(s) of {target.label} "
-            f"started around that moment ({links}); none is provably this step's, so none "
-            "was aborted."
-        )
-        return replace(started, unknown_since=None)
-    if found.ours is None:
-        events.note(
-            f"Cancelled while starting: a build of {target.label} may have started "
-            f"({where.builds_url}); the post step looks for it and aborts it."
-        )
-        return started
-    events.started(config.targets.index(target), target, found.ours, adopted=True)
-    aborted = _abort_build(ctx, target, found.ours.id)
-    return Started(target, found.ours, True, outcome=Outcome.CANCELLED, aborted=aborted)
+def _look_again(ctx: StepContext, index: int, one: TargetBuild) -> TargetBuild:
+    if not one.begun.look_again:
+        return one
+    return replace(one, begun=look_again(ctx, _start(ctx, index, one.target), one.begun))
 
 
-def _after_bug(ctx: StepContext, started: Started, followed: Followed[Build] | None) -> BuildReport:
+def _after_bug(ctx: StepContext, one: TargetBuild, followed: Followed[Build] | None) -> BuildReport:
     """After a bug of ours: a build of ours still running is aborted (abort-on-cancel)."""
-    build = followed.last if followed is not None else started.build
-    aborted = followed.aborted if followed is not None else started.aborted
-    ours = not started.reused
-    if build is not None and not build.finished and ours and ctx.config.abort_on_cancel:
-        aborted = _abort_build(ctx, started.target, build.id)
-    return report_for(
-        ctx.config,
-        Outcome.ERROR,
-        target=started.target,
-        build=build,
-        adopted=started.adopted,
-        reused=started.reused,
-        aborted=aborted,
-        start_unknown_since=started.unknown_since,
-    )
+    begun = one.begun
+    build = followed.last if followed is not None else begun.first
+    aborted = followed.aborted if followed is not None else begun.aborted
+    if build is not None and not build.finished and not one.reused and ctx.config.abort_on_cancel:
+        op = BuildOperation(ctx, one.target, build, ctx.events.note)
+        aborted = abort(op.label, op.abort, ctx.events.note)
+    bug = replace(begun, first=build, aborted=aborted, outcome=Outcome.ERROR, failure=None)
+    return _assemble(ctx, one, bug, Outcome.ERROR, None, None)
 
 
-def _abort_build(ctx: StepContext, target: BuildTarget, build_id: str) -> bool:
-    return abort(
-        f"build {build_id}",
-        lambda: ctx.client.abort_build(target, build_id, timeout=ABORT_TIMEOUT_S),
-        ctx.events.note,
-    )
-
-
-def _report(
-    config: ActionConfig, started: Started, followed: Followed[Build] | None
-) -> BuildReport:
-    """The one place a target's report is put together, from what the phases returned."""
-    fields: dict[str, Any] = {
-        "target": started.target,
-        "build": started.build,
-        "adopted": started.adopted,
-        "reused": started.reused,
-        "start_unknown_since": started.unknown_since,
-        "aborted": started.aborted,
-        "requested_sha": config.sha or "",
-        "requested_branch": config.branch or "",
-    }
-    target = started.target
+def _report(ctx: StepContext, one: TargetBuild, followed: Followed[Build] | None) -> BuildReport:
+    """One target's report, from what the phases returned."""
+    begun = one.begun
     if followed is None:
-        outcome = started.outcome or Outcome.ERROR
-        failure = started.failure
-        build = started.build
+        outcome = begun.outcome or Outcome.ERROR
+        failure = begun.failure
+        build = begun.first
         if outcome is Outcome.FAILED and build is not None:  # a reused build that failed
-            failure = BuildFailed(build.id, target, build.status or "", build.message or "", False)
-        return report_for(config, outcome, failure=failure, **fields)
-    build = followed.last
-    fields.update(
-        build=build,
-        timeline=followed.timeline,
-        waited_s=followed.waited_s,
-        log_tail=followed.log_tail,
-        aborted=followed.aborted,
-    )
-    failure = followed.failure
-    if followed.end is None:
-        outcome = Outcome.ERROR
-    elif followed.end is WaitEnd.CONCLUDED:
-        outcome = Outcome.SUCCEEDED if build.succeeded else Outcome.FAILED
-        if outcome is Outcome.FAILED:
             failure = BuildFailed(
-                build.id, target, build.status or "", build.message or "", bool(followed.log_tail)
+                build.id, one.target, build.status or "", build.message or "", False
             )
-    elif followed.end is WaitEnd.TIMED_OUT:
-        outcome = Outcome.TIMED_OUT
-        failure = TimedOut(
-            build.id,
-            config.timeout_seconds,
-            build.status or "",
-            followed.aborted,
-            config.abort_on_cancel,
-            target,
-            started.reused,
-        )
-    else:
-        outcome = Outcome.CANCELLED
-    return report_for(config, outcome, failure=failure, **fields)
+        return _assemble(ctx, one, begun, outcome, failure, None)
+    op = BuildOperation(ctx, one.target, followed.last, ctx.events.note)
+    outcome, failure = conclude(ctx, op, followed, ours=not one.reused)
+    return _assemble(ctx, one, begun, outcome, failure, followed)
+
+
+def _assemble(
+    ctx: StepContext,
+    one: TargetBuild,
+    begun: Begun[Build],
+    outcome: Outcome,
+    failure: Failure | None,
+    followed: Followed[Build] | None,
+) -> BuildReport:
+    """The one place a target's report is put together."""
+    config = ctx.config
+    build = followed.last if followed is not None else begun.first
+    aborted = followed.aborted if followed is not None else begun.aborted
+    target = one.target
+    record = Record(BUILD.name, f"{target.kind}:{target.id}", sha=config.sha or "")
+    rest = None if one.reused else leftover(record, outcome, build, aborted, begun.unknown_since)
+    return BuildReport(
+        outcome,
+        place=Place.of(config.project_id, config.team_id, config.api_url),
+        target=target,
+        build=build,
+        failure=failure,
+        timeline=followed.timeline if followed is not None else (),
+        waited_s=followed.waited_s if followed is not None else 0.0,
+        adopted=begun.adopted,
+        reused=one.reused,
+        requested_sha=config.sha or "",
+        requested_branch=config.branch or "",
+        log_tail=followed.log_tail if followed is not None else (),
+        aborted=aborted,
+        start_unknown_since=begun.unknown_since,
+        leftover=rest,
+    )

@@ -26,7 +26,14 @@ LOG_SLICE_S = 0.25
 
 
 class Snapshot(Protocol):
-    """What a status read returns (api.models.Build is one)."""
+    """What a status read returns: api.models.Build and JobRun, engine/rollout.Rollout."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def message(self) -> str | None:
+        """Northflank's words on how it ended (a build's), or None."""
+        ...
 
     @property
     def status(self) -> str | None: ...
@@ -40,7 +47,7 @@ S = TypeVar("S", bound=Snapshot)
 
 
 class Follower(Protocol):
-    """Logs followed while waiting (engine.logs.BuildLogs)."""
+    """Logs followed while waiting (engine.logs.LogFollower)."""
 
     def pump(self, *, final: bool = False, until: float | None = None) -> list[LogLine]: ...
     def take_end_hint(self) -> bool: ...

@@ -20,24 +20,6 @@ from pathlib import Path
 
 import github_action_utils as gha
 
-STATE_BUILD_ID = "build_id"
-STATE_FINISHED = "finished"
-STATE_TARGET = "target"  # "job:<id>" or "service:<id>", for the post step
-# A start request whose build is not known: "<kind>:<id>|<epoch seconds>|<sha>".
-STATE_START_SENT = "start_sent"
-# A job run this step started: "<job id>|<run id>", for the post step to abort.
-STATE_JOB_RUN = "job_run"
-# A run start request whose answer has not come (yet): "<job id>|<epoch seconds>", written
-# before it goes out, cleared once the run is known (or the start provably made none).
-STATE_RUN_SENT = "run_sent"
-
-
-def slot(name: str, index: int) -> str:
-    """The state name of the target at ``index``: ``build_id`` for the first (as a
-    one-target step has always saved it), ``build_id_2`` for the second, ..."""
-    return name if index == 0 else f"{name}_{index + 1}"
-
-
 LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 
 

@@ -8,24 +8,19 @@ import os
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from northflank_build.api.bodies import (
-    InternalDeployment,
-    StartBuildRequest,
-    StartJobRunRequest,
-)
+from northflank_build.api.bodies import InternalDeployment
 from northflank_build.api.errors import NorthflankError
 from northflank_build.api.logs import LogLine
 from northflank_build.api.routes import BuildTarget
 from northflank_build.api.services import EnsuredService
-from northflank_build.engine.report import Outcome, StepReport, elapsed_label, outputs, story
+from northflank_build.engine.kind import Kind, Record
+from northflank_build.engine.operation import Start
+from northflank_build.engine.outcome import Outcome
+from northflank_build.engine.outputs import outputs, story
+from northflank_build.engine.report import StepReport, elapsed_label
+from northflank_build.engine.waiting import Snapshot
 from northflank_build.github.commands import (
     LINE_BREAKS,
-    STATE_BUILD_ID,
-    STATE_FINISHED,
-    STATE_JOB_RUN,
-    STATE_RUN_SENT,
-    STATE_START_SENT,
-    STATE_TARGET,
     RunnerFiles,
     StopCommands,
     command,
@@ -33,22 +28,24 @@ from northflank_build.github.commands import (
     save_state,
     say,
     set_output,
-    slot,
     write_line,
 )
+from northflank_build.github.state import STATE_OPERATIONS, Book, encode
 from northflank_build.github.summary import invalid_summary, summary
 from northflank_build.inputs.problems import InvalidInputs
 from northflank_build.wording import ACTION, describe
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from northflank_build.api.models import Build, JobRun
+    from northflank_build.api.models import Build
 
 
 class ActionEvents:
-    """Run events as step-log lines; the build id goes out the moment it exists."""
+    """Run events as step-log lines; an operation's id goes out (and into the state) the
+    moment it exists."""
 
     def __init__(self, targets: int = 1) -> None:
         self._several = targets > 1
+        self._book = Book()
 
     def _prefix(self, target: BuildTarget) -> str:
         return f"[{target.id}] " if self._several else ""
@@ -62,46 +59,23 @@ class ActionEvents:
         set_output("service-id", service.service_id)
         set_output("service-created", "true" if service.created else "false")
 
-    def starting(self, index: int, target: BuildTarget, body: StartBuildRequest, at: float) -> None:
+    def starting(self, start: Start[Any], at: float) -> None:
         # Before the request goes out: if the runner kills this step while it is out, the
-        # post step can still find the build it made.
-        save_state(
-            slot(STATE_START_SENT, index), f"{target.kind}:{target.id}|{at:.3f}|{body.sha or ''}"
-        )
-        what = body.sha or (
-            f"pull request {body.pull_request_id}" if body.pull_request_id else None
-        )
-        what = what or (
-            f"the head of branch {body.branch}"
-            if body.branch
-            else "the latest commit of its branch"
-        )
-        say(f"{self._prefix(target)}Starting a Northflank build of {target.label} at {what}.")
-        overrides = body.overrides
-        if overrides is not None:
-            parts = []
-            if overrides.build_arguments:
-                parts.append("build arguments " + ", ".join(sorted(overrides.build_arguments)))
-            if overrides.build_files:
-                parts.append("build files " + ", ".join(sorted(overrides.build_files)))
-            if overrides.docker_secret_mounts:
-                parts.append("secret mounts " + ", ".join(sorted(overrides.docker_secret_mounts)))
-            if overrides.docker is not None:
-                docker = overrides.docker.to_json()
-                parts.append(", ".join(f"{k}={v}" for k, v in docker.items()))
-            say(f"{self._prefix(target)}Overrides: " + "; ".join(parts) + ".")
+        # post step can still find what it made.
+        record = Record(start.kind.name, start.owner, sent_at=at, sha=start.sha)
+        save_state(STATE_OPERATIONS, self._book.put(start.key, record))
+        for line in start.announce():
+            say(line)
 
-    def started(self, index: int, target: BuildTarget, build: Build, adopted: bool) -> None:
-        how = " (found after the start request's answer was lost)" if adopted else ""
-        say(f"{self._prefix(target)}Build {build.id} started{how}.")
-        if not self._several:
-            set_output("build-id", build.id)
-        save_state(slot(STATE_BUILD_ID, index), build.id)
-        save_state(slot(STATE_TARGET, index), f"{target.kind}:{target.id}")
+    def started(self, start: Start[Any], first: Snapshot, adopted: bool) -> None:
+        say(start.said_started(first, adopted))
+        if start.output:
+            set_output(start.output, first.id)
+        record = Record(start.kind.name, start.owner, first.id, sha=start.sha)
+        save_state(STATE_OPERATIONS, self._book.put(start.key, record))
 
     def reused(self, index: int, target: BuildTarget, build: Build, given: bool) -> None:
-        # Not saved to the state: the post step must never abort a build this step did not
-        # start.
+        # Not recorded: the post step must never abort a build this step did not start.
         how = "given as build-id" if given else f"a build of {build.sha or 'this commit'}"
         if build.finished:
             say(
@@ -124,8 +98,8 @@ class ActionEvents:
         for line in json.dumps(body, indent=2).splitlines():
             say("  " + line)
 
-    def watch(self, index: int, target: BuildTarget, count: int) -> TargetLog:
-        return TargetLog(target.id, target.label, several=count > 1)
+    def watch(self, kind: Kind, name: str, label: str, *, several: bool) -> OperationLog:
+        return OperationLog(name, label, several=several, noun=kind.noun)
 
     def deploying(self, service_id: str, internal: InternalDeployment, instances: int) -> None:
         say(
@@ -134,30 +108,6 @@ class ActionEvents:
             f"service {service_id!r}; its {instances} instance(s) unchanged."
         )
 
-    def watch_rollout(self, service_id: str) -> TargetLog:
-        return TargetLog(service_id, f"service {service_id!r}", several=True, noun="rollout")
-
-    def run_starting(self, job_id: str, body: StartJobRunRequest, at: float) -> None:
-        # Before the request goes out: a run a cut-off start made is found by the post step.
-        save_state(STATE_RUN_SENT, f"{job_id}|{at:.3f}")
-        pinned = (
-            f" with build {body.internal.build_id} of service {body.internal.build_service_id!r}"
-            if body.internal
-            else ""
-        )
-        names = sorted(body.runtime_environment or {})
-        env = f"; environment {', '.join(names)}" if names else ""
-        say(f"Starting a run of job {job_id!r}{pinned}{env}.")
-
-    def run_started(self, job_id: str, run: JobRun) -> None:
-        say(f"Run {run.id} of job {job_id!r} started.")
-        set_output("job-run-id", run.id)
-        save_state(STATE_JOB_RUN, f"{job_id}|{run.id}")
-        save_state(STATE_RUN_SENT, "")  # known now: the post step reads job_run
-
-    def watch_run(self, job_id: str) -> TargetLog:
-        return TargetLog(job_id, f"job {job_id!r}", several=False, noun="job run")
-
 
 # With several targets, a build's log lines are held until it concludes (at most this many,
 # the last ones): GitHub's log groups cannot interleave, and five builds' lines mixed line by
@@ -165,8 +115,9 @@ class ActionEvents:
 HELD_LINES = 5000
 
 
-class TargetLog:
-    """What the step log shows of one build while it is followed. Alone, its status lines
+class OperationLog:
+    """What the step log shows of one operation while it is followed (a build, a rollout,
+    a job run). Alone, its status lines
     and its log lines live, in one group. Among several, status lines are prefixed by the
     target's id, and its log lines come in their own group the moment it concludes."""
 
@@ -184,9 +135,9 @@ class TargetLog:
     def note(self, message: str) -> None:
         say(self._prefix + message)
 
-    def status(self, snapshot: Any, elapsed: float) -> None:
+    def status(self, snapshot: Snapshot, elapsed: float) -> None:
         self._trouble_streak = 0
-        message = getattr(snapshot, "message", None)  # a build's; runs and rollouts have none
+        message = snapshot.message
         extra = f" ({message})" if message and snapshot.finished else ""
         say(f"{self._prefix}[{elapsed_label(elapsed)}] {snapshot.status or 'UNKNOWN'}{extra}")
 
@@ -199,7 +150,7 @@ class TargetLog:
                 f"now ({text}); still waiting."
             )
 
-    def log_group(self, snapshot: Any, source: str) -> None:
+    def log_group(self, snapshot: Snapshot, source: str) -> None:
         noun = self._noun
         if self._several:
             if source:
@@ -252,16 +203,10 @@ def finish(step: StepReport) -> int:
     StopCommands.resume()
     for name, value in outputs(step).items():
         set_output(name, value)
-    # Reaching here, the main step has dealt with its builds (aborted them, or left them
-    # running as asked); a failed abort, or a start whose build is unknown, is left to the
-    # post step.
-    if all(b.aborted is not False and b.start_unknown_since is None for b in step.builds):
-        save_state(STATE_FINISHED, "true")
-    run = step.job_run
-    if run is not None and (run.concluded or run.aborted is True):
-        save_state(STATE_JOB_RUN, "")  # nothing left for the post step to abort
-    if run is not None and not run.start_unknown:
-        save_state(STATE_RUN_SENT, "")  # its start made no run, or made a known one
+    # Reaching here, the main step has dealt with what it started (aborted it, or left it
+    # running as asked); what is left (a failed abort, a start whose result is unknown) is
+    # all the post step is told about.
+    save_state(STATE_OPERATIONS, encode(step.leftovers))
     worded = [describe(failure, ACTION) for failure in step.failures]
     for each in worded:
         error(each.explain(), title=each.title)

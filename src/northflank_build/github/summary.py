@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from northflank_build.engine.kind import OperationReport
+from northflank_build.engine.outcome import Outcome
+from northflank_build.engine.outputs import outputs
 from northflank_build.engine.report import (
     BuildReport,
-    Outcome,
     StepReport,
     duration_seconds,
     elapsed_label,
-    outputs,
 )
 from northflank_build.inputs.problems import InvalidInputs
 from northflank_build.wording import ACTION, Worded, describe
@@ -89,35 +90,52 @@ def summary(step: StepReport, *, server_url: str = "", repository: str = "") -> 
             else "already existed; used as it is or updated (if-exists)"
         )
         lines += [f"Build service {code(step.service_id)}: {how}.", ""]
-    tail: list[str] = []
-    only = step.only
-    if only is not None or not step.builds:
-        if only is not None:
-            lines += _one_build(only, outputs(step), server_url, repository)
-        lines += _shipped(step, server_url, repository)
-        for failure in step.failures:
-            worded = describe(failure, ACTION)
-            lines += _failure(worded)
-            if only is not None and only.log_tail and failure is only.failure:
-                tail = log_tail_block(only.log_tail)
-            run = step.job_run
-            if run is not None and run.log_tail and failure is run.failure:
-                tail = log_tail_block(run.log_tail, "job run")
+    single = step.single_build
+    if single is not None or not step.builds:
+        body, tail = _single(step, single, server_url, repository)
+        lines += body
     else:
-        lines += _builds_table(step)
-        if step.failure is not None:
-            lines += _failure(describe(step.failure, ACTION))
-        for build in step.builds:
-            if build.failure is None:
-                continue
-            lines += [f"#### {md(build.target.label if build.target else '')}", ""]
-            lines += _failure(describe(build.failure, ACTION))
-            if build.log_tail:
-                lines += log_tail_block(build.log_tail)
+        lines += _several(step)
+        tail = []
     text = "\n".join(lines + tail)
     if len(text.encode("utf-8", errors="replace")) > SUMMARY_MAX_BYTES:
         text = "\n".join(lines)[: SUMMARY_MAX_BYTES // 4]  # the status, link and failure stay
     return text
+
+
+def _single(
+    step: StepReport, single: BuildReport | None, server_url: str, repository: str
+) -> tuple[list[str], list[str]]:
+    """One build (or none): its table, the deploys and operations, each failure; and the
+    log tail of whichever failed with its log shown."""
+    lines: list[str] = []
+    if single is not None:
+        lines += _one_build(single, outputs(step), server_url, repository)
+    lines += _shipped(step, server_url, repository)
+    tail: list[str] = []
+    tails = [(single.failure, single.log_tail, "build")] if single is not None else []
+    tails += [(op.failure, op.log_tail, op.kind.noun) for op in step.operations]
+    for failure in step.failures:
+        lines += _failure(describe(failure, ACTION))
+        for failed, log_tail, noun in tails:
+            if log_tail and failure is failed:
+                tail = log_tail_block(log_tail, noun)
+    return lines, tail
+
+
+def _several(step: StepReport) -> list[str]:
+    """A row per build, then each failure with its log tail."""
+    lines = _builds_table(step)
+    if step.failure is not None:
+        lines += _failure(describe(step.failure, ACTION))
+    for build in step.builds:
+        if build.failure is None:
+            continue
+        lines += [f"#### {md(build.target.label if build.target else '')}", ""]
+        lines += _failure(describe(build.failure, ACTION))
+        if build.log_tail:
+            lines += log_tail_block(build.log_tail)
+    return lines
 
 
 _ENDED = {
@@ -131,14 +149,12 @@ _ENDED = {
 def _headline(step: StepReport) -> str:
     """The outcome's headline; for a step that deploys or runs a job, naming what it did,
     and, when the builds succeeded, which later part did not."""
-    if not (step.deployments or step.job_run) or step.outcome not in (
-        Outcome.SUCCEEDED,
-        *_ENDED,
-    ):
+    shown = (Outcome.SUCCEEDED, *_ENDED)
+    if not (step.deployments or step.operations) or step.outcome not in shown:
         return HEADLINES[step.outcome]
     parts = ["build"] if step.builds else []
     parts += ["deploy"] if step.deployments else []
-    parts += ["job run"] if step.job_run else []
+    parts += [op.kind.noun for op in step.operations]
     what = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
     if step.outcome is Outcome.SUCCEEDED:
         return f":white_check_mark: Northflank {what} succeeded"
@@ -146,13 +162,14 @@ def _headline(step: StepReport) -> str:
         return HEADLINES[step.outcome]
     emoji, ended = _ENDED[step.outcome]
     deploy_ok = all(d.outcome is Outcome.SUCCEEDED for d in step.deployments)
-    part = "job run" if deploy_ok else "deploy"
+    failing = next((op for op in step.operations if op.outcome is not Outcome.SUCCEEDED), None)
+    part = failing.kind.noun if deploy_ok and failing is not None else "deploy"
     built = "Northflank build succeeded; " if step.builds else "Northflank "
     return f"{emoji} {built}{part} {ended}"
 
 
 def _shipped(step: StepReport, server_url: str, repository: str) -> list[str]:
-    """A row per deployment service, and the job run."""
+    """A row per deployment service, and a table per other operation (the job run)."""
     lines: list[str] = []
     if step.deployments:
         lines += ["| Deployment service | Rollout | Deployed commit |", "|---|---|---|"]
@@ -161,17 +178,21 @@ def _shipped(step: StepReport, server_url: str, repository: str) -> list[str]:
             commit = _commit(d.deployed_sha, server_url, repository)
             lines.append(f"| {md(d.service_id)} | {code(status)} | {commit} |")
         lines.append("")
-    run = step.job_run
-    if run is not None:
-        duration = f"{round(run.duration_s)} s" if run.duration_s is not None else ""
-        status = run.status or run.outcome.value
-        aborted = "" if run.aborted is None else ("aborted" if run.aborted else "abort failed")
-        lines += ["| Job run | Status | Duration | Note |", "|---|---|---|---|"]
-        lines.append(
-            f"| {md(run.job_id)} {code(run.run_id)} | {code(status)} | {duration} | {aborted} |"
-        )
-        lines.append("")
+    for op in step.operations:
+        lines += _operation(op)
     return lines
+
+
+def _operation(op: OperationReport) -> list[str]:
+    duration = f"{round(op.duration_s)} s" if op.duration_s is not None else ""
+    status = op.status or op.outcome.value
+    aborted = "" if op.aborted is None else ("aborted" if op.aborted else "abort failed")
+    return [
+        f"| {md(op.kind.title)} | Status | Duration | Note |",
+        "|---|---|---|---|",
+        f"| {md(op.owner)} {code(op.id)} | {code(status)} | {duration} | {aborted} |",
+        "",
+    ]
 
 
 def _failure(worded: Worded) -> list[str]:

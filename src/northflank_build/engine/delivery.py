@@ -1,0 +1,163 @@
+"""Put the build to use: point deployment services at it and wait for their rollouts
+(engine/rollout.py), then run a job (engine/jobrun.py), pinned to the build when it is a
+service's; all within the step's one deadline, on the lifecycle of engine/lifecycle.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from northflank_build.api.bodies import (
+    InternalDeployment,
+    StartJobRunRequest,
+    patch_deployment_body,
+)
+from northflank_build.api.errors import Cancelled, MalformedResponse, NorthflankError
+from northflank_build.engine.context import StepContext
+from northflank_build.engine.jobrun import JOB_RUN, JobRunStart
+from northflank_build.engine.kind import OperationReport
+from northflank_build.engine.lifecycle import conclude, run_one
+from northflank_build.engine.operation import Followed, Watch
+from northflank_build.engine.outcome import Outcome, RolloutFailed, ended_by, step_outcome
+from northflank_build.engine.report import DeploymentReport
+from northflank_build.engine.rollout import Already, Rollout, RolloutOperation, already
+
+if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
+    from northflank_build.api.models import Build, Service
+
+# Without a Date header the server's clock is unknown: a transition this long before our
+# PATCH is still taken as possibly its own (clocks rarely disagree by more).
+UNKNOWN_SKEW_S = 300.0
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What the deploys and the job run came to."""
+
+    deployments: tuple[DeploymentReport, ...] = ()
+    job_run: OperationReport | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Deploys and the job run of one step, with the build (a service's, to pin) or none."""
+
+    ctx: StepContext
+
+    def run(self, build: Build | None, build_service: str | None) -> Delivered:
+        config = self.ctx.config
+        internal = None
+        if build is not None and build_service is not None:
+            internal = InternalDeployment(build_service, build.branch, build.sha, build.id)
+        deployments: tuple[DeploymentReport, ...] = ()
+        if config.deploy_services:
+            assert internal is not None and build is not None  # inputs: a service build
+            deployments = self._deploy(internal, build.sha or "")
+            failed = [d for d in deployments if d.outcome is not Outcome.SUCCEEDED]
+            if failed:
+                return Delivered(deployments, self._skipped_run(failed))
+        if config.run_job is None:
+            return Delivered(deployments)
+        body = StartJobRunRequest(config.run_job_environment or None, internal)
+        run = run_one(self.ctx, JobRunStart(self.ctx, config.run_job, body), config.run_job)
+        return Delivered(deployments, run)
+
+    def _skipped_run(self, failed: list[DeploymentReport]) -> OperationReport | None:
+        job_id = self.ctx.config.run_job
+        if job_id is None:
+            return None
+        services = ", ".join(repr(d.service_id) for d in failed)
+        self.ctx.events.note(
+            f"The run of job {job_id!r} was not started: the rollout to {services} did not succeed."
+        )
+        return OperationReport(
+            JOB_RUN, job_id, step_outcome(d.outcome for d in failed), skipped=True
+        )
+
+    def _deploy(self, internal: InternalDeployment, sha: str) -> tuple[DeploymentReport, ...]:
+        """PATCH each service (its instance count read first), then wait on every rollout."""
+        reports: dict[str, DeploymentReport] = {}
+        watches: list[Watch[Rollout]] = []
+        for service_id in self.ctx.config.deploy_services:
+            pointed = self._point_safely(service_id, internal, sha)
+            if isinstance(pointed, DeploymentReport):
+                reports[service_id] = pointed
+                continue
+            op = RolloutOperation(
+                self.ctx.client, service_id, pointed.before, sha, pointed.not_before
+            )
+            listener = self.ctx.events.watch(
+                op.kind, service_id, f"service {service_id!r}", several=True
+            )
+            watches.append(Watch(op, pointed, listener))
+        followed = self.ctx.follow(watches) if watches else []
+        for watch, seen in zip(watches, followed, strict=True):
+            assert isinstance(watch.op, RolloutOperation)
+            reports[watch.op.service_id] = self._rollout_report(watch.op, seen)
+        return tuple(reports[s] for s in self.ctx.config.deploy_services)
+
+    def _point_safely(
+        self, service_id: str, internal: InternalDeployment, sha: str
+    ) -> Rollout | DeploymentReport:
+        if self.ctx.cancel.cancelled:
+            return DeploymentReport(service_id, Outcome.CANCELLED)
+        try:
+            with self.ctx.cancel.interruptible():
+                return self._point(service_id, internal, sha)
+        except Cancelled:
+            return DeploymentReport(service_id, Outcome.CANCELLED)
+        except NorthflankError as exc:
+            return DeploymentReport(service_id, ended_by(exc), failure=exc)
+
+    def _point(
+        self, service_id: str, internal: InternalDeployment, sha: str
+    ) -> Rollout | DeploymentReport:
+        """Point one service at the build: its rollout to wait on, or, when GET service
+        shows that a PATCH would change nothing, how it ended without one."""
+        client = self.ctx.client
+        service = client.deployments.get(service_id)
+        before = service.rollout.transition_datetime()
+        now = already(service, internal.build_service_id, sha)
+        if now is not None:
+            return self._already(service, now, sha, before)
+        instances = service.deployment.instances if service.deployment else None
+        if instances is None:
+            raise MalformedResponse(
+                f"GET service {service_id!r} did not give a usable deployment.instances, "
+                "which the deploy must send back unchanged."
+            )
+        self.ctx.events.deploying(service_id, internal, instances)
+        sent = self.ctx.clock.wall()
+        client.deployments.patch(service_id, patch_deployment_body(instances, internal))
+        skew = client.session.skew
+        not_before = sent + skew.low if skew.known else sent - UNKNOWN_SKEW_S
+        return Rollout(service, before, sha, not_before)
+
+    def _already(
+        self, service: Service, now: Already, sha: str, before: datetime | None
+    ) -> Rollout | DeploymentReport:
+        """GET service shows the service already set to this build service and commit."""
+        note, short, service_id = self.ctx.events.note, sha[:12], service.id
+        deployed = service.deployed_sha or ""
+        if now is Already.RUNS:
+            note(f"[{service_id}] Service {service_id!r} already runs {short}: no deploy needed.")
+            return DeploymentReport(service_id, Outcome.SUCCEEDED, "COMPLETED", sha)
+        if now is Already.FAILED:
+            note(
+                f"[{service_id}] Service {service_id!r} is set to {short} and its rollout of it "
+                "failed; the same deploy again would change nothing."
+            )
+            failure = RolloutFailed(service_id, "FAILED", sha)
+            return DeploymentReport(service_id, Outcome.FAILED, "FAILED", deployed, failure=failure)
+        note(
+            f"[{service_id}] Service {service_id!r} is already rolling out {short}: waiting on "
+            "that rollout."
+        )
+        return Rollout(service, before, sha)
+
+    def _rollout_report(self, op: RolloutOperation, seen: Followed[Rollout]) -> DeploymentReport:
+        outcome, failure = conclude(self.ctx, op, seen)
+        last = seen.last
+        deployed = last.service.deployed_sha or ""
+        return DeploymentReport(op.service_id, outcome, last.reported, deployed, failure)

@@ -9,7 +9,7 @@ and https://northflank.com/docs/v1/api/services/create-build-service.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -30,7 +30,6 @@ from northflank_build.api.decode import entries, envelope, next_cursor, parse_bu
 from northflank_build.api.deploys import Deployments, JobRuns
 from northflank_build.api.errors import (
     ApiError,
-    MalformedResponse,
     NorthflankError,
     NotFound,
     Resource,
@@ -39,8 +38,8 @@ from northflank_build.api.http import Call, Session
 from northflank_build.api.logs import LogLine
 from northflank_build.api.retry import NO_RETRY, RetryPolicy
 from northflank_build.api.routes import BuildTarget, Routes
+from northflank_build.api.scope import Scope, log_page
 from northflank_build.api.services import BuildServices
-from northflank_build.api.wire import decode_json
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build
@@ -76,9 +75,6 @@ class NorthflankClient:
         self.project_id = project_id
         self.team_id = team_id
         self.routes = Routes(project_id, team_id)
-        self.services = BuildServices(self)
-        self.deployments = Deployments(self)
-        self.runs = JobRuns(self)
         self.session = Session(
             api_url=api_url,
             token=token,
@@ -89,6 +85,10 @@ class NorthflankClient:
             deadline=deadline,
             scope=Resource("project", project_id, team_id),
         )
+        scope = Scope(self.session, self.routes, project_id, self.not_found)
+        self.services = BuildServices(scope)
+        self.deployments = Deployments(scope)
+        self.runs = JobRuns(scope)
 
     def __enter__(self) -> NorthflankClient:
         return self
@@ -164,50 +164,13 @@ class NorthflankClient:
         timeout: float | None = None,
     ) -> tuple[list[LogLine], bool]:
         """One page of the build's log from ``start_time`` on; and whether more follow."""
-        return self.log_page(
+        return log_page(
+            self.session,
             Call(f"read the log of build {build_id!r}",
                  _permission(target, "Deployment > View Instance Logs"), "GET",
                  self.routes.build_logs(target), params={"buildId": build_id}),
             start_time, limit, policy=policy, timeout=timeout,
         )  # fmt: skip
-
-    def log_page(
-        self,
-        call: Call,
-        start_time: str | None,
-        limit: int,
-        *,
-        policy: RetryPolicy | None = None,
-        timeout: float | None = None,
-    ) -> tuple[list[LogLine], bool]:
-        """One page of a log (a build's, a job run's: ``call.params`` says which) from
-        ``start_time`` on, with the range query the log endpoints share."""
-        params: dict[str, Any] = {
-            "queryType": "range",
-            **call.params,
-            "direction": "forward",
-            "lineLimit": limit,
-        }
-        if start_time:
-            params["startTime"] = start_time
-        return self.session.call(
-            replace(call, params=params), self._parse_log_page, policy=policy, timeout=timeout
-        )
-
-    @staticmethod
-    def _parse_log_page(resp: httpx.Response) -> tuple[list[LogLine], bool]:
-        """A page of a build's or a job run's log: its lines, and whether more follow."""
-        try:
-            body = decode_json(resp.content)
-        except ValueError:
-            raise MalformedResponse("The log answer was not JSON.") from None
-        items = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise MalformedResponse('The log answer had no "data" list.')
-        lines = [line for line in map(LogLine.from_api, items) if line is not None]
-        pagination = body.get("pagination")
-        more = isinstance(pagination, dict) and pagination.get("hasNextPage") is True
-        return lines, more
 
     def abort_build(
         self, target: BuildTarget, build_id: str, timeout: float = 3.0, *, explain_404: bool = False

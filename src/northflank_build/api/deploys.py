@@ -17,15 +17,15 @@ from northflank_build.api.errors import ApiError, Resource
 from northflank_build.api.http import Call
 from northflank_build.api.logs import LogLine
 from northflank_build.api.retry import NO_RETRY, RetryPolicy
+from northflank_build.api.scope import Scope, log_page
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from northflank_build.api.client import NorthflankClient
     from northflank_build.api.models import JobRun, Service
 
 
 class Deployments:
-    def __init__(self, client: NorthflankClient) -> None:
-        self._client = client
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
 
     def get(self, service_id: str) -> Service:
         def parse(resp: httpx.Response) -> Service:
@@ -34,11 +34,11 @@ class Deployments:
             return model(Service, resp, envelope(resp)["data"])
 
         def missing(error: ApiError) -> ApiError:
-            return self._client.not_found(error, Resource("service", service_id))
+            return self._scope.not_found(error, Resource("service", service_id))
 
-        return self._client.session.call(
+        return self._scope.session.call(
             Call(f"read service {service_id!r}", "Project > Services > General > Read", "GET",
-                 self._client.routes.service(service_id)),
+                 self._scope.routes.service(service_id)),
             parse,
             on_404=missing,
         )  # fmt: skip
@@ -48,30 +48,30 @@ class Deployments:
         failure): the same body twice sets the same source, it creates nothing."""
 
         def missing(error: ApiError) -> ApiError:
-            return self._client.not_found(error, Resource("service", service_id))
+            return self._scope.not_found(error, Resource("service", service_id))
 
-        self._client.session.call(
+        self._scope.session.call(
             Call(f"deploy the build to service {service_id!r}",
                  "Project > Services > General > Update", "PATCH",
-                 self._client.routes.deployment_service(service_id), json_body=body),
+                 self._scope.routes.deployment_service(service_id), json_body=body),
             lambda _resp: None,
             on_404=missing,
         )  # fmt: skip
 
 
 class JobRuns:
-    def __init__(self, client: NorthflankClient) -> None:
-        self._client = client
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
 
     def check_job(self, job_id: str) -> None:
         """That the job exists and the token may read it (GET job: northflank-api.md 4.5)."""
 
         def missing(error: ApiError) -> ApiError:
-            return self._client.not_found(error, Resource("job", job_id))
+            return self._scope.not_found(error, Resource("job", job_id))
 
-        self._client.session.call(
+        self._scope.session.call(
             Call(f"read job {job_id!r}", "Project > Jobs > General > Read", "GET",
-                 self._client.routes.job(job_id)),
+                 self._scope.routes.job(job_id)),
             lambda _resp: None,
             on_404=missing,
         )  # fmt: skip
@@ -84,29 +84,29 @@ class JobRuns:
             return self._find_started(job_id, sent_at)
 
         def missing(error: ApiError) -> ApiError:
-            return self._client.not_found(error, Resource("job", job_id))
+            return self._scope.not_found(error, Resource("job", job_id))
 
-        return self._client.session.call(
+        return self._scope.session.call(
             Call(f"start a run of job {job_id!r}", "Project > Jobs > General > Read", "POST",
-                 self._client.routes.job_runs(job_id), json_body=body.to_json()),
+                 self._scope.routes.job_runs(job_id), json_body=body.to_json()),
             _parse_run,
             find=find,
             on_404=missing,
         )  # fmt: skip
 
     def get(self, job_id: str, run_id: str) -> JobRun:
-        return self._client.session.call(
+        return self._scope.session.call(
             Call(f"read run {run_id!r} of job {job_id!r}", "Project > Jobs > General > Read",
-                 "GET", self._client.routes.job_run(job_id, run_id)),
+                 "GET", self._scope.routes.job_run(job_id, run_id)),
             _parse_run,
         )  # fmt: skip
 
     def abort(self, job_id: str, run_id: str, timeout: float = 3.0) -> None:
         """One quick DELETE, exempt from the deadline and a 429's hold, like a build's."""
-        self._client.session.call(
+        self._scope.session.call(
             Call(f"abort run {run_id!r} of job {job_id!r}",
                  "Project > Jobs > Deployment > Deploy Build", "DELETE",
-                 self._client.routes.job_run(job_id, run_id), exempt=True),
+                 self._scope.routes.job_run(job_id, run_id), exempt=True),
             lambda _resp: None,
             policy=NO_RETRY,
             timeout=timeout,
@@ -123,9 +123,10 @@ class JobRuns:
         timeout: float | None = None,
     ) -> tuple[list[LogLine], bool]:
         """One page of the run's log from ``start_time`` on; and whether more follow."""
-        return self._client.log_page(
+        return log_page(
+            self._scope.session,
             Call(f"read the log of run {run_id!r}", "Project > Jobs > Deployment > View Instance Logs",
-                 "GET", self._client.routes.job_logs(job_id), params={"runId": run_id}),
+                 "GET", self._scope.routes.job_logs(job_id), params={"runId": run_id}),
             start_time, limit, policy=policy, timeout=timeout,
         )  # fmt: skip
 
@@ -140,7 +141,7 @@ class JobRuns:
         raise ambiguous(f"start a run of job {job_id!r}", "run", "the job", ids, sent_at)
 
     def claim_started(self, job_id: str, sent_at: float, runs: list[JobRun]) -> Claim[JobRun]:
-        session = self._client.session
+        session = self._scope.session
         return claim(
             runs,
             lambda r: r.started_datetime(),
@@ -157,12 +158,12 @@ class JobRuns:
         def parse(resp: httpx.Response) -> list[JobRun]:
             runs, skipped = entries(JobRun, resp, envelope(resp)["data"], "runs")
             if skipped:
-                self._client.session.debug(f"{skipped} unreadable run(s) in the list were skipped")
+                self._scope.session.debug(f"{skipped} unreadable run(s) in the list were skipped")
             return runs
 
-        return self._client.session.call(
+        return self._scope.session.call(
             Call(f"list the runs of job {job_id!r}", "Project > Jobs > General > Read", "GET",
-                 self._client.routes.job_runs(job_id), params={"per_page": 50}),
+                 self._scope.routes.job_runs(job_id), params={"per_page": 50}),
             parse,
             policy=NO_RETRY if timeout is not None else None,
             timeout=timeout,

@@ -5,13 +5,11 @@ update it (PUT) or fail, as asked."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from northflank_build.api.errors import ApiError, Conflict, NotFound, Resource
 from northflank_build.api.http import Call
-
-if TYPE_CHECKING:
-    from northflank_build.api.client import NorthflankClient
+from northflank_build.api.scope import Scope
 
 
 @dataclass(frozen=True)
@@ -22,14 +20,14 @@ class EnsuredService:
 
 
 class BuildServices:
-    def __init__(self, client: NorthflankClient) -> None:
-        self._client = client
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
 
     def exists(self, service_id: str) -> bool:
         try:
-            return self._client.session.call(
+            return self._scope.session.call(
                 Call(f"read service {service_id!r}", "Project > Services > General > Read",
-                     "GET", self._client.routes.service(service_id)),
+                     "GET", self._scope.routes.service(service_id)),
                 lambda _resp: True,
             )  # fmt: skip
         except NotFound:
@@ -45,17 +43,17 @@ class BuildServices:
         """
         operation = f"create the build service {name!r}"
         call = Call(operation, "Project > Services > General > Create", "POST",
-                    self._client.routes.build_services, payload)  # fmt: skip
+                    self._scope.routes.build_services, payload)  # fmt: skip
 
         def find(_sent_at: float) -> EnsuredService | None:
             exists = self.exists(service_id)
             return EnsuredService(service_id, created=True) if exists else None
 
         def missing(error: ApiError) -> ApiError:
-            return self._client.not_found(error, None)
+            return self._scope.not_found(error, None)
 
         try:
-            return self._client.session.call(
+            return self._scope.session.call(
                 call, lambda _r: EnsuredService(service_id, True), find=find, on_404=missing
             )
         except ApiError as exc:
@@ -67,13 +65,13 @@ class BuildServices:
         if if_exists == "update":
             update = Call(f"update the build service {name!r}", call.permission, "PUT",
                           call.path, payload)  # fmt: skip
-            self._client.session.call(update, lambda _resp: None)
+            self._scope.session.call(update, lambda _resp: None)
             return EnsuredService(service_id, created=False, updated=True)
         raise Conflict(
             409,
             operation,
             f"A service with the id {service_id!r} (derived from the name {name!r}) already "
-            f"exists in project {self._client.project_id!r}.",
+            f"exists in project {self._scope.project_id!r}.",
             permission=call.permission,
             resource=Resource("service", service_id),
             said=conflict.said,

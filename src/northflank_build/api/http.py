@@ -228,8 +228,8 @@ class Session:
         when the request provably made nothing (it never connected, or it was answered
         429); after an ambiguous failure ``find`` looks for what it made, and if that finds
         nothing it is not resent: CreateOutcomeUnknown. A 429 waits as the server asks
-        (at least MIN_RATE_LIMIT_WAIT_S, at most MAX_RATE_LIMITED times), never past the
-        deadline. ``on_404`` may turn a 404 into a more precise fact.
+        (at least MIN_RATE_LIMIT_WAIT_S, at most MAX_RATE_LIMITED times and the policy's
+        cap), never past the deadline. ``on_404`` may turn a 404 into a more precise fact.
         """
         policy = policy or self.retry
         create = find is not None
@@ -239,68 +239,105 @@ class Session:
         while True:
             limit = self._ready(call, timeout)  # a cancel here: nothing was sent
             sent_at = self.clock.wall()
-            ambiguous = False
-            problem: NorthflankError
             try:
-                try:
-                    resp = self._transmit(call, limit)
-                except httpx.TransportError as exc:
-                    capped = limit < (timeout or self._timeout)
-                    problem = self._unanswered(call, exc, capped, sent_at if create else None)
-                    ambiguous = not isinstance(exc, NOT_SENT)
-                else:
-                    if resp.status_code == 429 and policy.attempts > 1:
-                        limited += 1
-                        hold = max(0.0, self._not_before - self.clock.monotonic())
-                        self._check_rate_limit_wait(call, limited, waited + hold)
-                        waited += hold
-                        self.debug(f"rate limited (429); waiting {hold:.1f} s as the server asks")
-                        continue  # _ready waits for the hold before the next request
-                    if resp.is_success:
-                        try:
-                            return _checked(parse, resp)
-                        except MalformedResponse as exc:  # a 2xx we cannot read
-                            problem, ambiguous = exc, True
-                    else:
-                        error = api_error(resp, call.what, call.permission, self.scope)
-                        if not error.transient:  # the one rule (api/errors.py)
-                            raise on_404(error) if on_404 and resp.status_code == 404 else error
-                        problem, ambiguous = error, True
-                if create and ambiguous:
-                    assert find is not None
-                    found = find(sent_at)
-                    if found is not None:
-                        return found
-                    raise CreateOutcomeUnknown(
-                        f"The request to {call.what} may have worked ({problem.message}), and "
-                        "what it made could not be found; it was not sent again, so that "
-                        "nothing is made twice.",
-                        sent_at=sent_at,
-                    )
+                got = self._attempt(call, parse, limit, timeout, sent_at if create else None,
+                                    retry_429=policy.attempts > 1, on_404=on_404)  # fmt: skip
+                if isinstance(got, _RateLimited):
+                    limited += 1
+                    hold = max(0.0, self._not_before - self.clock.monotonic())
+                    self._check_rate_limit_wait(call, limited, waited + hold, policy)
+                    waited += hold
+                    self.debug(f"rate limited (429); waiting {hold:.1f} s as the server asks")
+                    continue  # _ready waits for the hold before the next request
+                if not isinstance(got, _Failed):
+                    return got
+                if find is not None and got.ambiguous:
+                    return self._resolve_lost(call, find, sent_at, got.problem)
             except Cancelled as cancel:
                 # A cancel while a create was out (or its outcome looked for): say when.
                 raise Cancelled(str(cancel), sent_at=sent_at if create else None) from None
-            except CreateOutcomeUnknown:
-                raise
-            except NorthflankError as exc:
-                if create and ambiguous:  # the look for what it made failed
-                    raise CreateOutcomeUnknown(
-                        f"The request to {call.what} may have worked, and looking for what it "
-                        f"made failed ({exc.message}); it was not sent again.",
-                        sent_at=sent_at,
-                    ) from None
-                raise
             failures += 1
-            delay = policy.backoff(failures)
-            now = self.clock.monotonic()
-            if (
-                failures >= (CREATE_ATTEMPTS if create else policy.attempts)
-                or now - started + delay > policy.total_seconds
-                or now + delay >= self.deadline
-            ):
-                raise problem
-            self.debug(f"{problem.message} Retrying in {delay:.1f} s.")
-            self.sleep(delay)
+            self._pause_or_raise(got.problem, policy, failures, started, create)
+
+    def _attempt(
+        self,
+        call: Call,
+        parse: Callable[[httpx.Response], T],
+        limit: float,
+        timeout: float | None,
+        sent_at: float | None,
+        *,
+        retry_429: bool,
+        on_404: Callable[[ApiError], ApiError] | None,
+    ) -> T | _Failed | _RateLimited:
+        """One request: its answer read; a failure that may be retried (and whether it may
+        have done something); or a 429 to wait out. What may not be retried is raised."""
+        try:
+            resp = self._transmit(call, limit)
+        except httpx.TransportError as exc:
+            capped = limit < (timeout or self._timeout)
+            problem = self._unanswered(call, exc, capped, sent_at)
+            return _Failed(problem, ambiguous=not isinstance(exc, NOT_SENT))
+        if resp.status_code == 429 and retry_429:
+            return _RateLimited()
+        if resp.is_success:
+            try:
+                return _checked(parse, resp)
+            except MalformedResponse as exc:  # a 2xx we cannot read
+                return _Failed(exc, ambiguous=True)
+        error = api_error(resp, call.what, call.permission, self.scope)
+        if not error.transient:  # the one rule (api/errors.py)
+            raise on_404(error) if on_404 and resp.status_code == 404 else error
+        return _Failed(error, ambiguous=True)
+
+    def _resolve_lost(
+        self,
+        call: Call,
+        find: Callable[[float], T | None],
+        sent_at: float,
+        problem: NorthflankError,
+    ) -> T:
+        """A create whose outcome is unknown: what it made, when ``find`` can tell; else
+        CreateOutcomeUnknown, and it is never sent again."""
+        try:
+            found = find(sent_at)
+        except (Cancelled, CreateOutcomeUnknown):
+            raise
+        except NorthflankError as exc:
+            raise CreateOutcomeUnknown(
+                f"The request to {call.what} may have worked, and looking for what it "
+                f"made failed ({exc.message}); it was not sent again.",
+                sent_at=sent_at,
+            ) from None
+        if found is not None:
+            return found
+        raise CreateOutcomeUnknown(
+            f"The request to {call.what} may have worked ({problem.message}), and "
+            "what it made could not be found; it was not sent again, so that "
+            "nothing is made twice.",
+            sent_at=sent_at,
+        )
+
+    def _pause_or_raise(
+        self,
+        problem: NorthflankError,
+        policy: RetryPolicy,
+        failures: int,
+        started: float,
+        create: bool,
+    ) -> None:
+        """Back off before the next attempt, or raise ``problem`` when the policy, its
+        total time or the deadline leaves no room for one."""
+        delay = policy.backoff(failures)
+        now = self.clock.monotonic()
+        if (
+            failures >= (CREATE_ATTEMPTS if create else policy.attempts)
+            or now - started + delay > policy.total_seconds
+            or now + delay >= self.deadline
+        ):
+            raise problem
+        self.debug(f"{problem.message} Retrying in {delay:.1f} s.")
+        self.sleep(delay)
 
     def _unanswered(
         self, call: Call, exc: httpx.TransportError, capped: bool, sent_at: float | None
@@ -321,8 +358,10 @@ class Session:
             )
         return TransportFailure(f"The request to {call.what} failed: {_describe(exc)}.")
 
-    def _check_rate_limit_wait(self, call: Call, limited: int, total: float) -> None:
-        cap = self.retry.max_rate_limit_wait
+    def _check_rate_limit_wait(
+        self, call: Call, limited: int, total: float, policy: RetryPolicy
+    ) -> None:
+        cap = policy.max_rate_limit_wait
         if limited > MAX_RATE_LIMITED or total > cap:
             why = (
                 f"it was answered 429 {limited} times in a row, past this client's cap of "
@@ -342,3 +381,16 @@ class Session:
             raise DeadlineReached(
                 f"Northflank's rate limit asks to wait past the time left (trying to {call.what})."
             )
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """An attempt that failed in a way that may be retried; ``ambiguous``: it may have
+    done something (it reached the server)."""
+
+    problem: NorthflankError
+    ambiguous: bool
+
+
+class _RateLimited:
+    """An attempt answered 429: wait as asked, then send again (it made nothing)."""

@@ -127,34 +127,46 @@ def wait_all(
         if track.last.finished:
             track.end = WaitEnd.CONCLUDED
             on_end(track)
-
-    def end_pending(end: WaitEnd) -> None:
-        for track in tracks:
-            if track.pending:
-                track.end = end
-
     while pending := [track for track in tracks if track.pending]:
-        now = clock.monotonic()
-        if deadline - now <= 0:
-            return end_pending(WaitEnd.TIMED_OUT)
-        delay = pacing()
-        for track in pending:
-            if track.due is None:
-                track.due = now + track.next_pause(now, deadline, delay)
-        wake = min(track.due for track in pending if track.due is not None)
-        cancelled, hinted = _pause(clock, wake - now, pending)
-        if cancelled:
-            return end_pending(WaitEnd.CANCELLED)
-        now = clock.monotonic()
-        if now >= deadline:
-            return end_pending(WaitEnd.TIMED_OUT)
-        for track in pending:
-            if track in hinted or (track.due is not None and track.due <= now):
-                track.due = None
-                if not _check(track, clock):
-                    return end_pending(WaitEnd.TIMED_OUT)
-                if not track.pending:
-                    on_end(track)
+        end = _turn(pending, deadline, clock, pacing, on_end)
+        if end is not None:
+            for track in pending:
+                if track.pending:
+                    track.end = end
+            return
+
+
+def _turn(
+    pending: list[Track[S]],
+    deadline: float,
+    clock: Clock,
+    pacing: Callable[[], float],
+    on_end: Callable[[Track[S]], None],
+) -> WaitEnd | None:
+    """One turn of the wait: sleep to the first check due (pumping logs), then make every
+    check due. How the whole wait ended, when it did."""
+    now = clock.monotonic()
+    if deadline - now <= 0:
+        return WaitEnd.TIMED_OUT
+    delay = pacing()
+    for track in pending:
+        if track.due is None:
+            track.due = now + track.next_pause(now, deadline, delay)
+    wake = min(track.due for track in pending if track.due is not None)
+    cancelled, hinted = _pause(clock, wake - now, pending)
+    if cancelled:
+        return WaitEnd.CANCELLED
+    now = clock.monotonic()
+    if now >= deadline:
+        return WaitEnd.TIMED_OUT
+    for track in pending:
+        if track in hinted or (track.due is not None and track.due <= now):
+            track.due = None
+            if not _check(track, clock):
+                return WaitEnd.TIMED_OUT
+            if not track.pending:
+                on_end(track)
+    return None
 
 
 def _check(track: Track[S], clock: Clock) -> bool:

@@ -152,12 +152,8 @@ def _headline(step: StepReport) -> str:
     shown = (Outcome.SUCCEEDED, *_ENDED)
     if not (step.deployments or step.operations) or step.outcome not in shown:
         return HEADLINES[step.outcome]
-    parts = ["build"] if step.builds else []
-    parts += ["deploy"] if step.deployments else []
-    parts += [op.kind.noun for op in step.operations]
-    what = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
     if step.outcome is Outcome.SUCCEEDED:
-        return f":white_check_mark: Northflank {what} succeeded"
+        return f":white_check_mark: Northflank {_what(step)} succeeded"
     if any(b.outcome is not Outcome.SUCCEEDED for b in step.builds):
         return HEADLINES[step.outcome]
     emoji, ended = _ENDED[step.outcome]
@@ -166,6 +162,14 @@ def _headline(step: StepReport) -> str:
     part = failing.kind.noun if deploy_ok and failing is not None else "deploy"
     built = "Northflank build succeeded; " if step.builds else "Northflank "
     return f"{emoji} {built}{part} {ended}"
+
+
+def _what(step: StepReport) -> str:
+    """What the step did: "build, deploy and job run"."""
+    parts = ["build"] if step.builds else []
+    parts += ["deploy"] if step.deployments else []
+    parts += [op.kind.noun for op in step.operations]
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
 def _shipped(step: StepReport, server_url: str, repository: str) -> list[str]:

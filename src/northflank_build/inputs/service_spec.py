@@ -154,6 +154,23 @@ def _secret_map(
     return result
 
 
+def _with_repository(spec: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any] | None:
+    """Sensible defaults: this repository (in a GitHub workflow; the CLI passes the
+    checkout's origin as REPOSITORY_URL), on GitHub. None when no repository is known."""
+    server, repository = env.get("GITHUB_SERVER_URL", ""), env.get("GITHUB_REPOSITORY", "")
+    here = f"{server.rstrip('/')}/{repository}" if server and repository else ""
+    vcs = spec.get("vcsData")
+    if vcs is None or isinstance(vcs, dict):
+        vcs = dict(vcs or {})
+        if "projectUrl" not in vcs:
+            if not (here or env.get(REPOSITORY_URL)):
+                return None
+            vcs["projectUrl"] = here or env[REPOSITORY_URL]
+        vcs.setdefault("projectType", "github")
+        spec["vcsData"] = vcs
+    return spec
+
+
 def parse_service_spec(
     value: str,
     env: Mapping[str, str],
@@ -175,22 +192,10 @@ def parse_service_spec(
             )
         )
         return None
-    spec = dict(raw)
-    # Sensible defaults: this repository (in a GitHub workflow; the CLI passes the checkout's
-    # origin as REPOSITORY_URL), on GitHub.
-    server, repository = env.get("GITHUB_SERVER_URL", ""), env.get("GITHUB_REPOSITORY", "")
-    here = f"{server.rstrip('/')}/{repository}" if server and repository else ""
-    vcs = spec.get("vcsData")
-    if vcs is None or isinstance(vcs, dict):
-        vcs = dict(vcs or {})
-        if "projectUrl" not in vcs:
-            if here or env.get(REPOSITORY_URL):
-                vcs["projectUrl"] = here or env[REPOSITORY_URL]
-            else:
-                problems.append(InputProblem(INPUT, NO_REPOSITORY))
-                return None
-        vcs.setdefault("projectType", "github")
-        spec["vcsData"] = vcs
+    spec = _with_repository(dict(raw), env)
+    if spec is None:
+        problems.append(InputProblem(INPUT, NO_REPOSITORY))
+        return None
     before = len(problems)
     file_key, mount_key = key_checks
     for field, check in (("buildFiles", file_key), ("dockerSecretMounts", mount_key)):

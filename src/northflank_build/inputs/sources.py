@@ -127,70 +127,50 @@ def read_source(
 ) -> bytes | None:
     """Read ``env:VAR`` or a workspace-relative file; report what is wrong, not the content."""
     source = source.strip()
-    if source.startswith("env:"):
-        var = source[4:].strip()
-        if not ENV_VAR_PATTERN.fullmatch(var):
-            problems.append(
-                InputProblem(
-                    name, f"{key}: env:{var[:40]} is not a valid environment variable name."
-                )
-            )
-            return None
-        if var not in env:
-            problems.append(
-                InputProblem(
-                    name,
-                    f"{key}: environment variable {var} is not set.",
-                    secret=var,
-                )
-            )
-            return None
-        if env[var] == "":
-            problems.append(
-                InputProblem(
-                    name,
-                    f"{key}: environment variable {var} is empty (secrets are empty on pull "
-                    "requests from forks and when the secret does not exist).",
-                )
-            )
-            return None
-        return env[var].encode("utf-8")
-    if not source:
-        problems.append(
-            InputProblem(
-                name, f"{key}: the source after '=' is empty; use env:NAME or a file path."
-            )
+    read = _from_env(source[4:].strip(), env) if source.startswith("env:") else None
+    if read is None:
+        read = _from_file(source, workspace)
+    if isinstance(read, bytes):
+        return read
+    message, secret = read
+    problems.append(InputProblem(name, f"{key}: {message}", secret=secret))
+    return None
+
+
+# What is wrong with a source: the message, and the secret's variable when it is missing.
+Unread = tuple[str, str]
+
+
+def _from_env(var: str, env: Mapping[str, str]) -> bytes | Unread:
+    if not ENV_VAR_PATTERN.fullmatch(var):
+        return f"env:{var[:40]} is not a valid environment variable name.", ""
+    if var not in env:
+        return f"environment variable {var} is not set.", var
+    if env[var] == "":
+        return (
+            f"environment variable {var} is empty (secrets are empty on pull requests from "
+            "forks and when the secret does not exist).",
+            "",
         )
-        return None
+    return env[var].encode("utf-8")
+
+
+def _from_file(source: str, workspace: Path) -> bytes | Unread:
+    if not source:
+        return "the source after '=' is empty; use env:NAME or a file path.", ""
     if "\x00" in source:
-        problems.append(InputProblem(name, f"{key}: the source contains a NUL character."))
-        return None
+        return "the source contains a NUL character.", ""
     path = Path(source)
     if path.is_absolute():
-        problems.append(
-            InputProblem(
-                name,
-                f"{key}: the source {source!r} must be relative to the workspace, or env:NAME.",
-            )
-        )
-        return None
+        return f"the source {source!r} must be relative to the workspace, or env:NAME.", ""
     root = workspace.resolve()
     resolved = (root / path).resolve()
     if not resolved.is_relative_to(root):
-        problems.append(
-            InputProblem(name, f"{key}: the source {source!r} points outside the workspace.")
-        )
-        return None
+        return f"the source {source!r} points outside the workspace.", ""
     if not resolved.is_file():
-        problems.append(InputProblem(name, f"{key}: no file {source!r} in the workspace ({root})."))
-        return None
+        return f"no file {source!r} in the workspace ({root}).", ""
     if resolved.stat().st_size > MAX_SECRET_BYTES:
-        problems.append(
-            InputProblem(
-                name, f"{key}: the file {source!r} is larger than {MAX_SECRET_BYTES // 1024} KiB."
-            )
-        )
-        return None
+        return f"the file {source!r} is larger than {MAX_SECRET_BYTES // 1024} KiB.", ""
     return resolved.read_bytes()
 
 

@@ -24,7 +24,7 @@ from northflank_build.engine.outcome import Outcome  # noqa: E402
 from northflank_build.engine.report import StepReport  # noqa: E402
 from northflank_build.engine.run import connect, internal_error, run_step  # noqa: E402
 from northflank_build.github import commands as runner  # noqa: E402
-from northflank_build.github import events  # noqa: E402
+from northflank_build.github import event, events  # noqa: E402
 from northflank_build.inputs.config import parse_inputs  # noqa: E402
 from northflank_build.inputs.problems import InvalidInputs  # noqa: E402
 
@@ -42,15 +42,23 @@ def main(
         cancel = CancelScope()
         cancel.install(_early.PENDING)  # takes over, with any signal already seen
     try:  # parse_inputs masks the token first, before anything else can be printed
-        config = parse_inputs(runner.get_input, os.environ, runner.workspace(), runner.mask)
+        config = parse_inputs(
+            runner.get_input,
+            os.environ,
+            runner.workspace(),
+            runner.mask,
+            default_sha=event.default_sha(os.environ),
+        )
     except InvalidInputs as exc:
         return events.finish_invalid(exc)
     report = StepReport(Outcome.ERROR)
     clock = clock or SystemClock(cancel.event)
-    deadline = clock.monotonic() + config.timeout_seconds
+    deadline = clock.monotonic() + config.waiting.timeout_seconds
     heard = events.ActionEvents(len(config.targets))
     try:
-        if config.dry_run and not (config.api_token.get_secret_value() and reads(config)):
+        if config.dry_run and not (
+            config.connection.api_token.get_secret_value() and reads(config)
+        ):
             return events.finish(dry_run(config, heard))
         with connect(
             config, clock, on_debug=runner.debug, transport=transport, deadline=deadline

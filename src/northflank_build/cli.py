@@ -409,7 +409,7 @@ def main(
         return Outcome.INVALID.exit_code
     events = CliEvents(args.quiet, several=len(config.targets) > 1)
     clock = clock or SystemClock(cancel.event)
-    deadline = clock.monotonic() + config.timeout_seconds
+    deadline = clock.monotonic() + config.waiting.timeout_seconds
     with connect(config, clock, transport=transport, deadline=deadline) as client:
         if args.command == "abort":
             target = config.target
@@ -423,7 +423,7 @@ def main(
             events.note(f"Aborted build {args.build_id}.")
             return 0
         if config.dry_run:
-            with_reads = client if config.api_token.get_secret_value() else None
+            with_reads = client if config.connection.api_token.get_secret_value() else None
             return _finish(dry_run(config, events, with_reads), args)
         return _finish(run_step(config, client, clock, cancel, events), args)
 

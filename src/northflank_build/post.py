@@ -33,6 +33,7 @@ from northflank_build.engine.kind import Kind, Reached, Record
 from northflank_build.engine.kinds import BY_NAME
 from northflank_build.engine.run import connect
 from northflank_build.github import commands as runner
+from northflank_build.github import event
 from northflank_build.github.state import STATE_OPERATIONS, decode
 from northflank_build.inputs.config import parse_inputs
 from northflank_build.inputs.problems import InvalidInputs
@@ -72,13 +73,19 @@ def _main(
     if not records:
         return
     try:
-        config = parse_inputs(runner.get_input, os.environ, runner.workspace(), runner.mask)
+        config = parse_inputs(
+            runner.get_input,
+            os.environ,
+            runner.workspace(),
+            runner.mask,
+            default_sha=event.default_sha(os.environ),
+        )
     except InvalidInputs:
         runner.say(
             "What the main step started may still be running; inputs are invalid, so it was not checked."
         )
         return
-    if not config.abort_on_cancel:
+    if not config.waiting.abort_on_cancel:
         runner.say("What the main step started may still be running (abort-on-cancel: false).")
         return
     clock = clock or SystemClock()

@@ -124,7 +124,7 @@ class BuildOperation:
             # One try (engine/logs.py tries again at its next turn), bounded by ``bound``.
             return client.build_logs(target, build.id, start, limit, policy=NO_RETRY, timeout=bound)
 
-        url = client.routes.tail_url(ctx.config.api_url, target, build.id)
+        url = client.routes.tail_url(ctx.config.connection.api_url, target, build.id)
         return open_follower(
             client, ctx.clock, ctx.log_access, url, read_range,
             created=build.created_datetime(), note=self.note, noun="build",
@@ -168,11 +168,11 @@ class BuildStart:
     @property
     def where(self) -> str:
         routes, config = self.ctx.client.routes, self.ctx.config
-        return routes.dashboard_builds(dashboard_base(config.api_url), self.target)
+        return routes.dashboard_builds(dashboard_base(config.connection.api_url), self.target)
 
     def link(self, op_id: str) -> str:
         routes, config = self.ctx.client.routes, self.ctx.config
-        return routes.dashboard_build(dashboard_base(config.api_url), self.target, op_id)
+        return routes.dashboard_build(dashboard_base(config.connection.api_url), self.target, op_id)
 
     @property
     def _prefix(self) -> str:

@@ -30,8 +30,8 @@ class StepContext:
 
     @property
     def log_access(self) -> LogAccess:
-        token = self.config.api_token.get_secret_value()
-        return LogAccess(token, self.config.show_logs, self.open_tail)
+        token = self.config.connection.api_token.get_secret_value()
+        return LogAccess(token, self.config.waiting.show_logs, self.open_tail)
 
     def follow(self, watches: Sequence[Watch[S]]) -> list[Followed[S]]:
         """Follow ``watches`` together: one deadline, one budget, the step's poll interval,
@@ -40,8 +40,8 @@ class StepContext:
             watches,
             clock=self.clock,
             cancel=self.cancel,
-            poll_interval_s=self.config.poll_interval_seconds,
+            poll_interval_s=self.config.waiting.poll_interval_seconds,
             deadline=self.client.deadline,
             pacing=self.client.pacing_delay,
-            abort_on_cancel=self.config.abort_on_cancel,
+            abort_on_cancel=self.config.waiting.abort_on_cancel,
         )

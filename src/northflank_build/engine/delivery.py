@@ -45,28 +45,36 @@ class Delivery:
 
     ctx: StepContext
 
-    def run(self, build: Build | None, build_service: str | None) -> Delivered:
+    def run(self, build: Build | None) -> Delivered:
         config = self.ctx.config
+        deploy, job = config.deploy, config.run_job
+        # The build service whose build is deployed, or to which a job run is pinned.
+        service = deploy.build_service if deploy is not None else self._service_build()
         internal = None
-        if build is not None and build_service is not None:
-            internal = InternalDeployment(build_service, build.branch, build.sha, build.id)
+        if build is not None and service is not None:
+            internal = InternalDeployment(service, build.branch, build.sha, build.id)
         deployments: tuple[DeploymentReport, ...] = ()
-        if config.deploy_services:
-            assert internal is not None and build is not None  # inputs: a service build
-            deployments = self._deploy(internal, build.sha or "")
+        if deploy is not None and internal is not None:
+            deployments = self._deploy(deploy.services, internal, internal.build_sha or "")
             failed = [d for d in deployments if d.outcome is not Outcome.SUCCEEDED]
             if failed:
                 return Delivered(deployments, self._skipped_run(failed))
-        if config.run_job is None:
+        if job is None:
             return Delivered(deployments)
-        body = StartJobRunRequest(config.run_job_environment or None, internal)
-        run = run_one(self.ctx, JobRunStart(self.ctx, config.run_job, body), config.run_job)
+        body = StartJobRunRequest(job.environment or None, internal)
+        run = run_one(self.ctx, JobRunStart(self.ctx, job.job_id, body), job.job_id)
         return Delivered(deployments, run)
 
+    def _service_build(self) -> str | None:
+        """The service a one-target step builds: a run of run-job is pinned to its build."""
+        target = self.ctx.config.target
+        return target.id if target is not None and target.kind == "service" else None
+
     def _skipped_run(self, failed: list[DeploymentReport]) -> OperationReport | None:
-        job_id = self.ctx.config.run_job
-        if job_id is None:
+        job = self.ctx.config.run_job
+        if job is None:
             return None
+        job_id = job.job_id
         services = ", ".join(repr(d.service_id) for d in failed)
         self.ctx.events.note(
             f"The run of job {job_id!r} was not started: the rollout to {services} did not succeed."
@@ -75,11 +83,13 @@ class Delivery:
             JOB_RUN, job_id, step_outcome(d.outcome for d in failed), skipped=True
         )
 
-    def _deploy(self, internal: InternalDeployment, sha: str) -> tuple[DeploymentReport, ...]:
+    def _deploy(
+        self, services: tuple[str, ...], internal: InternalDeployment, sha: str
+    ) -> tuple[DeploymentReport, ...]:
         """PATCH each service (its instance count read first), then wait on every rollout."""
         reports: dict[str, DeploymentReport] = {}
         watches: list[Watch[Rollout]] = []
-        for service_id in self.ctx.config.deploy_services:
+        for service_id in services:
             pointed = self._point_safely(service_id, internal, sha)
             if isinstance(pointed, DeploymentReport):
                 reports[service_id] = pointed
@@ -95,7 +105,7 @@ class Delivery:
         for watch, seen in zip(watches, followed, strict=True):
             assert isinstance(watch.op, RolloutOperation)
             reports[watch.op.service_id] = self._rollout_report(watch.op, seen)
-        return tuple(reports[s] for s in self.ctx.config.deploy_services)
+        return tuple(reports[s] for s in services)
 
     def _point_safely(
         self, service_id: str, internal: InternalDeployment, sha: str

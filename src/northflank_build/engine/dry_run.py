@@ -20,7 +20,7 @@ from northflank_build.api.routes import BuildTarget, Routes
 from northflank_build.engine.events import Events
 from northflank_build.engine.outcome import Outcome
 from northflank_build.engine.report import BuildReport, Place, StepReport
-from northflank_build.inputs.config import ActionConfig
+from northflank_build.inputs.config import ActionConfig, GivenBuild, Reuse
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build
@@ -49,7 +49,10 @@ def dry_run(
 ) -> StepReport:
     """Validate and show what would be sent; send nothing (so no token is needed). With a
     ``client`` (a token was given), reads are allowed: whether each target would reuse."""
-    routes, base = Routes(config.project_id, config.team_id), config.api_url
+    routes, base = (
+        Routes(config.connection.project_id, config.connection.team_id),
+        config.connection.api_url,
+    )
     service_id = ""
     if config.service_spec is not None:
         service_id = config.service_spec.service_id
@@ -67,7 +70,7 @@ def dry_run(
             events.planned(
                 "POST", base + routes.builds(target), redacted(config.start_request().to_json())
             )
-        if config.wait and not (reused is not None and reused.finished):
+        if config.waiting.wait and not (reused is not None and reused.finished):
             events.note(
                 f"Then it would poll GET {base}{routes.builds(target)}/<build-id> until the "
                 "build concludes."
@@ -75,7 +78,11 @@ def dry_run(
         reports.append(
             BuildReport(
                 Outcome.DRY_RUN,
-                place=Place.of(config.project_id, config.team_id, config.api_url),
+                place=Place.of(
+                    config.connection.project_id,
+                    config.connection.team_id,
+                    config.connection.api_url,
+                ),
                 target=target,
                 build=reused,
                 reused=reused is not None,
@@ -89,7 +96,10 @@ def dry_run(
 
 def _ship_plan(config: ActionConfig, events: Events) -> None:
     """The deploys and the job run that would follow a successful build."""
-    routes, base = Routes(config.project_id, config.team_id), config.api_url
+    routes, base = (
+        Routes(config.connection.project_id, config.connection.team_id),
+        config.connection.api_url,
+    )
     target = config.target
     internal = None
     if target is not None and target.kind == "service":
@@ -99,53 +109,53 @@ def _ship_plan(config: ActionConfig, events: Events) -> None:
             config.sha or "<the build's sha>",
             "<the build's id>",
         )
-    for service_id in config.deploy_services:
+    for service_id in config.deploy.services if config.deploy else ():
         events.note(
             f"Then it would read GET {base}{routes.service(service_id)} for its instance "
             "count, and point it at the build:"
         )
-        assert internal is not None  # inputs: deploy-services needs a service build
+        assert internal is not None  # config.deploy: there is a service build
         body = patch_deployment_body(0, internal)
         body["deployment"]["instances"] = "<current>"
         events.planned("PATCH", base + routes.deployment_service(service_id), body)
     if config.run_job is not None:
-        secrets = {key: "***" for key in config.run_job_environment}  # masked values
+        secrets = {key: "***" for key in config.run_job.environment}  # masked values
         run = StartJobRunRequest(secrets or None, internal).to_json()
-        events.planned("POST", base + routes.job_runs(config.run_job), run)
+        events.planned("POST", base + routes.job_runs(config.run_job.job_id), run)
 
 
 def reads(config: ActionConfig) -> bool:
     """Whether a dry run of ``config`` has something to read (a build to reuse)."""
-    return config.build_id is not None or config.reuse != "never"
+    return config.existing is not None
 
 
 def _would_reuse(
     config: ActionConfig, client: NorthflankClient | None, target: BuildTarget, events: Events
 ) -> Build | None:
     """The build a run would use instead of starting one, when it can be read."""
-    if not reads(config):
+    existing = config.existing
+    if existing is None:
         return None
     what = (
-        f"build {config.build_id} of {target.label}"
-        if config.build_id is not None
-        else f"a build of {target.label} at {config.sha} (reuse: {config.reuse})"
+        f"build {existing.build_id} of {target.label}"
+        if isinstance(existing, GivenBuild)
+        else f"a build of {target.label} at {existing.sha} (reuse: {existing.mode})"
     )
     if client is None:
         events.note(f"Dry run: would look for {what}; without an api-token it was not read.")
         return None
     try:
-        if config.build_id is not None:
-            found: Build | None = client.get_build(target, config.build_id)
+        if isinstance(existing, GivenBuild):
+            found: Build | None = client.get_build(target, existing.build_id)
         else:
-            assert config.sha is not None  # inputs: reuse needs a sha
-            found = client.find_reusable(target, config.sha, config.reuse == "any")
+            found = client.find_reusable(target, existing.sha, existing.running_too)
     except NorthflankError as exc:
         events.note(f"Dry run: could not look for {what}: {exc.message}")
         return None
     if found is None:
         events.note(
             f"Dry run: no build of {target.label} at {config.sha} to reuse "
-            f"(reuse: {config.reuse}); would start one."
+            f"(reuse: {existing.mode if isinstance(existing, Reuse) else 'never'}); would start one."
         )
         return None
     how = "use it as it is" if found.finished else "wait on it (never abort it)"

@@ -120,7 +120,7 @@ class JobRunOperation:
         def read_range(start: str | None, limit: int, bound: float) -> tuple[list[LogLine], bool]:
             return client.runs.logs(job_id, run.id, start, limit, policy=NO_RETRY, timeout=bound)
 
-        url = client.routes.run_tail_url(ctx.config.api_url, job_id, run.id)
+        url = client.routes.run_tail_url(ctx.config.connection.api_url, job_id, run.id)
         return open_follower(
             client, ctx.clock, ctx.log_access, url, read_range,
             created=run.started_datetime(), note=self.note, noun="job run",
@@ -156,11 +156,11 @@ class JobRunStart:
     @property
     def where(self) -> str:
         routes, config = self.ctx.client.routes, self.ctx.config
-        return routes.dashboard_runs(dashboard_base(config.api_url), self.job_id)
+        return routes.dashboard_runs(dashboard_base(config.connection.api_url), self.job_id)
 
     def link(self, op_id: str) -> str:
         routes, config = self.ctx.client.routes, self.ctx.config
-        return routes.dashboard_run(dashboard_base(config.api_url), self.job_id, op_id)
+        return routes.dashboard_run(dashboard_base(config.connection.api_url), self.job_id, op_id)
 
     def announce(self) -> tuple[str, ...]:
         internal = self.body.internal

@@ -47,7 +47,7 @@ def begin(ctx: StepContext, start: Start[S]) -> Begun[S]:
     except Cancelled as exc:
         if exc.sent_at is None:
             return Begun(outcome=Outcome.CANCELLED)
-        look = ctx.config.abort_on_cancel
+        look = ctx.config.waiting.abort_on_cancel
         return Begun(outcome=Outcome.CANCELLED, unknown_since=exc.sent_at, look_again=look)
     except CreateOutcomeUnknown as exc:
         kind = start.kind
@@ -122,8 +122,8 @@ def conclude(
     config = ctx.config
     subject = _upper(op.label) + ("" if op.owner in op.label else f" of {op.owner}")
     return Outcome.TIMED_OUT, TimedOut(
-        kind.noun, subject, config.timeout_seconds, last.status or "",
-        seen.aborted, config.abort_on_cancel, kind.abortable, ours,
+        kind.noun, subject, config.waiting.timeout_seconds, last.status or "",
+        seen.aborted, config.waiting.abort_on_cancel, kind.abortable, ours,
     )  # fmt: skip
 
 

@@ -41,7 +41,7 @@ from northflank_build.engine.outcome import (
     step_outcome,
 )
 from northflank_build.engine.report import BuildReport, DeploymentReport, Place, StepReport
-from northflank_build.inputs.config import ActionConfig
+from northflank_build.inputs.config import ActionConfig, GivenBuild, Reuse
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build
@@ -58,10 +58,10 @@ def connect(
 ) -> NorthflankClient:
     """The API client for a validated configuration (the action, the CLI, the post step)."""
     return NorthflankClient(
-        api_url=config.api_url,
-        token=config.api_token.get_secret_value(),
-        project_id=config.project_id,
-        team_id=config.team_id,
+        api_url=config.connection.api_url,
+        token=config.connection.api_token.get_secret_value(),
+        project_id=config.connection.project_id,
+        team_id=config.connection.team_id,
         clock=clock,
         retry=retry,
         on_debug=on_debug,
@@ -188,22 +188,18 @@ def _step_report(
 def _deliver(ctx: StepContext, builds: tuple[BuildReport, ...]) -> Delivered:
     """deploy-services and run-job, once every build has succeeded (or with no build)."""
     config = ctx.config
-    if not (config.deploy_services or config.run_job):
+    if not (config.deploy or config.run_job):
         return Delivered()
     if builds and step_outcome(b.outcome for b in builds) is not Outcome.SUCCEEDED:
         return Delivered()
     if ctx.cancel.cancelled:  # after the builds succeeded: what was asked did not happen
-        deployments = tuple(
-            DeploymentReport(service_id, Outcome.CANCELLED) for service_id in config.deploy_services
-        )
-        run = (
-            OperationReport(JOB_RUN, config.run_job, Outcome.CANCELLED) if config.run_job else None
-        )
+        services = config.deploy.services if config.deploy else ()
+        deployments = tuple(DeploymentReport(s, Outcome.CANCELLED) for s in services)
+        job = config.run_job
+        run = OperationReport(JOB_RUN, job.job_id, Outcome.CANCELLED) if job else None
         return Delivered(deployments, run)
     build = builds[0].build if builds else None
-    target = builds[0].target if builds else None
-    build_service = target.id if target is not None and target.kind == "service" else None
-    return Delivery(ctx).run(build, build_service)
+    return Delivery(ctx).run(build)
 
 
 def _check_what_is_needed(ctx: StepContext) -> tuple[Outcome, Failure | None] | None:
@@ -212,10 +208,11 @@ def _check_what_is_needed(ctx: StepContext) -> tuple[Outcome, Failure | None] | 
     after a build of minutes, and before anything is sent that changes anything."""
     config, client = ctx.config, ctx.client
     reads: list[tuple[str, str, Callable[[str], object]]] = [
-        ("deploy-services", s, client.deployments.get) for s in config.deploy_services
+        ("deploy-services", s, client.deployments.get)
+        for s in (config.deploy.services if config.deploy else ())
     ]
     if config.run_job is not None:
-        reads.append(("run-job", config.run_job, client.runs.check_job))
+        reads.append(("run-job", config.run_job.job_id, client.runs.check_job))
     for setting, what, read in reads:
         try:
             with ctx.cancel.interruptible():
@@ -257,11 +254,15 @@ def _start(ctx: StepContext, index: int, target: BuildTarget) -> BuildStart:
 def _begin(ctx: StepContext, index: int, target: BuildTarget) -> TargetBuild:
     """The build of one target: the one build-id names, one reuse finds, or a new one."""
     config = ctx.config
-    if config.build_id is None and config.reuse == "never":
+    existing = config.existing
+    if existing is None:
         return _new(ctx, index, target)
     try:
         with ctx.cancel.interruptible():
-            found = _existing(ctx, target)
+            if isinstance(existing, GivenBuild):
+                found: Build | None = ctx.client.get_build(target, existing.build_id)
+            else:
+                found = ctx.client.find_reusable(target, existing.sha, existing.running_too)
     except Cancelled:
         return TargetBuild(target, Begun(outcome=Outcome.CANCELLED))
     except NorthflankError as exc:
@@ -269,33 +270,24 @@ def _begin(ctx: StepContext, index: int, target: BuildTarget) -> TargetBuild:
     if found is None:
         ctx.events.note(
             f"No build of {target.label} at {config.sha} to reuse "
-            f"(reuse: {config.reuse}); starting one."
+            f"(reuse: {existing.mode if isinstance(existing, Reuse) else 'never'}); starting one."
         )
         return _new(ctx, index, target)
-    given = config.build_id is not None
+    given = isinstance(existing, GivenBuild)
     ctx.events.reused(index, target, found, given=given)
     outcome: Outcome | None
-    if given and config.wait:
+    if given and config.waiting.wait:
         outcome = None  # followed even when it has concluded: its log is shown
     elif found.finished:
         outcome = Outcome.SUCCEEDED if found.succeeded else Outcome.FAILED
     else:
-        outcome = None if config.wait else Outcome.STARTED
+        outcome = None if config.waiting.wait else Outcome.STARTED
     return TargetBuild(target, Begun(found, outcome=outcome), reused=True)
-
-
-def _existing(ctx: StepContext, target: BuildTarget) -> Build | None:
-    """The build build-id names, or one reuse finds (None: start one)."""
-    config = ctx.config
-    if config.build_id is not None:
-        return ctx.client.get_build(target, config.build_id)
-    assert config.sha is not None  # inputs: reuse needs a sha
-    return ctx.client.find_reusable(target, config.sha, config.reuse == "any")
 
 
 def _new(ctx: StepContext, index: int, target: BuildTarget) -> TargetBuild:
     begun = begin(ctx, _start(ctx, index, target))
-    if begun.first is not None and begun.outcome is None and not ctx.config.wait:
+    if begun.first is not None and begun.outcome is None and not ctx.config.waiting.wait:
         begun = replace(begun, outcome=Outcome.STARTED)
     return TargetBuild(target, begun)
 
@@ -327,7 +319,12 @@ def _after_bug(ctx: StepContext, one: TargetBuild, followed: Followed[Build] | N
     begun = one.begun
     build = followed.last if followed is not None else begun.first
     aborted = followed.aborted if followed is not None else begun.aborted
-    if build is not None and not build.finished and not one.reused and ctx.config.abort_on_cancel:
+    if (
+        build is not None
+        and not build.finished
+        and not one.reused
+        and ctx.config.waiting.abort_on_cancel
+    ):
         op = BuildOperation(ctx, one.target, build, ctx.events.note)
         aborted = abort(op.label, op.abort, ctx.events.note)
     bug = replace(begun, first=build, aborted=aborted, outcome=Outcome.ERROR, failure=None)
@@ -368,7 +365,9 @@ def _assemble(
     rest = None if one.reused else leftover(record, outcome, build, aborted, begun.unknown_since)
     return BuildReport(
         outcome,
-        place=Place.of(config.project_id, config.team_id, config.api_url),
+        place=Place.of(
+            config.connection.project_id, config.connection.team_id, config.connection.api_url
+        ),
         target=target,
         build=build,
         failure=failure,

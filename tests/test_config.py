@@ -39,10 +39,10 @@ def body(config: ActionConfig) -> dict[str, object]:
 
 def test_defaults(tmp_path: Path) -> None:
     config, secrets = parse(tmp_path)
-    assert config.api_url == "https://api.northflank.com"
-    assert (config.wait, config.abort_on_cancel) == (True, True)
-    assert (config.timeout_seconds, config.poll_interval_seconds) == (3600, 30.0)
-    assert config.sha is None and config.team_id is None
+    assert config.connection.api_url == "https://api.northflank.com"
+    assert (config.waiting.wait, config.waiting.abort_on_cancel) == (True, True)
+    assert (config.waiting.timeout_seconds, config.waiting.poll_interval_seconds) == (3600, 30.0)
+    assert config.sha is None and config.connection.team_id is None
     assert secrets == ["secret-token"]
     assert body(config) == {}
 
@@ -83,7 +83,7 @@ def test_sha_and_every_override_make_a_schema_valid_body(tmp_path: Path) -> None
 
 def test_build_arguments_as_json(tmp_path: Path) -> None:
     config, _ = parse(tmp_path, build_arguments='{"A": "1", "B": "x y"}')
-    assert config.build_arguments == {"A": "1", "B": "x y"}
+    assert config.overrides.build_arguments == {"A": "1", "B": "x y"}
 
 
 @pytest.mark.parametrize(
@@ -172,7 +172,7 @@ def test_secret_values_are_never_echoed(tmp_path: Path) -> None:
 )
 def test_allowed_api_urls(tmp_path: Path, url: str) -> None:
     config, _ = parse(tmp_path, api_url=url)
-    assert config.api_url == url.rstrip("/")
+    assert config.connection.api_url == url.rstrip("/")
 
 
 @pytest.mark.parametrize(
@@ -188,7 +188,7 @@ def test_allowed_api_urls(tmp_path: Path, url: str) -> None:
 )
 def test_yaml_12_booleans(tmp_path: Path, word: str, value: bool) -> None:
     config, _ = parse(tmp_path, wait=word)
-    assert config.wait is value
+    assert config.waiting.wait is value
 
 
 @pytest.mark.parametrize(
@@ -208,3 +208,32 @@ def test_an_api_url_pasted_with_v1_is_the_same_api(url: str) -> None:
     read = read_api_url(url, problems)
     assert problems == []
     assert not read.lower().endswith("/v1"), read
+
+
+def test_every_input_is_declared_once_with_action_yml_s_default() -> None:
+    # Issue 19, item 3: inputs/declared.py is the one declaration; action.yml must agree.
+    import yaml
+
+    from northflank_build.inputs.declared import INPUTS
+
+    action = yaml.safe_load((Path(__file__).resolve().parent.parent / "action.yml").read_text())
+    declared = {i.name: i.default for i in INPUTS}
+    written = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}
+    assert list(declared) == list(written), "the same inputs, in the same order"
+    assert declared == written
+
+
+def test_every_cli_flag_comes_from_the_declaration() -> None:
+    from northflank_build.cli import parser
+    from northflank_build.inputs.declared import INPUTS
+
+    flags = {
+        a
+        for p in parser()._subparsers._group_actions[0].choices.values()  # type: ignore[union-attr]
+        for action in p._actions
+        for a in action.option_strings
+    }
+    declared = {i.cli for i in INPUTS if i.how != "env"}
+    assert declared <= flags, declared - flags
+    own = {"-h", "--help", "--json", "--quiet"}
+    assert flags - own == declared, "a flag the declaration does not know"

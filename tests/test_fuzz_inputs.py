@@ -115,5 +115,5 @@ def test_any_inputs_give_problems_or_a_valid_request(overrides: dict[str, str], 
             assert "s3cret-value" not in problem.message
         return
     jsonschema.validate(config.start_request().to_json(), SCHEMAS["start-job-build"])
-    assert config.api_token.get_secret_value() in secrets
-    assert config.api_url.isprintable() and " " not in config.api_url
+    assert config.connection.api_token.get_secret_value() in secrets
+    assert config.connection.api_url.isprintable() and " " not in config.connection.api_url

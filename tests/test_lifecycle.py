@@ -202,7 +202,7 @@ def runner_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 def context(clock: StepClock) -> StepContext:
     config = parse_inputs(runner.get_input, {}, Path.cwd(), lambda _s: None)
     client = NorthflankClient(
-        api_url=config.api_url, token=TOKEN, project_id="demo-project", team_id=None,
+        api_url=config.connection.api_url, token=TOKEN, project_id="demo-project", team_id=None,
         clock=clock, transport=httpx.MockTransport(nothing_sent), deadline=clock.now + 60,
     )  # fmt: skip
     return StepContext(config, client, clock, clock.cancel, ActionEvents())

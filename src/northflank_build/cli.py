@@ -10,43 +10,32 @@ are the action's: 0 success, 1 build failed, 2 invalid input, 3 API error, 4 tim
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from northflank_build import __version__
-from northflank_build.api.bodies import InternalDeployment
 from northflank_build.api.clock import Clock, SystemClock
 from northflank_build.api.errors import NorthflankError
-from northflank_build.api.logs import LogLine
-from northflank_build.api.routes import BuildTarget
-from northflank_build.api.services import EnsuredService
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.dry_run import dry_run
-from northflank_build.engine.kind import Kind
-from northflank_build.engine.operation import Start
 from northflank_build.engine.outcome import Outcome
-from northflank_build.engine.outputs import build_values, outputs, story, typed_outputs
-from northflank_build.engine.report import StepReport, elapsed_label
+from northflank_build.engine.report import StepReport
 from northflank_build.engine.run import connect, run_step
-from northflank_build.engine.waiting import Snapshot
+from northflank_build.inputs import declared as i
 from northflank_build.inputs.config import parse_inputs
+from northflank_build.inputs.declared import Input
 from northflank_build.inputs.problems import InvalidInputs
+from northflank_build.terminal import CliEvents, emit, finish, redact
 from northflank_build.wording import CLI, describe
 
-if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from northflank_build.api.models import Build
-
 TOKEN_VARIABLE = "NORTHFLANK_API_TOKEN"  # noqa: S105 - the variable name, not a secret
-# Text from Northflank must not drive the terminal (escape sequences, carriage returns).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 EXAMPLES = """examples:
   export NORTHFLANK_API_TOKEN=...        # from your CI's secret store
@@ -63,116 +52,21 @@ exit codes: 0 succeeded, 1 build failed, 2 invalid input, 3 Northflank API error
 """
 
 
-class Redactor:
-    """Every secret this run knows (the token, secret file contents and the base64 sent)
-    is cut out of everything the CLI prints, server messages included."""
-
-    def __init__(self) -> None:
-        self._secrets: list[str] = []
-
-    def add(self, secret: str) -> None:
-        for part in (secret, *secret.splitlines()):
-            value = part.strip()
-            if len(value) >= 4 and value not in self._secrets:
-                self._secrets.append(value)
-        self._secrets.sort(key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return _CONTROL.sub("?", text)
-
-
-redact = Redactor()
-
-
-def emit(text: str, *, err: bool = True) -> None:
-    """One line for the terminal: secrets cut out, controls neutralised, encodable."""
-    stream = sys.stderr if err else sys.stdout
-    data = redact(text).encode(stream.encoding or "utf-8", errors="replace")
-    print(data.decode(stream.encoding or "utf-8", errors="replace"), file=stream, flush=True)
-
-
-class CliEvents:
-    def __init__(self, quiet: bool, several: bool = False) -> None:
-        self.quiet = quiet
-        self.several = several  # several targets: each line names its target
-
-    def _say(self, text: str) -> None:
-        if not self.quiet:
-            emit(text)
-
-    def _prefix(self, target: BuildTarget) -> str:
-        return f"[{target.id}] " if self.several else ""
-
-    def service(self, service: EnsuredService) -> None:
-        self._say(
-            f"Build service {service.service_id}: {'created' if service.created else 'exists'}."
-        )
-
-    def starting(self, start: Start[Any], at: float) -> None:
-        for line in start.announce():
-            self._say(line)
-
-    def started(self, start: Start[Any], first: Snapshot, adopted: bool) -> None:
-        self._say(start.said_started(first, adopted))
-
-    def reused(self, index: int, target: BuildTarget, build: Build, given: bool) -> None:
-        how = "using it" if build.finished else "waiting on it (never aborted: not started here)"
-        self._say(f"{self._prefix(target)}Build {build.id} exists ({build.status}): {how}.")
-
-    def note(self, message: str) -> None:
-        self._say(message)
-
-    def planned(self, method: str, url: str, body: dict[str, Any]) -> None:
-        self._say(f"Dry run: would send {method} {url}\n{json.dumps(body, indent=2)}")
-
-    def watch(self, kind: Kind, name: str, label: str, *, several: bool) -> CliTargetLog:
-        return CliTargetLog(self, f"[{name}] " if several else "")
-
-    def deploying(self, service_id: str, internal: InternalDeployment, instances: int) -> None:
-        self._say(f"[{service_id}] Deploying build {internal.build_id} to service {service_id}.")
-
-
-class CliTargetLog:
-    """One build's progress on stderr; among several, each line names its target."""
-
-    def __init__(self, events: CliEvents, prefix: str) -> None:
-        self._events, self._prefix = events, prefix
-
-    def note(self, message: str) -> None:
-        self._events._say(self._prefix + message)
-
-    def status(self, snapshot: Snapshot, elapsed: float) -> None:
-        self._events._say(
-            f"{self._prefix}[{elapsed_label(elapsed)}] {snapshot.status or 'UNKNOWN'}"
-        )
-
-    def trouble(self, problem: Exception, elapsed: float) -> None:
-        self._events._say(
-            f"{self._prefix}[{elapsed_label(elapsed)}] cannot read the status right now "
-            f"({problem}); still waiting"
-        )
-
-    def log_group(self, snapshot: Snapshot, source: str) -> None:
-        pass
-
-    def log_lines(self, lines: list[LogLine]) -> None:
-        for line in lines:
-            self._events._say(f"{self._prefix}  | {line.text}")
-
-    def log_group_end(self) -> None:
-        pass
+def _flag(parser: Any, declared: Input[Any], **extra: Any) -> None:
+    """The flag of an input, as inputs/declared.py declares it (its name, repeatable or a
+    switch); ``extra`` holds the CLI's own words (help, metavar, choices)."""
+    kind: dict[str, Any] = {"default": ""}
+    if declared.how == "repeat":
+        kind = {"action": "append", "default": []}
+    elif declared.how in ("off", "on"):
+        kind = {"action": "store_true"}
+    parser.add_argument(declared.cli, **{**kind, **extra})
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--project-id", required=True, help="Northflank project id")
-    parser.add_argument(
-        "--team-id", default="", help="use the /v1/teams/{teamId} routes (organisation tokens)"
-    )
-    parser.add_argument(
-        "--api-url", default="", help="API base URL (default https://api.northflank.com)"
-    )
+    _flag(parser, i.PROJECT_ID, required=True, help="Northflank project id")
+    _flag(parser, i.TEAM_ID, help="use the /v1/teams/{teamId} routes (organisation tokens)")
+    _flag(parser, i.API_URL, help="API base URL (default https://api.northflank.com)")
     parser.add_argument("--json", action="store_true", help="print the outputs as JSON on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
@@ -181,80 +75,60 @@ def _build_flags(parser: argparse.ArgumentParser, *, spec: bool) -> None:
     """The flags of a build: what to build (a spec, or targets and what follows the build),
     then how (the commit, the overrides) and how to wait (_wait_flags)."""
     if spec:
-        parser.add_argument(
-            "--spec", required=True, help="build service spec: a YAML/JSON file or inline YAML"
+        _flag(
+            parser,
+            i.SERVICE_SPEC,
+            required=True,
+            help="build service spec: a YAML/JSON file or inline YAML",
         )
-        parser.add_argument("--if-exists", choices=["use", "fail", "update"], default="use")
+        _flag(parser, i.IF_EXISTS, choices=["use", "fail", "update"], default="use")
     else:
         _target_flags(parser)
-    parser.add_argument("--branch", default="", help="service builds: the branch to build")
-    parser.add_argument(
-        "--pull-request-id", default="", help="service builds: the pull request to build"
+    _flag(parser, i.BRANCH, help="service builds: the branch to build")
+    _flag(parser, i.PULL_REQUEST_ID, help="service builds: the pull request to build")
+    _flag(parser, i.SHA, help="commit to build (40 hex); default: the latest on the branch")
+    _flag(parser, i.BUILD_ARGUMENTS, metavar="KEY=VALUE", help="repeatable")
+    _flag(
+        parser, i.BUILD_FILES, metavar="/PATH=SOURCE", help="SOURCE: env:NAME or a file; repeatable"
     )
-    parser.add_argument(
-        "--sha", default="", help="commit to build (40 hex); default: the latest on the branch"
-    )
-    parser.add_argument(
-        "--build-arg", action="append", default=[], metavar="KEY=VALUE", help="repeatable"
-    )
-    parser.add_argument(
-        "--build-file",
-        action="append",
-        default=[],
-        metavar="/PATH=SOURCE",
-        help="SOURCE: env:NAME or a file; repeatable",
-    )
-    parser.add_argument(
-        "--secret-mount", action="append", default=[], metavar="ID=SOURCE", help="repeatable"
-    )
-    parser.add_argument("--dockerfile-path", default="")
-    parser.add_argument("--docker-work-dir", default="")
-    parser.add_argument("--dockerfile-target", default="")
+    _flag(parser, i.DOCKER_SECRET_MOUNTS, metavar="ID=SOURCE", help="repeatable")
+    for declared in (i.DOCKERFILE_PATH, i.DOCKER_WORK_DIR, i.DOCKERFILE_TARGET):
+        _flag(parser, declared)
     _wait_flags(parser)
 
 
 def _wait_flags(parser: argparse.ArgumentParser) -> None:
     """Whether and how long to wait, what a cancel does, logs, and the dry run."""
-    parser.add_argument("--no-wait", action="store_true", help="start the build and return")
-    parser.add_argument("--timeout-seconds", default="3600")
-    parser.add_argument("--poll-interval-seconds", default="30")
-    parser.add_argument(
-        "--no-abort-on-cancel",
-        action="store_true",
-        help="leave the build running on Ctrl-C or timeout",
-    )
-    parser.add_argument("--no-logs", action="store_true", help="do not stream the build log")
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="show the requests; send none that changes anything (with a token and --reuse or "
-        "--build-id, read the builds to say which would be reused)",
+    _flag(parser, i.WAIT, help="start the build and return")
+    _flag(parser, i.TIMEOUT_SECONDS, default=i.TIMEOUT_SECONDS.default)
+    _flag(parser, i.POLL_INTERVAL_SECONDS, default=i.POLL_INTERVAL_SECONDS.default)
+    _flag(parser, i.ABORT_ON_CANCEL, help="leave the build running on Ctrl-C or timeout")
+    _flag(parser, i.SHOW_LOGS, help="do not stream the build log")
+    _flag(
+        parser,
+        i.DRY_RUN,
+        help="show the requests; send none that changes anything (with a token and --reuse "
+        "or --build-id, read the builds to say which would be reused)",
     )
 
 
 def _target_flags(parser: argparse.ArgumentParser) -> None:
     """What to build, or which build to use, and what follows it (deploys, a job run)."""
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--job-id", action="append", default=[], help="a job to build; repeatable")
-    what.add_argument(
-        "--service-id", action="append", default=[], help="a service to build; repeatable"
-    )
-    parser.add_argument(
-        "--build-id", default="", help="wait on this existing build instead of starting one"
-    )
-    parser.add_argument(
-        "--deploy-service",
-        action="append",
-        default=[],
+    _flag(what, i.JOB_ID, help="a job to build; repeatable")
+    _flag(what, i.SERVICE_ID, help="a service to build; repeatable")
+    _flag(parser, i.BUILD_ID, help="wait on this existing build instead of starting one")
+    _flag(
+        parser,
+        i.DEPLOY_SERVICES,
         metavar="ID",
         help="deployment service to point at the built service; repeatable",
     )
-    parser.add_argument("--run-job", default="", help="a job to run once the build succeeded")
-    parser.add_argument(
-        "--run-env", action="append", default=[], metavar="KEY=VALUE", help="for --run-job"
-    )
-    parser.add_argument(
-        "--reuse",
+    _flag(parser, i.RUN_JOB, help="a job to run once the build succeeded")
+    _flag(parser, i.RUN_JOB_ENVIRONMENT, metavar="KEY=VALUE", help="for --run-job")
+    _flag(
+        parser,
+        i.REUSE,
         choices=["never", "succeeded", "any"],
         default="never",
         help="use a build of --sha that exists (succeeded; any: also one still running)",
@@ -290,42 +164,21 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _inputs(args: argparse.Namespace, token: str) -> dict[str, str]:
-    values = {
-        "api-token": token,
-        "api-url": args.api_url,
-        "project-id": args.project_id,
-        "team-id": args.team_id,
-        "job-id": _ids(getattr(args, "job_id", "")),
-        "service-id": _ids(getattr(args, "service_id", "")),
-    }
-    if args.command == "abort":
-        return values
-    values.update(
-        {
-            "service-spec": getattr(args, "spec", ""),
-            "if-exists": getattr(args, "if_exists", "use"),
-            "branch": args.branch,
-            "pull-request-id": args.pull_request_id,
-            "sha": args.sha,
-            "build-arguments": "\n".join(args.build_arg),
-            "build-files": "\n".join(args.build_file),
-            "docker-secret-mounts": "\n".join(args.secret_mount),
-            "dockerfile-path": args.dockerfile_path,
-            "docker-work-dir": args.docker_work_dir,
-            "dockerfile-target": args.dockerfile_target,
-            "wait": "false" if args.no_wait else "true",
-            "timeout-seconds": args.timeout_seconds,
-            "poll-interval-seconds": args.poll_interval_seconds,
-            "abort-on-cancel": "false" if args.no_abort_on_cancel else "true",
-            "show-logs": "false" if args.no_logs else "true",
-            "dry-run": "true" if args.dry_run else "false",
-            "build-id": getattr(args, "build_id", ""),
-            "reuse": getattr(args, "reuse", "never"),
-            "deploy-services": _ids(getattr(args, "deploy_service", [])),
-            "run-job": getattr(args, "run_job", ""),
-            "run-job-environment": "\n".join(getattr(args, "run_env", [])),
-        }
-    )
+    """The inputs the flags give, as the action would get them (inputs/declared.py)."""
+    values = {i.API_TOKEN.name: token}
+    for declared in i.INPUTS:
+        dest = declared.cli.lstrip("-").replace("-", "_")
+        if declared.how == "env" or not hasattr(args, dest):
+            continue
+        if args.command == "abort" and declared is i.BUILD_ID:
+            continue  # abort's BUILD_ID is the build to abort, not one to wait on
+        given = getattr(args, dest)
+        if declared.how == "off":
+            values[declared.name] = "false" if given else "true"
+        elif declared.how == "on":
+            values[declared.name] = "true" if given else "false"
+        else:
+            values[declared.name] = "\n".join(given) if isinstance(given, list) else given
     return values
 
 
@@ -348,33 +201,6 @@ def repository_url() -> str:
         return ""
     path = parts.path.removesuffix(".git").rstrip("/")
     return f"https://{parts.hostname}{path}"  # no user, token or port
-
-
-def _ids(value: str | list[str]) -> str:
-    return "\n".join(value) if isinstance(value, list) else value
-
-
-def _finish(step: StepReport, args: argparse.Namespace, errors: list[str] | None = None) -> int:
-    """The end of a run: each failure worded, then the outputs as typed JSON on stdout
-    (``--json``, also for invalid input: ``errors`` then says why), or one last line."""
-    for failure in step.failures:
-        worded = describe(failure, CLI)
-        emit(f"error: {worded.title}: {worded.explain()}")
-    if args.json:
-        extra = {"errors": errors} if errors is not None else {}
-        typed = {"outcome": step.outcome.value, **typed_outputs(step), **extra}
-        emit(json.dumps(typed, indent=2), err=False)
-    elif not args.quiet:
-        for build in step.builds if len(step.builds) > 1 else ():
-            entry = build_values(build, build.outcome is Outcome.SUCCEEDED)
-            label = build.target.label if build.target else ""
-            emit(
-                f"  {build.outcome.value}: {label} build {entry['build-id'] or '-'} "
-                f"{entry['status']} {entry['registry-uri']}".rstrip()
-            )
-        image = outputs(step)["registry-uri"]
-        emit(f"{step.outcome.value}: {story(step)}{f' ({image})' if image else ''}")
-    return step.outcome.exit_code
 
 
 def main(
@@ -405,7 +231,7 @@ def main(
         for line in errors:
             emit(f"error: {line}")
         if args.json:
-            return _finish(StepReport(Outcome.INVALID), args, errors)
+            return finish(StepReport(Outcome.INVALID), args, errors)
         return Outcome.INVALID.exit_code
     events = CliEvents(args.quiet, several=len(config.targets) > 1)
     clock = clock or SystemClock(cancel.event)
@@ -424,8 +250,8 @@ def main(
             return 0
         if config.dry_run:
             with_reads = client if config.connection.api_token.get_secret_value() else None
-            return _finish(dry_run(config, events, with_reads), args)
-        return _finish(run_step(config, client, clock, cancel, events), args)
+            return finish(dry_run(config, events, with_reads), args)
+        return finish(run_step(config, client, clock, cancel, events), args)
 
 
 def run() -> None:

@@ -37,7 +37,7 @@ from northflank_build.engine.outcome import (
     TimedOut,
     Unusable,
 )
-from northflank_build.inputs.config import INPUT_NAMES
+from northflank_build.inputs.declared import BY_NAME, INPUT_NAMES, INPUTS
 from northflank_build.inputs.problems import InputProblem
 
 
@@ -88,7 +88,7 @@ _SETTING = re.compile(
 
 # Multi-line inputs whose lines are a repeated flag's uses in the CLI ("line 2" of
 # build-arguments is the 2nd --build-arg).
-_LINE_PER_FLAG = {"build-arguments", "build-files", "docker-secret-mounts", "run-job-environment"}
+_LINE_PER_FLAG = {d.name for d in INPUTS if d.how == "repeat" and d.whole}
 _LINE = re.compile(r"(?<!its )\bline (\d+)\b")  # not "its line 3" of a JSON value
 
 
@@ -102,26 +102,15 @@ def _same(name: str) -> str:
 
 
 def _flag(name: str) -> str:
-    if name == "api-token":
-        return "$NORTHFLANK_API_TOKEN"
-    renamed = {
-        # The CLI's switches are named for what they turn off.
-        "wait": "no-wait",
-        "abort-on-cancel": "no-abort-on-cancel",
-        "show-logs": "no-logs",
-        "service-spec": "spec",
-        "deploy-services": "deploy-service",
-        "run-job-environment": "run-env",
-        "build-arguments": "build-arg",
-        "build-files": "build-file",
-        "docker-secret-mounts": "secret-mount",
-    }
-    return "--" + renamed.get(name, name)
+    """How the CLI gives an input (inputs/declared.py): "--build-arg", "$NORTHFLANK_API_TOKEN"."""
+    declared = BY_NAME.get(name)
+    return declared.cli if declared is not None and declared.cli else "--" + name
 
 
 def _cli_setting(name: str, value: str) -> str:
-    if value == "false" and name in ("abort-on-cancel", "show-logs", "wait"):
-        return {"show-logs": "--no-logs", "wait": "--no-wait"}.get(name, "--no-" + name)
+    declared = BY_NAME.get(name)
+    if declared is not None and declared.how == "off" and value == "false":
+        return declared.cli  # --no-wait
     return f"{_flag(name)} {value}"
 
 

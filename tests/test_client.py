@@ -77,7 +77,7 @@ def sequence(*responses: httpx.Response | Exception) -> Handler:
 
 def test_routes_and_headers() -> None:
     client, _, seen = make(sequence(ok(build_json())), team="my-team")
-    client.get_build(JOB, "b-1")
+    client.builds.get(JOB, "b-1")
     request = seen[0]
     assert request.url.path == "/v1/teams/my-team/projects/proj/jobs/my-job/build/b-1"
     assert request.headers["authorization"] == "Bearer tok"
@@ -89,7 +89,7 @@ def test_read_retries_5xx_with_html_bodies_then_succeeds() -> None:
         502, text="<html>Bad Gateway</html>", headers={"content-type": "text/html"}
     )
     client, clock, seen = make(sequence(html, html, ok(build_json())))
-    assert client.get_build(JOB, "b-1").id == "b-1"
+    assert client.builds.get(JOB, "b-1").id == "b-1"
     assert len(seen) == 3 and len(clock.sleeps) == 2
     assert clock.sleeps[1] > 0 and clock.sleeps[0] <= 0.5
 
@@ -97,7 +97,7 @@ def test_read_retries_5xx_with_html_bodies_then_succeeds() -> None:
 def test_read_gives_up_after_the_attempt_cap() -> None:
     client, _, seen = make(sequence(httpx.Response(503, text="down")))
     with pytest.raises(ServerError, match="HTTP 503"):
-        client.get_build(JOB, "b-1")
+        client.builds.get(JOB, "b-1")
     assert len(seen) == 5
 
 
@@ -105,16 +105,16 @@ def test_read_retries_connection_errors_and_timeouts() -> None:
     client, _, seen = make(
         sequence(httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), ok(build_json()))
     )
-    assert client.get_build(JOB, "b-1").id == "b-1"
+    assert client.builds.get(JOB, "b-1").id == "b-1"
     assert len(seen) == 3
 
 
 def test_backoff_resets_after_a_success() -> None:
     html = httpx.Response(502, text="<html/>")
     client, clock, _ = make(sequence(html, html, ok(build_json()), html, ok(build_json())))
-    client.get_build(JOB, "b-1")
+    client.builds.get(JOB, "b-1")
     first_streak = list(clock.sleeps)
-    client.get_build(JOB, "b-1")
+    client.builds.get(JOB, "b-1")
     assert clock.sleeps[len(first_streak)] <= 0.5  # back to the first, shortest delay
 
 
@@ -126,14 +126,14 @@ def test_malformed_bodies_on_reads_are_retried_then_explained() -> None:
             ok(build_json()),
         )
     )
-    assert client.get_build(JOB, "b-1").id == "b-1"
+    assert client.builds.get(JOB, "b-1").id == "b-1"
     assert len(seen) == 3
     client, _, _ = make(sequence(httpx.Response(200, json={"nodata": True})))
     with pytest.raises(MalformedResponse, match='no "data" object'):
-        client.get_build(JOB, "b-1")
+        client.builds.get(JOB, "b-1")
     client, _, _ = make(sequence(ok({"concluded": "maybe"})))
     with pytest.raises(MalformedResponse, match="id, concluded"):
-        client.get_build(JOB, "b-1")
+        client.builds.get(JOB, "b-1")
 
 
 def test_429_waits_as_retry_after_says() -> None:
@@ -141,7 +141,7 @@ def test_429_waits_as_retry_after_says() -> None:
         429, text="Too Many Requests", headers={"retry-after": "7", "x-ratelimit-reset": "99"}
     )
     client, clock, _ = make(sequence(limited, ok(build_json())))
-    client.get_build(JOB, "b-1")
+    client.builds.get(JOB, "b-1")
     assert clock.sleeps == [7.0]
 
 
@@ -152,7 +152,7 @@ def test_429_without_retry_after_waits_for_the_reset() -> None:
         headers={"x-ratelimit-reset": "12", "x-ratelimit-remaining": "0"},
     )
     client, clock, _ = make(sequence(limited, ok(build_json())))
-    client.get_build(JOB, "b-1")
+    client.builds.get(JOB, "b-1")
     assert clock.sleeps == [12.0]
 
 
@@ -160,7 +160,7 @@ def test_429_past_the_cap_fails_with_a_message_that_says_so() -> None:
     limited = httpx.Response(429, text="Too Many Requests", headers={"x-ratelimit-reset": "3000"})
     client, clock, _ = make(sequence(limited))
     with pytest.raises(RateLimited, match="past this client's cap") as caught:
-        client.get_build(JOB, "b-1")
+        client.builds.get(JOB, "b-1")
     assert (caught.value.limited, caught.value.asked_s) == (1, 3000)
     assert clock.sleeps == []
 
@@ -178,7 +178,7 @@ def test_rate_limit_headers_drive_pacing() -> None:
             )
         )
     )
-    client.get_build(JOB, "b-1")
+    client.builds.get(JOB, "b-1")
     assert client.pacing_delay() == pytest.approx(60.0)
 
 
@@ -191,12 +191,12 @@ def envelope(status: int, message: str) -> httpx.Response:
 def test_401_403_404_fail_fast_with_the_facts() -> None:
     client, _, seen = make(sequence(envelope(401, "Unauthenticated")))
     with pytest.raises(AuthenticationFailed) as auth:
-        client.get_build(JOB, "b-1")
+        client.builds.get(JOB, "b-1")
     assert len(seen) == 1 and "expired" in auth.value.message
     assert (auth.value.said, auth.value.error_id) == ("Unauthenticated", "e-42")
     client, _, _ = make(sequence(envelope(403, "Insufficient permissions")))
     with pytest.raises(PermissionDenied) as denied:
-        client.get_build(JOB, "b-1")
+        client.builds.get(JOB, "b-1")
     assert denied.value.permission == "Project > Jobs > Deployment > Deploy Build"
     assert denied.value.resource is not None and denied.value.resource.id == "proj"
 
@@ -207,10 +207,10 @@ def test_401_403_404_fail_fast_with_the_facts() -> None:
 
     client, _, _ = make(build_missing)
     with pytest.raises(NotFound, match="Build 'b-1' of job 'my-job'"):
-        client.get_build(JOB, "b-1")
+        client.builds.get(JOB, "b-1")
     client, _, _ = make(sequence(envelope(404, "Not found")))
     with pytest.raises(NotFound, match="Project 'proj' was not found"):
-        client.get_build(JOB, "b-1")
+        client.builds.get(JOB, "b-1")
 
 
 def test_start_404_says_whether_project_or_job_is_missing() -> None:
@@ -219,7 +219,7 @@ def test_start_404_says_whether_project_or_job_is_missing() -> None:
 
     client, _, _ = make(project_missing)
     with pytest.raises(NotFound, match="Project 'proj' was not found"):
-        client.start_build(JOB, StartBuildRequest(sha=SHA))
+        client.builds.start(JOB, StartBuildRequest(sha=SHA))
 
     def job_missing(request: httpx.Request) -> httpx.Response:
         return (
@@ -230,7 +230,7 @@ def test_start_404_says_whether_project_or_job_is_missing() -> None:
 
     client, _, _ = make(job_missing)
     with pytest.raises(NotFound, match="job 'my-job' was not found in project 'proj'") as caught:
-        client.start_build(JOB, StartBuildRequest(sha=SHA))
+        client.builds.start(JOB, StartBuildRequest(sha=SHA))
     assert caught.value.resource is not None and caught.value.resource.kind == "job"
 
 
@@ -285,7 +285,7 @@ def test_ambiguous_start_adopts_the_build_instead_of_starting_another(outcome: s
     client, _, seen = make(server, clock)
     old = build_json("old", createdAt="2020-01-01T00:00:00.000Z")
     server.builds.append(old)
-    started = client.start_build(JOB, StartBuildRequest(sha=SHA))
+    started = client.builds.start(JOB, StartBuildRequest(sha=SHA))
     assert started.adopted and started.build.id == "b-1"
     assert server.posts == 1 and len(server.builds) == 2
     assert [r.method for r in seen] == ["POST", "GET"]
@@ -295,7 +295,7 @@ def test_connect_failure_is_resent_because_nothing_reached_the_server() -> None:
     clock = VirtualClock()
     server = FakeNorthflank(clock, ["connect", "ok"])
     client, _, seen = make(server, clock)
-    started = client.start_build(JOB, StartBuildRequest(sha=SHA))
+    started = client.builds.start(JOB, StartBuildRequest(sha=SHA))
     assert (
         not started.adopted and server.posts == 2 and [r.method for r in seen] == ["POST", "POST"]
     )
@@ -305,7 +305,7 @@ def test_429_on_start_waits_and_resends() -> None:
     clock = VirtualClock()
     server = FakeNorthflank(clock, ["429", "ok"])
     client, _, _ = make(server, clock)
-    started = client.start_build(JOB, StartBuildRequest(sha=SHA))
+    started = client.builds.start(JOB, StartBuildRequest(sha=SHA))
     assert started.build.id == "b-2" and clock.sleeps == [2.0]
 
 
@@ -326,7 +326,7 @@ def test_ambiguous_failure_whose_build_cannot_be_found_is_never_resent() -> None
 
     client, _, _ = make(handler, clock)
     with pytest.raises(CreateOutcomeUnknown, match="not sent again") as caught:
-        client.start_build(JOB, StartBuildRequest(sha=SHA))
+        client.builds.start(JOB, StartBuildRequest(sha=SHA))
     assert calls == ["POST", "GET", "GET"]
     assert caught.value.sent_at == pytest.approx(clock.wall(), abs=2)
 
@@ -341,7 +341,7 @@ def test_start_with_a_different_sha_is_not_adopted() -> None:
     # candidate by time, so only the sha check keeps it from being adopted.
     stamp = format_timestamp(datetime.fromtimestamp(clock.wall() + 3.0, tz=UTC))
     server.builds.append(build_json("someone-else", createdAt=stamp, sha="c" * 40))
-    started = client.start_build(JOB, StartBuildRequest(sha=SHA))
+    started = client.builds.start(JOB, StartBuildRequest(sha=SHA))
     assert started.adopted and started.build.id == "b-1" and started.build.sha == SHA
 
 
@@ -354,14 +354,14 @@ def test_start_never_retries_4xx() -> None:
         )
     )
     with pytest.raises(Exception, match="HTTP 400"):
-        client.start_build(JOB, StartBuildRequest(sha=SHA))
+        client.builds.start(JOB, StartBuildRequest(sha=SHA))
     assert len(seen) == 1
 
 
 def test_start_gives_up_when_nothing_gets_through() -> None:
     client, _, seen = make(sequence(httpx.ConnectError("refused")))
     with pytest.raises(TransportFailure, match="Could not connect"):
-        client.start_build(JOB, StartBuildRequest(sha=SHA))
+        client.builds.start(JOB, StartBuildRequest(sha=SHA))
     assert len(seen) == 3
 
 

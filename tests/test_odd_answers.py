@@ -42,13 +42,13 @@ ABSURD_DATES = [
 
 # Each endpoint: how to call it on a client.
 ENDPOINTS: dict[str, Callable[[NorthflankClient], object]] = {
-    "get build": lambda c: c.get_build(JOB, "b-1"),
-    "list builds": lambda c: c.list_builds(JOB),
-    "build log page": lambda c: c.build_logs(JOB, "b-1", None, 10),
-    "start build": lambda c: c.start_build(JOB, StartBuildRequest(sha=SHA)),
-    "abort build": lambda c: c.abort_build(JOB, "b-1"),
-    "reuse lookup": lambda c: c.find_reusable(JOB, SHA, True),
-    "quick lost-start look": lambda c: c.find_started_quickly(JOB, SHA, 1_795_000_000.0),
+    "get build": lambda c: c.builds.get(JOB, "b-1"),
+    "list builds": lambda c: c.builds.page(JOB),
+    "build log page": lambda c: c.builds.logs(JOB, "b-1", None, 10),
+    "start build": lambda c: c.builds.start(JOB, StartBuildRequest(sha=SHA)),
+    "abort build": lambda c: c.builds.abort(JOB, "b-1"),
+    "reuse lookup": lambda c: c.builds.find_reusable(JOB, SHA, True),
+    "quick lost-start look": lambda c: c.builds.find_started_quickly(JOB, SHA, 1_795_000_000.0),
     "service exists": lambda c: c.services.exists("svc"),
     "get service": lambda c: c.deployments.get("svc"),
     "patch service": lambda c: c.deployments.patch("svc", {"deployment": {}}),

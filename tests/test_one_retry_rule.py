@@ -41,7 +41,7 @@ def retried_by_the_session(status: int) -> bool:
         transport=httpx.MockTransport(handler),
     )  # fmt: skip
     try:
-        client.get_build(JOB, "b-1")
+        client.builds.get(JOB, "b-1")
     except NorthflankError:
         return False
     return len(seen) == 2

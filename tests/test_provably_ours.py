@@ -524,7 +524,7 @@ def test_cause9_the_skipped_entries_are_counted_in_the_debug_log() -> None:
         clock=VirtualClock(), on_debug=said.append,
         transport=httpx.MockTransport(lambda r: respond({"builds": [*ODD_ENTRIES, good]})),
     )  # fmt: skip
-    page = client.list_builds(BuildTarget("job", "j"))
+    page = client.builds.page(BuildTarget("job", "j"))
     assert [b.id for b in page.builds] == ["good-1"]
     assert page.skipped == len(ODD_ENTRIES)
     assert any(f"{len(ODD_ENTRIES)} unreadable build(s)" in line for line in said)

@@ -43,7 +43,7 @@ def fact(handler: Handler, act: Callable[[NorthflankClient], object]) -> Northfl
 
 
 def start(target: BuildTarget) -> Callable[[NorthflankClient], object]:
-    return lambda client: client.start_build(target, StartBuildRequest(sha=SHA))
+    return lambda client: client.builds.start(target, StartBuildRequest(sha=SHA))
 
 
 def missing(what: str) -> Handler:
@@ -71,7 +71,7 @@ CASES: dict[str, tuple[Handler, Callable[[NorthflankClient], object]]] = {
     "409": (lambda r: envelope(409, "Conflict"), create_service),
     "429 cap": (
         lambda r: httpx.Response(429, text="no", headers={"retry-after": "3000"}),
-        lambda client: client.get_build(JOB, "b-1"),
+        lambda client: client.builds.get(JOB, "b-1"),
     ),
 }
 # The action's words, as they were before the API layer stopped writing them.

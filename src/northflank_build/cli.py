@@ -188,8 +188,11 @@ def repository_url() -> str:
     try:
         found = subprocess.run(
             ["git", "remote", "get-url", "origin"],  # noqa: S607 - git from PATH, as a user runs it
-            capture_output=True, text=True, timeout=5, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return ""
     url = found.stdout.strip() if found.returncode == 0 else ""
@@ -241,7 +244,7 @@ def main(
             target = config.target
             assert target is not None  # argparse requires --job-id or --service-id
             try:
-                client.abort_build(target, args.build_id, timeout=10.0, explain_404=True)
+                client.builds.abort(target, args.build_id, timeout=10.0, explain_404=True)
             except NorthflankError as exc:
                 worded = describe(exc, CLI)
                 emit(f"error: {worded.title}: {worded.explain()}")

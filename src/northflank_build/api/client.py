@@ -9,24 +9,12 @@ and https://northflank.com/docs/v1/api/services/create-build-service.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
-from northflank_build.api.adopt import (
-    ADOPT_PAGE,
-    BuildPage,
-    Claim,
-    ambiguous,
-    claim_build,
-    find_started,
-    recent_builds,
-    reusable,
-)
-from northflank_build.api.bodies import StartBuildRequest
+from northflank_build.api.builds import QUICK_S, Builds
 from northflank_build.api.clock import Clock
-from northflank_build.api.decode import entries, envelope, next_cursor, parse_build
 from northflank_build.api.deploys import Deployments, JobRuns
 from northflank_build.api.errors import (
     ApiError,
@@ -35,27 +23,13 @@ from northflank_build.api.errors import (
     Resource,
 )
 from northflank_build.api.http import Call, Session
-from northflank_build.api.logs import LogLine
-from northflank_build.api.retry import NO_RETRY, RetryPolicy
+from northflank_build.api.retry import RetryPolicy
 from northflank_build.api.routes import BuildTarget, Routes
-from northflank_build.api.scope import Scope, log_page
+from northflank_build.api.scope import Scope
 from northflank_build.api.services import BuildServices
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from northflank_build.api.models import Build
-
-# A last look (the status at the deadline, the build a cancelled start made): one try.
-QUICK_S = 2.0
-
-
-@dataclass(frozen=True)
-class StartedBuild:
-    build: Build
-    adopted: bool  # found after an ambiguous failure instead of read from the POST answer
-
-
-def _permission(target: BuildTarget, what: str) -> str:
-    return f"Project > {target.permission_area} > {what}"
+    pass
 
 
 class NorthflankClient:
@@ -85,7 +59,8 @@ class NorthflankClient:
             deadline=deadline,
             scope=Resource("project", project_id, team_id),
         )
-        scope = Scope(self.session, self.routes, project_id, self.not_found)
+        scope = Scope(self.session, self.routes, project_id, self.not_found, self.build_not_found)
+        self.builds = Builds(scope)
         self.services = BuildServices(scope)
         self.deployments = Deployments(scope)
         self.runs = JobRuns(scope)
@@ -105,131 +80,6 @@ class NorthflankClient:
 
     def wait_for_turn(self) -> None:
         self.session.wait_for_turn()
-
-    # -- builds ------------------------------------------------------------------------------
-
-    def get_build(self, target: BuildTarget, build_id: str) -> Build:
-        what = f"read build {build_id!r} of {target.label}"
-
-        def missing(error: ApiError) -> ApiError:
-            return self.build_not_found(error, target, build_id)
-
-        return self.session.call(
-            Call(what, _permission(target, "Deployment > Deploy Build"), "GET",
-                 self.routes.build(target, build_id)),
-            parse_build,
-            on_404=missing,
-        )  # fmt: skip
-
-    def list_builds(
-        self,
-        target: BuildTarget,
-        per_page: int = 20,
-        *,
-        cursor: str | None = None,
-        policy: RetryPolicy | None = None,
-        timeout: float | None = None,
-    ) -> BuildPage:
-        """One page of the builds (unreadable entries skipped and counted) and the next
-        page's cursor; its Date narrows the session's skew bounds (api/http.py)."""
-
-        def parse(resp: httpx.Response) -> BuildPage:
-            from northflank_build.api.models import Build  # noqa: PLC0415
-
-            body = envelope(resp)
-            builds, skipped = entries(Build, resp, body["data"], "builds")
-            if skipped:
-                self.session.debug(f"{skipped} unreadable build(s) in the list were skipped")
-            return BuildPage(builds, next_cursor(body), skipped)
-
-        params: dict[str, Any] = {"per_page": per_page}
-        if cursor is not None:
-            params["cursor"] = cursor
-        return self.session.call(
-            Call(f"list the builds of {target.label}", _permission(target, "General > Read"),
-                 "GET", self.routes.builds(target), params=params),
-            parse,
-            policy=policy,
-            timeout=timeout,
-        )  # fmt: skip
-
-    def build_logs(
-        self,
-        target: BuildTarget,
-        build_id: str,
-        start_time: str | None,
-        limit: int,
-        *,
-        policy: RetryPolicy | None = None,
-        timeout: float | None = None,
-    ) -> tuple[list[LogLine], bool]:
-        """One page of the build's log from ``start_time`` on; and whether more follow."""
-        return log_page(
-            self.session,
-            Call(f"read the log of build {build_id!r}",
-                 _permission(target, "Deployment > View Instance Logs"), "GET",
-                 self.routes.build_logs(target), params={"buildId": build_id}),
-            start_time, limit, policy=policy, timeout=timeout,
-        )  # fmt: skip
-
-    def abort_build(
-        self, target: BuildTarget, build_id: str, timeout: float = 3.0, *, explain_404: bool = False
-    ) -> None:
-        """One quick DELETE: used on cancel or timeout, where the runner gives us seconds.
-
-        The one request exempt from the deadline and from a 429's hold: a build left
-        running costs more than one request over the budget.
-        """
-
-        def missing(error: ApiError) -> ApiError:
-            # Only when asked (the CLI's abort command): after a cancel nothing more goes out.
-            return self.build_not_found(error, target, build_id) if explain_404 else error
-
-        self.session.call(
-            Call(f"abort build {build_id!r} of {target.label}",
-                 _permission(target, "Deployment > Deploy Build"), "DELETE",
-                 self.routes.build(target, build_id), exempt=True),
-            lambda _resp: None,
-            policy=NO_RETRY,
-            timeout=timeout,
-            on_404=missing,
-        )  # fmt: skip
-
-    def start_build(self, target: BuildTarget, body: StartBuildRequest) -> StartedBuild:
-        """Start exactly one build (see ``Session.call``'s ``find``).
-
-        After an ambiguous failure the job's recent builds are searched for the one this
-        request created (same sha, created after it was sent), and that build is adopted;
-        when none can be identified, nothing is resent: CreateOutcomeUnknown.
-        """
-
-        def answer(resp: httpx.Response) -> StartedBuild:
-            return StartedBuild(parse_build(resp), adopted=False)
-
-        def find(sent_at: float) -> StartedBuild | None:
-            self.session.debug(
-                "the start request's outcome is unknown; looking for the build it may have made"
-            )
-            found = self._find_started(target, body.sha, sent_at)
-            if found.ours is not None:
-                return StartedBuild(found.ours, adopted=True)
-            if found.candidates:
-                ids = tuple(b.id for b in found.candidates)
-                of = body.sha or "its commit"
-                raise ambiguous(f"start a build of {target.label}", "build", of, ids, sent_at)
-            return None
-
-        def missing(error: ApiError) -> ApiError:
-            return self.not_found(error, Resource(target.kind, target.id))
-
-        return self.session.call(
-            Call(f"start a build of {target.label}",
-                 _permission(target, "Deployment > Deploy Build"), "POST",
-                 self.routes.builds(target), json_body=body.to_json()),
-            answer,
-            find=find,
-            on_404=missing,
-        )  # fmt: skip
 
     # -- what a 404 was about -------------------------------------------------------------
 
@@ -270,11 +120,14 @@ class NorthflankClient:
         if self._visible(self.routes.target(target)) is False:
             return found  # the job or service is missing
         return NotFound(
-            404, error.operation,
+            404,
+            error.operation,
             f"Build {build_id!r} of {target.label} in project {self.project_id!r} was not found.",
-            permission=error.permission, resource=Resource("build", build_id),
-            said=error.said, error_id=error.error_id,
-        )  # fmt: skip
+            permission=error.permission,
+            resource=Resource("build", build_id),
+            said=error.said,
+            error_id=error.error_id,
+        )
 
     def _project_visible(self) -> bool | None:
         return self._visible(self.routes.project)
@@ -292,38 +145,3 @@ class NorthflankClient:
         if resp.is_success:
             return True
         return False if resp.status_code == 404 else None
-
-    # -- the build an unanswered start made ------------------------------------------------
-
-    def find_started_quickly(
-        self, target: BuildTarget, sha: str | None, sent_at: float
-    ) -> Claim[Build]:
-        """After a cancel hit the start request: one short look, no wait, nothing raised
-        but NorthflankError; nothing found while a 429's hold lasts (only the abort may go
-        out)."""
-        if self.session.held():
-            return Claim(None)
-        page = self.list_builds(target, ADOPT_PAGE, policy=NO_RETRY, timeout=QUICK_S)
-        return self.claim_build(page.builds, sha, sent_at)
-
-    def claim_build(self, builds: list[Build], sha: str | None, sent_at: float) -> Claim[Build]:
-        """Which of ``builds`` a start sent at ``sent_at`` provably made (api/adopt.py)."""
-        clock = self.session.clock
-        return claim_build(builds, sha, sent_at, clock.wall(), self.session.skew)
-
-    def find_reusable(self, target: BuildTarget, sha: str, running_too: bool) -> Build | None:
-        """A build of ``sha`` to use instead of starting one (api/adopt.py: reusable)."""
-
-        def page(cursor: str | None) -> BuildPage:
-            return self.list_builds(target, ADOPT_PAGE, cursor=cursor)
-
-        return reusable(recent_builds(page), sha, running_too)
-
-    def _find_started(self, target: BuildTarget, sha: str | None, sent_at: float) -> Claim[Build]:
-        def page(cursor: str | None) -> BuildPage:
-            return self.list_builds(target, ADOPT_PAGE, cursor=cursor)
-
-        def judge(builds: list[Build]) -> Claim[Build]:
-            return self.claim_build(builds, sha, sent_at)
-
-        return find_started(page, self.session.sleep, judge)

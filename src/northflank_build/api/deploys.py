@@ -37,11 +37,15 @@ class Deployments:
             return self._scope.not_found(error, Resource("service", service_id))
 
         return self._scope.session.call(
-            Call(f"read service {service_id!r}", "Project > Services > General > Read", "GET",
-                 self._scope.routes.service(service_id)),
+            Call(
+                f"read service {service_id!r}",
+                "Project > Services > General > Read",
+                "GET",
+                self._scope.routes.service(service_id),
+            ),
             parse,
             on_404=missing,
-        )  # fmt: skip
+        )
 
     def patch(self, service_id: str, body: dict[str, Any]) -> None:
         """Point the service at a build. Sent like a read (resent after an ambiguous
@@ -51,12 +55,16 @@ class Deployments:
             return self._scope.not_found(error, Resource("service", service_id))
 
         self._scope.session.call(
-            Call(f"deploy the build to service {service_id!r}",
-                 "Project > Services > General > Update", "PATCH",
-                 self._scope.routes.deployment_service(service_id), json_body=body),
+            Call(
+                f"deploy the build to service {service_id!r}",
+                "Project > Services > General > Update",
+                "PATCH",
+                self._scope.routes.deployment_service(service_id),
+                json_body=body,
+            ),
             lambda _resp: None,
             on_404=missing,
-        )  # fmt: skip
+        )
 
 
 class JobRuns:
@@ -70,11 +78,15 @@ class JobRuns:
             return self._scope.not_found(error, Resource("job", job_id))
 
         self._scope.session.call(
-            Call(f"read job {job_id!r}", "Project > Jobs > General > Read", "GET",
-                 self._scope.routes.job(job_id)),
+            Call(
+                f"read job {job_id!r}",
+                "Project > Jobs > General > Read",
+                "GET",
+                self._scope.routes.job(job_id),
+            ),
             lambda _resp: None,
             on_404=missing,
-        )  # fmt: skip
+        )
 
     def start(self, job_id: str, body: StartJobRunRequest) -> JobRun:
         """Start exactly one run: after an ambiguous failure the job's runs are searched for
@@ -87,30 +99,43 @@ class JobRuns:
             return self._scope.not_found(error, Resource("job", job_id))
 
         return self._scope.session.call(
-            Call(f"start a run of job {job_id!r}", "Project > Jobs > General > Read", "POST",
-                 self._scope.routes.job_runs(job_id), json_body=body.to_json()),
+            Call(
+                f"start a run of job {job_id!r}",
+                "Project > Jobs > General > Read",
+                "POST",
+                self._scope.routes.job_runs(job_id),
+                json_body=body.to_json(),
+            ),
             _parse_run,
             find=find,
             on_404=missing,
-        )  # fmt: skip
+        )
 
     def get(self, job_id: str, run_id: str) -> JobRun:
         return self._scope.session.call(
-            Call(f"read run {run_id!r} of job {job_id!r}", "Project > Jobs > General > Read",
-                 "GET", self._scope.routes.job_run(job_id, run_id)),
+            Call(
+                f"read run {run_id!r} of job {job_id!r}",
+                "Project > Jobs > General > Read",
+                "GET",
+                self._scope.routes.job_run(job_id, run_id),
+            ),
             _parse_run,
-        )  # fmt: skip
+        )
 
     def abort(self, job_id: str, run_id: str, timeout: float = 3.0) -> None:
         """One quick DELETE, exempt from the deadline and a 429's hold, like a build's."""
         self._scope.session.call(
-            Call(f"abort run {run_id!r} of job {job_id!r}",
-                 "Project > Jobs > Deployment > Deploy Build", "DELETE",
-                 self._scope.routes.job_run(job_id, run_id), exempt=True),
+            Call(
+                f"abort run {run_id!r} of job {job_id!r}",
+                "Project > Jobs > Deployment > Deploy Build",
+                "DELETE",
+                self._scope.routes.job_run(job_id, run_id),
+                exempt=True,
+            ),
             lambda _resp: None,
             policy=NO_RETRY,
             timeout=timeout,
-        )  # fmt: skip
+        )
 
     def logs(
         self,
@@ -125,10 +150,18 @@ class JobRuns:
         """One page of the run's log from ``start_time`` on; and whether more follow."""
         return log_page(
             self._scope.session,
-            Call(f"read the log of run {run_id!r}", "Project > Jobs > Deployment > View Instance Logs",
-                 "GET", self._scope.routes.job_logs(job_id), params={"runId": run_id}),
-            start_time, limit, policy=policy, timeout=timeout,
-        )  # fmt: skip
+            Call(
+                f"read the log of run {run_id!r}",
+                "Project > Jobs > Deployment > View Instance Logs",
+                "GET",
+                self._scope.routes.job_logs(job_id),
+                params={"runId": run_id},
+            ),
+            start_time,
+            limit,
+            policy=policy,
+            timeout=timeout,
+        )
 
     def _find_started(self, job_id: str, sent_at: float) -> JobRun | None:
         """The run this start made, when provably ours (api/adopt.py: claim); None when
@@ -162,12 +195,17 @@ class JobRuns:
             return runs
 
         return self._scope.session.call(
-            Call(f"list the runs of job {job_id!r}", "Project > Jobs > General > Read", "GET",
-                 self._scope.routes.job_runs(job_id), params={"per_page": 50}),
+            Call(
+                f"list the runs of job {job_id!r}",
+                "Project > Jobs > General > Read",
+                "GET",
+                self._scope.routes.job_runs(job_id),
+                params={"per_page": 50},
+            ),
             parse,
             policy=NO_RETRY if timeout is not None else None,
             timeout=timeout,
-        )  # fmt: skip
+        )
 
 
 def _parse_run(resp: httpx.Response) -> JobRun:

@@ -41,7 +41,7 @@ from northflank_build.api.ratelimit import (
     server_time,
 )
 from northflank_build.api.retry import RetryPolicy
-from northflank_build.api.wire import send_bounded
+from northflank_build.api.wire import checked, describe_failure, send_bounded
 
 T = TypeVar("T")
 # Each request is bounded in total (headers and body), not only per socket read.
@@ -72,25 +72,6 @@ class Call:
     json_body: dict[str, Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     exempt: bool = False  # the abort: not held by the deadline or a 429
-
-
-def _checked(parse: Callable[[httpx.Response], T], resp: httpx.Response) -> T:
-    """``parse`` on a 2xx answer, where whatever it could not read, however it failed,
-    becomes MalformedResponse: the one fact the loops know for an answer they cannot use."""
-    try:
-        return parse(resp)
-    except NorthflankError:
-        raise
-    except Exception as exc:
-        where = f"HTTP {resp.status_code} from {resp.request.method} {resp.request.url.path}"
-        raise MalformedResponse(f"{where} could not be read ({type(exc).__name__}).") from None
-
-
-def _describe(exc: httpx.TransportError) -> str:
-    detail = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timed out ({detail})"
-    return detail
 
 
 class Session:
@@ -240,8 +221,15 @@ class Session:
             limit = self._ready(call, timeout)  # a cancel here: nothing was sent
             sent_at = self.clock.wall()
             try:
-                got = self._attempt(call, parse, limit, timeout, sent_at if create else None,
-                                    retry_429=policy.attempts > 1, on_404=on_404)  # fmt: skip
+                got = self._attempt(
+                    call,
+                    parse,
+                    limit,
+                    timeout,
+                    sent_at if create else None,
+                    retry_429=policy.attempts > 1,
+                    on_404=on_404,
+                )
                 if isinstance(got, _RateLimited):
                     limited += 1
                     hold = max(0.0, self._not_before - self.clock.monotonic())
@@ -282,7 +270,7 @@ class Session:
             return _RateLimited()
         if resp.is_success:
             try:
-                return _checked(parse, resp)
+                return checked(parse, resp)
             except MalformedResponse as exc:  # a 2xx we cannot read
                 return _Failed(exc, ambiguous=True)
         error = api_error(resp, call.what, call.permission, self.scope)
@@ -354,9 +342,10 @@ class Session:
             ) from None
         if isinstance(exc, NOT_SENT):
             return TransportFailure(
-                f"Could not connect to {self._http.base_url}: {_describe(exc)}.", connect=True
+                f"Could not connect to {self._http.base_url}: {describe_failure(exc)}.",
+                connect=True,
             )
-        return TransportFailure(f"The request to {call.what} failed: {_describe(exc)}.")
+        return TransportFailure(f"The request to {call.what} failed: {describe_failure(exc)}.")
 
     def _check_rate_limit_wait(
         self, call: Call, limited: int, total: float, policy: RetryPolicy

@@ -14,7 +14,7 @@ from northflank_build.api.errors import ApiError, MalformedResponse, NotFound, R
 from northflank_build.api.http import Call, Session
 from northflank_build.api.logs import LogLine
 from northflank_build.api.retry import RetryPolicy
-from northflank_build.api.routes import Routes
+from northflank_build.api.routes import BuildTarget, Routes
 from northflank_build.api.wire import decode_json
 
 
@@ -25,6 +25,8 @@ class Scope:
     project_id: str
     # A 404 on a route under the project made precise (api/client.py: not_found).
     not_found: Callable[[ApiError, Resource | None], NotFound]
+    # A 404 on a build: the build, its target or the project (api/client.py).
+    missing_build: Callable[[ApiError, BuildTarget, str], NotFound]
 
 
 def log_page(

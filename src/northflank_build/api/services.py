@@ -26,10 +26,14 @@ class BuildServices:
     def exists(self, service_id: str) -> bool:
         try:
             return self._scope.session.call(
-                Call(f"read service {service_id!r}", "Project > Services > General > Read",
-                     "GET", self._scope.routes.service(service_id)),
+                Call(
+                    f"read service {service_id!r}",
+                    "Project > Services > General > Read",
+                    "GET",
+                    self._scope.routes.service(service_id),
+                ),
                 lambda _resp: True,
-            )  # fmt: skip
+            )
         except NotFound:
             return False
 
@@ -42,8 +46,13 @@ class BuildServices:
         After an ambiguous failure the service is looked up before anything is resent.
         """
         operation = f"create the build service {name!r}"
-        call = Call(operation, "Project > Services > General > Create", "POST",
-                    self._scope.routes.build_services, payload)  # fmt: skip
+        call = Call(
+            operation,
+            "Project > Services > General > Create",
+            "POST",
+            self._scope.routes.build_services,
+            payload,
+        )
 
         def find(_sent_at: float) -> EnsuredService | None:
             exists = self.exists(service_id)
@@ -63,8 +72,9 @@ class BuildServices:
         if if_exists == "use":
             return EnsuredService(service_id, created=False)
         if if_exists == "update":
-            update = Call(f"update the build service {name!r}", call.permission, "PUT",
-                          call.path, payload)  # fmt: skip
+            update = Call(
+                f"update the build service {name!r}", call.permission, "PUT", call.path, payload
+            )
             self._scope.session.call(update, lambda _resp: None)
             return EnsuredService(service_id, created=False, updated=True)
         raise Conflict(

@@ -12,9 +12,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
+
+from northflank_build.api.errors import MalformedResponse, NorthflankError
+
+T = TypeVar("T")
 
 # A build, a page of 100 builds or of 500 log lines is well under this.
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -138,3 +143,22 @@ def _read_capped(http: httpx.Client, request: httpx.Request) -> httpx.Response:
     return httpx.Response(
         response.status_code, headers=headers, content=b"".join(chunks), request=request
     )
+
+
+def checked(parse: Callable[[httpx.Response], T], resp: httpx.Response) -> T:
+    """``parse`` on a 2xx answer, where whatever it could not read, however it failed,
+    becomes MalformedResponse: the one fact the loops know for an answer they cannot use."""
+    try:
+        return parse(resp)
+    except NorthflankError:
+        raise
+    except Exception as exc:
+        where = f"HTTP {resp.status_code} from {resp.request.method} {resp.request.url.path}"
+        raise MalformedResponse(f"{where} could not be read ({type(exc).__name__}).") from None
+
+
+def describe_failure(exc: httpx.TransportError) -> str:
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({detail})"
+    return detail

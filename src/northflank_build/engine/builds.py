@@ -64,8 +64,8 @@ class BuildKind(Kind):
         sha_ok = record.sha == "" or _SHA.fullmatch(record.sha)
         if target is None or record.sent_at is None or not sha_ok:
             return None
-        page = client.list_builds(target, 100)
-        return client.claim_build(page.builds, record.sha or None, record.sent_at)
+        page = client.builds.page(target, 100)
+        return client.builds.claim(page.builds, record.sha or None, record.sent_at)
 
 
 BUILD = BuildKind()
@@ -78,10 +78,10 @@ class _Reached:
     build_id: str
 
     def read(self) -> Build:
-        return self.client.get_build(self.target, self.build_id)
+        return self.client.builds.get(self.target, self.build_id)
 
     def abort(self) -> None:
-        self.client.abort_build(self.target, self.build_id, timeout=10.0)
+        self.client.builds.abort(self.target, self.build_id, timeout=10.0)
 
 
 @dataclass
@@ -101,15 +101,15 @@ class BuildOperation:
         return self.target.label
 
     def read(self) -> Build:
-        return self.ctx.client.get_build(self.target, self.build.id)
+        return self.ctx.client.builds.get(self.target, self.build.id)
 
     def abort(self) -> None:
-        self.ctx.client.abort_build(self.target, self.build.id, timeout=ABORT_TIMEOUT_S)
+        self.ctx.client.builds.abort(self.target, self.build.id, timeout=ABORT_TIMEOUT_S)
 
     def forecast(self) -> Forecast | None:
         """One list request for the durations of recent builds; none is fine (no forecast)."""
         try:
-            page = self.ctx.client.list_builds(
+            page = self.ctx.client.builds.page(
                 self.target, per_page=FORECAST_PAGE, policy=NO_RETRY, timeout=FORECAST_TIMEOUT_S
             )
         except NorthflankError:
@@ -122,13 +122,21 @@ class BuildOperation:
 
         def read_range(start: str | None, limit: int, bound: float) -> tuple[list[LogLine], bool]:
             # One try (engine/logs.py tries again at its next turn), bounded by ``bound``.
-            return client.build_logs(target, build.id, start, limit, policy=NO_RETRY, timeout=bound)
+            return client.builds.logs(
+                target, build.id, start, limit, policy=NO_RETRY, timeout=bound
+            )
 
         url = client.routes.tail_url(ctx.config.connection.api_url, target, build.id)
         return open_follower(
-            client, ctx.clock, ctx.log_access, url, read_range,
-            created=build.created_datetime(), note=self.note, noun="build",
-        )  # fmt: skip
+            client,
+            ctx.clock,
+            ctx.log_access,
+            url,
+            read_range,
+            created=build.created_datetime(),
+            note=self.note,
+            noun="build",
+        )
 
     def failed(self, last: Build, log_shown: bool) -> Failure:
         return BuildFailed(last.id, self.target, last.status or "", last.message or "", log_shown)
@@ -209,11 +217,11 @@ class BuildStart:
         return f"{self._prefix}Build {first.id} started{how}."
 
     def send(self) -> tuple[Build, bool]:
-        started = self.ctx.client.start_build(self.target, self.body)
+        started = self.ctx.client.builds.start(self.target, self.body)
         return started.build, started.adopted
 
     def find_lost(self, sent_at: float) -> Claim[Build]:
-        return self.ctx.client.find_started_quickly(self.target, self.body.sha, sent_at)
+        return self.ctx.client.builds.find_started_quickly(self.target, self.body.sha, sent_at)
 
     def operation(self, first: Build, note: Callable[[str], None]) -> BuildOperation:
         return BuildOperation(self.ctx, self.target, first, note)

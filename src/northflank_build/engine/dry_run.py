@@ -146,9 +146,9 @@ def _would_reuse(
         return None
     try:
         if isinstance(existing, GivenBuild):
-            found: Build | None = client.get_build(target, existing.build_id)
+            found: Build | None = client.builds.get(target, existing.build_id)
         else:
-            found = client.find_reusable(target, existing.sha, existing.running_too)
+            found = client.builds.find_reusable(target, existing.sha, existing.running_too)
     except NorthflankError as exc:
         events.note(f"Dry run: could not look for {what}: {exc.message}")
         return None

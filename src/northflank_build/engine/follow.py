@@ -39,9 +39,14 @@ class _Group(Generic[S]):
     def _track(self, watch: Watch[S], poll_interval_s: float) -> Track[S]:
         listener = watch.listener
         return Track(
-            watch.first, watch.op.read, PollSchedule(poll_interval_s, None), self.began,
-            listener.status, listener.trouble, on_lines=listener.log_lines,
-        )  # fmt: skip
+            watch.first,
+            watch.op.read,
+            PollSchedule(poll_interval_s, None),
+            self.began,
+            listener.status,
+            listener.trouble,
+            on_lines=listener.log_lines,
+        )
 
     def open(self, poll_interval_s: float, pacing: Callable[[], float]) -> None:
         for i, (watch, track) in enumerate(zip(self.watches, self.tracks, strict=True)):

@@ -122,15 +122,24 @@ class JobRunOperation:
 
         url = client.routes.run_tail_url(ctx.config.connection.api_url, job_id, run.id)
         return open_follower(
-            client, ctx.clock, ctx.log_access, url, read_range,
-            created=run.started_datetime(), note=self.note, noun="job run",
-        )  # fmt: skip
+            client,
+            ctx.clock,
+            ctx.log_access,
+            url,
+            read_range,
+            created=run.started_datetime(),
+            note=self.note,
+            noun="job run",
+        )
 
     def failed(self, last: JobRun, log_shown: bool) -> Failure:
         return OperationFailed(
-            "job run", f"Run {last.id} of job {self.job_id!r}", last.status or "", log_shown,
+            "job run",
+            f"Run {last.id} of job {self.job_id!r}",
+            last.status or "",
+            log_shown,
             "Open the job's runs on Northflank to read its log.",
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)

@@ -122,9 +122,15 @@ def conclude(
     config = ctx.config
     subject = _upper(op.label) + ("" if op.owner in op.label else f" of {op.owner}")
     return Outcome.TIMED_OUT, TimedOut(
-        kind.noun, subject, config.waiting.timeout_seconds, last.status or "",
-        seen.aborted, config.waiting.abort_on_cancel, kind.abortable, ours,
-    )  # fmt: skip
+        kind.noun,
+        subject,
+        config.waiting.timeout_seconds,
+        last.status or "",
+        seen.aborted,
+        config.waiting.abort_on_cancel,
+        kind.abortable,
+        ours,
+    )
 
 
 def leftover(
@@ -158,11 +164,17 @@ def run_one(ctx: StepContext, start: Start[S], owner_id: str) -> OperationReport
             record, begun.outcome or Outcome.ERROR, first, begun.aborted, begun.unknown_since
         )
         return OperationReport(
-            kind, owner_id, begun.outcome or Outcome.ERROR, first.id if first else "",
-            (first.status or "") if first else "", bool(first and first.finished),
-            begun.failure, aborted=begun.aborted, start_unknown=begun.unknown_since is not None,
+            kind,
+            owner_id,
+            begun.outcome or Outcome.ERROR,
+            first.id if first else "",
+            (first.status or "") if first else "",
+            bool(first and first.finished),
+            begun.failure,
+            aborted=begun.aborted,
+            start_unknown=begun.unknown_since is not None,
             leftover=rest,
-        )  # fmt: skip
+        )
     listener = ctx.events.watch(kind, owner_id, start.owner_label, several=False)
     op = start.operation(first, listener.note)
     if kind.reread:
@@ -182,10 +194,19 @@ def report_of(
 ) -> OperationReport:
     last = seen.last
     return OperationReport(
-        kind, owner_id, outcome, last.id, last.status or "", last.finished, failure,
-        duration_s=kind.duration(last), log_tail=seen.log_tail, aborted=seen.aborted,
-        leftover=leftover(record, outcome, last, seen.aborted, None), detail=kind.detail(last),
-    )  # fmt: skip
+        kind,
+        owner_id,
+        outcome,
+        last.id,
+        last.status or "",
+        last.finished,
+        failure,
+        duration_s=kind.duration(last),
+        log_tail=seen.log_tail,
+        aborted=seen.aborted,
+        leftover=leftover(record, outcome, last, seen.aborted, None),
+        detail=kind.detail(last),
+    )
 
 
 def _reread(ctx: StepContext, op: Operation[S], first: S) -> S:

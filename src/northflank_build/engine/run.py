@@ -260,9 +260,9 @@ def _begin(ctx: StepContext, index: int, target: BuildTarget) -> TargetBuild:
     try:
         with ctx.cancel.interruptible():
             if isinstance(existing, GivenBuild):
-                found: Build | None = ctx.client.get_build(target, existing.build_id)
+                found: Build | None = ctx.client.builds.get(target, existing.build_id)
             else:
-                found = ctx.client.find_reusable(target, existing.sha, existing.running_too)
+                found = ctx.client.builds.find_reusable(target, existing.sha, existing.running_too)
     except Cancelled:
         return TargetBuild(target, Begun(outcome=Outcome.CANCELLED))
     except NorthflankError as exc:

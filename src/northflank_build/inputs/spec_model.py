@@ -29,10 +29,22 @@ RESTRICTION_PATTERN = r"^[^?:@$~ [\]{}]*$"
 SELF_HOSTED_VCS_PATTERN = r"^[A-Za-z0-9-]+\/[A-Za-z0-9-]+$"
 StorageSize = Literal[16384, 32768, 65536, 131072, 262144, 524288]
 Builder = Literal[
-    "HEROKU_24", "HEROKU_22", "HEROKU_22_CLASSIC", "HEROKU_20", "HEROKU_18", "GOOGLE_V1",
-    "GOOGLE_22", "CNB_ALPINE", "CNB_BIONIC", "PAKETO_TINY", "PAKETO_BASE", "PAKETO_FULL",
-    "PAKETO_JAMMY_TINY", "PAKETO_JAMMY_BASE", "PAKETO_JAMMY_FULL",
-]  # fmt: skip
+    "HEROKU_24",
+    "HEROKU_22",
+    "HEROKU_22_CLASSIC",
+    "HEROKU_20",
+    "HEROKU_18",
+    "GOOGLE_V1",
+    "GOOGLE_22",
+    "CNB_ALPINE",
+    "CNB_BIONIC",
+    "PAKETO_TINY",
+    "PAKETO_BASE",
+    "PAKETO_FULL",
+    "PAKETO_JAMMY_TINY",
+    "PAKETO_JAMMY_BASE",
+    "PAKETO_JAMMY_FULL",
+]
 
 
 class _Spec(BaseModel):

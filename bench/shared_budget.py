@@ -78,7 +78,9 @@ class SharedTime:
             self._advance()
 
 
-class StepClock:
+class SharedClock:
+    """One step's view of the time all the steps share (not a virtual clock of its own)."""
+
     def __init__(self, shared: SharedTime) -> None:
         self.shared = shared
 
@@ -126,7 +128,7 @@ class Step:
         self, n: int, time: SharedTime, token: Token, builds: list[SimBuild], logs: bool
     ) -> None:
         self.n, self.time, self.token, self.logs = n, time, token, logs
-        self.clock = StepClock(time)
+        self.clock = SharedClock(time)
         self.history = builds[:HISTORY]
         self.upcoming = builds[HISTORY:]
         self.current: tuple[float, SimBuild] | None = None

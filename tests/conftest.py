@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from inproc import StepClock, default_inputs, run_in_process
+from inproc import default_inputs, run_in_process
 from nfsim import BuildPlan, Simulator
 from northflank_build.engine.cancel import CancelScope
 from runneremu import StepResult, run_action
+from virtual_clock import VirtualClock
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = json.loads((ROOT / "devtools/nfsim/schemas/northflank-request-schemas.json").read_text())
@@ -21,13 +22,13 @@ Runner = Callable[..., StepResult]
 
 
 @pytest.fixture
-def clock() -> StepClock:
+def clock() -> VirtualClock:
     """The step's virtual clock, shared by the action and the simulator."""
-    return StepClock(CancelScope())
+    return VirtualClock(CancelScope())
 
 
 @pytest.fixture
-def sim(clock: StepClock) -> Iterator[Simulator]:
+def sim(clock: VirtualClock) -> Iterator[Simulator]:
     """The simulator in process, on the virtual clock (not serving over HTTP)."""
     simulator = Simulator(plan=QUICK, clock=clock)
     try:
@@ -50,7 +51,7 @@ def _inputs(sim: Simulator, overrides: dict[str, Any]) -> dict[str, str]:
 
 
 @pytest.fixture
-def run(sim: Simulator, clock: StepClock, tmp_path: Path) -> Runner:
+def run(sim: Simulator, clock: VirtualClock, tmp_path: Path) -> Runner:
     """Run the action in process, in virtual time, as the runner would see it, with working
     defaults each test may override. ``options`` go to run_in_process (cancel_after, stage,
     state, debug); the rest are inputs."""
@@ -111,5 +112,5 @@ REAL_PROCESS_FIXTURES = {"run_process", "live_sim"}
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        if fixtures & REAL_PROCESS_FIXTURES or item.path.name == "test_cli.py":
+        if fixtures & REAL_PROCESS_FIXTURES:
             item.add_marker(pytest.mark.e2e)

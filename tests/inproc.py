@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from unittest import mock
 
 import httpx
 
-from virtual_clock import EPOCH
+from virtual_clock import EPOCH, VirtualClock
 
 _HANDLERS = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
 from northflank_build import __main__ as entry  # noqa: E402 - installs early signal handlers
@@ -45,53 +44,6 @@ from runneremu.runner import Prepared, collect, prepare  # noqa: E402
 TOKEN = "nf-inproc-token-7c21d9e4"
 SHA = "ffac537e6cbbf934b08745a378932722df287a53"
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-class StepClock:
-    """Virtual time for a whole step; ``at`` schedules a cancel (SIGINT) at a moment.
-
-    A sleep that reaches a scheduled cancel delivers it as the real signal handler would:
-    inside an interruptible section it raises Cancelled, outside it only sets the event.
-    """
-
-    def __init__(self, cancel: CancelScope) -> None:
-        self.now = 0.0
-        self.cancel = cancel
-        self.cancel_at: float | None = None
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return EPOCH + self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += max(0.0, seconds)
-        self._maybe_cancel()
-
-    def sleep(self, seconds: float) -> bool:
-        self.sleeps.append(seconds)
-        if self.cancel.cancelled:
-            return True
-        target = self.now + max(0.0, seconds)
-        if self.cancel_at is not None and self.cancel_at <= target:
-            self.now = max(self.now, self.cancel_at)
-            self._maybe_cancel()
-            return True
-        self.now = target
-        return self.cancel.cancelled
-
-    def _maybe_cancel(self) -> None:
-        if self.cancel_at is None or self.now < self.cancel_at or self.cancel.cancelled:
-            return
-        if threading.current_thread() is threading.main_thread():
-            self.cancel.cancel("SIGINT")  # what the handler does, on the thread it runs on
-        else:  # a request's worker: the real signal, handled on the main thread
-            self.cancel_at = None
-            os.kill(os.getpid(), signal.SIGINT)
 
 
 @dataclass
@@ -147,7 +99,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def call_entry_point(
     prepared: Prepared,
-    clock: StepClock,
+    clock: VirtualClock,
     transport: httpx.BaseTransport,
     *,
     post: bool = False,
@@ -188,7 +140,7 @@ def run_step(
     handler: Handler,
     *,
     inputs: dict[str, str] | None = None,
-    clock: StepClock | None = None,
+    clock: VirtualClock | None = None,
     state: dict[str, str] | None = None,
     post: bool = False,
     env: Mapping[str, str] | None = None,
@@ -196,7 +148,7 @@ def run_step(
     """Run the main step (or the post step) in process against ``handler`` (a scriptable
     Northflank) and read back what the runner would. ``env`` replaces any variable of the
     composed environment (e.g. a GITHUB_OUTPUT that cannot be written)."""
-    clock = clock or StepClock(CancelScope())
+    clock = clock or VirtualClock(CancelScope())
     seen: list[httpx.Request] = []
 
     def record(request: httpx.Request) -> httpx.Response:
@@ -245,7 +197,9 @@ class FakeNorthflank:
     normally.
     """
 
-    def __init__(self, clock: StepClock, duration: float = 30.0, outcome: str = "SUCCESS") -> None:
+    def __init__(
+        self, clock: VirtualClock, duration: float = 30.0, outcome: str = "SUCCESS"
+    ) -> None:
         self.clock = clock
         self.duration = duration
         self.outcome = outcome
@@ -331,7 +285,7 @@ def run_in_process(
     with_: Mapping[str, str],
     *,
     sim: Simulator,
-    clock: StepClock,
+    clock: VirtualClock,
     env: Mapping[str, str] | None = None,
     stage: str = "main",
     state: Mapping[str, str] | None = None,

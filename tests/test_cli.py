@@ -1,4 +1,6 @@
-"""The command-line interface, run as a user runs it (a subprocess), against the simulator."""
+"""The command-line interface against the simulator: in process and in virtual time
+(cli.main takes a transport, a clock and a cancel scope), with two real-process smoke tests
+(--help, and a real SIGINT) that carry the e2e marker."""
 
 from __future__ import annotations
 
@@ -8,50 +10,73 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import QUICK, ROOT, TOKEN
+from conftest import ROOT, TOKEN
 from nfsim import BuildPlan, Simulator
+from nfsim.inprocess import SimTransport
+from northflank_build.cli import main
+from virtual_clock import VirtualClock
 
 LONG = BuildPlan(phases=(("PENDING", 0.3), ("BUILDING", 60.0)))
 
 
-def cli(
-    sim: Simulator, *args: str, token: str | None = TOKEN, cwd: Path = ROOT
-) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "RUNNER_"))
-    }
-    env.pop("NORTHFLANK_API_TOKEN", None)
-    if token is not None:
-        env["NORTHFLANK_API_TOKEN"] = token
-    argv = [sys.executable, "-m", "northflank_build.cli", *args]
-    if args and args[0] != "--help":
-        argv += ["--api-url", sim.url, "--project-id", "demo-project"]
-    return subprocess.run(
-        argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
-    )
+LOOPBACK = "http://127.0.0.1:9"  # the log socket is refused at once: logs over the transport
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with Simulator(plan=QUICK) as simulator:
-        yield simulator
+def cli(
+    sim: Simulator,
+    clock: VirtualClock,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[..., Ran]:
+    """The CLI in process: ``cli(*args, token=..., cwd=...)``."""
+
+    def run(*args: str, token: str | None = TOKEN, cwd: Path = ROOT) -> Ran:
+        for name in [k for k in os.environ if k.startswith(("GITHUB_", "INPUT_", "RUNNER_"))]:
+            monkeypatch.delenv(name)
+        monkeypatch.delenv("NORTHFLANK_API_TOKEN", raising=False)
+        if token is not None:
+            monkeypatch.setenv("NORTHFLANK_API_TOKEN", token)
+        monkeypatch.chdir(cwd)
+        argv = [*args, "--api-url", LOOPBACK, "--project-id", "demo-project"]
+        code = main(argv, transport=SimTransport(sim), clock=clock, cancel=clock.cancel)
+        out = capsys.readouterr()
+        return Ran(code, out.out, out.err)
+
+    return run
 
 
-def test_help_explains_commands_token_and_exit_codes(sim: Simulator) -> None:
-    result = cli(sim, "--help")
+def real_cli(sim: Simulator, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))}
+    argv = [sys.executable, "-m", "northflank_build.cli", *args]
+    return subprocess.run(
+        argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.e2e
+def test_help_explains_commands_token_and_exit_codes(live_sim: Simulator) -> None:
+    result = real_cli(live_sim, "--help")
     assert result.returncode == 0
     for text in ("build", "create-service", "abort", "NORTHFLANK_API_TOKEN", "exit codes"):
         assert text in result.stdout
 
 
-def test_build_with_json_output(sim: Simulator) -> None:
+def test_build_with_json_output(sim: Simulator, cli: Callable[..., Ran]) -> None:
     result = cli(
-        sim,
         "build",
         "--job-id",
         "demo-job",
@@ -78,10 +103,9 @@ def test_build_with_json_output(sim: Simulator) -> None:
     assert TOKEN not in result.stdout + result.stderr
 
 
-def test_failed_build_exits_1(sim: Simulator) -> None:
+def test_failed_build_exits_1(sim: Simulator, cli: Callable[..., Ran]) -> None:
     sim.set_plan(BuildPlan(phases=(("BUILDING", 0.5),), outcome="FAILURE"))
     result = cli(
-        sim,
         "build",
         "--service-id",
         "demo-service",
@@ -93,17 +117,21 @@ def test_failed_build_exits_1(sim: Simulator) -> None:
     assert result.returncode == 1 and "Northflank build failed" in result.stderr
 
 
-def test_missing_token_and_bad_flags_exit_2_and_send_nothing(sim: Simulator) -> None:
-    result = cli(sim, "build", "--job-id", "demo-job", token=None)
+def test_missing_token_and_bad_flags_exit_2_and_send_nothing(
+    sim: Simulator, cli: Callable[..., Ran]
+) -> None:
+    result = cli("build", "--job-id", "demo-job", token=None)
     assert result.returncode == 2 and "$NORTHFLANK_API_TOKEN" in result.stderr
-    result = cli(sim, "build", "--job-id", "demo-job", "--sha", "nope", "--timeout-seconds", "0")
+    result = cli("build", "--job-id", "demo-job", "--sha", "nope", "--timeout-seconds", "0")
     assert (
         result.returncode == 2 and "--sha" in result.stderr and "--timeout-seconds" in result.stderr
     )
     assert "Traceback" not in result.stderr and sim.requests == []
 
 
-def test_create_service_from_a_spec_file_then_build_it(sim: Simulator, tmp_path: Path) -> None:
+def test_create_service_from_a_spec_file_then_build_it(
+    sim: Simulator, cli: Callable[..., Ran], tmp_path: Path
+) -> None:
     spec = tmp_path / "svc.yaml"
     spec.write_text(
         "name: cli-builder\nbilling: {buildPlan: nf-compute-20}\n"
@@ -111,7 +139,6 @@ def test_create_service_from_a_spec_file_then_build_it(sim: Simulator, tmp_path:
         "buildSettings: {dockerfile: {dockerFilePath: /Dockerfile, dockerWorkDir: /}}\n"
     )
     result = cli(
-        sim,
         "create-service",
         "--spec",
         "svc.yaml",
@@ -131,21 +158,23 @@ def test_create_service_from_a_spec_file_then_build_it(sim: Simulator, tmp_path:
     )
 
 
-def test_abort_a_running_build(sim: Simulator) -> None:
+def test_abort_a_running_build(sim: Simulator, cli: Callable[..., Ran]) -> None:
     sim.set_plan(LONG)
-    started = cli(sim, "build", "--job-id", "demo-job", "--no-wait", "--json")
+    started = cli("build", "--job-id", "demo-job", "--no-wait", "--json")
     build_id = json.loads(started.stdout)["build-id"]
-    result = cli(sim, "abort", "--job-id", "demo-job", build_id)
+    result = cli("abort", "--job-id", "demo-job", build_id)
     assert result.returncode == 0 and sim.world.builds[0].aborted_mono is not None
 
 
-def test_dry_run_sends_nothing(sim: Simulator) -> None:
-    result = cli(sim, "build", "--job-id", "demo-job", "--dry-run", "--json", token=None)
+def test_dry_run_sends_nothing(sim: Simulator, cli: Callable[..., Ran]) -> None:
+    result = cli("build", "--job-id", "demo-job", "--dry-run", "--json", token=None)
     assert result.returncode == 0 and sim.requests == []
     assert json.loads(result.stdout)["outcome"] == "dry run"
 
 
-def test_ctrl_c_aborts_the_build_and_exits_130(sim: Simulator) -> None:
+@pytest.mark.e2e
+def test_ctrl_c_aborts_the_build_and_exits_130(live_sim: Simulator) -> None:
+    sim = live_sim
     sim.set_plan(LONG)
     env = {**os.environ, "NORTHFLANK_API_TOKEN": TOKEN}
     proc = subprocess.Popen(
@@ -164,11 +193,11 @@ def test_ctrl_c_aborts_the_build_and_exits_130(sim: Simulator) -> None:
     assert "Aborted build" in err
 
 
-def test_several_jobs_and_reuse(sim: Simulator) -> None:
+def test_several_jobs_and_reuse(sim: Simulator, cli: Callable[..., Ran]) -> None:
     sim.world.projects["demo-project"].add("job-b")
     done = sim.world.add_build("demo-project", "job", "demo-job", "a" * 40, started_ago_s=60)
     args = ["build", "--job-id", "demo-job", "--job-id", "job-b", "--sha", "a" * 40]
-    result = cli(sim, *args, "--reuse", "succeeded", "--poll-interval-seconds", "1", "--json")
+    result = cli(*args, "--reuse", "succeeded", "--poll-interval-seconds", "1", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert [b["target-id"] for b in data["result"]["builds"]] == ["demo-job", "job-b"]
@@ -178,14 +207,14 @@ def test_several_jobs_and_reuse(sim: Simulator) -> None:
     assert "[job-b] Build " in result.stderr and data["build-id"] == ""
 
 
-def test_build_deploy_and_run_a_job(sim: Simulator) -> None:
+def test_build_deploy_and_run_a_job(sim: Simulator, cli: Callable[..., Ran]) -> None:
     from nfsim.deploys import RolloutPlan, RunPlan
 
     sim.world.deployments["demo-project"]["demo-web"].plan = RolloutPlan(0.2, 0.3)
     sim.world.run_plans["demo-migrate"] = RunPlan(duration_s=0.5)
     args = ["build", "--service-id", "demo-service", "--branch", "main", "--sha", "a" * 40]
     more = ["--deploy-service", "demo-web", "--run-job", "demo-migrate", "--run-env", "A=1"]
-    result = cli(sim, *args, *more, "--poll-interval-seconds", "1", "--json")
+    result = cli(*args, *more, "--poll-interval-seconds", "1", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert (data["deployed"], data["job-run-status"]) == (True, "SUCCESS")
@@ -193,7 +222,7 @@ def test_build_deploy_and_run_a_job(sim: Simulator) -> None:
     assert sim.calls("run_start")[0].body["runtimeEnvironment"] == {"A": "1"}
 
 
-def test_cli_input_errors_name_the_flags(sim: Simulator) -> None:
-    result = cli(sim, "build", "--job-id", "demo-job", "--deploy-service", "demo-web")
+def test_cli_input_errors_name_the_flags(sim: Simulator, cli: Callable[..., Ran]) -> None:
+    result = cli("build", "--job-id", "demo-job", "--deploy-service", "demo-web")
     assert result.returncode == 2 and sim.requests == []
     assert "--deploy-service:" in result.stderr

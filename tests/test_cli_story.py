@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from conftest import TOKEN
-from inproc import StepClock
 from nfsim import BuildPlan, Simulator
 from nfsim.deploys import RolloutPlan, RunPlan
 from nfsim.inprocess import SimTransport
 from northflank_build import cli
+from virtual_clock import VirtualClock
 
 LOOPBACK = "http://127.0.0.1:9"  # the log socket is refused at once: logs over the transport
 SHA = "a" * 40
@@ -26,7 +26,7 @@ SHIP = ["--service-id", "demo-service", "--branch", "main", "--sha", SHA,
 
 def run_cli(
     sim: Simulator,
-    clock: StepClock,
+    clock: VirtualClock,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     *argv: str,
@@ -54,7 +54,7 @@ PATHS = {
 def test_json_is_typed_on_every_path(
     path: str,
     sim: Simulator,
-    clock: StepClock,
+    clock: VirtualClock,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
@@ -77,7 +77,7 @@ def test_json_is_typed_on_every_path(
 
 def test_the_last_line_tells_the_whole_story(
     sim: Simulator,
-    clock: StepClock,
+    clock: VirtualClock,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -90,7 +90,7 @@ def test_the_last_line_tells_the_whole_story(
 
 def test_a_step_that_ended_before_any_build_says_so(
     sim: Simulator,
-    clock: StepClock,
+    clock: VirtualClock,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -103,7 +103,7 @@ def test_a_step_that_ended_before_any_build_says_so(
 
 def test_a_failed_rollout_says_the_job_run_was_skipped(
     sim: Simulator,
-    clock: StepClock,
+    clock: VirtualClock,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -118,7 +118,7 @@ def test_a_failed_rollout_says_the_job_run_was_skipped(
 
 def test_a_dry_runs_last_line_says_what_it_would_build(
     sim: Simulator,
-    clock: StepClock,
+    clock: VirtualClock,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

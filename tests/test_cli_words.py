@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from conftest import TOKEN
-from inproc import StepClock
 from nfsim import Simulator
 from nfsim.inprocess import SimTransport
 from northflank_build import cli
+from virtual_clock import VirtualClock
 
 SHA = "a" * 40
 JOB = ["--project-id", "p", "--job-id", "j"]
@@ -86,7 +86,7 @@ def test_abort_names_what_is_missing(
     says: str,
     fix: str,
     sim: Simulator,
-    clock: StepClock,
+    clock: VirtualClock,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

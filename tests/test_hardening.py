@@ -24,10 +24,10 @@ import pytest
 
 import states
 from conftest import ROOT
-from inproc import SHA, TOKEN, FakeNorthflank, Step, StepClock, default_inputs, respond, run_step
+from inproc import SHA, TOKEN, FakeNorthflank, Step, default_inputs, respond, run_step
 from northflank_build.engine import logs as logs_module
 from northflank_build.engine.cancel import CancelScope
-from virtual_clock import EPOCH
+from virtual_clock import EPOCH, VirtualClock
 
 Hook = Callable[[httpx.Request], httpx.Response | None]
 LOOPBACK = "http://127.0.0.1:9"  # nothing listens: the log socket is refused at once
@@ -35,8 +35,8 @@ LOOPBACK = "http://127.0.0.1:9"  # nothing listens: the log socket is refused at
 
 def setup(
     tmp: Path, duration: float = 30.0, outcome: str = "SUCCESS"
-) -> tuple[StepClock, FakeNorthflank]:
-    clock = StepClock(CancelScope())
+) -> tuple[VirtualClock, FakeNorthflank]:
+    clock = VirtualClock(CancelScope())
     return clock, FakeNorthflank(clock, duration, outcome)
 
 
@@ -79,7 +79,7 @@ def test_01_cancel_during_a_slow_start_ends_cleanly_and_the_post_step_aborts_the
     assert not step.calls("DELETE")
     # The post step finds what the cut-off request made and aborts it.
     del nf.hooks["list"]
-    later = StepClock(CancelScope())
+    later = VirtualClock(CancelScope())
     later.now = clock.now + 2.0  # the same runner, moments later
     nf.clock = later
     post = run_step(tmp_path, nf, inputs=inputs(), state=step.state, post=True, clock=later)
@@ -640,7 +640,7 @@ def test_14_the_cli_never_prints_the_token_or_a_secret_files_base64(
         ["build", "--project-id", "p", "--job-id", "j", "--sha", SHA,
          "--build-file", "/app/.npmrc=npmrc", "--api-url", LOOPBACK],
         transport=httpx.MockTransport(echo_everything),
-        clock=StepClock(CancelScope()),
+        clock=VirtualClock(CancelScope()),
         cancel=CancelScope(),
     )  # fmt: skip
     out = capsys.readouterr()

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from inproc import SHA, TOKEN, StepClock
+from inproc import SHA, TOKEN
 from northflank_build import post
 from northflank_build.api.adopt import Claim
 from northflank_build.api.client import NorthflankClient
@@ -34,6 +34,7 @@ from northflank_build.github.state import STATE_OPERATIONS, decode, encode
 from northflank_build.github.summary import summary
 from northflank_build.inputs.config import parse_inputs
 from runneremu import parse_file_command
+from virtual_clock import VirtualClock
 
 # -- the fake kind: a "fake run" of an owner, on an in-memory server ------------------------
 
@@ -143,7 +144,7 @@ class FakeOperation:
 @dataclass
 class FakeStart:
     kind: FakeKind
-    clock: StepClock
+    clock: VirtualClock
     key: str = "fake-run"
     owner: str = "o"
     owner_label: str = "owner 'o'"
@@ -199,7 +200,7 @@ def runner_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     yield tmp_path
 
 
-def context(clock: StepClock) -> StepContext:
+def context(clock: VirtualClock) -> StepContext:
     config = parse_inputs(runner.get_input, {}, Path.cwd(), lambda _s: None)
     client = NorthflankClient(
         api_url=config.connection.api_url, token=TOKEN, project_id="demo-project", team_id=None,
@@ -215,7 +216,7 @@ def recorded(files: Path) -> list[list[Record]]:
 
 
 def test_a_fake_kind_is_started_followed_and_reported(runner_files: Path) -> None:
-    clock = StepClock(CancelScope())
+    clock = VirtualClock(CancelScope())
     kind = FakeKind(Server(lasts=3))
     report = run_one(context(clock), FakeStart(kind, clock), "o")
     assert report.outcome is Outcome.SUCCEEDED
@@ -238,7 +239,7 @@ def test_a_fake_kind_is_started_followed_and_reported(runner_files: Path) -> Non
 
 
 def test_a_failed_fake_run_fails_with_the_kinds_own_failure(runner_files: Path) -> None:
-    clock = StepClock(CancelScope())
+    clock = VirtualClock(CancelScope())
     report = run_one(context(clock), FakeStart(FakeKind(Server(ends="FAILED")), clock), "o")
     assert report.outcome is Outcome.FAILED
     assert isinstance(report.failure, OperationFailed)
@@ -247,7 +248,7 @@ def test_a_failed_fake_run_fails_with_the_kinds_own_failure(runner_files: Path) 
 
 
 def test_a_cancel_aborts_it_first_and_leaves_nothing_for_the_post_step(runner_files: Path) -> None:
-    clock = StepClock(CancelScope())
+    clock = VirtualClock(CancelScope())
     clock.cancel_at = 5.0
     server = Server(lasts=None)
     report = run_one(context(clock), FakeStart(FakeKind(server), clock), "o")
@@ -260,7 +261,7 @@ def test_a_cancel_aborts_it_first_and_leaves_nothing_for_the_post_step(runner_fi
 def test_a_kind_that_cannot_abort_is_left_to_go_on(
     runner_files: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    clock = StepClock(CancelScope())
+    clock = VirtualClock(CancelScope())
     clock.cancel_at = 5.0
     server = Server(lasts=None)
     report = run_one(context(clock), FakeStart(FakeKind(server, abortable=False), clock), "o")
@@ -271,7 +272,7 @@ def test_a_kind_that_cannot_abort_is_left_to_go_on(
 
 
 def test_one_that_never_ends_times_out_and_is_aborted(runner_files: Path) -> None:
-    clock = StepClock(CancelScope())
+    clock = VirtualClock(CancelScope())
     server = Server(lasts=None)
     report = run_one(context(clock), FakeStart(FakeKind(server), clock), "o")
     assert report.outcome is Outcome.TIMED_OUT
@@ -285,7 +286,7 @@ def test_one_that_never_ends_times_out_and_is_aborted(runner_files: Path) -> Non
 def test_a_lost_start_is_left_to_the_post_step_which_finds_it_and_aborts_it(
     runner_files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = StepClock(CancelScope())
+    clock = VirtualClock(CancelScope())
     server = Server(lasts=None, lose_answer=True)
     kind = FakeKind(server)
     report = run_one(context(clock), FakeStart(kind, clock), "o")
@@ -310,7 +311,7 @@ def test_the_post_step_reaches_a_recorded_fake_run(
     kind = FakeKind(server)
     server.start(0.0)
     monkeypatch.setenv(f"STATE_{STATE_OPERATIONS}", encode([Record("fake-run", "o", "fake-1")]))
-    clock = StepClock(CancelScope())
+    clock = VirtualClock(CancelScope())
     assert (
         post.main(transport=httpx.MockTransport(nothing_sent), clock=clock, kinds={kind.name: kind})
         == 0
@@ -322,7 +323,7 @@ def test_the_post_step_reaches_a_recorded_fake_run(
 
 
 def test_the_result_has_the_fake_kind_and_the_packages_own(runner_files: Path) -> None:
-    clock = StepClock(CancelScope())
+    clock = VirtualClock(CancelScope())
     report = run_one(context(clock), FakeStart(FakeKind(Server()), clock), "o")
     whole = result(StepReport(Outcome.SUCCEEDED, operations=(report,)))
     assert whole["job-run"] is None, "the package's kinds are listed, empty"

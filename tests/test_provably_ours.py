@@ -22,7 +22,6 @@ from inproc import (
     FakeNorthflank,
     Handler,
     Step,
-    StepClock,
     default_inputs,
     iso,
     respond,
@@ -40,8 +39,8 @@ LOOPBACK = "http://127.0.0.1:9"  # nothing listens: the log socket is refused at
 STATE = states.state(states.build("build-1"))
 
 
-def fake(duration: float = 600.0) -> tuple[StepClock, FakeNorthflank]:
-    clock = StepClock(CancelScope())
+def fake(duration: float = 600.0) -> tuple[VirtualClock, FakeNorthflank]:
+    clock = VirtualClock(CancelScope())
     return clock, FakeNorthflank(clock, duration)
 
 
@@ -54,9 +53,9 @@ def no_traceback(step: Step) -> None:
 
 
 @contextmanager
-def simulated() -> Iterator[tuple[StepClock, Simulator]]:
+def simulated() -> Iterator[tuple[VirtualClock, Simulator]]:
     """A step's clock and the simulator on it, for tests that wrap its transport."""
-    clock = StepClock(CancelScope())
+    clock = VirtualClock(CancelScope())
     sim = Simulator(plan=QUICK, clock=clock)
     try:
         yield clock, sim
@@ -73,7 +72,7 @@ def deploy_inputs(**extra: str) -> dict[str, str]:
 # -- cause 2: the post step never fails the job ---------------------------------------------
 
 
-def _post(tmp: Path, nf: FakeNorthflank, clock: StepClock, state: dict[str, str]) -> Step:
+def _post(tmp: Path, nf: FakeNorthflank, clock: VirtualClock, state: dict[str, str]) -> Step:
     return run_step(tmp, nf, inputs=inputs(), state=state, post=True, clock=clock)
 
 
@@ -171,7 +170,7 @@ def test_cause3_a_run_start_cut_off_by_a_cancel_is_found_and_aborted(
 
 
 def test_cause3_a_run_start_the_runner_cut_off_is_aborted_by_the_post_step(
-    run: Runner, sim: Simulator, clock: StepClock
+    run: Runner, sim: Simulator, clock: VirtualClock
 ) -> None:
     # The main step was killed while its run start was out: all it left is run_sent.
     sim.world.run_plans["demo-migrate"] = RunPlan(duration_s=600.0)
@@ -215,7 +214,7 @@ def test_cause3_a_build_start_that_raised_something_unexpected_is_left_for_the_p
 # -- cause 4: never adopt a stranger ---------------------------------------------------------
 
 
-def _stranger_then_ours(nf: FakeNorthflank, clock: StepClock, ours_made: bool) -> None:
+def _stranger_then_ours(nf: FakeNorthflank, clock: VirtualClock, ours_made: bool) -> None:
     nf.add_build("strangers", createdAt=iso(clock.wall() - 1.0))  # another workflow, 1 s before
 
     def start(request: httpx.Request) -> httpx.Response:
@@ -263,7 +262,7 @@ def test_cause4_the_post_step_never_aborts_a_stranger_near_the_cut_off_start(
 
 
 def test_cause4_a_stranger_run_near_a_lost_run_start_is_never_adopted(
-    run: Runner, sim: Simulator, clock: StepClock
+    run: Runner, sim: Simulator, clock: VirtualClock
 ) -> None:
     sim.world.run_plans["demo-migrate"] = RunPlan(duration_s=600.0)
     strangers = sim.world.start_run("demo-project", "demo-migrate", {})  # a cron run
@@ -296,7 +295,7 @@ def test_cause4_a_lost_start_alone_is_still_adopted(tmp_path: Path) -> None:
 
 
 def _hang_on(
-    sim: Simulator, clock: StepClock, method: str, path_end: str, skip: int = 0
+    sim: Simulator, clock: VirtualClock, method: str, path_end: str, skip: int = 0
 ) -> Handler:
     """The simulator, but ``method`` on a path ending ``path_end`` (after ``skip`` such
     requests) hangs until the request's own bound runs out (virtual time), as a server that

@@ -27,12 +27,12 @@ from northflank_build.api.routes import BuildTarget
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.run import run_step
 from northflank_build.inputs.config import parse_inputs
+from testdata import SHA
 from virtual_clock import VirtualClock
 
 SEED = 20261130
 ROUNDS = 4
 TYPICAL_S = {"job-a": 60.0, "job-b": 180.0, "job-c": 300.0, "job-d": 600.0, "job-e": 1200.0}
-SHA = "a" * 40
 # A line per phase only: what is measured is requests and latency, and the live tail costs
 # no request per line (a simulated build's steady output would only slow the bench).
 PLAN = BuildPlan(

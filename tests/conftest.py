@@ -11,11 +11,11 @@ from inproc import default_inputs, run_in_process
 from nfsim import BuildPlan, Simulator
 from northflank_build.engine.cancel import CancelScope
 from runneremu import StepResult, run_action
+from testdata import TOKEN
 from virtual_clock import VirtualClock
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = json.loads((ROOT / "devtools/nfsim/schemas/northflank-request-schemas.json").read_text())
-TOKEN = "nf-test-token-3f9a1c77"
 QUICK = BuildPlan(phases=(("PENDING", 0.2), ("STARTING", 0.2), ("BUILDING", 0.4)))
 
 Runner = Callable[..., StepResult]

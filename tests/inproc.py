@@ -40,9 +40,8 @@ from northflank_build.engine.cancel import CancelScope  # noqa: E402
 from runneremu import CommandProcessor, StepResult  # noqa: E402
 from runneremu.commands import Annotation  # noqa: E402
 from runneremu.runner import Prepared, collect, prepare  # noqa: E402
+from testdata import SHA, TOKEN  # noqa: E402
 
-TOKEN = "nf-inproc-token-7c21d9e4"
-SHA = "ffac537e6cbbf934b08745a378932722df287a53"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 

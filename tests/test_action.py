@@ -10,8 +10,9 @@ import yaml
 from jsonschema import validate
 
 import states
-from conftest import ROOT, SCHEMAS, TOKEN, Runner
+from conftest import ROOT, SCHEMAS, Runner
 from nfsim import BuildPlan, Simulator
+from testdata import TOKEN
 
 DECLARED_OUTPUTS = list(yaml.safe_load((ROOT / "action.yml").read_text())["outputs"])
 GITHUB_SHA = "ffac537e6cbbf934b08745a378932722df287a53"

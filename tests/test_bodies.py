@@ -12,8 +12,7 @@ from northflank_build.api.bodies import (
     SecretContent,
     StartBuildRequest,
 )
-
-SHA = "a" * 40
+from testdata import SHA
 
 
 def test_only_what_was_given_is_sent() -> None:

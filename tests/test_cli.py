@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TOKEN
+from conftest import ROOT
 from nfsim import BuildPlan, Simulator
 from nfsim.inprocess import SimTransport
 from northflank_build.cli import main
+from testdata import SHA, TOKEN
 from virtual_clock import VirtualClock
 
 LONG = BuildPlan(phases=(("PENDING", 0.3), ("BUILDING", 60.0)))
@@ -81,7 +82,7 @@ def test_build_with_json_output(sim: Simulator, cli: Callable[..., Ran]) -> None
         "--job-id",
         "demo-job",
         "--sha",
-        "a" * 40,
+        SHA,
         "--poll-interval-seconds",
         "1",
         "--build-arg",
@@ -97,7 +98,7 @@ def test_build_with_json_output(sim: Simulator, cli: Callable[..., Ran]) -> None
     )
     assert "[0:00] PENDING" in result.stderr and "  | ==> pending" in result.stderr
     assert sim.calls("start")[0].body == {
-        "sha": "a" * 40,
+        "sha": SHA,
         "overrides": {"buildArguments": {"A": "1"}},
     }
     assert TOKEN not in result.stdout + result.stderr
@@ -195,8 +196,8 @@ def test_ctrl_c_aborts_the_build_and_exits_130(live_sim: Simulator) -> None:
 
 def test_several_jobs_and_reuse(sim: Simulator, cli: Callable[..., Ran]) -> None:
     sim.world.projects["demo-project"].add("job-b")
-    done = sim.world.add_build("demo-project", "job", "demo-job", "a" * 40, started_ago_s=60)
-    args = ["build", "--job-id", "demo-job", "--job-id", "job-b", "--sha", "a" * 40]
+    done = sim.world.add_build("demo-project", "job", "demo-job", SHA, started_ago_s=60)
+    args = ["build", "--job-id", "demo-job", "--job-id", "job-b", "--sha", SHA]
     result = cli(*args, "--reuse", "succeeded", "--poll-interval-seconds", "1", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -212,13 +213,13 @@ def test_build_deploy_and_run_a_job(sim: Simulator, cli: Callable[..., Ran]) -> 
 
     sim.world.deployments["demo-project"]["demo-web"].plan = RolloutPlan(0.2, 0.3)
     sim.world.run_plans["demo-migrate"] = RunPlan(duration_s=0.5)
-    args = ["build", "--service-id", "demo-service", "--branch", "main", "--sha", "a" * 40]
+    args = ["build", "--service-id", "demo-service", "--branch", "main", "--sha", SHA]
     more = ["--deploy-service", "demo-web", "--run-job", "demo-migrate", "--run-env", "A=1"]
     result = cli(*args, *more, "--poll-interval-seconds", "1", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert (data["deployed"], data["job-run-status"]) == (True, "SUCCESS")
-    assert data["result"]["deployments"][0]["deployed-sha"] == "a" * 40
+    assert data["result"]["deployments"][0]["deployed-sha"] == SHA
     assert sim.calls("run_start")[0].body["runtimeEnvironment"] == {"A": "1"}
 
 

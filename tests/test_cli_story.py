@@ -10,15 +10,14 @@ from typing import Any
 
 import pytest
 
-from conftest import TOKEN
 from nfsim import BuildPlan, Simulator
 from nfsim.deploys import RolloutPlan, RunPlan
 from nfsim.inprocess import SimTransport
 from northflank_build import cli
+from testdata import SHA, TOKEN
 from virtual_clock import VirtualClock
 
 LOOPBACK = "http://127.0.0.1:9"  # the log socket is refused at once: logs over the transport
-SHA = "a" * 40
 BASE = ["--api-url", LOOPBACK, "--project-id", "demo-project", "--poll-interval-seconds", "1"]
 SHIP = ["--service-id", "demo-service", "--branch", "main", "--sha", SHA,
         "--deploy-service", "demo-web", "--run-job", "demo-migrate"]  # fmt: skip

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TOKEN
 from nfsim import Simulator
 from nfsim.inprocess import SimTransport
 from northflank_build import cli
+from testdata import SHA, TOKEN
 from virtual_clock import VirtualClock
 
-SHA = "a" * 40
 JOB = ["--project-id", "p", "--job-id", "j"]
 SERVICE = ["--project-id", "p", "--service-id", "web", "--branch", "main"]
 BAD = {
@@ -146,7 +145,7 @@ def test_no_failure_worded_for_the_cli_points_at_github() -> None:
         BuildFailed("b-1", job, "FAILURE", "", False),
         OperationFailed("job run", "Run r-1 of job 'j'", "FAILED", True, "Open its runs."),
         OperationFailed("job run", "Run r-1 of job 'j'", "FAILED", False, "Open its runs."),
-        RolloutFailed("s", "FAILED", "a" * 40),
+        RolloutFailed("s", "FAILED", SHA),
         TimedOut("build", "Build b-1 of job 'j'", 60, "BUILDING", True, True),
         TimedOut("job run", "Run r-1", 60, "RUNNING", None, True),
         TimedOut("rollout", "The rollout of service 's'", 60, "PENDING", None, True, False),

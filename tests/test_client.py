@@ -26,10 +26,10 @@ from northflank_build.api.errors import (
 from northflank_build.api.retry import RetryPolicy
 from northflank_build.api.routes import BuildTarget
 from northflank_build.api.timestamps import format_timestamp
+from testdata import SHA
 from virtual_clock import VirtualClock
 
 JOB = BuildTarget("job", "my-job")
-SHA = "a" * 40
 Handler = Callable[[httpx.Request], httpx.Response]
 
 

@@ -11,8 +11,8 @@ import pytest
 from conftest import SCHEMAS
 from northflank_build.inputs.config import ActionConfig, parse_inputs
 from northflank_build.inputs.problems import InvalidInputs
+from testdata import SHA
 
-SHA = "0123456789abcdef0123456789abcdef01234567"
 BASE = {"api-token": "secret-token", "project-id": "my-project", "job-id": "my-job"}
 
 

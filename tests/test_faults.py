@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import pytest
 
 import states
-from conftest import ROOT, TOKEN, Runner
+from conftest import ROOT, Runner
 from nfsim import BuildPlan, Fault, Simulator
 from northflank_build.engine.builds import FORECAST_PAGE
 from runneremu import StepResult
+from testdata import TOKEN
 
 LONG = BuildPlan(phases=(("PENDING", 0.3), ("BUILDING", 120.0)))
 

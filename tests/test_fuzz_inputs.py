@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 from conftest import SCHEMAS
 from northflank_build.inputs.config import INPUT_NAMES, parse_inputs
 from northflank_build.inputs.problems import InvalidInputs
+from testdata import OTHER_SHA
 
 GOOD = {
     "api-token": "tok-valid-0001",
     "project-id": "my-project",
     "job-id": "my-job",
-    "sha": "0123456789abcdef0123456789abcdef01234567",
+    "sha": OTHER_SHA,
     "build-arguments": "A=1",
     "build-files": "/app/x=env:SECRET",
     "docker-secret-mounts": "m=env:SECRET",

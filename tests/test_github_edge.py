@@ -17,12 +17,13 @@ from northflank_build.github.commands import inert
 from northflank_build.github.events import ActionEvents
 from northflank_build.github.state import decode
 from runneremu import parse_file_command
+from testdata import SHA
 
 
 def _start(index: int, job: str, several: bool) -> BuildStart:
     # What the events read of a start needs no client: no context.
     ctx = cast(Any, None)
-    return BuildStart(ctx, BuildTarget("job", job), StartBuildRequest(sha="a" * 40), index, several)
+    return BuildStart(ctx, BuildTarget("job", job), StartBuildRequest(sha=SHA), index, several)
 
 
 def test_build_id_is_written_the_moment_the_build_starts(
@@ -38,10 +39,10 @@ def test_build_id_is_written_the_moment_the_build_starts(
     output = parse_file_command((tmp_path / "GITHUB_OUTPUT").read_text())
     state = parse_file_command((tmp_path / "GITHUB_STATE").read_text())
     assert output == [("build-id", "joyous-view-6290")]
-    sent = Record("build", "job:demo-job", sent_at=1_795_000_000.0, sha="a" * 40)
+    sent = Record("build", "job:demo-job", sent_at=1_795_000_000.0, sha=SHA)
     assert [decode(value) for _name, value in state] == [
         [sent],
-        [Record("build", "job:demo-job", "joyous-view-6290", sha="a" * 40)],
+        [Record("build", "job:demo-job", "joyous-view-6290", sha=SHA)],
     ]
 
 

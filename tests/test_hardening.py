@@ -24,9 +24,10 @@ import pytest
 
 import states
 from conftest import ROOT
-from inproc import SHA, TOKEN, FakeNorthflank, Step, default_inputs, respond, run_step
+from inproc import FakeNorthflank, Step, default_inputs, respond, run_step
 from northflank_build.engine import logs as logs_module
 from northflank_build.engine.cancel import CancelScope
+from testdata import SHA, TOKEN
 from virtual_clock import EPOCH, VirtualClock
 
 Hook = Callable[[httpx.Request], httpx.Response | None]

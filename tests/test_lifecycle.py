@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 
-from inproc import SHA, TOKEN
 from northflank_build import post
 from northflank_build.api.adopt import Claim
 from northflank_build.api.client import NorthflankClient
@@ -34,6 +33,7 @@ from northflank_build.github.state import STATE_OPERATIONS, decode, encode
 from northflank_build.github.summary import summary
 from northflank_build.inputs.config import parse_inputs
 from runneremu import parse_file_command
+from testdata import SHA, TOKEN
 from virtual_clock import VirtualClock
 
 # -- the fake kind: a "fake run" of an owner, on an in-memory server ------------------------

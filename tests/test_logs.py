@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import TOKEN, Runner
+from conftest import Runner
 from nfsim import BuildPlan, Fault, Simulator
 from northflank_build.api.logs import LogLine
 from northflank_build.api.models import Build
@@ -12,6 +12,7 @@ from northflank_build.engine.logs import LineBook, LogFollower
 from northflank_build.engine.schedule import PollSchedule
 from northflank_build.engine.waiting import LOG_SLICE_S, WaitEnd
 from runneremu import StepResult
+from testdata import TOKEN
 from virtual_clock import VirtualClock
 from waitfor import WaitPolicy, wait_for
 

@@ -28,9 +28,9 @@ from northflank_build.api.logtail import WebSocketTail
 from northflank_build.api.ratelimit import retry_after_seconds, server_time
 from northflank_build.api.routes import BuildTarget
 from test_client import make
+from testdata import SHA
 
 JOB = BuildTarget("job", "my-job")
-SHA = "a" * 40
 ABSURD_DATES = [
     "Mon, 01 Jan 99999 00:00:00 GMT",
     "Mon, 01 Jan 99999999999999999999 00:00:00 GMT",

@@ -16,23 +16,15 @@ import httpx
 import pytest
 
 import states
-from conftest import QUICK, TOKEN, Runner
-from inproc import (
-    SHA,
-    FakeNorthflank,
-    Handler,
-    Step,
-    default_inputs,
-    iso,
-    respond,
-    run_step,
-)
+from conftest import QUICK, Runner
+from inproc import FakeNorthflank, Handler, Step, default_inputs, iso, respond, run_step
 from nfsim import Fault, Simulator
 from nfsim.deploys import RunPlan
 from nfsim.inprocess import SimTransport
 from northflank_build.api.client import NorthflankClient
 from northflank_build.api.routes import BuildTarget
 from northflank_build.engine.cancel import CancelScope
+from testdata import SHA, TOKEN
 from virtual_clock import VirtualClock
 
 LOOPBACK = "http://127.0.0.1:9"  # nothing listens: the log socket is refused at once

@@ -9,8 +9,8 @@ import pytest
 
 from northflank_build.api.models import Service
 from northflank_build.engine.rollout import REQUESTED, Rollout
+from testdata import SHA
 
-SHA = "ffac537e6cbbf934b08745a378932722df287a53"
 OLD = "53b927c349a0782714efe9742a0cad78755920ef"
 BEFORE = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 

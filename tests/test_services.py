@@ -12,8 +12,9 @@ import yaml
 from jsonschema import validate
 
 import states
-from conftest import ROOT, SCHEMAS, TOKEN, Runner
+from conftest import ROOT, SCHEMAS, Runner
 from nfsim import Simulator
+from testdata import TOKEN
 
 EXAMPLE = ROOT / "examples" / "build-service.yaml"
 REPO_ENV = {

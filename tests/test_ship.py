@@ -13,6 +13,7 @@ import states
 from conftest import ROOT, Runner, invalid_input_errors
 from nfsim import Simulator
 from nfsim.deploys import RolloutPlan, RunPlan
+from testdata import OTHER_SHA
 
 GITHUB_SHA = "ffac537e6cbbf934b08745a378932722df287a53"
 DEPLOY_SCHEMAS = json.loads(
@@ -258,7 +259,7 @@ def test_a_reused_build_is_deployed_without_a_new_build(run: Runner, sim: Simula
 
 
 def test_build_id_of_a_running_build_is_awaited_then_deployed(run: Runner, sim: Simulator) -> None:
-    other = "0123456789abcdef0123456789abcdef01234567"
+    other = OTHER_SHA
     running = sim.world.add_build("demo-project", "service", "demo-service", other,
                                   started_ago_s=0.1)  # fmt: skip
     result = run(job_id="", service_id="demo-service", build_id=running.id,

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import TOKEN
 from nfsim import Simulator
 from nfsim.inprocess import SimTransport
+from testdata import TOKEN
 
 P = "/v1/projects/demo-project"
 ROUTES = [

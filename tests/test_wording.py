@@ -19,9 +19,9 @@ from northflank_build.api.routes import BuildTarget
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.inputs.config import INPUT_NAMES
 from northflank_build.wording import ACTION, CLI, Worded, describe
+from testdata import SHA
 from virtual_clock import VirtualClock
 
-SHA = "a" * 40
 Handler = Callable[[httpx.Request], httpx.Response]
 
 

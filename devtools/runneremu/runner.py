@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from testdata import SHA
+
 from .commands import Annotation, CommandProcessor
 from .filecommands import FileCommandError, parse_file_command
 
@@ -146,7 +148,7 @@ def prepare(
         "repository": "octo-org/octo-repo",
         "server_url": "https://github.com",
         "api_url": "https://api.github.com",
-        "sha": "ffac537e6cbbf934b08745a378932722df287a53",
+        "sha": SHA,
         "ref": "refs/heads/main",
         "ref_name": "main",
         "event_name": "push",

@@ -12,10 +12,10 @@ from jsonschema import validate
 import states
 from conftest import ROOT, SCHEMAS, Runner
 from nfsim import BuildPlan, Simulator
-from testdata import TOKEN
+from testdata import SHA, TOKEN
 
 DECLARED_OUTPUTS = list(yaml.safe_load((ROOT / "action.yml").read_text())["outputs"])
-GITHUB_SHA = "ffac537e6cbbf934b08745a378932722df287a53"
+GITHUB_SHA = SHA  # the runner emulator's
 
 
 def everything_the_user_sees(result: object) -> str:

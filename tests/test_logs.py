@@ -12,7 +12,7 @@ from northflank_build.engine.logs import LineBook, LogFollower
 from northflank_build.engine.schedule import PollSchedule
 from northflank_build.engine.waiting import LOG_SLICE_S, WaitEnd
 from runneremu import StepResult
-from testdata import TOKEN
+from testdata import SHA, TOKEN
 from virtual_clock import VirtualClock
 from waitfor import WaitPolicy, wait_for
 
@@ -151,7 +151,7 @@ def test_dry_run_sends_nothing_and_shows_the_redacted_request(run: Runner, sim: 
     assert "would send POST" in text and "/v1/projects/demo-project/jobs/demo-job/build" in text
     assert '"NODE_ENV": "production"' in text and '"data": "***"' in text
     assert "dry-run-secret-4242" not in text and "ZHJ5" not in text  # nor its base64
-    assert result.outputs["sha"] == "ffac537e6cbbf934b08745a378932722df287a53"
+    assert result.outputs["sha"] == SHA
     assert result.outputs["build-id"] == "" and "Dry run" in result.summary
 
 

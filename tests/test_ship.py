@@ -13,9 +13,9 @@ import states
 from conftest import ROOT, Runner, invalid_input_errors
 from nfsim import Simulator
 from nfsim.deploys import RolloutPlan, RunPlan
-from testdata import OTHER_SHA
+from testdata import OTHER_SHA, SHA
 
-GITHUB_SHA = "ffac537e6cbbf934b08745a378932722df287a53"
+GITHUB_SHA = SHA  # the runner emulator's
 DEPLOY_SCHEMAS = json.loads(
     (ROOT / "devtools/nfsim/schemas/northflank-deploy-schemas.json").read_text()
 )

@@ -11,9 +11,9 @@ import pytest
 import states
 from conftest import QUICK, Runner, invalid_input_errors
 from nfsim import BuildPlan, Simulator
-from testdata import OTHER_SHA
+from testdata import OTHER_SHA, SHA
 
-GITHUB_SHA = "ffac537e6cbbf934b08745a378932722df287a53"
+GITHUB_SHA = SHA  # the runner emulator's
 SLOW = BuildPlan(phases=(("PENDING", 1.0), ("BUILDING", 20.0)))
 FAILING = BuildPlan(phases=(("PENDING", 0.2), ("BUILDING", 0.6)), outcome="FAILURE")
 

@@ -15,16 +15,15 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import httpx
 
-from virtual_clock import EPOCH, VirtualClock
+from virtual_clock import VirtualClock
 
 _HANDLERS = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
 from northflank_build import __main__ as entry  # noqa: E402 - installs early signal handlers
@@ -33,8 +32,9 @@ from northflank_build.github import commands as runner  # noqa: E402
 
 for _signum, _previous in _HANDLERS.items():  # pytest's own, back
     signal.signal(_signum, _previous)
-from nfsim import Simulator  # noqa: E402
+from nfsim import BuildPlan, Fault, Simulator  # noqa: E402
 from nfsim.inprocess import SimTail, SimTransport  # noqa: E402
+from nfsim.state import SimBuild  # noqa: E402
 from northflank_build.api.logs import TailOpener  # noqa: E402
 from northflank_build.engine.cancel import CancelScope  # noqa: E402
 from runneremu import CommandProcessor, StepResult  # noqa: E402
@@ -189,91 +189,105 @@ def respond(data: Any, status: int = 200, headers: dict[str, str] | None = None)
 
 
 class FakeNorthflank:
-    """One job's builds, each lasting ``duration`` virtual seconds; hooks per route.
-
-    ``on_start``, ``on_get``, ``on_list``, ``on_logs``, ``on_abort`` may return a response
-    (or raise) to replace the normal answer for one request; returning None answers
-    normally.
-    """
+    """The simulator (devtools/nfsim) in virtual time as a scriptable handler: the demo job's
+    builds (build-1, build-2, ...), each BUILDING for ``duration`` virtual seconds, then
+    ``outcome``. ``hooks[route]`` scripts one route through the simulator's fault model (a
+    ``respond`` Fault): it may return a response (or raise what a transport would) in place
+    of the simulator's answer, or None to let the simulator answer. The build log is
+    ``log_lines`` (none unless set)."""
 
     def __init__(
         self, clock: VirtualClock, duration: float = 30.0, outcome: str = "SUCCESS"
     ) -> None:
-        self.clock = clock
-        self.duration = duration
-        self.outcome = outcome
-        self.builds: list[dict[str, Any]] = []
-        self.aborted: set[str] = set()
-        self.hooks: dict[str, Callable[[httpx.Request], httpx.Response | None]] = {}
+        plan = BuildPlan(phases=(("BUILDING", duration),), outcome=outcome, lines_per_second=0)
+        self.sim = Simulator(plan=plan, clock=clock, rate_limit=10**9)
+        self.sim.world.sequential_ids = True
+        self.transport = SimTransport(self.sim)
+        self.hooks = Hooks(self.sim)
         self.log_lines: list[dict[str, Any]] = []
+        self.hooks["logs"] = lambda _r: json_response({"data": self.log_lines, "pagination": {}})
 
-    def view(self, build: dict[str, Any]) -> dict[str, Any]:
-        elapsed = self.clock.now - build["_t0"]
-        data = {k: v for k, v in build.items() if not k.startswith("_")}
-        if build["id"] in self.aborted:
-            data.update(status="ABORTED", concluded=True, success=False)
-        elif elapsed >= self.duration:
-            data.update(
-                status=self.outcome,
-                concluded=True,
-                success=self.outcome == "SUCCESS",
-                buildConcludedAt=EPOCH + build["_t0"] + self.duration,
-                registry={"uri": f"registry.example/{build['id']}"},
-            )
-        else:
-            data.update(status="BUILDING", concluded=False)
-        return data
+    @property
+    def clock(self) -> VirtualClock:
+        clock = self.sim.clock
+        assert isinstance(clock, VirtualClock)
+        return clock
 
-    def add_build(self, build_id: str, sha: str = SHA, **extra: Any) -> dict[str, Any]:
-        build = {
-            "id": build_id,
-            "sha": sha,
-            "branch": "main",
-            "createdAt": iso(self.clock.wall()),
-            "_t0": self.clock.now,
-            **extra,
-        }
-        self.builds.append(build)
-        return build
+    @clock.setter
+    def clock(self, clock: VirtualClock) -> None:
+        """Another step's clock (the post step's, moments later)."""
+        self.sim.clock = self.sim.world.clock = clock
+
+    @property
+    def outcome(self) -> str:
+        return self.sim.world.plan.outcome
+
+    @outcome.setter
+    def outcome(self, outcome: str) -> None:
+        """How builds started from now on end."""
+        self.sim.world.plan = replace(self.sim.world.plan, outcome=outcome)
+
+    @property
+    def builds(self) -> list[SimBuild]:
+        return self.sim.world.builds
+
+    @property
+    def aborted(self) -> set[str]:
+        return {b.id for b in self.builds if b.aborted_mono is not None}
+
+    def add_build(self, build_id: str, sha: str = SHA, **fields: Any) -> SimBuild:
+        """A build of the demo job made now; ``fields`` are answered as given (createdAt, or
+        odd and hostile values)."""
+        world = self.sim.world
+        return world.add_build(
+            "demo-project",
+            "job",
+            "demo-job",
+            sha,
+            started_ago_s=0.0,
+            build_id=build_id,
+            fields=fields,
+        )
+
+    def view(self, build: SimBuild) -> dict[str, Any]:
+        """The build as GET build answers it now."""
+        return build.view(self.clock.monotonic())
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        route = self.route(request)
-        hook = self.hooks.get(route)
-        if hook is not None:
-            answer = hook(request)
-            if answer is not None:
-                return answer
-        date = {"date": formatdate(self.clock.wall(), usegmt=True)}
-        if route == "start":
-            body = json.loads(request.content or b"{}")
-            build = self.add_build(f"build-{len(self.builds) + 1}", body.get("sha") or SHA)
-            return respond(self.view(build), headers=date)
-        if route == "list":
-            views = [self.view(b) for b in reversed(self.builds)]
-            return json_response({"data": {"builds": views}}, headers=date)
-        if route == "logs":
-            return json_response({"data": self.log_lines, "pagination": {}})
-        build_id = path.rsplit("/", 1)[-1]
-        found = [b for b in self.builds if b["id"] == build_id]
-        if not found:
-            return httpx.Response(404, json={"error": {"status": 404, "message": "not found"}})
-        if route == "abort":
-            if not self.view(found[0])["concluded"]:
-                self.aborted.add(build_id)
-            return respond({})
-        return respond(self.view(found[0]), headers=date)
+        return self.transport.handle_request(request)
 
-    @staticmethod
-    def route(request: httpx.Request) -> str:
-        path = request.url.path
-        if path.endswith("/build-logs"):
-            return "logs"
-        if path.endswith("/build"):
-            return "start" if request.method == "POST" else "list"
-        if "/build/" in path:
-            return "abort" if request.method == "DELETE" else "get"
-        return "other"
+
+class Hooks(dict[str, Callable[[httpx.Request], "httpx.Response | None"]]):
+    """Scripted routes as the simulator's ``respond`` faults: set one to script the route,
+    delete it to give the route back to the simulator."""
+
+    def __init__(self, sim: Simulator) -> None:
+        super().__init__()
+        self._sim = sim
+        self._faults: dict[str, Fault] = {}
+
+    def __setitem__(
+        self, route: str, hook: Callable[[httpx.Request], httpx.Response | None]
+    ) -> None:
+        self.pop(route, None)
+        super().__setitem__(route, hook)
+        fault = Fault(route=route, action="respond", respond=hook, times=10**9)
+        self._faults[route] = self._sim.add_fault(fault)
+
+    def __delitem__(self, route: str) -> None:
+        super().__delitem__(route)
+        self._sim.faults.remove(self._faults.pop(route))
+
+    def update(self, hooks: Mapping[str, Callable[[httpx.Request], httpx.Response | None]]) -> None:  # type: ignore[override]
+        for route, hook in hooks.items():
+            self[route] = hook
+
+    def pop(self, route: str, default: Any = None) -> Any:
+        if route in self:
+            hook = self[route]
+            del self[route]
+            return hook
+        return default
 
 
 # -- the whole action against the simulator, in process and in virtual time ---------------
@@ -299,9 +313,16 @@ def run_in_process(
     reading back; the simulator reached through its in-process transport and tail, on the
     step's virtual clock. A cancel (``cancel_after``) is SIGINT at that virtual moment."""
     prepared = prepare(
-        action_dir, with_, env=env, stage=stage, state=state, workspace=workspace,
-        event=event, github=github, debug=debug,
-    )  # fmt: skip
+        action_dir,
+        with_,
+        env=env,
+        stage=stage,
+        state=state,
+        workspace=workspace,
+        event=event,
+        github=github,
+        debug=debug,
+    )
     clock.cancel_at = cancel_after
     began = clock.now
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import Any
 
 import httpx
 import pytest
 
+from inproc import FakeNorthflank
 from northflank_build.api.bodies import StartBuildRequest
 from northflank_build.api.client import NorthflankClient
 from northflank_build.api.errors import (
@@ -42,7 +45,10 @@ def ok(data: object, **headers: str) -> httpx.Response:
 
 
 def make(
-    handler: Handler, clock: VirtualClock | None = None, team: str | None = None
+    handler: Handler,
+    clock: VirtualClock | None = None,
+    team: str | None = None,
+    project: str = "proj",
 ) -> tuple[NorthflankClient, VirtualClock, list[httpx.Request]]:
     clock = clock or VirtualClock()
     seen: list[httpx.Request] = []
@@ -54,7 +60,7 @@ def make(
     client = NorthflankClient(
         api_url="https://api.example.com",
         token="tok",
-        project_id="proj",
+        project_id=project,
         team_id=team,
         clock=clock,
         retry=RetryPolicy(attempts=5, total_seconds=60),
@@ -234,45 +240,47 @@ def test_start_404_says_whether_project_or_job_is_missing() -> None:
     assert caught.value.resource is not None and caught.value.resource.kind == "job"
 
 
-class FakeNorthflank:
-    """Just enough of the start and list endpoints to test de-duplication."""
+DEMO_JOB = BuildTarget("job", "demo-job")
 
-    def __init__(self, clock: VirtualClock, post_outcomes: list[str]) -> None:
-        self.clock = clock
-        self.outcomes = post_outcomes
-        self.builds: list[dict[str, object]] = []
-        self.posts = 0
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        date = {
-            "date": formatdate(self.clock.wall() + 3.4, usegmt=True)
-        }  # the server clock runs ahead
-        if request.method == "GET":
-            return httpx.Response(
-                200, json={"data": {"builds": list(reversed(self.builds))}}, headers=date
-            )
-        self.posts += 1
-        outcome = self.outcomes.pop(0) if self.outcomes else "ok"
+@dataclass
+class Scripted:
+    """The simulator (tests/inproc.FakeNorthflank) with its start route scripted: each start
+    request answered as the next of ``outcomes`` says ("ok": as the simulator does)."""
+
+    client: NorthflankClient
+    clock: VirtualClock
+    nf: FakeNorthflank
+    seen: list[httpx.Request]
+    posts: list[str] = field(default_factory=list)
+
+
+def scripted(outcomes: list[str]) -> Scripted:
+    clock = VirtualClock()
+    nf = FakeNorthflank(clock)
+    client, _, seen = make(nf, clock, project="demo-project")
+    run = Scripted(client, clock, nf, seen)
+
+    def start(request: httpx.Request) -> httpx.Response | None:
+        outcome = outcomes.pop(0) if outcomes else "ok"
+        run.posts.append(outcome)
         if outcome == "connect":
             raise httpx.ConnectError("refused")
         if outcome == "429":
             return httpx.Response(429, text="Too Many Requests", headers={"retry-after": "2"})
-        from datetime import UTC, datetime
-
-        created = format_timestamp(datetime.fromtimestamp(self.clock.wall() + 3.4, tz=UTC))
-        build = build_json(
-            f"b-{self.posts}", createdAt=created, sha=json.loads(request.content).get("sha")
-        )
-        self.builds.append(build)
+        if outcome == "ok":
+            return None
+        nf.add_build(f"build-{len(nf.builds) + 1}", sha=json.loads(request.content)["sha"])
         if outcome == "created-then-drop":
             raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
         if outcome == "created-then-timeout":
             raise httpx.ReadTimeout("timed out")
         if outcome == "created-then-502":
             return httpx.Response(502, text="<html>bad gateway</html>")
-        if outcome == "created-then-garbage":
-            return httpx.Response(200, text="<html>")
-        return httpx.Response(200, json={"data": build}, headers=date)
+        return httpx.Response(200, text="<html>")  # created-then-garbage
+
+    nf.hooks["start"] = start
+    return run
 
 
 @pytest.mark.parametrize(
@@ -280,33 +288,29 @@ class FakeNorthflank:
     ["created-then-drop", "created-then-timeout", "created-then-502", "created-then-garbage"],
 )
 def test_ambiguous_start_adopts_the_build_instead_of_starting_another(outcome: str) -> None:
-    clock = VirtualClock()
-    server = FakeNorthflank(clock, [outcome])
-    client, _, seen = make(server, clock)
-    old = build_json("old", createdAt="2020-01-01T00:00:00.000Z")
-    server.builds.append(old)
-    started = client.builds.start(JOB, StartBuildRequest(sha=SHA))
-    assert started.adopted and started.build.id == "b-1"
-    assert server.posts == 1 and len(server.builds) == 2
-    assert [r.method for r in seen] == ["POST", "GET"]
+    run = scripted([outcome])
+    run.nf.add_build("old", createdAt="2020-01-01T00:00:00.000Z")
+    started = run.client.builds.start(DEMO_JOB, StartBuildRequest(sha=SHA))
+    assert started.adopted
+    assert started.build.id == "build-2"
+    assert run.posts == [outcome]
+    assert len(run.nf.builds) == 2
+    assert [r.method for r in run.seen] == ["POST", "GET"]
 
 
 def test_connect_failure_is_resent_because_nothing_reached_the_server() -> None:
-    clock = VirtualClock()
-    server = FakeNorthflank(clock, ["connect", "ok"])
-    client, _, seen = make(server, clock)
-    started = client.builds.start(JOB, StartBuildRequest(sha=SHA))
-    assert (
-        not started.adopted and server.posts == 2 and [r.method for r in seen] == ["POST", "POST"]
-    )
+    run = scripted(["connect", "ok"])
+    started = run.client.builds.start(DEMO_JOB, StartBuildRequest(sha=SHA))
+    assert not started.adopted
+    assert run.posts == ["connect", "ok"]
+    assert [r.method for r in run.seen] == ["POST", "POST"]
 
 
 def test_429_on_start_waits_and_resends() -> None:
-    clock = VirtualClock()
-    server = FakeNorthflank(clock, ["429", "ok"])
-    client, _, _ = make(server, clock)
-    started = client.builds.start(JOB, StartBuildRequest(sha=SHA))
-    assert started.build.id == "b-2" and clock.sleeps == [2.0]
+    run = scripted(["429", "ok"])
+    started = run.client.builds.start(DEMO_JOB, StartBuildRequest(sha=SHA))
+    assert started.build.id == "build-1"
+    assert run.clock.sleeps == [2.0]
 
 
 def test_ambiguous_failure_whose_build_cannot_be_found_is_never_resent() -> None:
@@ -332,17 +336,15 @@ def test_ambiguous_failure_whose_build_cannot_be_found_is_never_resent() -> None
 
 
 def test_start_with_a_different_sha_is_not_adopted() -> None:
-    clock = VirtualClock()
-    server = FakeNorthflank(clock, ["created-then-502"])
-    client, _, _ = make(server, clock)
-    from datetime import UTC, datetime
-
+    run = scripted(["created-then-502"])
     # Another workflow's build of another commit, created just before ours: the oldest
     # candidate by time, so only the sha check keeps it from being adopted.
-    stamp = format_timestamp(datetime.fromtimestamp(clock.wall() + 3.0, tz=UTC))
-    server.builds.append(build_json("someone-else", createdAt=stamp, sha="c" * 40))
-    started = client.builds.start(JOB, StartBuildRequest(sha=SHA))
-    assert started.adopted and started.build.id == "b-1" and started.build.sha == SHA
+    stamp = format_timestamp(datetime.fromtimestamp(run.clock.wall() - 0.4, tz=UTC))
+    run.nf.add_build("someone-else", sha="c" * 40, createdAt=stamp)
+    started = run.client.builds.start(DEMO_JOB, StartBuildRequest(sha=SHA))
+    assert started.adopted
+    assert started.build.id == "build-2"
+    assert started.build.sha == SHA
 
 
 def test_start_never_retries_4xx() -> None:

@@ -124,7 +124,7 @@ def test_02_a_lost_start_answer_whose_build_cannot_be_identified_is_not_resent(
     # The list's builds carry no createdAt (optional in the API's types): unplaceable.
     nf.hooks["list"] = lambda r: httpx.Response(
         200,
-        json={"data": {"builds": [{"id": b["id"], "sha": SHA} for b in nf.builds]}},
+        json={"data": {"builds": [{"id": b.id, "sha": SHA} for b in nf.builds]}},
     )
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
     assert step.exit_code == 3
@@ -372,7 +372,7 @@ def rate_limited_reads(nf: FakeNorthflank, left_and_reset: Callable[[], tuple[st
 
     def hook(request: httpx.Request) -> httpx.Response | None:
         build_id = request.url.path.rsplit("/", 1)[-1]
-        view = nf.view(next(b for b in nf.builds if b["id"] == build_id))
+        view = nf.view(next(b for b in nf.builds if b.id == build_id))
         remaining, reset = left_and_reset()
         headers = {"x-ratelimit-limit": "1000", "x-ratelimit-remaining": remaining,
                    "x-ratelimit-reset": reset}  # fmt: skip
@@ -586,15 +586,14 @@ def test_12_an_out_of_range_conclusion_time_does_not_turn_success_into_failure(
     tmp_path: Path, concluded_at: Any
 ) -> None:
     clock, nf = setup(tmp_path, duration=5)
-    real_view = nf.view
 
-    def view(build: dict[str, Any]) -> dict[str, Any]:
-        data = real_view(build)
+    def get(_request: httpx.Request) -> httpx.Response:
+        data = nf.view(nf.builds[0])
         if data.get("concluded"):
             data["buildConcludedAt"] = concluded_at
-        return data
+        return respond(data)
 
-    nf.view = view  # type: ignore[method-assign]
+    nf.hooks["get"] = get
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
     assert step.exit_code == 0, step.text
     clean_end(step)
@@ -606,15 +605,14 @@ def test_12_an_out_of_range_conclusion_time_does_not_turn_success_into_failure(
 
 def test_13_a_status_in_lower_case_is_the_same_status(tmp_path: Path) -> None:
     clock, nf = setup(tmp_path, duration=5)
-    real_view = nf.view
 
-    def view(build: dict[str, Any]) -> dict[str, Any]:
-        data = real_view(build)
+    def get(_request: httpx.Request) -> httpx.Response:
+        data = nf.view(nf.builds[0])
         data["status"] = data["status"].lower()
         data.pop("success", None)
-        return data
+        return respond(data)
 
-    nf.view = view  # type: ignore[method-assign]
+    nf.hooks["get"] = get
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
     assert step.exit_code == 0 and step.outputs["status"] == "SUCCESS"
 
@@ -977,7 +975,7 @@ def test_the_first_log_page_starts_at_the_builds_creation(tmp_path: Path) -> Non
     nf.hooks["logs"] = record
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
     assert step.exit_code == 0
-    created = nf.builds[0]["createdAt"]
+    created = nf.view(nf.builds[0])["createdAt"]
     assert starts and starts[0] is not None and starts[0] < created, (starts, created)
 
 

@@ -32,6 +32,23 @@ class SimTransport(httpx.BaseTransport):
         self.sim = sim
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        route = self.sim.route_of(request.method, request.url.path)
+        fault = self.sim.responder_for(route)
+        if fault is not None and fault.respond is not None:
+            answer = fault.respond(request)
+            if answer is not None:
+                self.sim.requests.append(
+                    Recorded(
+                        request.method,
+                        request.url.path,
+                        route,
+                        {},
+                        None,
+                        self.sim.clock.monotonic(),
+                        answer.status_code,
+                    )
+                )
+                return answer  # type: ignore[no-any-return]
         body = request.read()
         handler: Any = self.sim.handler_class.__new__(self.sim.handler_class)
         handler.server = self.sim._server

@@ -11,6 +11,7 @@ import re
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -100,7 +101,9 @@ class Fault:
     ``seconds`` first, then handle and answer), ``slow_answer`` (handle at once, answer
     ``seconds`` later: a start whose answer a cancel or a read timeout may cut off).
     On ``logs_tail`` (the WebSocket): ``status`` refuses the upgrade, ``cut`` drops the
-    socket after ``times`` batches of log lines.
+    socket after ``times`` batches of log lines. In process only (nfsim/inprocess.py),
+    ``respond``: ``respond(request)`` answers instead of the simulator (an httpx.Response,
+    or None to let the simulator answer; it may also raise what a transport would).
     """
 
     route: str
@@ -113,6 +116,7 @@ class Fault:
     times: int = 1
     skip: int = 0
     seen: int = 0
+    respond: Callable[[Any], Any] | None = None
 
     def applies(self) -> bool:
         self.seen += 1
@@ -204,9 +208,24 @@ class Simulator:
     def fault_for(self, route: str) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.route == route and fault.applies():
+                if fault.route == route and fault.action != "respond" and fault.applies():
                     return fault
         return None
+
+    def responder_for(self, route: str) -> Fault | None:
+        """A ``respond`` fault for this route (in process only)."""
+        with self._lock:
+            for fault in self.faults:
+                if fault.route == route and fault.action == "respond" and fault.applies():
+                    return fault
+        return None
+
+    @staticmethod
+    def route_of(method: str, path: str) -> str:
+        for name, verb, pattern in ROUTES:
+            if verb == method and pattern.match(path):
+                return name
+        return "unknown"
 
     def rate(self, token: str) -> tuple[int, int, float]:
         """(limit, remaining, reset seconds) after counting this request."""

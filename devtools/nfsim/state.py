@@ -75,6 +75,8 @@ class SimBuild:
     pull_request_id: int | str | None = None
     aborted_mono: float | None = None
     aborted_wall: float | None = None
+    # Fields answered as given, over the modelled ones (tests: odd or hostile values).
+    fields: dict[str, Any] = field(default_factory=dict)
 
     def view(self, now: float) -> dict[str, Any]:
         status, concluded, concluded_wall = self._status(now)
@@ -103,7 +105,7 @@ class SimBuild:
                 data["message"] = self.plan.message or "Build failed: RUN npm ci exited with code 1"
         else:
             data["success"] = False
-        return data
+        return {**data, **self.fields}
 
     def _status(self, now: float) -> tuple[str, bool, float]:
         if self.aborted_mono is not None and self.aborted_mono <= now:
@@ -211,6 +213,7 @@ class World:
     runs: list[SimRun] = field(default_factory=list)
     run_plan: RunPlan = field(default_factory=RunPlan)
     run_plans: dict[str, RunPlan] = field(default_factory=dict)  # by job id
+    sequential_ids: bool = False  # build-1, build-2, ... instead of Northflank-like names (tests)
 
     def __post_init__(self) -> None:
         if not self.deployments:
@@ -243,6 +246,8 @@ class World:
         return None
 
     def new_build_id(self) -> str:
+        if self.sequential_ids:
+            return f"build-{len(self.builds) + 1}"
         taken = {b.id for b in self.builds}
         while True:
             candidate = f"{self.rng.choice(ADJECTIVES)}-{self.rng.choice(NOUNS)}-{self.rng.randint(1000, 9999)}"
@@ -270,12 +275,19 @@ class World:
         *,
         started_ago_s: float,
         plan: BuildPlan | None = None,
+        build_id: str | None = None,
+        fields: dict[str, Any] | None = None,
     ) -> SimBuild:
         """A build started elsewhere (Northflank's own CI, another workflow) ``started_ago_s``
-        seconds ago: concluded by now or still running, as its plan says."""
-        return self._new_build(
+        seconds ago: concluded by now or still running, as its plan says. ``build_id`` and
+        ``fields`` (answered over the modelled ones) are for tests."""
+        build = self._new_build(
             project, None, kind, resource, sha, {"sha": sha}, ago=started_ago_s, plan=plan
         )
+        if build_id is not None:
+            build.id = build_id
+        build.fields.update(fields or {})
+        return build
 
     def _new_build(
         self,

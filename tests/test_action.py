@@ -40,11 +40,14 @@ def test_success_writes_every_declared_output(run_process: Runner, live_sim: Sim
     assert set(DECLARED_OUTPUTS) == set(result.outputs), "every output in action.yml is written"
     out = result.outputs
     build = sim.world.builds[0]
-    assert out["build-id"] == build.id and out["status"] == "SUCCESS"
+    assert out["build-id"] == build.id
+    assert out["status"] == "SUCCESS"
     assert (out["success"], out["concluded"]) == ("true", "true")
     assert out["registry-uri"].endswith(f":{build.id}")
-    assert out["sha"] == GITHUB_SHA and out["branch"] == "main"
-    assert out["created-at"].endswith("Z") and out["concluded-at"].endswith("Z")
+    assert out["sha"] == GITHUB_SHA
+    assert out["branch"] == "main"
+    assert out["created-at"].endswith("Z")
+    assert out["concluded-at"].endswith("Z")
     assert int(out["duration-seconds"]) >= 0
     assert out["build-url"] == f"{sim.url}/s/project/demo-project/jobs/demo-job/builds/{build.id}"
     starts = sim.calls("start")
@@ -54,7 +57,8 @@ def test_success_writes_every_declared_output(run_process: Runner, live_sim: Sim
         "sha": GITHUB_SHA,
         "overrides": {"buildArguments": {"NODE_ENV": "production", "EXTRA": "a=b"}},
     }
-    assert "Northflank build succeeded" in result.summary and build.id in result.summary
+    assert "Northflank build succeeded" in result.summary
+    assert build.id in result.summary
     assert states.records(result.state) == [], "concluded: nothing left for the post step"
     assert not result.file_command_errors
 
@@ -78,12 +82,12 @@ def test_failed_build_fails_the_step_with_an_annotation_and_outputs(
     result = run()
     assert (result.exit_code, result.conclusion) == (1, "failure")
     errors = result.errors()
-    assert len(errors) == 1 and errors[0].properties["title"] == "Northflank build failed"
-    assert "FAILURE" in errors[0].message and "RUN make exited with 2" in errors[0].message
-    assert (
-        result.outputs["status"] == "FAILURE"
-        and result.outputs["build-id"] == sim.world.builds[0].id
-    )
+    assert len(errors) == 1
+    assert errors[0].properties["title"] == "Northflank build failed"
+    assert "FAILURE" in errors[0].message
+    assert "RUN make exited with 2" in errors[0].message
+    assert result.outputs["status"] == "FAILURE"
+    assert result.outputs["build-id"] == sim.world.builds[0].id
     assert (result.outputs["success"], result.outputs["concluded"]) == ("false", "true")
     assert set(DECLARED_OUTPUTS) == set(result.outputs)
 
@@ -117,7 +121,8 @@ def test_team_routes(run: Runner, sim: Simulator) -> None:
 def test_wait_false_starts_and_returns(run: Runner, sim: Simulator) -> None:
     sim.set_plan(BuildPlan(phases=(("BUILDING", 30.0),)))
     result = run(wait="false")
-    assert result.exit_code == 0 and result.duration_s < 10
+    assert result.exit_code == 0
+    assert result.duration_s < 10
     assert result.outputs["build-id"] == sim.world.builds[0].id
     assert (result.outputs["concluded"], result.outputs["success"]) == ("false", "false")
     assert [r.route for r in sim.requests] == ["start"]
@@ -159,7 +164,8 @@ def test_each_invalid_input_gives_its_message_and_no_request(
 
 def test_several_invalid_inputs_are_reported_together(run: Runner, sim: Simulator) -> None:
     result = run(sha="x", wait="nope", dockerfile_target="a b")
-    assert result.exit_code == 2 and sim.requests == []
+    assert result.exit_code == 2
+    assert sim.requests == []
     assert sorted(e.properties["title"] for e in result.errors()) == [
         "Invalid input 'dockerfile-target'",
         "Invalid input 'sha'",
@@ -203,7 +209,8 @@ def test_debug_mode_logs_requests_but_no_secret_or_body(run: Runner) -> None:
     raw = "\n".join(
         line for line in result.raw_stdout.splitlines() if not line.startswith("::add-mask")
     )
-    assert TOKEN not in raw and "value-in-body-123" not in raw
+    assert TOKEN not in raw
+    assert "value-in-body-123" not in raw
 
 
 def test_text_from_northflank_cannot_act_as_a_workflow_command(
@@ -254,7 +261,8 @@ def test_api_errors_become_clear_messages(
     result = run(**overrides)
     assert (result.exit_code, result.conclusion) == (3, "failure")
     errors = result.errors()
-    assert len(errors) == 1 and fragment in errors[0].message
+    assert len(errors) == 1
+    assert fragment in errors[0].message
     assert len(sim.calls("start")) == 1, "4xx is never retried"
     assert set(DECLARED_OUTPUTS) == set(result.outputs)
 
@@ -266,6 +274,7 @@ def test_a_sigint_while_the_action_starts_up_is_a_clean_cancel(
     # it (src/northflank_build/_early.py): it lands in the start-up, however fast the machine.
     result = run_process(options={"cancel_at_start": True})
     assert result.exit_code == 130, result.raw_stdout
-    assert "Traceback" not in result.raw_stdout and "KeyboardInterrupt" not in result.raw_stdout
+    assert "Traceback" not in result.raw_stdout
+    assert "KeyboardInterrupt" not in result.raw_stdout
     assert set(DECLARED_OUTPUTS) == set(result.outputs)
     assert live_sim.calls("start") == [], "cancelled before anything was sent"

@@ -59,4 +59,5 @@ def test_a_secret_never_shows_itself() -> None:
     assert token.get_secret_value() == "nf-very-secret"
     for shown in (repr(token), str(token), f"{token}", repr([token])):
         assert "nf-very-secret" not in shown
-    assert token == Secret("nf-very-secret") and token != Secret("other")
+    assert token == Secret("nf-very-secret")
+    assert token != Secret("other")

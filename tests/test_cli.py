@@ -91,12 +91,11 @@ def test_build_with_json_output(sim: Simulator, cli: Callable[..., Ran]) -> None
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert (
-        data["outcome"] == "succeeded"
-        and data["success"] is True
-        and data["build-id"] == sim.world.builds[0].id
-    )
-    assert "[0:00] PENDING" in result.stderr and "  | ==> pending" in result.stderr
+    assert data["outcome"] == "succeeded"
+    assert data["success"] is True
+    assert data["build-id"] == sim.world.builds[0].id
+    assert "[0:00] PENDING" in result.stderr
+    assert "  | ==> pending" in result.stderr
     assert sim.calls("start")[0].body == {
         "sha": SHA,
         "overrides": {"buildArguments": {"A": "1"}},
@@ -115,19 +114,22 @@ def test_failed_build_exits_1(sim: Simulator, cli: Callable[..., Ran]) -> None:
         "--poll-interval-seconds",
         "1",
     )
-    assert result.returncode == 1 and "Northflank build failed" in result.stderr
+    assert result.returncode == 1
+    assert "Northflank build failed" in result.stderr
 
 
 def test_missing_token_and_bad_flags_exit_2_and_send_nothing(
     sim: Simulator, cli: Callable[..., Ran]
 ) -> None:
     result = cli("build", "--job-id", "demo-job", token=None)
-    assert result.returncode == 2 and "$NORTHFLANK_API_TOKEN" in result.stderr
+    assert result.returncode == 2
+    assert "$NORTHFLANK_API_TOKEN" in result.stderr
     result = cli("build", "--job-id", "demo-job", "--sha", "nope", "--timeout-seconds", "0")
-    assert (
-        result.returncode == 2 and "--sha" in result.stderr and "--timeout-seconds" in result.stderr
-    )
-    assert "Traceback" not in result.stderr and sim.requests == []
+    assert result.returncode == 2
+    assert "--sha" in result.stderr
+    assert "--timeout-seconds" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sim.requests == []
 
 
 def test_create_service_from_a_spec_file_then_build_it(
@@ -164,12 +166,14 @@ def test_abort_a_running_build(sim: Simulator, cli: Callable[..., Ran]) -> None:
     started = cli("build", "--job-id", "demo-job", "--no-wait", "--json")
     build_id = json.loads(started.stdout)["build-id"]
     result = cli("abort", "--job-id", "demo-job", build_id)
-    assert result.returncode == 0 and sim.world.builds[0].aborted_mono is not None
+    assert result.returncode == 0
+    assert sim.world.builds[0].aborted_mono is not None
 
 
 def test_dry_run_sends_nothing(sim: Simulator, cli: Callable[..., Ran]) -> None:
     result = cli("build", "--job-id", "demo-job", "--dry-run", "--json", token=None)
-    assert result.returncode == 0 and sim.requests == []
+    assert result.returncode == 0
+    assert sim.requests == []
     assert json.loads(result.stdout)["outcome"] == "dry run"
 
 
@@ -190,7 +194,8 @@ def test_ctrl_c_aborts_the_build_and_exits_130(live_sim: Simulator) -> None:
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 130
     aborts = sim.calls("abort")
-    assert len(aborts) == 1 and aborts[0].at - sent < 5
+    assert len(aborts) == 1
+    assert aborts[0].at - sent < 5
     assert "Aborted build" in err
 
 
@@ -205,7 +210,8 @@ def test_several_jobs_and_reuse(sim: Simulator, cli: Callable[..., Ran]) -> None
     assert [b["reused"] for b in data["result"]["builds"]] == [True, False]
     assert data["result"]["builds"][0]["build-id"] == done.id
     assert [r.path.split("/")[-2] for r in sim.calls("start")] == ["job-b"]
-    assert "[job-b] Build " in result.stderr and data["build-id"] == ""
+    assert "[job-b] Build " in result.stderr
+    assert data["build-id"] == ""
 
 
 def test_build_deploy_and_run_a_job(sim: Simulator, cli: Callable[..., Ran]) -> None:
@@ -225,5 +231,6 @@ def test_build_deploy_and_run_a_job(sim: Simulator, cli: Callable[..., Ran]) -> 
 
 def test_cli_input_errors_name_the_flags(sim: Simulator, cli: Callable[..., Ran]) -> None:
     result = cli("build", "--job-id", "demo-job", "--deploy-service", "demo-web")
-    assert result.returncode == 2 and sim.requests == []
+    assert result.returncode == 2
+    assert sim.requests == []
     assert "--deploy-service:" in result.stderr

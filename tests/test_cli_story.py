@@ -70,7 +70,8 @@ def test_json_is_typed_on_every_path(
     assert data["success"] is (code == 0 and path != "dry run")
     if path == "invalid input":
         assert code == 2
-        assert data["outcome"] == "invalid input" and data["errors"]
+        assert data["outcome"] == "invalid input"
+        assert data["errors"]
         assert all(e.startswith("--sha:") for e in data["errors"]), data["errors"]
 
 
@@ -83,8 +84,11 @@ def test_the_last_line_tells_the_whole_story(
     code, _out, err = run_cli(sim, clock, capsys, monkeypatch, *SHIP)
     assert code == 0, err
     last = err.strip().splitlines()[-1]
-    assert last.startswith("succeeded: build ") and "SUCCESS" in last, last
-    assert "1 of 1 deployed" in last and "job run" in last and last.endswith(")"), last
+    assert last.startswith("succeeded: build "), last
+    assert "SUCCESS" in last, last
+    assert "1 of 1 deployed" in last, last
+    assert "job run" in last, last
+    assert last.endswith(")"), last
 
 
 def test_a_step_that_ended_before_any_build_says_so(
@@ -112,7 +116,8 @@ def test_a_failed_rollout_says_the_job_run_was_skipped(
     assert "The run of job 'demo-migrate' was not started" in err
     assert sim.calls("run_start") == []
     last = err.strip().splitlines()[-1]
-    assert last.startswith("failed: build ") and "0 of 1 deployed, job run skipped" in last, last
+    assert last.startswith("failed: build "), last
+    assert "0 of 1 deployed, job run skipped" in last, last
 
 
 def test_a_dry_runs_last_line_says_what_it_would_build(

@@ -94,8 +94,10 @@ def test_abort_names_what_is_missing(
     code = cli.main(args, transport=SimTransport(sim), clock=clock, cancel=clock.cancel)
     err = capsys.readouterr().err
     assert code == 3, err
-    assert says in err and fix in err, err
-    assert "--project-id" not in err and "API role" not in err, err
+    assert says in err, err
+    assert fix in err, err
+    assert "--project-id" not in err, err
+    assert "API role" not in err, err
 
 
 @pytest.mark.parametrize(

@@ -96,8 +96,10 @@ def test_read_retries_5xx_with_html_bodies_then_succeeds() -> None:
     )
     client, clock, seen = make(sequence(html, html, ok(build_json())))
     assert client.builds.get(JOB, "b-1").id == "b-1"
-    assert len(seen) == 3 and len(clock.sleeps) == 2
-    assert clock.sleeps[1] > 0 and clock.sleeps[0] <= 0.5
+    assert len(seen) == 3
+    assert len(clock.sleeps) == 2
+    assert clock.sleeps[1] > 0
+    assert clock.sleeps[0] <= 0.5
 
 
 def test_read_gives_up_after_the_attempt_cap() -> None:
@@ -198,13 +200,15 @@ def test_401_403_404_fail_fast_with_the_facts() -> None:
     client, _, seen = make(sequence(envelope(401, "Unauthenticated")))
     with pytest.raises(AuthenticationFailed) as auth:
         client.builds.get(JOB, "b-1")
-    assert len(seen) == 1 and "expired" in auth.value.message
+    assert len(seen) == 1
+    assert "expired" in auth.value.message
     assert (auth.value.said, auth.value.error_id) == ("Unauthenticated", "e-42")
     client, _, _ = make(sequence(envelope(403, "Insufficient permissions")))
     with pytest.raises(PermissionDenied) as denied:
         client.builds.get(JOB, "b-1")
     assert denied.value.permission == "Project > Jobs > Deployment > Deploy Build"
-    assert denied.value.resource is not None and denied.value.resource.id == "proj"
+    assert denied.value.resource is not None
+    assert denied.value.resource.id == "proj"
 
     # A 404 on the build's route: the project and the job are there, the build is not.
     def build_missing(request: httpx.Request) -> httpx.Response:
@@ -237,7 +241,8 @@ def test_start_404_says_whether_project_or_job_is_missing() -> None:
     client, _, _ = make(job_missing)
     with pytest.raises(NotFound, match="job 'my-job' was not found in project 'proj'") as caught:
         client.builds.start(JOB, StartBuildRequest(sha=SHA))
-    assert caught.value.resource is not None and caught.value.resource.kind == "job"
+    assert caught.value.resource is not None
+    assert caught.value.resource.kind == "job"
 
 
 DEMO_JOB = BuildTarget("job", "demo-job")

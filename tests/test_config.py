@@ -42,7 +42,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.connection.api_url == "https://api.northflank.com"
     assert (config.waiting.wait, config.waiting.abort_on_cancel) == (True, True)
     assert (config.waiting.timeout_seconds, config.waiting.poll_interval_seconds) == (3600, 30.0)
-    assert config.sha is None and config.connection.team_id is None
+    assert config.sha is None
+    assert config.connection.team_id is None
     assert secrets == ["secret-token"]
     assert body(config) == {}
 
@@ -78,7 +79,8 @@ def test_sha_and_every_override_make_a_schema_valid_body(tmp_path: Path) -> None
         "dockerWorkDir": "/",
         "dockerfileTarget": "runtime",
     }
-    assert "s3cr3t" in secrets and "//registry/:_authToken=abc\n" in secrets
+    assert "s3cr3t" in secrets
+    assert "//registry/:_authToken=abc\n" in secrets
 
 
 def test_build_arguments_as_json(tmp_path: Path) -> None:
@@ -158,7 +160,8 @@ def test_secret_values_are_never_echoed(tmp_path: Path) -> None:
             build_arguments="PASSWORD hunter2-secret",
         )
     text = " ".join(str(p) for p in caught.value.problems)
-    assert "hunter2-secret" not in text and "en-value" not in text
+    assert "hunter2-secret" not in text
+    assert "en-value" not in text
     assert {p.name for p in caught.value.problems} == {
         "api-token",
         "build-files",

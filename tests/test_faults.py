@@ -51,7 +51,8 @@ def _5xx(sim: Simulator) -> dict[str, object]:
 
 def _check_5xx(sim: Simulator, r: StepResult) -> None:
     assert [c.status for c in sim.calls("get")][:3] == [502, 502, 502]
-    assert r.outputs["success"] == "true" and starts(sim) == 1
+    assert r.outputs["success"] == "true"
+    assert starts(sim) == 1
 
 
 def _limited(headers: dict[str, str], times: int = 1) -> Callable[[Simulator], dict[str, object]]:
@@ -80,13 +81,15 @@ _429_cap = _limited({"x-ratelimit-reset": "3400"}, times=5)
 
 def _check_429_retry_after(sim: Simulator, r: StepResult) -> None:
     gets = sim.calls("get")
-    assert gets[0].status == 429 and gets[1].at - gets[0].at >= 1.9
+    assert gets[0].status == 429
+    assert gets[1].at - gets[0].at >= 1.9
     assert r.outputs["success"] == "true"
 
 
 def _check_429_cap(sim: Simulator, r: StepResult) -> None:
     assert "past this action's cap" in r.errors()[0].message
-    assert len(sim.calls("get")) == 1 and r.outputs["build-id"]
+    assert len(sim.calls("get")) == 1
+    assert r.outputs["build-id"]
 
 
 def _drop_after_create(sim: Simulator) -> dict[str, object]:
@@ -100,9 +103,11 @@ def searches(sim: Simulator) -> int:
 
 
 def _check_one_build(sim: Simulator, r: StepResult) -> None:
-    assert starts(sim) == 1 and len(sim.world.builds) == 1
+    assert starts(sim) == 1
+    assert len(sim.world.builds) == 1
     assert searches(sim) >= 1
-    assert r.outputs["build-id"] == sim.world.builds[0].id and r.outputs["success"] == "true"
+    assert r.outputs["build-id"] == sim.world.builds[0].id
+    assert r.outputs["success"] == "true"
 
 
 def _start_502_nothing_created(sim: Simulator) -> dict[str, object]:
@@ -113,8 +118,10 @@ def _start_502_nothing_created(sim: Simulator) -> dict[str, object]:
 def _check_not_resent(sim: Simulator, r: StepResult) -> None:
     # A 502 may come from a proxy after Northflank made the build: not resent, said so.
     assert [c.status for c in sim.calls("start")] == [502]
-    assert sim.world.builds == [] and searches(sim) == 2
-    assert "may have" in r.errors()[0].message and "/jobs/demo-job/builds" in r.errors()[0].message
+    assert sim.world.builds == []
+    assert searches(sim) == 2
+    assert "may have" in r.errors()[0].message
+    assert "/jobs/demo-job/builds" in r.errors()[0].message
     assert len(states.unanswered(r.state)) == 1, "the post step looks again"
 
 
@@ -140,7 +147,8 @@ def _malformed(sim: Simulator) -> dict[str, object]:
 
 
 def _check_success(sim: Simulator, r: StepResult) -> None:
-    assert r.outputs["success"] == "true" and starts(sim) == 1
+    assert r.outputs["success"] == "true"
+    assert starts(sim) == 1
 
 
 def _unknown_status(sim: Simulator) -> dict[str, object]:
@@ -149,7 +157,8 @@ def _unknown_status(sim: Simulator) -> dict[str, object]:
 
 
 def _check_unknown(sim: Simulator, r: StepResult) -> None:
-    assert any("WARMING_UP" in line for line in r.log) and r.outputs["success"] == "true"
+    assert any("WARMING_UP" in line for line in r.log)
+    assert r.outputs["success"] == "true"
 
 
 def _envelope(status: int, message: str) -> Callable[[Simulator], dict[str, object]]:
@@ -192,7 +201,8 @@ def _timeout(sim: Simulator) -> dict[str, object]:
 
 
 def _check_timeout(sim: Simulator, r: StepResult) -> None:
-    assert r.outputs["status"] == "BUILDING" and r.outputs["concluded"] == "false"
+    assert r.outputs["status"] == "BUILDING"
+    assert r.outputs["concluded"] == "false"
     assert len(sim.calls("abort")) == 1
     assert sim.world.builds[0].aborted_mono is not None
     assert "timeout-seconds" in r.errors()[0].message
@@ -210,7 +220,8 @@ def _check_cancel(sim: Simulator, r: StepResult) -> None:
     assert first_signal[0] == "SIGINT"
     started = sim.calls("start")[0].at
     assert aborts[0].at - (started + first_signal[1]) < 5.0, "DELETE within 5 s of SIGINT"
-    assert r.conclusion == "cancelled" and r.outputs["build-id"] == sim.world.builds[0].id
+    assert r.conclusion == "cancelled"
+    assert r.outputs["build-id"] == sim.world.builds[0].id
     assert len(r.signals_sent) == 1, "exited before the runner's SIGTERM"
 
 
@@ -220,7 +231,8 @@ def _cancel_no_abort(sim: Simulator) -> dict[str, object]:
 
 
 def _check_cancel_no_abort(sim: Simulator, r: StepResult) -> None:
-    assert sim.calls("abort") == [] and r.outputs["build-id"]
+    assert sim.calls("abort") == []
+    assert r.outputs["build-id"]
     assert states.records(r.state) == [], "the post step must leave it running too"
 
 
@@ -231,7 +243,8 @@ def _cancel_during_start(sim: Simulator) -> dict[str, object]:
 
 
 def _check_cancel_during_start(sim: Simulator, r: StepResult) -> None:
-    assert len(sim.world.builds) == 1 and len(sim.calls("abort")) == 1
+    assert len(sim.world.builds) == 1
+    assert len(sim.calls("abort")) == 1
     assert sim.world.builds[0].aborted_mono is not None
     assert r.outputs["build-id"] == sim.world.builds[0].id
 
@@ -396,12 +409,15 @@ def test_post_step_leaves_concluded_or_handled_builds_alone(run: Runner, sim: Si
     done = run()
     sim.requests.clear()
     handled = run(options={"stage": "post", "state": states.state()})
-    assert handled.exit_code == 0 and sim.requests == []
+    assert handled.exit_code == 0
+    assert sim.requests == []
     left = states.state(states.build(done.outputs["build-id"]))
     concluded = run(options={"stage": "post", "state": left})
-    assert concluded.exit_code == 0 and [c.route for c in sim.requests] == ["get"]
+    assert concluded.exit_code == 0
+    assert [c.route for c in sim.requests] == ["get"]
     nothing = run(options={"stage": "post", "state": {}})
-    assert nothing.exit_code == 0 and [c.route for c in sim.requests] == ["get"]
+    assert nothing.exit_code == 0
+    assert [c.route for c in sim.requests] == ["get"]
 
 
 def test_a_failed_abort_is_left_for_the_post_step(run_process: Runner, live_sim: Simulator) -> None:
@@ -410,13 +426,15 @@ def test_a_failed_abort_is_left_for_the_post_step(run_process: Runner, live_sim:
     sim.set_plan(LONG)
     sim.add_fault(Fault(route="abort", action="delay", seconds=20))  # the abort hangs
     result = run(options={"cancel_after": 2.0})
-    assert result.exit_code == 130 and len(result.signals_sent) == 1, "gave up within the window"
+    assert result.exit_code == 130, "gave up within the window"
+    assert len(result.signals_sent) == 1, "gave up within the window"
     build_id = sim.world.builds[0].id
     assert result.outputs["build-id"] == build_id
     assert states.ids(result.state) == [build_id], "the post step must try again"
     sim.faults.clear()
     post = run(options={"stage": "post", "state": result.state})
-    assert post.exit_code == 0 and sim.world.builds[0].aborted_mono is not None
+    assert post.exit_code == 0
+    assert sim.world.builds[0].aborted_mono is not None
 
 
 @pytest.mark.parametrize("newest_first", [True, False], ids=["newest first", "oldest first"])
@@ -428,9 +446,11 @@ def test_the_build_a_lost_answer_made_is_found_whatever_the_list_order(
     sim.world.list_newest_first = newest_first
     sim.add_fault(Fault(route="start", action="drop_after"))
     r = run(show_logs="false")
-    assert r.exit_code == 0 and starts(sim) == 1
+    assert r.exit_code == 0
+    assert starts(sim) == 1
     new = [b for b in sim.world.builds if b.body]
-    assert len(new) == 1 and r.outputs["build-id"] == new[0].id
+    assert len(new) == 1
+    assert r.outputs["build-id"] == new[0].id
     cursors = [
         c.query.get("cursor") for c in sim.calls("list") if c.query.get("per_page") == ["100"]
     ]

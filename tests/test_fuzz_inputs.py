@@ -109,7 +109,8 @@ def test_any_inputs_give_problems_or_a_valid_request(overrides: dict[str, str], 
     except InvalidInputs as exc:
         assert exc.problems
         for problem in exc.problems:
-            assert problem.name in INPUT_NAMES and problem.message
+            assert problem.name in INPUT_NAMES
+            assert problem.message
             others = [v for k, v in given_inputs.items() if k != "api-token"]
             if given_inputs["api-token"].strip() and not any(token in v for v in others):
                 assert token not in problem.message
@@ -117,4 +118,5 @@ def test_any_inputs_give_problems_or_a_valid_request(overrides: dict[str, str], 
         return
     jsonschema.validate(config.start_request().to_json(), SCHEMAS["start-job-build"])
     assert config.connection.api_token.get_secret_value() in secrets
-    assert config.connection.api_url.isprintable() and " " not in config.connection.api_url
+    assert config.connection.api_url.isprintable()
+    assert " " not in config.connection.api_url

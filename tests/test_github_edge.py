@@ -77,8 +77,10 @@ def test_each_target_of_several_is_recorded_apart(
 )
 def test_inert_lines_cannot_be_workflow_commands(hostile: str) -> None:
     line = inert(hostile)
-    assert "\n" not in line and "\r" not in line
-    assert not line.lstrip().startswith("::") and "##[" not in line
+    assert "\n" not in line
+    assert "\r" not in line
+    assert not line.lstrip().startswith("::")
+    assert "##[" not in line
 
 
 def test_output_values_cannot_inject_other_outputs(

@@ -75,7 +75,8 @@ def test_01_cancel_during_a_slow_start_ends_cleanly_and_the_post_step_aborts_the
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
     assert step.exit_code == 130
     clean_end(step)
-    assert "may have started" in step.text and "/jobs/demo-job/builds" in step.text
+    assert "may have started" in step.text
+    assert "/jobs/demo-job/builds" in step.text
     assert len(states.unanswered(step.state)) == 1
     assert not step.calls("DELETE")
     # The post step finds what the cut-off request made and aborts it.
@@ -84,7 +85,8 @@ def test_01_cancel_during_a_slow_start_ends_cleanly_and_the_post_step_aborts_the
     later.now = clock.now + 2.0  # the same runner, moments later
     nf.clock = later
     post = run_step(tmp_path, nf, inputs=inputs(), state=step.state, post=True, clock=later)
-    assert post.exit_code == 0 and b"Traceback" not in post.raw
+    assert post.exit_code == 0
+    assert b"Traceback" not in post.raw
     assert [r.method for r in post.requests] == ["GET", "GET", "DELETE"]
     assert nf.aborted == {"late-build"}
 
@@ -129,9 +131,11 @@ def test_02_a_lost_start_answer_whose_build_cannot_be_identified_is_not_resent(
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
     assert step.exit_code == 3
     clean_end(step)
-    assert len(step.calls("POST")) == 1 and len(nf.builds) == 1
+    assert len(step.calls("POST")) == 1
+    assert len(nf.builds) == 1
     error = step.errors()[0]
-    assert "may have" in error.message and "/jobs/demo-job/builds" in error.message
+    assert "may have" in error.message
+    assert "/jobs/demo-job/builds" in error.message
     assert len(states.unanswered(step.state)) == 1
 
 
@@ -150,7 +154,8 @@ def test_02_a_list_oldest_first_past_500_builds_is_not_a_reason_to_resend(tmp_pa
 
     nf.hooks["list"] = oldest_first
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
-    assert step.exit_code == 3 and len(step.calls("POST")) == 1
+    assert step.exit_code == 3
+    assert len(step.calls("POST")) == 1
     clean_end(step)
 
 
@@ -163,7 +168,8 @@ def test_02_created_at_as_an_epoch_number_is_read_not_refused(tmp_path: Path) ->
 
     nf.hooks["start"] = epoch_created
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
-    assert step.exit_code == 0 and len(step.calls("POST")) == 1
+    assert step.exit_code == 0
+    assert len(step.calls("POST")) == 1
     assert step.outputs["created-at"].startswith("2026-")
 
 
@@ -196,7 +202,8 @@ def test_03_cancel_while_the_log_fallback_fails_or_hangs_aborts_first(
     clean_end(step)
     assert time.monotonic() - began < 3.0, "nothing after the cancel waited on the network"
     deletes = step.calls("DELETE")
-    assert len(deletes) == 1 and step.requests[-1].method == "DELETE", "the abort went last"
+    assert len(deletes) == 1, "the abort went last"
+    assert step.requests[-1].method == "DELETE", "the abort went last"
     assert states.records(step.state) == []
 
 
@@ -229,7 +236,8 @@ def test_04_an_internal_error_after_the_start_aborts_and_keeps_the_outputs(
     clean_end(step)
     assert "Internal error: RuntimeError: a bug of ours" in step.errors()[0].message
     assert step.outputs["build-id"] == "build-1", "not overwritten with an empty value"
-    assert len(step.calls("DELETE")) == 1 and nf.aborted == {"build-1"}
+    assert len(step.calls("DELETE")) == 1
+    assert nf.aborted == {"build-1"}
 
 
 def test_04_a_surrogate_in_the_status_does_not_fail_the_post_step(tmp_path: Path) -> None:
@@ -248,8 +256,10 @@ def test_04_a_surrogate_in_the_status_does_not_fail_the_post_step(tmp_path: Path
         post=True,
         clock=clock,
     )
-    assert post.exit_code == 0 and b"Traceback" not in post.raw
-    assert "BUILD\ufffdING" in post.text and nf.aborted == {"build-1"}
+    assert post.exit_code == 0
+    assert b"Traceback" not in post.raw
+    assert "BUILD\ufffdING" in post.text
+    assert nf.aborted == {"build-1"}
 
 
 # -- 5. the post step in degraded moments ---------------------------------------------------------
@@ -267,8 +277,10 @@ def test_05_the_post_step_aborts_even_when_it_cannot_read_the_status(tmp_path: P
         post=True,
         clock=clock,
     )
-    assert post.exit_code == 0 and b"Traceback" not in post.raw
-    assert [r.method for r in post.requests][-1] == "DELETE" and nf.aborted == {"build-1"}
+    assert post.exit_code == 0
+    assert b"Traceback" not in post.raw
+    assert [r.method for r in post.requests][-1] == "DELETE"
+    assert nf.aborted == {"build-1"}
 
 
 @pytest.mark.parametrize("saved", ["build-1\nbuild-2", "x" * 70_000, "../../other"])
@@ -282,7 +294,9 @@ def test_05_a_strange_build_id_in_the_state_sends_nothing(tmp_path: Path, saved:
         post=True,
         clock=clock,
     )
-    assert post.exit_code == 0 and b"Traceback" not in post.raw and post.requests == []
+    assert post.exit_code == 0
+    assert b"Traceback" not in post.raw
+    assert post.requests == []
 
 
 # -- 6. 429 storms and the deadline -------------------------------------------------------------
@@ -312,7 +326,8 @@ def test_06_a_429_that_asks_for_no_wait_makes_no_storm_and_keeps_the_deadline(
     gets = step.calls("GET", "/build/")
     assert len(gets) <= 6, f"{len(gets)} status reads in 5 s"
     assert clock.now <= 8.0, "timeout-seconds bounds the waits"
-    assert step.exit_code in (3, 4) and len(step.calls("DELETE")) == 1
+    assert step.exit_code in (3, 4)
+    assert len(step.calls("DELETE")) == 1
 
 
 def test_06_a_start_answered_429_with_no_wait_is_not_resent_in_a_storm(tmp_path: Path) -> None:
@@ -320,7 +335,8 @@ def test_06_a_start_answered_429_with_no_wait_is_not_resent_in_a_storm(tmp_path:
     nf.hooks["start"] = lambda r: httpx.Response(429, text="no", headers={"retry-after": "0"})
     step = run_step(tmp_path, nf, inputs=inputs(timeout_seconds="60"), clock=clock)
     clean_end(step)
-    assert step.exit_code == 3 and len(step.calls("POST")) <= 9
+    assert step.exit_code == 3
+    assert len(step.calls("POST")) <= 9
     assert "429" in step.errors()[0].message or "rate limit" in step.errors()[0].message
 
 
@@ -350,7 +366,8 @@ def test_07_after_a_429_no_request_of_any_kind_goes_out_early(tmp_path: Path, ro
     assert step.exit_code == 0, step.text
     assert limited, "the 429 was served"
     after = [(t, name) for t, name in times if t >= limited[0]][1:]
-    assert after and all(t >= limited[0] + 10 for t, _ in after), after
+    assert after, after
+    assert all(t >= limited[0] + 10 for t, _ in after), after
 
 
 def test_06_a_429_hold_past_the_deadline_before_the_wait_is_a_timeout(tmp_path: Path) -> None:
@@ -360,7 +377,8 @@ def test_06_a_429_hold_past_the_deadline_before_the_wait_is_a_timeout(tmp_path: 
     nf.hooks["list"] = lambda r: httpx.Response(429, text="no", headers={"retry-after": "100"})
     step = run_step(tmp_path, nf, inputs=inputs(timeout_seconds="50"), clock=clock)
     clean_end(step)
-    assert step.exit_code == 4 and len(step.calls("DELETE")) == 1
+    assert step.exit_code == 4
+    assert len(step.calls("DELETE")) == 1
     assert clock.now < 50
 
 
@@ -388,7 +406,8 @@ def test_08_a_reset_given_as_an_epoch_time_does_not_stop_polling(tmp_path: Path)
         tmp_path, nf, inputs=inputs(timeout_seconds="120", show_logs="false"), clock=clock
     )
     assert step.exit_code == 0, step.text
-    assert step.outputs["success"] == "true" and not step.calls("DELETE")
+    assert step.outputs["success"] == "true"
+    assert not step.calls("DELETE")
 
 
 def test_08_pacing_never_pushes_the_last_check_past_the_deadline(tmp_path: Path) -> None:
@@ -422,7 +441,8 @@ def test_09_a_hanging_status_read_does_not_hold_the_step_past_its_deadline(tmp_p
         )
     finally:
         release.set()
-    assert step.exit_code == 4 and len(step.calls("DELETE")) == 1
+    assert step.exit_code == 4
+    assert len(step.calls("DELETE")) == 1
     assert time.monotonic() - began < 5.0
 
 
@@ -549,7 +569,8 @@ def test_10_the_log_socket_follows_no_redirect_and_the_token_stays_home(tmp_path
                 tmp_path, nf, inputs=inputs(api_url=f"http://127.0.0.1:{port}"), clock=clock
             )
     assert step.exit_code == 0
-    assert home and b"Upgrade: websocket" in home[0], "the socket was tried at home"
+    assert home, "the socket was tried at home"
+    assert b"Upgrade: websocket" in home[0], "the socket was tried at home"
     assert elsewhere == [], "nothing reached the other host"
     assert "following the log over HTTP" in step.text
 
@@ -574,8 +595,10 @@ def test_11_a_build_id_that_is_not_an_id_never_reaches_a_url(tmp_path: Path, bad
     assert all(len(p) < 200 and bad_id not in p for p in paths), "the id never went into a URL"
     error = step.errors()[0]
     assert error.properties["title"] == "Northflank may have started a build", error
-    assert "mistyped fields" in error.message and "Internal error" not in error.message
-    assert not step.calls("DELETE") and step.outputs["build-id"] == ""
+    assert "mistyped fields" in error.message
+    assert "Internal error" not in error.message
+    assert not step.calls("DELETE")
+    assert step.outputs["build-id"] == ""
 
 
 # -- 12, 13. timestamps and statuses as they come ------------------------------------------------
@@ -614,7 +637,8 @@ def test_13_a_status_in_lower_case_is_the_same_status(tmp_path: Path) -> None:
 
     nf.hooks["get"] = get
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
-    assert step.exit_code == 0 and step.outputs["status"] == "SUCCESS"
+    assert step.exit_code == 0
+    assert step.outputs["status"] == "SUCCESS"
 
 
 # -- 14, 15. secrets in what is printed ----------------------------------------------------------
@@ -643,8 +667,10 @@ def test_14_the_cli_never_prints_the_token_or_a_secret_files_base64(
         cancel=CancelScope(),
     )  # fmt: skip
     out = capsys.readouterr()
-    assert code == 3 and "bad request" in out.err
-    assert TOKEN not in out.err + out.out and encoded not in out.err + out.out
+    assert code == 3
+    assert "bad request" in out.err
+    assert TOKEN not in out.err + out.out
+    assert encoded not in out.err + out.out
 
 
 def test_15_the_base64_actually_sent_is_masked_before_anything_is_printed(tmp_path: Path) -> None:
@@ -656,9 +682,8 @@ def test_15_the_base64_actually_sent_is_masked_before_anything_is_printed(tmp_pa
     assert step.exit_code == 0
     lines = step.raw.decode().split("\n")  # the runner splits on line feeds only
     masks = [i for i, line in enumerate(lines) if line == f"::add-mask::{encoded}"]
-    assert masks and masks[0] < next(
-        i for i, line in enumerate(lines) if not line.startswith("::add-mask::")
-    )
+    assert masks
+    assert masks[0] < next(i for i, line in enumerate(lines) if not line.startswith("::add-mask::"))
     body = json.loads(step.calls("POST")[0].content)
     assert body["overrides"]["buildFiles"]["/app/blob"]["data"] == encoded
 
@@ -708,9 +733,11 @@ def test_17_an_unwritable_output_file_is_a_clear_runner_problem(tmp_path: Path) 
     clock, nf = setup(tmp_path, duration=5)
     missing = str(tmp_path / "missing-dir" / "output")
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock, env={"GITHUB_OUTPUT": missing})
-    assert b"Traceback" not in step.raw and step.exit_code == 3
+    assert b"Traceback" not in step.raw
+    assert step.exit_code == 3
     problems = [a for a in step.errors() if a.properties.get("title") == "Runner problem"]
-    assert len(problems) == 1 and "GITHUB_OUTPUT" in problems[0].message
+    assert len(problems) == 1
+    assert "GITHUB_OUTPUT" in problems[0].message
     assert "Northflank build succeeded" in step.summary
 
 
@@ -726,14 +753,17 @@ def test_18_long_log_lines_keep_the_summary_under_githubs_limit(tmp_path: Path) 
     assert step.exit_code == 1
     size = len(step.summary.encode())
     assert size < 64 * 1024, size
-    assert "Northflank build failed" in step.summary and "/builds/build-1" in step.summary
+    assert "Northflank build failed" in step.summary
+    assert "/builds/build-1" in step.summary
 
 
 def test_19_nothing_from_northflank_can_add_markdown_through_a_link() -> None:
     from northflank_build.github.summary import url
 
     hostile = "https://app.example/builds/x)![img](https://evil.example/p.png"
-    assert ")" not in url(hostile) and "(" not in url(hostile) and " " not in url("a b")
+    assert ")" not in url(hostile)
+    assert "(" not in url(hostile)
+    assert " " not in url("a b")
     assert url("https://app.northflank.com/s/project/p/jobs/j/builds/b-1") == (
         "https://app.northflank.com/s/project/p/jobs/j/builds/b-1"
     )
@@ -762,7 +792,8 @@ def test_20_hostile_documents_are_input_errors(tmp_path: Path, name: str, value:
     if name == "service-spec":
         overrides.update(job_id=None, branch="main")
     step = run_step(tmp_path, nf, inputs=inputs(**overrides), clock=clock)
-    assert step.exit_code == 2 and step.requests == []
+    assert step.exit_code == 2
+    assert step.requests == []
     assert b"Traceback" not in step.raw
     assert any(a.properties.get("title") == f"Invalid input '{name}'" for a in step.errors())
 
@@ -976,7 +1007,9 @@ def test_the_first_log_page_starts_at_the_builds_creation(tmp_path: Path) -> Non
     step = run_step(tmp_path, nf, inputs=inputs(), clock=clock)
     assert step.exit_code == 0
     created = nf.view(nf.builds[0])["createdAt"]
-    assert starts and starts[0] is not None and starts[0] < created, (starts, created)
+    assert starts, (starts, created)
+    assert starts[0] is not None, (starts, created)
+    assert starts[0] < created, (starts, created)
 
 
 def test_the_simulator_applies_a_default_window_and_serves_the_build_page() -> None:
@@ -995,9 +1028,11 @@ def test_the_simulator_applies_a_default_window_and_serves_the_build_page() -> N
         since = httpx.get(
             base, params={**params, "startTime": "2000-01-01T00:00:00.000Z"}, headers=headers
         ).json()["data"]
-        assert without == [] and since, "older than 30 minutes: only with a startTime"
+        assert without == [], "older than 30 minutes: only with a startTime"
+        assert since, "older than 30 minutes: only with a startTime"
         page = httpx.get(f"{sim.url}/s/project/demo-project/jobs/demo-job/builds/{old.id}")
-        assert page.status_code == 200 and old.id in page.text
+        assert page.status_code == 200
+        assert old.id in page.text
 
 
 def test_21_a_cancel_while_the_log_socket_opens_slowly_aborts_within_a_second(
@@ -1028,4 +1063,5 @@ def test_21_a_cancel_while_the_log_socket_opens_slowly_aborts_within_a_second(
         )
     assert step.exit_code == 130
     clean_end(step)
-    assert aborted_at and aborted_at[0] - signalled[0] < 1.0
+    assert aborted_at
+    assert aborted_at[0] - signalled[0] < 1.0

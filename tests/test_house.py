@@ -113,3 +113,14 @@ def test_no_import_cycle() -> None:
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_test_asserts_two_things_at_once() -> None:
+    # ``assert a and b`` cannot say which part failed: one assert each (issue 19, item 5).
+    compound = []
+    for path in sorted(PACKAGE.parent.parent.joinpath("tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Assert) and isinstance(node.test, ast.BoolOp):
+                if isinstance(node.test.op, ast.And):
+                    compound.append(f"{path.name}:{node.lineno}")
+    assert compound == []

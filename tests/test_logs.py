@@ -40,9 +40,11 @@ def test_live_tail_shows_every_line_once_in_order_inside_a_group(
     start = next(i for i, line in enumerate(result.log) if line.startswith("##[group]"))
     end = result.log.index("##[endgroup]")
     first_log = next(i for i, line in enumerate(result.log) if line.startswith("  | "))
-    assert start < first_log < end and "live tail" in result.log[start]
+    assert start < first_log < end
+    assert "live tail" in result.log[start]
     routes = [r.route for r in sim.requests]
-    assert routes.count("logs_tail") == 1 and "logs" not in routes, "the tail alone, no paging"
+    assert routes.count("logs_tail") == 1, "the tail alone, no paging"
+    assert "logs" not in routes, "the tail alone, no paging"
 
 
 def test_lines_arrive_while_the_build_runs(run: Runner, sim: Simulator) -> None:
@@ -72,7 +74,8 @@ def test_refused_socket_pages_the_http_range_endpoint(run: Runner, sim: Simulato
     sim.set_plan(PLAN)
     sim.add_fault(Fault(route="logs_tail", status=503))
     result = run()
-    assert result.exit_code == 0 and shown_log(result) == full_log(sim)
+    assert result.exit_code == 0
+    assert shown_log(result) == full_log(sim)
     assert any("over HTTP" in line for line in result.log)
     range_calls = sim.calls("logs")
     assert all(
@@ -100,7 +103,8 @@ def test_log_text_cannot_act_as_a_workflow_command_and_masks_hold(
     injected = [("add-mask", "main"), ("stop-commands", "pause")]
     assert not [c for c in result.commands if c in injected or c[0] in ("set-output", "warning")]
     assert result.outputs["build-id"] == sim.world.builds[0].id
-    assert TOKEN not in result.text and TOKEN not in result.summary
+    assert TOKEN not in result.text
+    assert TOKEN not in result.summary
     assert f"echo {TOKEN}" not in "\n".join(shown_log(result))
 
 
@@ -118,7 +122,8 @@ def test_failure_summary_has_the_log_tail_and_the_annotation_points_to_it(
 
 def test_success_summary_has_no_log_tail(run: Runner, sim: Simulator) -> None:
     result = run()
-    assert result.exit_code == 0 and "<details>" not in result.summary
+    assert result.exit_code == 0
+    assert "<details>" not in result.summary
 
 
 def test_show_logs_false_uses_the_socket_as_the_end_signal_and_prints_no_line(
@@ -127,10 +132,12 @@ def test_show_logs_false_uses_the_socket_as_the_end_signal_and_prints_no_line(
     # Checks would come at 1, 2.5, 4.75 and 8.1 s by the schedule alone; the build ends at 6 s.
     sim.set_plan(BuildPlan(phases=(("PENDING", 0.5), ("BUILDING", 5.5)), lines_per_second=6))
     result = run(show_logs="false", poll_interval_seconds="30")
-    assert result.exit_code == 0 and not shown_log(result)
+    assert result.exit_code == 0
+    assert not shown_log(result)
     assert not any("step " in line for line in result.log), "no remote log line in the step log"
     routes = [r.route for r in sim.requests]
-    assert routes.count("logs_tail") == 1 and "logs" not in routes, "one socket, no HTTP paging"
+    assert routes.count("logs_tail") == 1, "one socket, no HTTP paging"
+    assert "logs" not in routes, "one socket, no HTTP paging"
     build = sim.world.builds[0]
     ended = build.created_mono + build.plan.duration
     noticed = sim.calls("get")[-1].at
@@ -148,16 +155,21 @@ def test_dry_run_sends_nothing_and_shows_the_redacted_request(run: Runner, sim: 
     assert (result.exit_code, result.conclusion) == (0, "success")
     assert sim.requests == []
     text = result.text
-    assert "would send POST" in text and "/v1/projects/demo-project/jobs/demo-job/build" in text
-    assert '"NODE_ENV": "production"' in text and '"data": "***"' in text
-    assert "dry-run-secret-4242" not in text and "ZHJ5" not in text  # nor its base64
+    assert "would send POST" in text
+    assert "/v1/projects/demo-project/jobs/demo-job/build" in text
+    assert '"NODE_ENV": "production"' in text
+    assert '"data": "***"' in text
+    assert "dry-run-secret-4242" not in text
+    assert "ZHJ5" not in text  # nor its base64
     assert result.outputs["sha"] == SHA
-    assert result.outputs["build-id"] == "" and "Dry run" in result.summary
+    assert result.outputs["build-id"] == ""
+    assert "Dry run" in result.summary
 
 
 def test_dry_run_still_reports_invalid_inputs(run: Runner, sim: Simulator) -> None:
     result = run(dry_run="true", sha="nope")
-    assert result.exit_code == 2 and sim.requests == []
+    assert result.exit_code == 2
+    assert sim.requests == []
 
 
 def test_dry_run_of_a_service_spec(run: Runner, sim: Simulator) -> None:
@@ -169,8 +181,10 @@ def test_dry_run_of_a_service_spec(run: Runner, sim: Simulator) -> None:
         branch="main",
         env={"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "octo/repo"},
     )
-    assert result.exit_code == 0 and sim.requests == []
-    assert "/services/build" in result.text and "/services/web-builder/build" in result.text
+    assert result.exit_code == 0
+    assert sim.requests == []
+    assert "/services/build" in result.text
+    assert "/services/web-builder/build" in result.text
     assert result.outputs["service-id"] == "web-builder"
 
 
@@ -228,10 +242,12 @@ def test_build_logs_switches_to_http_from_the_last_line() -> None:
     tail = FakeTail([everything[:3], everything[3:5]], breaks_after=2)
     logs = LogFollower(read_range, clock.monotonic, tail, notes.append, clock.sleep)
     seen = logs.pump() + logs.pump() + logs.pump(final=True)
-    assert seen == everything and tail.closed
+    assert seen == everything
+    assert tail.closed
     # Paged from the last line the tail gave; the final pump checks once more from the end.
     assert asked == [everything[4].ts, everything[9].ts]
-    assert logs.range_requests == 2 and any("dropped" in n for n in notes)
+    assert logs.range_requests == 2
+    assert any("dropped" in n for n in notes)
     assert list(logs.last_lines) == [f"line {n}" for n in range(1, 11)]
 
 
@@ -252,8 +268,10 @@ def test_http_paging_waits_while_the_rate_limit_budget_is_low() -> None:
         clock.sleep,
         budget_low=lambda: low["now"],
     )
-    assert logs.pump() == [] and calls == []
-    assert logs.pump(final=True) == [line(1)] and len(calls) == 1
+    assert logs.pump() == []
+    assert calls == []
+    assert logs.pump(final=True) == [line(1)]
+    assert len(calls) == 1
 
 
 def test_a_closed_stream_is_a_hint_to_check_the_status_once() -> None:
@@ -312,7 +330,8 @@ def test_a_page_skipped_for_a_status_check_is_read_at_the_next_turn() -> None:
         return [line(len(bounds))], False
 
     logs = LogFollower(read_range, clock.monotonic, None, lambda _n: None, clock.sleep)
-    assert logs.pump(until=clock.now + 0.2) == [] and bounds == []  # a check is due: no page
+    assert logs.pump(until=clock.now + 0.2) == []  # a check is due: no page
+    assert bounds == []
     clock.sleep(0.25)
     assert logs.pump(until=clock.now + 3.0) == [line(1)]
     assert bounds == [3.0], "bounded by the time until the next check"

@@ -13,7 +13,9 @@ def test_build_tolerates_unknown_fields_and_statuses() -> None:
     build = Build.model_validate(
         {"id": "b-1", "status": "WARMING_UP", "concluded": False, "newField": {"x": 1}}
     )
-    assert build.status == "WARMING_UP" and not build.finished and not build.succeeded
+    assert build.status == "WARMING_UP"
+    assert not build.finished
+    assert not build.succeeded
 
 
 @pytest.mark.parametrize(
@@ -39,7 +41,8 @@ def test_timestamps() -> None:
     )
     assert format_timestamp(build.created_datetime()) == "2021-07-28T15:55:38.296Z"
     assert format_timestamp(build.concluded_datetime()) == "2021-07-28T15:55:58.296Z"
-    assert parse_timestamp("not a date") is None and parse_timestamp(None) is None
+    assert parse_timestamp("not a date") is None
+    assert parse_timestamp(None) is None
 
 
 def test_rate_limit_pacing_spreads_the_rest_of_the_budget() -> None:
@@ -54,7 +57,8 @@ def test_rate_limit_pacing_spreads_the_rest_of_the_budget() -> None:
         0.0,
         EPOCH,
     )
-    assert plenty is not None and plenty.pacing_delay(0.0) == 0.0
+    assert plenty is not None
+    assert plenty.pacing_delay(0.0) == 0.0
     low = RateLimit.from_headers(
         httpx.Headers(
             {
@@ -66,7 +70,8 @@ def test_rate_limit_pacing_spreads_the_rest_of_the_budget() -> None:
         0.0,
         EPOCH,
     )
-    assert low is not None and low.pacing_delay(0.0) == pytest.approx(20.0)
+    assert low is not None
+    assert low.pacing_delay(0.0) == pytest.approx(20.0)
     assert low.pacing_delay(500.0) == pytest.approx(10.0)  # the window is half over
     assert RateLimit.from_headers(httpx.Headers({}), 0.0, EPOCH) is None
 
@@ -89,7 +94,8 @@ def test_a_reset_given_as_an_epoch_time_is_read_as_one() -> None:
             {"x-ratelimit-limit": "1000", "x-ratelimit-remaining": "50", "x-ratelimit-reset": reset}
         )
         rate = RateLimit.from_headers(headers, 0.0, EPOCH)
-        assert rate is not None and rate.reset_seconds == pytest.approx(1800, abs=1)
+        assert rate is not None
+        assert rate.reset_seconds == pytest.approx(1800, abs=1)
         assert rate.pacing_delay(0.0) == pytest.approx(36, abs=1)
         assert retry_after_seconds(headers, EPOCH) == pytest.approx(1800, abs=1)
     assert server_time(httpx.Headers({"date": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 1445412480.0

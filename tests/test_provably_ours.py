@@ -227,10 +227,12 @@ def test_cause4_a_strangers_build_of_the_same_sha_is_never_adopted(
     assert step.exit_code == 3, step.text
     no_traceback(step)
     assert step.outputs["build-id"] == ""
-    assert not step.calls("DELETE") and not nf.aborted
+    assert not step.calls("DELETE")
+    assert not nf.aborted
     assert len(step.calls("POST")) == 1
     message = step.errors()[0].message
-    assert "strangers" in message and "/builds/strangers" in message
+    assert "strangers" in message
+    assert "/builds/strangers" in message
     if ours_made:
         assert "/builds/ours" in message
     assert states.records(step.state) == [], "none is provably ours: nothing is left"
@@ -249,7 +251,8 @@ def test_cause4_the_post_step_never_aborts_a_stranger_near_the_cut_off_start(
     state = states.state(states.build_sent(sent_at, SHA))
     post = _post(tmp_path, nf, clock, state)
     assert post.exit_code == 0
-    assert not nf.aborted and not post.calls("DELETE")
+    assert not nf.aborted
+    assert not post.calls("DELETE")
     assert "none is provably" in post.text
 
 
@@ -621,7 +624,8 @@ def test_cause12_a_typo_in_what_comes_after_the_build_is_found_before_it(
     assert setting in error.properties["title"]
     assert f"Check {setting}" in error.message
     assert "'nope'" in error.message
-    assert "service-id" not in error.message and "job-id" not in error.message
+    assert "service-id" not in error.message
+    assert "job-id" not in error.message
 
 
 def test_cause12_a_forbidden_read_names_the_input_and_the_permission(

@@ -83,4 +83,5 @@ def test_the_rewritten_file_passes_the_schema_and_actionlint(tmp_path: Path) -> 
         [BIN / "actionlint", ".github/workflows/example.yml"],
         cwd=tmp_path, capture_output=True, text=True, check=False,
     )  # fmt: skip
-    assert caught.returncode == 1 and "projectid" in caught.stdout
+    assert caught.returncode == 1
+    assert "projectid" in caught.stdout

@@ -52,4 +52,5 @@ def test_a_rollout_is_judged_against_the_transition_noted_before_the_patch(
 
 def test_a_service_never_deployed_before_takes_any_transition() -> None:
     rollout = Rollout(service("COMPLETED", "2020-01-01T00:00:00Z", SHA), None, SHA)
-    assert rollout.finished and rollout.succeeded
+    assert rollout.finished
+    assert rollout.succeeded

@@ -62,7 +62,8 @@ def test_forecast_needs_three_durations_and_ignores_nonsense() -> None:
 
 def test_forecast_spread_is_robust_to_one_outlier_and_has_a_floor() -> None:
     steady = Forecast.from_durations([600] * 10)
-    assert steady is not None and steady.spread == pytest.approx(0.02)
+    assert steady is not None
+    assert steady.spread == pytest.approx(0.02)
     with_outlier = Forecast.from_durations([600, 610, 590, 605, 595, 3600])
     assert with_outlier is not None
     assert with_outlier.median_s == pytest.approx(602.5, rel=0.01)
@@ -78,7 +79,8 @@ def test_forecast_from_builds_uses_the_newest_successes_only() -> None:
     # The page's order is undocumented: shuffle it, and the newest 20 still win.
     builds = old[::2] + new[::-1] + failed + [running, undated] + old[1::2]
     forecast = Forecast.from_builds(builds, exclude="now")
-    assert forecast is not None and forecast.median_s == pytest.approx(400)
+    assert forecast is not None
+    assert forecast.median_s == pytest.approx(400)
     assert forecast.samples == 20
     assert Forecast.from_builds([past("x", T0, 100)] * 2, exclude="now") is None
     # A conclusion stamped in milliseconds is read as such (timestamps.py), not as decades.
@@ -88,7 +90,8 @@ def test_forecast_from_builds_uses_the_newest_successes_only() -> None:
         for n, b in enumerate(in_ms)
     ]
     in_ms_forecast = Forecast.from_builds(in_ms, exclude="now")
-    assert in_ms_forecast is not None and in_ms_forecast.median_s == pytest.approx(300)
+    assert in_ms_forecast is not None
+    assert in_ms_forecast.median_s == pytest.approx(300)
     # One that cannot be a time at all (far future, NaN) is left out.
     nonsense = [
         b.model_copy(update={"build_concluded_at": value})
@@ -101,7 +104,8 @@ def test_without_a_forecast_checks_start_at_1_s_and_grow_to_the_longest_pause() 
     schedule = PollSchedule(30)
     pauses = [schedule.pause(0, polls) for polls in range(12)]
     assert pauses[:3] == [1.0, 1.5, 2.25]
-    assert pauses == sorted(pauses) and pauses[-1] == 30
+    assert pauses == sorted(pauses)
+    assert pauses[-1] == 30
 
 
 def test_thousands_of_checks_do_not_overflow_the_growth() -> None:
@@ -109,7 +113,8 @@ def test_thousands_of_checks_do_not_overflow_the_growth() -> None:
     assert PollSchedule(1).pause(0, 7200) == 1.0
     late = PollSchedule(10, Forecast(median_s=60, spread=0.05, samples=10))
     overrun = [late.pause(1000 + n, n) for n in range(3000)]  # grows from 2 s again
-    assert overrun[:3] == [3.0, 4.5, 6.75] and set(overrun[3:]) == {10.0}
+    assert overrun[:3] == [3.0, 4.5, 6.75]
+    assert set(overrun[3:]) == {10.0}
 
 
 def test_window_is_dense_around_the_median_and_sparse_before() -> None:
@@ -148,7 +153,8 @@ def test_short_builds_cost_about_what_the_growing_start_costs_anyway() -> None:
 def test_wide_spread_narrows_the_window_to_the_budget() -> None:
     narrow = PollSchedule(30, Forecast(median_s=600, spread=0.03, samples=10)).window
     wide = PollSchedule(30, Forecast(median_s=600, spread=0.5, samples=10)).window
-    assert narrow is not None and wide is not None
+    assert narrow is not None
+    assert wide is not None
     # In spreads, the wide forecast gets a narrower window; in seconds, what the budget pays.
     assert (math.log(wide[1] / 600)) / 0.5 < (math.log(narrow[1] / 600)) / 0.03
     _, requests = checks(PollSchedule(30, Forecast(median_s=600, spread=0.5, samples=10)), 600)
@@ -160,7 +166,9 @@ def test_an_overrun_grows_again_from_dense_to_the_longest_pause() -> None:
     assert schedule.window is not None
     after = schedule.window[1] + 1
     pauses = [schedule.pause(after + n, 50 + n) for n in range(12)]
-    assert pauses[0] > DENSE_S and pauses == sorted(pauses) and pauses[-1] == 30
+    assert pauses[0] > DENSE_S
+    assert pauses == sorted(pauses)
+    assert pauses[-1] == 30
     latency, _ = checks(PollSchedule(30, schedule.forecast), 2000)
     assert latency <= 30
 
@@ -169,5 +177,6 @@ def test_a_long_pause_asked_for_shrinks_the_budget() -> None:
     forecast = Forecast(median_s=600, spread=0.2, samples=10)
     default = PollSchedule(30, forecast).window
     frugal = PollSchedule(300, forecast).window
-    assert default is not None and frugal is not None
+    assert default is not None
+    assert frugal is not None
     assert frugal[1] - frugal[0] < default[1] - default[0]

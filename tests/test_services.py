@@ -43,15 +43,15 @@ def test_service_branch_build(run: Runner, sim: Simulator) -> None:
     result = run(job_id="", service_id="demo-service", branch="feature/login")
     assert result.exit_code == 0, result.text
     assert set(result.outputs) == DECLARED
-    assert (
-        result.outputs["service-id"] == "demo-service"
-        and result.outputs["service-created"] == "false"
-    )
-    assert result.outputs["branch"] == "feature/login" and result.outputs["success"] == "true"
+    assert result.outputs["service-id"] == "demo-service"
+    assert result.outputs["service-created"] == "false"
+    assert result.outputs["branch"] == "feature/login"
+    assert result.outputs["success"] == "true"
     start = sim.calls("start")[0]
     assert start.path == "/v1/projects/demo-project/services/demo-service/build"
     validate(start.body, SCHEMAS["start-service-build"])
-    assert start.body["branch"] == "feature/login" and len(start.body["sha"]) == 40
+    assert start.body["branch"] == "feature/login"
+    assert len(start.body["sha"]) == 40
     assert "/services/demo-service/builds/" in result.outputs["build-url"]
 
 
@@ -83,7 +83,8 @@ def test_spec_file_creates_the_service(run: Runner, sim: Simulator, tmp_path: Pa
         "web-builder",
         "true",
     )
-    assert result.outputs["build-id"] == "" and sim.calls("start") == []
+    assert result.outputs["build-id"] == ""
+    assert sim.calls("start") == []
     body = sim.calls("service_create")[0].body
     validate(body, SCHEMAS["create-service-build"])
     assert body["vcsData"] == {
@@ -106,16 +107,12 @@ def test_running_again_follows_if_exists(
         job_id="", service_spec=spec(description="Second run"), if_exists=if_exists, env=REPO_ENV
     )
     assert result.exit_code == exit_code
-    assert (
-        result.outputs["service-created"] == "false"
-        and sim.calls("service_create")[0].status == 409
-    )
+    assert result.outputs["service-created"] == "false"
+    assert sim.calls("service_create")[0].status == 409
     puts = sim.calls("service_put")
     if if_exists == "update":
-        assert (
-            len(puts) == 1
-            and sim.world.services["demo-project"]["web-builder"]["description"] == "Second run"
-        )
+        assert len(puts) == 1
+        assert sim.world.services["demo-project"]["web-builder"]["description"] == "Second run"
         validate(puts[0].body, SCHEMAS["put-service-build"])
     else:
         assert puts == []
@@ -126,7 +123,8 @@ def test_running_again_follows_if_exists(
 def test_spec_then_build_a_branch(run: Runner, sim: Simulator) -> None:
     result = run(job_id="", service_spec=spec(), branch="main", env=REPO_ENV)
     assert result.exit_code == 0, result.text
-    assert result.outputs["service-created"] == "true" and result.outputs["success"] == "true"
+    assert result.outputs["service-created"] == "true"
+    assert result.outputs["success"] == "true"
     assert sim.calls("start")[0].path == "/v1/projects/demo-project/services/web-builder/build"
 
 
@@ -217,7 +215,8 @@ def test_each_invalid_spec_field_gives_its_message_and_no_request(
     run: Runner, sim: Simulator, changes: dict[str, object], message: str
 ) -> None:
     result = run(job_id="", service_spec=spec(**changes), env=REPO_ENV)
-    assert result.exit_code == 2 and sim.requests == []
+    assert result.exit_code == 2
+    assert sim.requests == []
     messages = [e.message for e in result.errors()]
     assert any(message in m for m in messages), messages
     assert all(e.properties["title"] == "Invalid input 'service-spec'" for e in result.errors())
@@ -254,7 +253,8 @@ def test_target_rules(
     run: Runner, sim: Simulator, inputs: dict[str, str], name: str, fragment: str
 ) -> None:
     result = run(**inputs, env=REPO_ENV)
-    assert result.exit_code == 2 and sim.requests == []
+    assert result.exit_code == 2
+    assert sim.requests == []
     titles = [e.properties["title"] for e in result.errors()]
     assert f"Invalid input '{name}'" in titles
     assert any(fragment in e.message for e in result.errors())
@@ -300,8 +300,7 @@ def test_explicit_secret_contents_in_a_spec_are_masked_too(tmp_path: Path) -> No
     values = {"api-token": TOKEN, "project-id": "demo-project", "service-spec": text}
     secrets: list[str] = []
     config = parse_inputs(values.get, REPO_ENV, tmp_path, secrets.append)
-    assert (
-        config.service_spec is not None
-        and config.service_spec.to_json()["buildFiles"]["/app/x"]["data"] == data
-    )
-    assert "explicit-secret-77" in secrets and data in secrets
+    assert config.service_spec is not None
+    assert config.service_spec.to_json()["buildFiles"]["/app/x"]["data"] == data
+    assert "explicit-secret-77" in secrets
+    assert data in secrets

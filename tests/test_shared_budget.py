@@ -49,7 +49,8 @@ def test_twenty_consumers_are_each_held_to_a_fair_share_of_what_is_left() -> Non
     now = feed(budget, per_ours=20, every=10, count=20)
     assert budget.consumers == pytest.approx(20, rel=0.01)
     last = budget.last
-    assert last is not None and last.remaining == 990 - 19 * 20
+    assert last is not None
+    assert last.remaining == 990 - 19 * 20
     usable = last.remaining - 20  # 2% of the limit is kept back
     assert budget.pacing_delay(now) == pytest.approx(20 * (3600 - now) / usable, rel=0.01)
     # Twenty consumers at that pace spend the rest just as the window resets.
@@ -60,7 +61,8 @@ def test_a_new_window_is_not_a_sample() -> None:
     budget = SharedBudget()
     budget.observe(seen(10, 5, 0.0))
     budget.observe(seen(999, 3600, 10.0))  # reset: remaining went up
-    assert budget.total_rate is None and budget.consumers == 1.0
+    assert budget.total_rate is None
+    assert budget.consumers == 1.0
 
 
 def test_nothing_usable_left_waits_for_the_reset() -> None:

@@ -58,7 +58,8 @@ def test_build_deploy_to_two_services_and_run_a_job_pinned_to_the_build(
     assert routes(sim)[first_patch - 1] == "service_get"
     # The run: after both rollouts completed, pinned to the build, with its environment.
     starts = sim.calls("run_start")
-    assert len(starts) == 1 and starts[0].path.endswith("/jobs/demo-migrate/runs")
+    assert len(starts) == 1
+    assert starts[0].path.endswith("/jobs/demo-migrate/runs")
     assert starts[0].body == {
         "runtimeEnvironment": {"DATABASE_URL": SECRET, "MODE": "up"},
         "deployment": {"internal": internal},
@@ -86,8 +87,11 @@ def test_build_deploy_to_two_services_and_run_a_job_pinned_to_the_build(
     # The run's log in its own group; the secret value never shown.
     assert any(line.startswith("##[group]Northflank job run") for line in result.log)
     assert "  | migration 1/3 applied" in result.log
-    assert SECRET in result.secrets and SECRET not in result.text and SECRET not in result.summary
-    assert "Deployment service" in result.summary and "demo-worker" in result.summary
+    assert SECRET in result.secrets
+    assert SECRET not in result.text
+    assert SECRET not in result.summary
+    assert "Deployment service" in result.summary
+    assert "demo-worker" in result.summary
     assert "build, deploy and job run succeeded" in result.summary
     assert states.records(result.state) == [], "the run concluded: nothing for the post step"
 
@@ -99,10 +103,12 @@ def test_a_failed_rollout_fails_the_step_names_the_service_and_runs_no_job(
     result = run(**SERVICE_BUILD, deploy_services="demo-web\ndemo-worker", run_job="demo-migrate")
     assert result.exit_code == 1, result.text
     out = result.outputs
-    assert out["deployed"] == "false" and out["job-run-id"] == ""
+    assert out["deployed"] == "false"
+    assert out["job-run-id"] == ""
     assert sim.calls("run_start") == []
     errors = result.errors()
-    assert len(errors) == 1 and "'demo-worker'" in errors[0].message
+    assert len(errors) == 1
+    assert "'demo-worker'" in errors[0].message
     assert "FAILED" in errors[0].message
     deployments = result_of(out)["deployments"]
     assert [d["status"] for d in deployments] == ["COMPLETED", "FAILED"]
@@ -113,9 +119,11 @@ def test_a_failed_run_fails_the_step(run: Runner, sim: Simulator) -> None:
     sim.world.run_plans["demo-migrate"] = RunPlan(duration_s=1.5, outcome="FAILED")
     result = run(**SERVICE_BUILD, run_job="demo-migrate")
     assert result.exit_code == 1, result.text
-    assert result.outputs["job-run-status"] == "FAILED" and result.outputs["success"] == "false"
+    assert result.outputs["job-run-status"] == "FAILED"
+    assert result.outputs["success"] == "false"
     errors = result.errors()
-    assert len(errors) == 1 and "demo-migrate" in errors[0].message
+    assert len(errors) == 1
+    assert "demo-migrate" in errors[0].message
     assert "Last 4 lines of the job run log" in result.summary
     assert result_of(result.outputs)["job-run"]["concluded"] is True
 
@@ -124,9 +132,11 @@ def test_run_job_alone(run: Runner, sim: Simulator) -> None:
     result = run(job_id="", run_job="demo-migrate")
     assert result.exit_code == 0, result.text
     # The job is read first (issue 18, cause 12), then the run is the first thing started.
-    assert routes(sim)[:2] == ["job_get", "run_start"] and sim.calls("start") == []
+    assert routes(sim)[:2] == ["job_get", "run_start"]
+    assert sim.calls("start") == []
     assert sim.calls("run_start")[0].body == {}, "no build: no deployment is sent"
-    assert result.outputs["job-run-status"] == "SUCCESS" and result.outputs["build-id"] == ""
+    assert result.outputs["job-run-status"] == "SUCCESS"
+    assert result.outputs["build-id"] == ""
     # Issue 20, item 12: with no build, concluded speaks for the run (success said true).
     assert (result.outputs["success"], result.outputs["concluded"]) == ("true", "true")
     assert result_of(result.outputs)["builds"] == []
@@ -144,7 +154,8 @@ def test_a_cancel_during_the_run_aborts_it_once(run: Runner, sim: Simulator) -> 
     result = run(job_id="", run_job="demo-migrate", options={"cancel_after": 2.0})
     assert result.exit_code == 130, result.text
     aborts = sim.calls("run_abort")
-    assert len(aborts) == 1 and aborts[0].path.endswith(f"/runs/{sim.world.runs[0].id}")
+    assert len(aborts) == 1
+    assert aborts[0].path.endswith(f"/runs/{sim.world.runs[0].id}")
     assert sim.world.runs[0].aborted_mono is not None
     assert states.records(result.state) == [], "aborted: nothing for the post step"
 
@@ -185,11 +196,15 @@ def test_the_post_step_aborts_a_run_the_main_step_left(run: Runner, sim: Simulat
 def test_dry_run_prints_the_patch_and_the_run_it_would_send(run: Runner, sim: Simulator) -> None:
     result = run(**SERVICE_BUILD, api_token="", dry_run="true", deploy_services="demo-web",
                  run_job="demo-migrate", run_job_environment=f"DATABASE_URL={SECRET}")  # fmt: skip
-    assert result.exit_code == 0 and sim.requests == []
+    assert result.exit_code == 0
+    assert sim.requests == []
     text = result.text
-    assert "would send PATCH" in text and "/services/deployment/demo-web" in text
-    assert '"instances": "<current>"' in text and '"buildId": "<the build\'s id>"' in text
-    assert "/jobs/demo-migrate/runs" in text and SECRET not in text
+    assert "would send PATCH" in text
+    assert "/services/deployment/demo-web" in text
+    assert '"instances": "<current>"' in text
+    assert '"buildId": "<the build\'s id>"' in text
+    assert "/jobs/demo-migrate/runs" in text
+    assert SECRET not in text
 
 
 @pytest.mark.parametrize(
@@ -213,9 +228,11 @@ def test_input_errors_send_nothing_and_name_the_input(
     run: Runner, sim: Simulator, inputs: dict[str, str], name: str, words: str
 ) -> None:
     result = run(**inputs)
-    assert result.exit_code == 2 and sim.requests == []
+    assert result.exit_code == 2
+    assert sim.requests == []
     assert any(words in message for message in invalid_input_errors(result, name)), result.text
-    assert result.outputs["deployed"] == "false" and result.outputs["job-run-id"] == ""
+    assert result.outputs["deployed"] == "false"
+    assert result.outputs["job-run-id"] == ""
 
 
 def test_the_real_process_deploys_runs_and_a_sigint_aborts_the_run(
@@ -244,7 +261,8 @@ def test_team_routes_for_the_deploy_and_the_run(run: Runner, sim: Simulator) -> 
                  run_job="demo-migrate")  # fmt: skip
     assert result.exit_code == 0, result.text
     shipped = [r for r in sim.requests if r.route in ("deploy", "service_get", "run_start")]
-    assert shipped and all(r.path.startswith("/v1/teams/demo-team/projects/") for r in shipped)
+    assert shipped
+    assert all(r.path.startswith("/v1/teams/demo-team/projects/") for r in shipped)
 
 
 def test_a_reused_build_is_deployed_without_a_new_build(run: Runner, sim: Simulator) -> None:
@@ -287,7 +305,8 @@ def test_a_cancel_right_after_the_build_succeeded_is_not_a_success(
     monkeypatch.setattr(OperationLog, "status", status)
     result = run(**SERVICE_BUILD, deploy_services="demo-web", run_job="demo-migrate")
     assert result.exit_code == 130, result.text
-    assert sim.calls("deploy") == [] and sim.calls("run_start") == []
+    assert sim.calls("deploy") == []
+    assert sim.calls("run_start") == []
     assert result.outputs["deployed"] == "false"
 
 
@@ -299,7 +318,8 @@ def test_a_run_start_whose_answer_is_lost_is_found_and_never_resent(
     sim.add_fault(Fault(route="run_start", action="drop_after"))
     result = run(job_id="", run_job="demo-migrate")
     assert result.exit_code == 0, result.text
-    assert len(sim.calls("run_start")) == 1 and len(sim.world.runs) == 1
+    assert len(sim.calls("run_start")) == 1
+    assert len(sim.world.runs) == 1
     assert result.outputs["job-run-id"] == sim.world.runs[0].id
     assert "run_list" in routes(sim)
 
@@ -312,7 +332,8 @@ def test_a_run_start_answered_502_after_it_ran_is_not_resent(run: Runner, sim: S
     sim.add_fault(Fault(route="run_start", status=502, times=1))
     result = run(job_id="", run_job="demo-migrate")
     assert result.exit_code == 3, result.text
-    assert len(sim.calls("run_start")) == 1 and sim.world.runs == []
+    assert len(sim.calls("run_start")) == 1
+    assert sim.world.runs == []
     error = result.errors()[0]
     assert error.properties["title"] == "Northflank may have started a job run"
     assert "start a run of job 'demo-migrate'" in error.message
@@ -329,9 +350,11 @@ def test_an_unreadable_instance_count_sends_no_patch(
     deployment.instances = instances
     result = run(**SERVICE_BUILD, deploy_services="demo-web", run_job="demo-migrate")
     assert result.exit_code == 3, result.text
-    assert sim.calls("deploy") == [] and sim.calls("run_start") == []
+    assert sim.calls("deploy") == []
+    assert sim.calls("run_start") == []
     assert "demo-web" in result.errors()[0].message
-    assert result.outputs["deployed"] == "false" and "Traceback" not in result.text
+    assert result.outputs["deployed"] == "false"
+    assert "Traceback" not in result.text
 
 
 def test_a_failed_rollout_names_the_deploy_in_the_title_and_skips_the_run(

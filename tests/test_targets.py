@@ -43,13 +43,17 @@ def test_reuse_succeeded_uses_a_success_build_of_the_sha_and_starts_nothing(
     reused = seed(sim, GITHUB_SHA, ago=60, plan=QUICK)
     result = run(reuse="succeeded")
     assert result.exit_code == 0, result.text
-    assert sim.calls("start") == [] and sim.calls("abort") == []
+    assert sim.calls("start") == []
+    assert sim.calls("abort") == []
     out = result.outputs
     assert (out["build-id"], out["status"], out["success"]) == (reused, "SUCCESS", "true")
-    assert out["reused"] == "true" and out["sha"] == GITHUB_SHA
+    assert out["reused"] == "true"
+    assert out["sha"] == GITHUB_SHA
     assert out["registry-uri"].endswith(f":{reused}")
     entry = result_of(out)["builds"][0]
-    assert entry["build-id"] == reused and entry["reused"] is True and entry["success"] is True
+    assert entry["build-id"] == reused
+    assert entry["reused"] is True
+    assert entry["success"] is True
     assert states.records(result.state) == [], "a reused build is never the post step's to abort"
 
 
@@ -68,7 +72,8 @@ def test_reuse_succeeded_does_not_take_a_build_still_running(run: Runner, sim: S
     seed(sim, GITHUB_SHA, ago=2, plan=SLOW)
     result = run(reuse="succeeded")
     assert result.exit_code == 0, result.text
-    assert len(sim.calls("start")) == 1 and result.outputs["reused"] == "false"
+    assert len(sim.calls("start")) == 1
+    assert result.outputs["reused"] == "false"
 
 
 @pytest.mark.parametrize("reuse", ["succeeded", "any"])
@@ -77,9 +82,11 @@ def test_a_failed_build_of_the_sha_is_never_reused(run: Runner, sim: Simulator, 
     result = run(reuse=reuse)
     assert result.exit_code == 0, result.text
     starts = sim.calls("start")
-    assert len(starts) == 1 and starts[0].body["sha"] == GITHUB_SHA
+    assert len(starts) == 1
+    assert starts[0].body["sha"] == GITHUB_SHA
     out = result.outputs
-    assert out["build-id"] != failed and out["reused"] == "false"
+    assert out["build-id"] != failed
+    assert out["reused"] == "false"
     assert result_of(out)["builds"][0]["reused"] is False
 
 
@@ -91,7 +98,8 @@ def test_reuse_follows_the_cursor_when_the_list_comes_oldest_first(
     wanted = seed(sim, GITHUB_SHA, ago=5, plan=QUICK)  # the newest: on the second page
     result = run(reuse="succeeded")
     assert result.exit_code == 0, result.text
-    assert sim.calls("start") == [] and result.outputs["build-id"] == wanted
+    assert sim.calls("start") == []
+    assert result.outputs["build-id"] == wanted
     assert len(sim.calls("list")) >= 2
 
 
@@ -118,13 +126,17 @@ def test_build_id_waits_on_that_build_and_a_cancel_never_aborts_it(
     running = seed(sim, OTHER_SHA, ago=1, plan=SLOW)
     result = run(build_id=running, options={"cancel_after": 3.0})
     assert result.exit_code == 130, result.text
-    assert sim.calls("start") == [] and sim.calls("abort") == []
-    assert result.outputs["build-id"] == running and result.outputs["reused"] == "true"
+    assert sim.calls("start") == []
+    assert sim.calls("abort") == []
+    assert result.outputs["build-id"] == running
+    assert result.outputs["reused"] == "true"
     entry = result_of(result.outputs)["builds"][0]
-    assert entry["build-id"] == running and entry["concluded"] is False
+    assert entry["build-id"] == running
+    assert entry["concluded"] is False
     # Nor does the post step: nothing of it is in the state.
     post = run(build_id=running, options={"stage": "post", "state": result.state})
-    assert post.exit_code == 0 and sim.calls("abort") == []
+    assert post.exit_code == 0
+    assert sim.calls("abort") == []
 
 
 def test_build_id_of_a_concluded_build_reports_it_without_waiting(
@@ -134,7 +146,8 @@ def test_build_id_of_a_concluded_build_reports_it_without_waiting(
     result = run(build_id=failed)
     assert result.exit_code == 1
     assert [r.route for r in sim.requests] == ["get", "logs_tail"], "no forecast, no wait"
-    assert result.outputs["status"] == "FAILURE" and result.outputs["reused"] == "true"
+    assert result.outputs["status"] == "FAILURE"
+    assert result.outputs["reused"] == "true"
     assert result.errors()[0].properties.get("title")
     assert "  | ==> failure" in result.log, "its log is shown"
     assert "Last 4 lines of the build log" in result.summary
@@ -153,27 +166,33 @@ def test_three_jobs_at_once_one_fails(run: Runner, sim: Simulator) -> None:
     assert len({s.body["sha"] for s in starts}) == 1
     out = result.outputs
     assert (out["success"], out["concluded"], out["status"]) == ("false", "true", "FAILURE")
-    assert out["build-id"] == "" and out["registry-uri"] == "", "per-build outputs: read result"
+    assert out["build-id"] == "", "per-build outputs: read result"
+    assert out["registry-uri"] == "", "per-build outputs: read result"
     whole = result_of(out)
     assert whole["success"] is False
     built = {b.resource: b for b in sim.world.builds}
     assert [b["target-id"] for b in whole["builds"]] == names.split("\n")
     for entry in whole["builds"]:
         build = built[entry["target-id"]]
-        assert entry["build-id"] == build.id and entry["kind"] == "job"
+        assert entry["build-id"] == build.id
+        assert entry["kind"] == "job"
         failed = entry["target-id"] == "job-b"
         assert entry["status"] == ("FAILURE" if failed else "SUCCESS")
-        assert entry["success"] is not failed and entry["concluded"] is True
-        assert entry["reused"] is False and entry["sha"] == GITHUB_SHA
+        assert entry["success"] is not failed
+        assert entry["concluded"] is True
+        assert entry["reused"] is False
+        assert entry["sha"] == GITHUB_SHA
         assert isinstance(entry["duration-seconds"], int)
         assert entry["build-url"].endswith(f"/jobs/{entry['target-id']}/builds/{build.id}")
     # The log: status lines by target, each build's log in its own group, one error.
     assert any(line.startswith("[job-b] [") and "FAILURE" in line for line in result.log)
     groups = [line for line in result.log if line.startswith("##[group]")]
-    assert len(groups) == 3 and all("build log" in g for g in groups)
+    assert len(groups) == 3
+    assert all("build log" in g for g in groups)
     assert result.log.count("##[endgroup]") == 3
     errors = result.errors()
-    assert len(errors) == 1 and "job-b" in errors[0].message
+    assert len(errors) == 1
+    assert "job-b" in errors[0].message
     # The summary: a row per target, then the failure of job-b.
     for name in ("job-a", "job-b", "job-c"):
         assert f"job '{name}'" in result.summary
@@ -207,7 +226,8 @@ def test_a_timeout_aborts_only_the_builds_this_step_started(run: Runner, sim: Si
     assert sim.world.find("demo-project", "job-a", theirs).aborted_mono is None  # type: ignore[union-attr]
     assert result.outputs["reused"] == "false", "true only if every build was reused"
     words = " ".join(e.message for e in result.errors())
-    assert "of job 'job-a'" in words and "this step did not start it" in words
+    assert "of job 'job-a'" in words
+    assert "this step did not start it" in words
 
 
 def test_a_real_sigint_aborts_every_build_of_the_step(
@@ -262,7 +282,8 @@ def test_input_errors_send_nothing_and_name_the_input(
     run: Runner, sim: Simulator, inputs: dict[str, str], name: str, words: str
 ) -> None:
     result = run(**inputs)
-    assert result.exit_code == 2 and sim.requests == []
+    assert result.exit_code == 2
+    assert sim.requests == []
     assert any(words in message for message in invalid_input_errors(result, name)), result.text
     assert result_of(result.outputs) == {
         "success": False,
@@ -289,16 +310,19 @@ def test_a_missing_job_among_three_fails_the_step_and_the_others_still_build(
     entries = result_of(result.outputs)["builds"]
     assert [e["target-id"] for e in entries] == ["job-a", "job-missing", "job-c"]
     assert [e["status"] for e in entries] == ["SUCCESS", "", "SUCCESS"]
-    assert entries[1]["build-id"] == "" and entries[1]["success"] is False
+    assert entries[1]["build-id"] == ""
+    assert entries[1]["success"] is False
     errors = result.errors()
-    assert len(errors) == 1 and "job-missing" in errors[0].message
+    assert len(errors) == 1
+    assert "job-missing" in errors[0].message
 
 
 def test_several_targets_without_waiting(run: Runner, sim: Simulator) -> None:
     names = jobs(sim, "job-a", "job-b")
     result = run(job_id=names, wait="false")
     assert result.exit_code == 0, result.text
-    assert len(sim.calls("start")) == 2 and sim.calls("get") == []
+    assert len(sim.calls("start")) == 2
+    assert sim.calls("get") == []
     entries = result_of(result.outputs)["builds"]
     assert all(e["build-id"] and e["concluded"] is False for e in entries)
     assert result.outputs["success"] == "false", "not waited for: not known to have succeeded"

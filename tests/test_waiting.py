@@ -64,7 +64,8 @@ def test_concludes_and_reports_each_status_once() -> None:
         (70, "SUCCESS", True),
     )(clock)
     end, build, seen, _ = wait(fetch, clock)
-    assert end is WaitEnd.CONCLUDED and build.succeeded
+    assert end is WaitEnd.CONCLUDED
+    assert build.succeeded
     assert seen == ["PENDING", "BUILDING", "UPLOADING", "SUCCESS"]
     assert 70 <= clock.now <= 80  # noticed within one max interval
 
@@ -83,21 +84,24 @@ def test_unknown_status_that_has_not_concluded_means_running() -> None:
     clock = VirtualClock()
     fetch = timeline((0, "SOMETHING_NEW", False), (30, "FAILURE", True))(clock)
     end, build, seen, _ = wait(fetch, clock)
-    assert end is WaitEnd.CONCLUDED and not build.succeeded
+    assert end is WaitEnd.CONCLUDED
+    assert not build.succeeded
     assert seen == ["PENDING", "SOMETHING_NEW", "FAILURE"]
 
 
 def test_times_out_at_the_deadline() -> None:
     clock = VirtualClock()
     end, build, _, _ = wait(timeline((0, "BUILDING", False))(clock), clock, timeout=45, interval=10)
-    assert end is WaitEnd.TIMED_OUT and build.status == "BUILDING"
+    assert end is WaitEnd.TIMED_OUT
+    assert build.status == "BUILDING"
     assert clock.now == pytest.approx(45)
 
 
 def test_cancel_wakes_the_wait() -> None:
     clock = VirtualClock(cancel_when=lambda t: t >= 12)
     end, _, _, _ = wait(timeline((0, "BUILDING", False))(clock), clock)
-    assert end is WaitEnd.CANCELLED and clock.now < 25
+    assert end is WaitEnd.CANCELLED
+    assert clock.now < 25
 
 
 def test_transient_failures_are_outlived() -> None:
@@ -116,7 +120,9 @@ def test_transient_failures_are_outlived() -> None:
         return inner()
 
     end, build, _, troubles = wait(flaky, clock)
-    assert end is WaitEnd.CONCLUDED and build.succeeded and len(troubles) == 3
+    assert end is WaitEnd.CONCLUDED
+    assert build.succeeded
+    assert len(troubles) == 3
 
 
 def test_permanent_errors_stop_the_wait() -> None:

@@ -170,7 +170,8 @@ def test_the_cli_names_its_token_variable_and_its_flags(
             "--api-url", "http://127.0.0.1:9"]  # fmt: skip
     run_cli(argv, lambda r: envelope(401, "Unauthenticated"), monkeypatch, tmp_path)
     bad_token = capsys.readouterr().err
-    assert "NORTHFLANK_API_TOKEN" in bad_token and "api-token" not in bad_token
+    assert "NORTHFLANK_API_TOKEN" in bad_token
+    assert "api-token" not in bad_token
     run_cli(argv, missing("job"), monkeypatch, tmp_path)
     no_job = capsys.readouterr().err
     assert "--job-id" in no_job
@@ -179,5 +180,6 @@ def test_the_cli_names_its_token_variable_and_its_flags(
     # Invalid input: the flag's name, and other inputs named as flags in the message.
     cli.main(["build", "--project-id", "Bad Id", "--job-id", "j", "--branch", "main"])
     invalid = capsys.readouterr().err
-    assert "--project-id" in invalid and "--branch" in invalid
+    assert "--project-id" in invalid
+    assert "--branch" in invalid
     assert bare_input_names(invalid) == [], invalid

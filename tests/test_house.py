@@ -120,7 +120,7 @@ def test_no_test_asserts_two_things_at_once() -> None:
     compound = []
     for path in sorted(PACKAGE.parent.parent.joinpath("tests").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Assert) and isinstance(node.test, ast.BoolOp):
-                if isinstance(node.test.op, ast.And):
-                    compound.append(f"{path.name}:{node.lineno}")
+            test = node.test if isinstance(node, ast.Assert) else None
+            if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+                compound.append(f"{path.name}:{node.lineno}")
     assert compound == []

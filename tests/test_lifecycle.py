@@ -138,7 +138,13 @@ class FakeOperation:
         return None
 
     def failed(self, last: Snap, log_shown: bool) -> Failure:
-        return OperationFailed("fake run", f"Fake run {last.id}", last.status, log_shown, "Look.")
+        return OperationFailed(
+            noun="fake run",
+            subject=f"Fake run {last.id}",
+            status=last.status,
+            log_shown=log_shown,
+            look="Look.",
+        )
 
 
 @dataclass

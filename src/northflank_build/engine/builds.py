@@ -139,7 +139,13 @@ class BuildOperation:
         )
 
     def failed(self, last: Build, log_shown: bool) -> Failure:
-        return BuildFailed(last.id, self.target, last.status or "", last.message or "", log_shown)
+        return BuildFailed(
+            build_id=last.id,
+            target=self.target,
+            status=last.status or "",
+            message=last.message or "",
+            log_shown=log_shown,
+        )
 
 
 @dataclass(frozen=True)

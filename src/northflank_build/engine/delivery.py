@@ -80,7 +80,10 @@ class Delivery:
             f"The run of job {job_id!r} was not started: the rollout to {services} did not succeed."
         )
         return OperationReport(
-            JOB_RUN, job_id, step_outcome(d.outcome for d in failed), skipped=True
+            kind=JOB_RUN,
+            owner=job_id,
+            outcome=step_outcome(d.outcome for d in failed),
+            skipped=True,
         )
 
     def _deploy(
@@ -158,7 +161,7 @@ class Delivery:
                 f"[{service_id}] Service {service_id!r} is set to {short} and its rollout of it "
                 "failed; the same deploy again would change nothing."
             )
-            failure = RolloutFailed(service_id, "FAILED", sha)
+            failure = RolloutFailed(service_id=service_id, status="FAILED", sha=sha)
             return DeploymentReport(service_id, Outcome.FAILED, "FAILED", deployed, failure=failure)
         note(
             f"[{service_id}] Service {service_id!r} is already rolling out {short}: waiting on "

@@ -134,11 +134,11 @@ class JobRunOperation:
 
     def failed(self, last: JobRun, log_shown: bool) -> Failure:
         return OperationFailed(
-            "job run",
-            f"Run {last.id} of job {self.job_id!r}",
-            last.status or "",
-            log_shown,
-            "Open the job's runs on Northflank to read its log.",
+            noun="job run",
+            subject=f"Run {last.id} of job {self.job_id!r}",
+            status=last.status or "",
+            log_shown=log_shown,
+            look="Open the job's runs on Northflank to read its log.",
         )
 
 

@@ -40,7 +40,7 @@ class Reached(Protocol):
     def abort(self) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OperationReport:
     """One operation of a kind other than a build: how it ended, as last seen."""
 

@@ -54,9 +54,17 @@ def begin(ctx: StepContext, start: Start[S]) -> Begun[S]:
         if isinstance(exc, CreateAmbiguous):
             # None of them is provably ours: nothing is left for the post step either.
             links = tuple(start.link(op_id) for op_id in exc.candidates)
-            unknown = StartUnknown(kind.noun, start.owner_label, start.where, exc, links)
+            unknown = StartUnknown(
+                noun=kind.noun,
+                owner=start.owner_label,
+                where=start.where,
+                cause=exc,
+                candidates=links,
+            )
             return Begun(outcome=Outcome.ERROR, failure=unknown)
-        unknown = StartUnknown(kind.noun, start.owner_label, start.where, exc)
+        unknown = StartUnknown(
+            noun=kind.noun, owner=start.owner_label, where=start.where, cause=exc
+        )
         return Begun(outcome=Outcome.ERROR, failure=unknown, unknown_since=exc.sent_at)
     except NorthflankError as exc:
         # The deadline cut the start after it went out: it may have made one.
@@ -122,14 +130,14 @@ def conclude(
     config = ctx.config
     subject = _upper(op.label) + ("" if op.owner in op.label else f" of {op.owner}")
     return Outcome.TIMED_OUT, TimedOut(
-        kind.noun,
-        subject,
-        config.waiting.timeout_seconds,
-        last.status or "",
-        seen.aborted,
-        config.waiting.abort_on_cancel,
-        kind.abortable,
-        ours,
+        noun=kind.noun,
+        subject=subject,
+        timeout_s=config.waiting.timeout_seconds,
+        status=last.status or "",
+        aborted=seen.aborted,
+        abort_on_cancel=config.waiting.abort_on_cancel,
+        abortable=kind.abortable,
+        ours=ours,
     )
 
 
@@ -164,13 +172,13 @@ def run_one(ctx: StepContext, start: Start[S], owner_id: str) -> OperationReport
             record, begun.outcome or Outcome.ERROR, first, begun.aborted, begun.unknown_since
         )
         return OperationReport(
-            kind,
-            owner_id,
-            begun.outcome or Outcome.ERROR,
-            first.id if first else "",
-            (first.status or "") if first else "",
-            bool(first and first.finished),
-            begun.failure,
+            kind=kind,
+            owner=owner_id,
+            outcome=begun.outcome or Outcome.ERROR,
+            id=first.id if first else "",
+            status=(first.status or "") if first else "",
+            concluded=bool(first and first.finished),
+            failure=begun.failure,
             aborted=begun.aborted,
             start_unknown=begun.unknown_since is not None,
             leftover=rest,
@@ -194,13 +202,13 @@ def report_of(
 ) -> OperationReport:
     last = seen.last
     return OperationReport(
-        kind,
-        owner_id,
-        outcome,
-        last.id,
-        last.status or "",
-        last.finished,
-        failure,
+        kind=kind,
+        owner=owner_id,
+        outcome=outcome,
+        id=last.id,
+        status=last.status or "",
+        concluded=last.finished,
+        failure=failure,
         duration_s=kind.duration(last),
         log_tail=seen.log_tail,
         aborted=seen.aborted,

@@ -61,7 +61,7 @@ def ended_by(error: NorthflankError) -> Outcome:
     return Outcome.TIMED_OUT if isinstance(error, DeadlineReached) else Outcome.ERROR
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BuildFailed:
     """The build concluded without success."""
 
@@ -72,7 +72,7 @@ class BuildFailed:
     log_shown: bool  # its last lines are in the log and the summary
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OperationFailed:
     """An operation other than a build concluded without success (a job run)."""
 
@@ -83,7 +83,7 @@ class OperationFailed:
     look: str  # where else its log or its cause can be read
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TimedOut:
     """An operation had not concluded at the deadline."""
 
@@ -97,7 +97,7 @@ class TimedOut:
     ours: bool = True  # started by this step (a reused build is not: never aborted)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RolloutFailed:
     """A deployment service's rollout of the build ended FAILED."""
 
@@ -106,7 +106,7 @@ class RolloutFailed:
     sha: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StartUnknown:
     """The start request may have made something that cannot be identified; ``candidates``
     (dashboard links) when several, none provably this step's, could be it."""

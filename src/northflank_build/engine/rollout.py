@@ -155,4 +155,4 @@ class RolloutOperation:
         return None
 
     def failed(self, last: Rollout, log_shown: bool) -> Failure:
-        return RolloutFailed(self.service_id, last.reported, last.sha)
+        return RolloutFailed(service_id=self.service_id, status=last.reported, sha=last.sha)

@@ -196,7 +196,11 @@ def _deliver(ctx: StepContext, builds: tuple[BuildReport, ...]) -> Delivered:
         services = config.deploy.services if config.deploy else ()
         deployments = tuple(DeploymentReport(s, Outcome.CANCELLED) for s in services)
         job = config.run_job
-        run = OperationReport(JOB_RUN, job.job_id, Outcome.CANCELLED) if job else None
+        run = (
+            OperationReport(kind=JOB_RUN, owner=job.job_id, outcome=Outcome.CANCELLED)
+            if job
+            else None
+        )
         return Delivered(deployments, run)
     build = builds[0].build if builds else None
     return Delivery(ctx).run(build)
@@ -340,7 +344,11 @@ def _report(ctx: StepContext, one: TargetBuild, followed: Followed[Build] | None
         build = begun.first
         if outcome is Outcome.FAILED and build is not None:  # a reused build that failed
             failure = BuildFailed(
-                build.id, one.target, build.status or "", build.message or "", False
+                build_id=build.id,
+                target=one.target,
+                status=build.status or "",
+                message=build.message or "",
+                log_shown=False,
             )
         return _assemble(ctx, one, begun, outcome, failure, None)
     op = BuildOperation(ctx, one.target, followed.last, ctx.events.note)

@@ -120,7 +120,8 @@ def test_no_test_asserts_two_things_at_once() -> None:
     compound = []
     for path in sorted(PACKAGE.parent.parent.joinpath("tests").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            test = node.test if isinstance(node, ast.Assert) else None
-            if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+            if not isinstance(node, ast.Assert):
+                continue
+            if isinstance(node.test, ast.BoolOp) and isinstance(node.test.op, ast.And):
                 compound.append(f"{path.name}:{node.lineno}")
     assert compound == []

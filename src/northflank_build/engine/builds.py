@@ -18,7 +18,7 @@ from northflank_build.api.retry import NO_RETRY
 from northflank_build.api.routes import BUILD_ID_PATTERN, BuildTarget
 from northflank_build.engine.context import StepContext
 from northflank_build.engine.follow import ABORT_TIMEOUT_S
-from northflank_build.engine.kind import Kind, Reached, Record
+from northflank_build.engine.kind import POST_ABORT_S, Kind, Reached, Reaching, Record
 from northflank_build.engine.logs import LogFollower, open_follower
 from northflank_build.engine.outcome import BuildFailed, Failure
 from northflank_build.engine.report import dashboard_base
@@ -57,7 +57,10 @@ class BuildKind(Kind):
         target = target_of(record.owner)
         if target is None or not _BUILD_ID.fullmatch(record.id):
             return None
-        return _Reached(client, target, record.id)
+        return Reaching(
+            lambda: client.builds.get(target, record.id),
+            lambda: client.builds.abort(target, record.id, timeout=POST_ABORT_S),
+        )
 
     def find(self, client: NorthflankClient, record: Record) -> Claim[Any] | None:
         target = target_of(record.owner)
@@ -69,19 +72,6 @@ class BuildKind(Kind):
 
 
 BUILD = BuildKind()
-
-
-@dataclass(frozen=True)
-class _Reached:
-    client: NorthflankClient
-    target: BuildTarget
-    build_id: str
-
-    def read(self) -> Build:
-        return self.client.builds.get(self.target, self.build_id)
-
-    def abort(self) -> None:
-        self.client.builds.abort(self.target, self.build_id, timeout=10.0)
 
 
 @dataclass

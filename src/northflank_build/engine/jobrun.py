@@ -17,7 +17,14 @@ from northflank_build.api.retry import NO_RETRY
 from northflank_build.api.routes import BUILD_ID_PATTERN
 from northflank_build.engine.context import StepContext
 from northflank_build.engine.follow import ABORT_TIMEOUT_S
-from northflank_build.engine.kind import Kind, OperationReport, Reached, Record
+from northflank_build.engine.kind import (
+    POST_ABORT_S,
+    Kind,
+    OperationReport,
+    Reached,
+    Reaching,
+    Record,
+)
 from northflank_build.engine.logs import LogFollower, open_follower
 from northflank_build.engine.outcome import Failure, OperationFailed
 from northflank_build.engine.report import dashboard_base
@@ -63,7 +70,11 @@ class JobRunKind(Kind):
     def reach(self, client: NorthflankClient, record: Record) -> Reached | None:
         if not (ID_PATTERN.fullmatch(record.owner) and _RUN_ID.fullmatch(record.id)):
             return None
-        return _Reached(client, record.owner, record.id)
+        job_id, run_id = record.owner, record.id
+        return Reaching(
+            lambda: client.runs.get(job_id, run_id),
+            lambda: client.runs.abort(job_id, run_id, timeout=POST_ABORT_S),
+        )
 
     def find(self, client: NorthflankClient, record: Record) -> Claim[Any] | None:
         if not ID_PATTERN.fullmatch(record.owner) or record.sent_at is None:
@@ -73,19 +84,6 @@ class JobRunKind(Kind):
 
 
 JOB_RUN = JobRunKind()
-
-
-@dataclass(frozen=True)
-class _Reached:
-    client: NorthflankClient
-    job_id: str
-    run_id: str
-
-    def read(self) -> JobRun:
-        return self.client.runs.get(self.job_id, self.run_id)
-
-    def abort(self) -> None:
-        self.client.runs.abort(self.job_id, self.run_id, timeout=10.0)
 
 
 @dataclass

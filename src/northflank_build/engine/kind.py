@@ -9,6 +9,7 @@ to the package. The lifecycle around it is written once, in engine/lifecycle.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -38,6 +39,18 @@ class Reached(Protocol):
 
     def read(self) -> Snapshot: ...
     def abort(self) -> None: ...
+
+
+# The post step's abort: it has the runner's whole post window, not a cancel's seconds.
+POST_ABORT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Reaching:
+    """A Reached made of the two requests (a kind's ``reach``)."""
+
+    read: Callable[[], Snapshot]
+    abort: Callable[[], None]
 
 
 @dataclass(frozen=True, kw_only=True)

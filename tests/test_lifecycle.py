@@ -155,6 +155,7 @@ class FakeStart:
     owner: str = "o"
     owner_label: str = "owner 'o'"
     sha: str = ""
+    run_name: str = ""
     output: str | None = "fake-run-id"
     where: str = "https://app.example/fakes"
 
@@ -240,7 +241,7 @@ def test_a_fake_kind_is_started_followed_and_reported(runner_files: Path) -> Non
     assert entry == {"id": "fake-1", "status": "SUCCESS", "concluded": True, "success": True}
     shown = summary(step)
     assert "| Fake run | Status | Duration | Note |" in shown
-    assert "| o `fake-1` | `SUCCESS` |" in shown
+    assert "| o [`fake-1`](https://app.example/fakes/fake-1) | `SUCCESS` |" in shown
     assert "Northflank fake run succeeded" in shown
 
 

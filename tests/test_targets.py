@@ -290,6 +290,7 @@ def test_input_errors_send_nothing_and_name_the_input(
         "builds": [],
         "deployments": [],
         "job-run": None,
+        "template-run": None,
     }
     assert "Traceback" not in result.text
 

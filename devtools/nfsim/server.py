@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 
+from . import templates
 from .deploys import SimRun
 from .state import BuildPlan, RealClock, SimBuild, SimClock, World, iso
 
@@ -64,6 +65,7 @@ ROUTES = [
     ("run_get", "GET", re.compile(PREFIX + r"/jobs/(?P<res>[^/]+)/runs/(?P<run>[^/]+)$")),
     ("run_abort", "DELETE", re.compile(PREFIX + r"/jobs/(?P<res>[^/]+)/runs/(?P<run>[^/]+)$")),
     ("run_logs", "GET", re.compile(PREFIX + r"/jobs/(?P<res>[^/]+)/logs$")),
+    *templates.routes(PREFIX),
 ]
 # The dashboard paths of build-url: /s/project/{p}/jobs/{j}/builds/{b} (or /t/{team}/...).
 DASHBOARD = re.compile(
@@ -88,6 +90,10 @@ PERMISSIONS = {
     "run_get": "Project > Jobs > General > Read",
     "run_abort": "Project > Jobs > Deployment > Deploy Build",
     "run_logs": "Project > Jobs > Deployment > View Instance Logs",
+    "tpl_start": "Project > Pipelines > General > Update (a workflow: Runs > Start)",
+    "tpl_list": "Project > Pipelines > General > Read (a workflow: Runs > Read)",
+    "tpl_get": "Project > Pipelines > General > Read (a workflow: Runs > Read)",
+    "tpl_abort": "Project > Pipelines > General > Update (a workflow: Runs > Abort)",
 }
 
 
@@ -598,6 +604,52 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             data.pop("dockerSecretMounts", None)
             self._send(200, {"data": data}, headers)
 
+        def _template(
+            self,
+            route: str,
+            project: str,
+            match: re.Match[str],
+            body: Any,
+            query: str,
+            headers: dict[str, str],
+        ) -> None:
+            """Release-flow and workflow runs (nfsim/templates.py): run, list, get, abort."""
+            world, now = sim.world, sim.clock.monotonic()
+            stage = match.groupdict().get("stage") or ""
+            flow = "release-flow" if stage else "workflow"
+            resource = match.group("res")
+            missing = templates.known(world, project, flow, resource, stage)
+            if missing is not None:
+                self._error(404, missing, headers)
+                return
+            if route == "tpl_start":
+                if not self._valid(DEPLOY_SCHEMAS[f"run-{flow}"], body, headers):
+                    return
+                with world.lock:
+                    run = templates.start(
+                        world, project, flow, resource, stage, body or {}, now, sim.clock.wall()
+                    )
+                answer = run.plan.answer
+                if answer == "empty":
+                    self._send(200, None, headers, raw="", content_type="application/json")
+                elif answer == "no-id":
+                    self._send(200, {"data": {"name": run.body.get("name")}}, headers)
+                else:
+                    self._send(200, {"data": run.view(now)}, headers)
+                return
+            if route == "tpl_list":
+                self._send(
+                    200, templates.page(world, project, flow, resource, stage, query, now), headers
+                )
+                return
+            found = templates.find(world, project, flow, resource, stage, match.group("run"))
+            if found is None:
+                self._error(404, f"Run {match.group('run')} not found", headers)
+                return
+            if route == "tpl_abort" and not found.status(now)[1] and found.aborted_mono is None:
+                found.aborted_mono = now
+            self._send(200, {"data": found.view(now)}, headers)
+
         def _ship(
             self,
             route: str,
@@ -721,6 +773,9 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 return
             if route == "deploy" or route.startswith("run_"):
                 self._ship(route, project, match, body, query, headers)
+                return
+            if route.startswith("tpl_"):
+                self._template(route, project, match, body, query, headers)
                 return
             kind, resource = match.group("kind")[:-1], match.group("res")
             known = world.projects[project] if kind == "job" else world.services.get(project, {})

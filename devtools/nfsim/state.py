@@ -11,6 +11,7 @@ from typing import Any
 
 from .clock import RealClock, SimClock, iso
 from .deploys import RolloutPlan, RunPlan, SimDeployment, SimRun
+from .templates import SimTemplateRun, TemplatePlan
 
 __all__ = ["RealClock", "SimClock", "iso"]  # where the server and the tests import them from
 
@@ -214,6 +215,18 @@ class World:
     run_plan: RunPlan = field(default_factory=RunPlan)
     run_plans: dict[str, RunPlan] = field(default_factory=dict)  # by job id
     sequential_ids: bool = False  # build-1, build-2, ... instead of Northflank-like names (tests)
+    # Release flows (a pipeline's stages) and workflows, by project (nfsim/templates.py).
+    pipelines: dict[str, dict[str, set[str]]] = field(
+        default_factory=lambda: {
+            "demo-project": {"demo-pipeline": {"development", "staging", "production"}}
+        }
+    )
+    workflows: dict[str, set[str]] = field(
+        default_factory=lambda: {"demo-project": {"demo-workflow"}}
+    )
+    template_runs: list[SimTemplateRun] = field(default_factory=list)
+    template_plan: TemplatePlan = field(default_factory=TemplatePlan)
+    template_plans: dict[str, TemplatePlan] = field(default_factory=dict)  # by pipeline or workflow
 
     def __post_init__(self) -> None:
         if not self.deployments:

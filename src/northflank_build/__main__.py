@@ -48,6 +48,7 @@ def main(
             runner.workspace(),
             runner.mask,
             default_sha=event.default_sha(os.environ),
+            run_identity=event.run_identity(os.environ),
         )
     except InvalidInputs as exc:
         return events.finish_invalid(exc)

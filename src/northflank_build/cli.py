@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -114,7 +115,7 @@ def _wait_flags(parser: argparse.ArgumentParser) -> None:
 
 def _target_flags(parser: argparse.ArgumentParser) -> None:
     """What to build, or which build to use, and what follows it (deploys, a job run)."""
-    what = parser.add_mutually_exclusive_group(required=True)
+    what = parser.add_mutually_exclusive_group()  # neither: a release flow or workflow alone
     _flag(what, i.JOB_ID, help="a job to build; repeatable")
     _flag(what, i.SERVICE_ID, help="a service to build; repeatable")
     _flag(parser, i.BUILD_ID, help="wait on this existing build instead of starting one")
@@ -126,6 +127,15 @@ def _target_flags(parser: argparse.ArgumentParser) -> None:
     )
     _flag(parser, i.RUN_JOB, help="a job to run once the build succeeded")
     _flag(parser, i.RUN_JOB_ENVIRONMENT, metavar="KEY=VALUE", help="for --run-job")
+    _flag(
+        parser,
+        i.RELEASE_FLOW,
+        metavar="PIPELINE/STAGE",
+        help="run this pipeline stage's release flow after the build (or alone), and wait",
+    )
+    _flag(parser, i.WORKFLOW, metavar="ID", help="run this workflow after the build (or alone)")
+    _flag(parser, i.TEMPLATE_ARGUMENTS, metavar="KEY=VALUE", help="the run's arguments; repeatable")
+    _flag(parser, i.TEMPLATE_OVERRIDES, metavar="JSON", help="the run's overrides, by node ref")
     _flag(
         parser,
         i.REUSE,
@@ -228,7 +238,8 @@ def main(
 
         env[REPOSITORY_URL] = env.get(REPOSITORY_URL) or repository_url()
     try:
-        config = parse_inputs(values.get, env, Path.cwd(), redact.add)
+        identity = (f"nfb-{secrets.token_hex(4)}", "northflank-build run")
+        config = parse_inputs(values.get, env, Path.cwd(), redact.add, run_identity=identity)
     except InvalidInputs as exc:
         errors = [f"{CLI.name(problem.name)}: {CLI.problem(problem)}" for problem in exc.problems]
         for line in errors:

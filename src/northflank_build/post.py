@@ -79,6 +79,7 @@ def _main(
             runner.workspace(),
             runner.mask,
             default_sha=event.default_sha(os.environ),
+            run_identity=event.run_identity(os.environ),
         )
     except InvalidInputs:
         runner.say(

@@ -174,9 +174,10 @@ def describe(failure: Failure, words: Vocabulary) -> Worded:
                 "Open the service on Northflank to see its deployment and its containers' logs.",
             )
         case OperationFailed():
+            cause = f" Northflank said: {failure.cause}" if failure.cause else ""
             return Worded(
                 f"Northflank {failure.noun} failed",
-                f"{failure.subject} concluded with status {failure.status or 'unknown'}.",
+                f"{failure.subject} concluded with status {failure.status or 'unknown'}.{cause}",
                 f"Its last log lines are {words.log}." if failure.log_shown else failure.look,
             )
         case TimedOut():

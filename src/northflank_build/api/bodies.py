@@ -9,6 +9,7 @@ validate the bodies against the official JSON schemas, as the simulator does.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -161,3 +162,50 @@ class StartJobRunRequest:
                 "deployment": {"internal": self.internal.to_json()} if self.internal else None,
             }
         )
+
+
+# The run's name and description, as run-release-flow and run-workflow allow them
+# (../shared/reference/northflank-deploy-schemas.json).
+RUN_NAME_PATTERN = r"^[a-zA-Z]((-|\s)?[a-zA-Z0-9]+((-|\s)[a-zA-Z0-9]+)*)?$"
+RUN_DESCRIPTION_PATTERN = r"""^[a-zA-Z0-9.,?\s\\/'"()[\];`%^&*\-_:!]+$"""
+RUN_NAME_LENGTH = (3, 39)
+RUN_DESCRIPTION_MAX = 200
+
+
+@dataclass(frozen=True)
+class TemplateRunRequest:
+    """Body of ``POST .../release-flows/{stage}/runs`` and ``.../workflows/{id}/runs``:
+    its name (how a lost answer's run is found), a description, the arguments and the
+    overrides. The name and description are checked against the schema here, before any
+    request is made of them."""
+
+    name: str
+    description: str
+    arguments: dict[str, str] | None = None
+    overrides: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        low, high = RUN_NAME_LENGTH
+        if not (low <= len(self.name) <= high and re.fullmatch(RUN_NAME_PATTERN, self.name)):
+            raise ValueError(f"run name {self.name!r} does not match the API's pattern")
+        description_ok = re.fullmatch(RUN_DESCRIPTION_PATTERN, self.description)
+        if len(self.description) > RUN_DESCRIPTION_MAX or not description_ok:
+            raise ValueError(
+                f"run description {self.description!r} does not match the API's pattern"
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        return _present(
+            {
+                "name": self.name,
+                "description": self.description,
+                "arguments": self.arguments,
+                "overrides": self.overrides,
+            }
+        )
+
+
+def run_description(text: str) -> str:
+    """``text`` in the description's character set (anything else becomes "-"), bounded."""
+    kept = "".join(ch if re.fullmatch(RUN_DESCRIPTION_PATTERN, ch) else "-" for ch in text)
+    return kept[:RUN_DESCRIPTION_MAX] or "run"

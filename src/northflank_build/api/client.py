@@ -27,6 +27,7 @@ from northflank_build.api.retry import RetryPolicy
 from northflank_build.api.routes import BuildTarget, Routes
 from northflank_build.api.scope import Scope
 from northflank_build.api.services import BuildServices
+from northflank_build.api.templates import TemplateRuns
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     pass
@@ -61,6 +62,7 @@ class NorthflankClient:
         )
         scope = Scope(self.session, self.routes, project_id, self.not_found, self.build_not_found)
         self.builds = Builds(scope)
+        self.templates = TemplateRuns(scope)
         self.services = BuildServices(scope)
         self.deployments = Deployments(scope)
         self.runs = JobRuns(scope)

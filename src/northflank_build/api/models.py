@@ -169,3 +169,118 @@ class JobRun(_Response):
 
     def concluded_datetime(self) -> datetime | None:
         return parse_timestamp(self.concluded_at)
+
+
+# A run's node tree is bounded: a template of more nodes is cut (the summary says so).
+MAX_NODES = 200
+_NODE_TEXT = 200
+
+
+class TemplateNode(_Response):
+    """One node of a template run as its ``spec`` tree shows it: its kind, its ref or name,
+    and its ``response`` (status, error, the first and last attempt's times)."""
+
+    kind: str = Field(max_length=_NODE_TEXT)
+    ref: str = ""
+    name: str = ""
+    status: str = ""
+    error: str = ""
+    start: float | None = None  # epoch seconds
+    end: float | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.start is None or self.end is None or self.end < self.start:
+            return None
+        return self.end - self.start
+
+
+class TemplateRun(_Response):
+    """A release-flow or workflow run (section 4.1: the same object for both): its status
+    (one of 13 documented values, or another), whether it has concluded, and its nodes."""
+
+    id: str = Field(pattern=BUILD_ID_PATTERN)
+    name: str | None = Field(default=None, max_length=200)
+    status: str | None = None
+    concluded: bool | None = None
+    started_at: str | float | None = None
+    concluded_at: str | float | None = None
+    created_at: str | float | None = None
+    nodes: tuple[TemplateNode, ...] = Field(default=(), validation_alias="spec")
+
+    @field_validator("status")
+    @classmethod
+    def _lower(cls, value: str | None) -> str | None:
+        # The enum is lower case; "SUCCESS" is the same status.
+        return (value.strip().lower()[:100] or None) if value is not None else None
+
+    @field_validator("nodes", mode="before")
+    @classmethod
+    def _tree(cls, value: Any) -> tuple[dict[str, Any], ...]:
+        return tuple(nodes_of(value))
+
+    @property
+    def finished(self) -> bool:
+        return self.concluded is True
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "success"
+
+    @property
+    def message(self) -> str | None:
+        return None
+
+    def started_datetime(self) -> datetime | None:
+        return parse_timestamp(self.started_at)
+
+    def concluded_datetime(self) -> datetime | None:
+        return parse_timestamp(self.concluded_at)
+
+    def created_datetime(self) -> datetime | None:
+        return parse_timestamp(self.created_at)
+
+
+def nodes_of(spec: Any) -> list[dict[str, Any]]:
+    """The nodes of a template's ``spec`` tree, depth first: each object with a string
+    ``kind``, its children found in any list under its own ``spec`` (a Workflow's steps).
+    Bounded in count and depth; what is not a node is passed over."""
+    found: list[dict[str, Any]] = []
+    stack: list[tuple[Any, int]] = [(spec, 0)]
+    while stack and len(found) < MAX_NODES:
+        item, depth = stack.pop()
+        if not isinstance(item, dict) or depth > 20:
+            continue
+        if isinstance(item.get("kind"), str) and item["kind"] != "Workflow":
+            found.append(_node(item))  # a Workflow node holds the others: not one to list
+        inner = item.get("spec")
+        children = (
+            [v for v in inner.values() if isinstance(v, list)] if isinstance(inner, dict) else []
+        )
+        for child in reversed([c for group in children for c in group]):
+            stack.append((child, depth + 1))
+    return found
+
+
+def _node(item: dict[str, Any]) -> dict[str, Any]:
+    spec, response = _object(item.get("spec")), _object(item.get("response"))
+    error = _object(response.get("error"))
+    name = next((spec[k] for k in ("name", "id") if isinstance(spec.get(k), str)), "")
+    started, ended = (parse_timestamp(response.get(k)) for k in ("startTime", "endTime"))
+    return {
+        "kind": item["kind"][:_NODE_TEXT],
+        "ref": _text(item.get("ref")),
+        "name": _text(name),
+        "status": _text(response.get("status")).lower(),
+        "error": _text(error.get("message"), 500),
+        "start": started.timestamp() if started else None,
+        "end": ended.timestamp() if ended else None,
+    }
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any, limit: int = _NODE_TEXT) -> str:
+    return value[:limit] if isinstance(value, str) else ""

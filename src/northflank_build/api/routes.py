@@ -7,6 +7,7 @@ tokens: https://northflank.com/docs/v1/api/use-the-api)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from northflank_build.api.bodies import BuildKind
@@ -32,6 +33,31 @@ class BuildTarget:
     def permission_area(self) -> str:
         """The permission area: Project > Jobs > ... or Project > Services > ..."""
         return "Jobs" if self.kind == "job" else "Services"
+
+
+@dataclass(frozen=True)
+class TemplateTarget:
+    """What a template run is of: a pipeline stage's release flow, or a workflow
+    (../shared/reference/northflank-api-deploy.md, section 4)."""
+
+    flow: Literal["release-flow", "workflow"]
+    id: str  # the pipeline's id, or the workflow's
+    stage: str = ""  # release flows only
+
+    @property
+    def label(self) -> str:
+        if self.flow == "workflow":
+            return f"workflow {self.id!r}"
+        return f"the release flow of pipeline {self.id!r}, stage {self.stage!r}"
+
+    @property
+    def noun(self) -> str:
+        return f"{self.flow} run"
+
+    def permission(self, what: Literal["start", "read", "abort"]) -> str:
+        if self.flow == "workflow":
+            return f"Project > Workflows > Runs > {what.capitalize()}"
+        return "Project > Pipelines > General > " + ("Read" if what == "read" else "Update")
 
 
 @dataclass(frozen=True)
@@ -90,6 +116,23 @@ class Routes:
         """GET with queryType=range and runId; the WebSocket tail on the same path."""
         return f"{self.project}/jobs/{segment(job_id)}/logs"
 
+    def template_runs(self, target: TemplateTarget) -> str:
+        """POST: run the release flow or workflow; GET: list its runs."""
+        if target.flow == "workflow":
+            return f"{self.project}/workflows/{segment(target.id)}/runs"
+        return (
+            f"{self.project}/pipelines/{segment(target.id)}/release-flows/"
+            f"{segment(target.stage)}/runs"
+        )
+
+    def template_run(self, target: TemplateTarget, run_id: str) -> str:
+        """GET: read the run."""
+        return f"{self.template_runs(target)}/{segment(run_id)}"
+
+    def template_abort(self, target: TemplateTarget, run_id: str) -> str:
+        """POST, no body: abort the run (not DELETE)."""
+        return f"{self.template_run(target, run_id)}/abort"
+
     def tail_url(self, api_url: str, target: BuildTarget, build_id: str) -> str:
         """The live tail of a build: the build-logs path over ws(s), queryType=tail."""
         return _tail(api_url, self.build_logs(target), {"buildId": build_id})
@@ -115,6 +158,18 @@ class Routes:
             self.dashboard_builds(dashboard, BuildTarget("job", job_id)).removesuffix("/builds")
             + "/runs"
         )
+
+    def dashboard_template_runs(self, dashboard: str, target: TemplateTarget) -> str:
+        """The dashboard's page of a release flow's or a workflow's runs (the app's routes
+        are undocumented: inferred from the job and service pages)."""
+        scope = f"t/{segment(self.team_id)}" if self.team_id else "s"
+        base = f"{dashboard}/{scope}/project/{segment(self.project_id)}"
+        if target.flow == "workflow":
+            return f"{base}/workflows/{segment(target.id)}/runs"
+        return f"{base}/pipelines/{segment(target.id)}/release-flows/{segment(target.stage)}/runs"
+
+    def dashboard_template_run(self, dashboard: str, target: TemplateTarget, run_id: str) -> str:
+        return f"{self.dashboard_template_runs(dashboard, target)}/{segment(run_id)}"
 
     def dashboard_run(self, dashboard: str, job_id: str, run_id: str) -> str:
         return f"{self.dashboard_runs(dashboard, job_id)}/{segment(run_id)}"

@@ -166,6 +166,10 @@ class BuildStart:
         return self.body.sha or ""
 
     @property
+    def run_name(self) -> str:
+        return ""
+
+    @property
     def output(self) -> str | None:
         return None if self.several else "build-id"
 

@@ -4,7 +4,7 @@ service's; all within the step's one deadline, on the lifecycle of engine/lifecy
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from northflank_build.engine.operation import Followed, Watch
 from northflank_build.engine.outcome import Outcome, RolloutFailed, ended_by, step_outcome
 from northflank_build.engine.report import DeploymentReport
 from northflank_build.engine.rollout import Already, Rollout, RolloutOperation, already
+from northflank_build.engine.templaterun import TemplateRunStart, kind_of, owner_of
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build, Service
@@ -33,10 +34,15 @@ UNKNOWN_SKEW_S = 300.0
 
 @dataclass(frozen=True)
 class Delivered:
-    """What the deploys and the job run came to."""
+    """What the deploys, the job run and the template run came to."""
 
     deployments: tuple[DeploymentReport, ...] = ()
     job_run: OperationReport | None = None
+    template: OperationReport | None = None
+
+    @property
+    def operations(self) -> tuple[OperationReport, ...]:
+        return tuple(op for op in (self.job_run, self.template) if op is not None)
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,14 @@ class Delivery:
     ctx: StepContext
 
     def run(self, build: Build | None) -> Delivered:
+        """The deploys and the job run, then the template run once they succeeded."""
+        delivered = self._ship(build)
+        before = [d.outcome for d in delivered.deployments]
+        before += [op.outcome for op in delivered.operations]
+        failed = step_outcome(before) if before else Outcome.SUCCEEDED
+        return replace(delivered, template=template_after(self.ctx, failed))
+
+    def _ship(self, build: Build | None) -> Delivered:
         config = self.ctx.config
         deploy, job = config.deploy, config.run_job
         # The build service whose build is deployed, or to which a job run is pinned.
@@ -174,3 +188,20 @@ class Delivery:
         last = seen.last
         deployed = last.service.deployed_sha or ""
         return DeploymentReport(op.service_id, outcome, last.reported, deployed, failure)
+
+
+def template_after(ctx: StepContext, before: Outcome) -> OperationReport | None:
+    """The release-flow or workflow run, when everything before it (``before``: how it
+    ended, as one outcome) succeeded; else a report of a run not started."""
+    plan = ctx.config.template
+    if plan is None:
+        return None
+    kind, owner = kind_of(plan.target), owner_of(plan.target)
+    if ctx.cancel.cancelled:
+        return OperationReport(kind=kind, owner=owner, outcome=Outcome.CANCELLED)
+    if before is not Outcome.SUCCEEDED:
+        ctx.events.note(
+            f"The run of {plan.target.label} was not started: what came before it did not succeed."
+        )
+        return OperationReport(kind=kind, owner=owner, outcome=before, skipped=True)
+    return run_one(ctx, TemplateRunStart(ctx, plan.target, plan.request), owner)

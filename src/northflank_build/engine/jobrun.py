@@ -150,6 +150,7 @@ class JobRunStart:
     kind: Kind = JOB_RUN
     key: str = "job-run"
     sha: str = ""
+    run_name: str = ""
     output: str | None = "job-run-id"
 
     @property

@@ -25,13 +25,27 @@ if TYPE_CHECKING:  # the client is only a type here
 class Record:
     """What the post step needs to find one operation this step started and abort it:
     its kind, its owner (``job:api`` for a build, the job's id for a run), its id once
-    known, and when a start whose answer has not come went out (epoch seconds)."""
+    known, when a start whose answer has not come went out (epoch seconds), and what the
+    start named (the commit, the run's name)."""
 
     kind: str
     owner: str
     id: str = ""
     sent_at: float | None = None
     sha: str = ""
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One step of an operation (a template run's node), for the summary and ``result``."""
+
+    kind: str
+    ref: str
+    name: str
+    status: str
+    duration_s: float | None = None
+    error: str = ""
 
 
 class Reached(Protocol):
@@ -70,13 +84,16 @@ class OperationReport:
     start_unknown: bool = False  # a start that may have made one, unseen: the post step looks
     skipped: bool = False  # not started: something before it did not succeed
     leftover: Record | None = None  # what the post step must look after, if anything
+    url: str = ""  # its dashboard page
+    parts: tuple[Part, ...] = ()  # its steps, when it has any (a template run's nodes)
     detail: Any = None  # what the kind keeps besides (its own type)
 
 
 class Kind:
     """A kind of operation. Subclasses set the names and override what differs."""
 
-    name = ""  # its key in the post step's state and in the ``result`` output
+    name = ""  # its key in the post step's state (and in ``result``, unless result_key)
+    result_key = ""  # its key in the ``result`` output, when not its name
     noun = ""  # in sentences: "job run"
     title = ""  # the summary table's first column: "Job run"
     abortable = True
@@ -90,6 +107,14 @@ class Kind:
     def detail(self, last: Any) -> Any:
         """What the report keeps of the last snapshot besides the common fields."""
         return None
+
+    def parts(self, last: Any) -> tuple[Part, ...]:
+        """The steps the last snapshot shows (none by default)."""
+        return ()
+
+    @property
+    def result_name(self) -> str:
+        return self.result_key or self.name
 
     def values(self, report: OperationReport | None) -> dict[str, str]:
         """Its step outputs (every name in ``outputs``)."""
@@ -106,6 +131,10 @@ class Kind:
 
     def owner_label(self, owner: str) -> str:
         """A recorded owner in a sentence."""
+        return owner
+
+    def short(self, owner: str) -> str:
+        """A report's owner in a table cell."""
         return owner
 
     def reach(self, client: NorthflankClient, record: Record) -> Reached | None:

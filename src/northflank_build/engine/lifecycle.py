@@ -165,8 +165,10 @@ def run_one(ctx: StepContext, start: Start[S], owner_id: str) -> OperationReport
     begun = begin(ctx, start)
     if begun.look_again:
         begun = look_again(ctx, start, begun)
-    record = Record(kind.name, start.owner, sha=start.sha)
+    record = Record(kind.name, start.owner, sha=start.sha, name=start.run_name)
     first = begun.first
+    if first is not None and begun.outcome is None and not ctx.config.waiting.wait:
+        begun = replace(begun, outcome=Outcome.STARTED)  # wait: false: started, not followed
     if first is None or begun.outcome is not None:
         rest = leftover(
             record, begun.outcome or Outcome.ERROR, first, begun.aborted, begun.unknown_since
@@ -182,6 +184,7 @@ def run_one(ctx: StepContext, start: Start[S], owner_id: str) -> OperationReport
             aborted=begun.aborted,
             start_unknown=begun.unknown_since is not None,
             leftover=rest,
+            url=start.link(first.id) if first else start.where,
         )
     listener = ctx.events.watch(kind, owner_id, start.owner_label, several=False)
     op = start.operation(first, listener.note)
@@ -189,7 +192,8 @@ def run_one(ctx: StepContext, start: Start[S], owner_id: str) -> OperationReport
         first = _reread(ctx, op, first)
     seen = ctx.follow([Watch(op, first, listener)])[0]
     outcome, failure = conclude(ctx, op, seen)
-    return report_of(kind, owner_id, seen, outcome, failure, record)
+    report = report_of(kind, owner_id, seen, outcome, failure, record)
+    return replace(report, url=start.link(seen.last.id))
 
 
 def report_of(
@@ -213,6 +217,7 @@ def report_of(
         log_tail=seen.log_tail,
         aborted=seen.aborted,
         leftover=leftover(record, outcome, last, seen.aborted, None),
+        parts=kind.parts(last),
         detail=kind.detail(last),
     )
 

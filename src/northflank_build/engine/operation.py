@@ -79,6 +79,11 @@ class Start(Protocol[S]):
     @property
     def sha(self) -> str: ...
     @property
+    def run_name(self) -> str:
+        """The name the start gives what it makes (a template run's), or ""."""
+        ...
+
+    @property
     def output(self) -> str | None:
         """The output that gets its id the moment it exists."""
         ...

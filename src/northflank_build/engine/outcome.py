@@ -81,6 +81,7 @@ class OperationFailed:
     status: str
     log_shown: bool
     look: str  # where else its log or its cause can be read
+    cause: str = ""  # what Northflank said went wrong (a template run's failed node)
 
 
 @dataclass(frozen=True, kw_only=True)

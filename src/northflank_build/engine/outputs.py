@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from northflank_build.api.timestamps import format_timestamp
-from northflank_build.engine.kind import Kind
+from northflank_build.engine.kind import Kind, OperationReport
 from northflank_build.engine.kinds import REPORTED
 from northflank_build.engine.outcome import Outcome
 from northflank_build.engine.report import BuildReport, StepReport, duration_seconds
@@ -29,7 +29,9 @@ BUILD_OUTPUTS = (
     "build-url",
 )
 STEP_OUTPUTS = ("service-id", "service-created", "reused", "result", "deployed")
-OUTPUT_NAMES = BUILD_OUTPUTS + STEP_OUTPUTS + tuple(n for k in REPORTED for n in k.outputs)
+OUTPUT_NAMES = (
+    BUILD_OUTPUTS + STEP_OUTPUTS + tuple(dict.fromkeys(n for k in REPORTED for n in k.outputs))
+)
 # The fields of one build in the ``result`` output, in this order (README: Outputs).
 RESULT_FIELDS = (
     "kind",
@@ -51,10 +53,17 @@ RESULT_FIELDS = (
 BOOLEAN_OUTPUTS = ("success", "concluded", "service-created", "reused", "deployed")
 
 
-def _kinds(step: StepReport) -> list[Kind]:
-    """The package's reported kinds, then any other kind the step ran."""
+def _slots(step: StepReport) -> list[tuple[Kind, OperationReport | None]]:
+    """Each entry of ``result`` with the kind that fills it: the package's reported kinds,
+    then any other kind the step ran. Kinds that share an entry (a release-flow run and a
+    workflow run: "template-run") fill it with the one the step ran."""
     extra = [op.kind for op in step.operations if op.kind not in REPORTED]
-    return [*REPORTED, *dict.fromkeys(extra)]
+    slots: dict[str, tuple[Kind, OperationReport | None]] = {}
+    for kind in [*REPORTED, *dict.fromkeys(extra)]:
+        op = step.operation(kind.name)
+        if kind.result_name not in slots or op is not None:
+            slots[kind.result_name] = (kind, op)
+    return list(slots.values())
 
 
 def build_values(report: BuildReport | None, succeeded: bool) -> dict[str, str]:
@@ -115,8 +124,8 @@ def outputs(step: StepReport) -> dict[str, str]:
     values["deployed"] = _flag(bool(step.deployments) and deployed)
     if not step.builds and step.operations:  # an operation alone: concluded is its own
         values["concluded"] = _flag(all(op.concluded for op in step.operations))
-    for kind in _kinds(step):
-        values.update(kind.values(step.operation(kind.name)))
+    for kind, op in _slots(step):
+        values.update(kind.values(op))
     return values
 
 
@@ -186,9 +195,8 @@ def result(step: StepReport) -> dict[str, Any]:
             for d in step.deployments
         ],
     }
-    for kind in _kinds(step):
-        op = step.operation(kind.name)
-        whole[kind.name] = None if op is None else kind.result(op)
+    for kind, op in _slots(step):
+        whole[kind.result_name] = None if op is None else kind.result(op)
     return whole
 
 

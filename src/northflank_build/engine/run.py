@@ -24,7 +24,7 @@ from northflank_build.api.wire import printable
 from northflank_build.engine.builds import BUILD, BuildOperation, BuildStart
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.context import StepContext
-from northflank_build.engine.delivery import Delivered, Delivery
+from northflank_build.engine.delivery import Delivered, Delivery, template_after
 from northflank_build.engine.events import Events
 from northflank_build.engine.follow import abort
 from northflank_build.engine.jobrun import JOB_RUN
@@ -144,9 +144,8 @@ class _Phases:
         delivered: Delivered | None = None,
     ) -> StepReport:
         delivered = delivered or Delivered()
-        operations = (delivered.job_run,) if delivered.job_run is not None else ()
         return _step_report(
-            self.service, builds, outcome, failure, delivered.deployments, operations
+            self.service, builds, outcome, failure, delivered.deployments, delivered.operations
         )
 
     def after_bug(self, exc: Exception) -> StepReport:
@@ -186,12 +185,14 @@ def _step_report(
 
 
 def _deliver(ctx: StepContext, builds: tuple[BuildReport, ...]) -> Delivered:
-    """deploy-services and run-job, once every build has succeeded (or with no build)."""
+    """deploy-services, run-job and the template run, once every build has succeeded (or
+    with no build)."""
     config = ctx.config
-    if not (config.deploy or config.run_job):
+    if not (config.deploy or config.run_job or config.template):
         return Delivered()
-    if builds and step_outcome(b.outcome for b in builds) is not Outcome.SUCCEEDED:
-        return Delivered()
+    built = step_outcome(b.outcome for b in builds) if builds else Outcome.SUCCEEDED
+    if built is not Outcome.SUCCEEDED:
+        return Delivered(template=template_after(ctx, built))
     if ctx.cancel.cancelled:  # after the builds succeeded: what was asked did not happen
         services = config.deploy.services if config.deploy else ()
         deployments = tuple(DeploymentReport(s, Outcome.CANCELLED) for s in services)
@@ -201,7 +202,7 @@ def _deliver(ctx: StepContext, builds: tuple[BuildReport, ...]) -> Delivered:
             if job
             else None
         )
-        return Delivered(deployments, run)
+        return Delivered(deployments, run, template_after(ctx, Outcome.CANCELLED))
     build = builds[0].build if builds else None
     return Delivery(ctx).run(build)
 

@@ -13,10 +13,20 @@ import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import Protocol
 
-if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from northflank_build.api.models import Build
+
+class Timed(Protocol):
+    """What a forecast reads of a past operation (a build, a template run)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def succeeded(self) -> bool: ...
+    def created_datetime(self) -> datetime | None: ...
+    def concluded_datetime(self) -> datetime | None: ...
+
 
 FIRST_S = 1.0
 GROWTH = 1.5
@@ -55,7 +65,7 @@ class Forecast:
         return cls(math.exp(centre), max(MIN_SPREAD, MAD_TO_SD * mad), len(logs))
 
     @classmethod
-    def from_builds(cls, builds: Iterable[Build], exclude: str) -> Forecast | None:
+    def from_builds(cls, builds: Iterable[Timed], exclude: str) -> Forecast | None:
         """From the newest successful builds that say when they were created and concluded.
 
         Failures are left out: they end at any moment and would only blur the window.

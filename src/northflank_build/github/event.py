@@ -3,7 +3,9 @@ engine never open the event file."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -26,3 +28,17 @@ def default_sha(env: Mapping[str, str]) -> str:
         if isinstance(head, str) and head:
             return head.lower()
     return env.get("GITHUB_SHA", "").lower()
+
+
+def run_identity(env: Mapping[str, str]) -> tuple[str, str]:
+    """The name a template run gets (unique to this workflow run, its attempt and this
+    step: a random part tells matrix legs and repeated steps apart) and the start of its
+    description: the repository and the run. Both within the API's patterns."""
+    run_id = "".join(ch for ch in env.get("GITHUB_RUN_ID", "") if ch.isdigit())[-20:]
+    attempt = "".join(ch for ch in env.get("GITHUB_RUN_ATTEMPT", "") if ch.isdigit())[:4] or "1"
+    step = f"{env.get('GITHUB_JOB', '')}/{env.get('GITHUB_ACTION', '')}/{secrets.token_hex(8)}"
+    tag = hashlib.sha256(step.encode()).hexdigest()[:6]
+    name = f"gha-{run_id}-{attempt}-{tag}" if run_id else f"gha-{tag}"
+    repository = env.get("GITHUB_REPOSITORY", "")
+    about = f"{repository} run {run_id or '?'} attempt {attempt}".strip()
+    return name, about

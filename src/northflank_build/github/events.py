@@ -62,7 +62,9 @@ class ActionEvents:
     def starting(self, start: Start[Any], at: float) -> None:
         # Before the request goes out: if the runner kills this step while it is out, the
         # post step can still find what it made.
-        record = Record(start.kind.name, start.owner, sent_at=at, sha=start.sha)
+        record = Record(
+            start.kind.name, start.owner, sent_at=at, sha=start.sha, name=start.run_name
+        )
         save_state(STATE_OPERATIONS, self._book.put(start.key, record))
         for line in start.announce():
             say(line)
@@ -71,7 +73,7 @@ class ActionEvents:
         say(start.said_started(first, adopted))
         if start.output:
             set_output(start.output, first.id)
-        record = Record(start.kind.name, start.owner, first.id, sha=start.sha)
+        record = Record(start.kind.name, start.owner, first.id, sha=start.sha, name=start.run_name)
         save_state(STATE_OPERATIONS, self._book.put(start.key, record))
 
     def reused(self, index: int, target: BuildTarget, build: Build, given: bool) -> None:

@@ -24,7 +24,14 @@ _MAX_CHARS = 64 * 1024
 def encode(records: Iterable[Record]) -> str:
     return json.dumps(
         [
-            {"kind": r.kind, "owner": r.owner, "id": r.id, "sent_at": r.sent_at, "sha": r.sha}
+            {
+                "kind": r.kind,
+                "owner": r.owner,
+                "id": r.id,
+                "sent_at": r.sent_at,
+                "sha": r.sha,
+                "name": r.name,
+            }
             for r in records
         ],
         separators=(",", ":"),
@@ -47,8 +54,10 @@ def decode(text: str) -> list[Record]:
 def _record(item: Any) -> Record | None:
     if not isinstance(item, dict):
         return None
-    kind, owner, op_id, sha = (item.get(k, "") for k in ("kind", "owner", "id", "sha"))
-    if not all(isinstance(v, str) for v in (kind, owner, op_id, sha)):
+    kind, owner, op_id, sha, name = (
+        item.get(k, "") for k in ("kind", "owner", "id", "sha", "name")
+    )
+    if not all(isinstance(v, str) for v in (kind, owner, op_id, sha, name)):
         return None
     sent_at = item.get("sent_at")
     if sent_at is not None:
@@ -57,7 +66,8 @@ def _record(item: Any) -> Record | None:
             return None
     if not op_id and sent_at is None:
         return None  # nothing to look for
-    return Record(kind, owner, op_id, float(sent_at) if sent_at is not None else None, sha)
+    when = float(sent_at) if sent_at is not None else None
+    return Record(kind, owner, op_id, when, sha, name)
 
 
 class Book:

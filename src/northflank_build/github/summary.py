@@ -188,15 +188,31 @@ def _shipped(step: StepReport, server_url: str, repository: str) -> list[str]:
 
 
 def _operation(op: OperationReport) -> list[str]:
-    duration = f"{round(op.duration_s)} s" if op.duration_s is not None else ""
     status = op.status or op.outcome.value
-    aborted = "" if op.aborted is None else ("aborted" if op.aborted else "abort failed")
-    return [
+    note = "skipped" if op.skipped else ""
+    note = note or ("" if op.aborted is None else ("aborted" if op.aborted else "abort failed"))
+    what = f"[{code(op.id)}]({url(op.url)})" if op.id and op.url else code(op.id)
+    lines = [
         f"| {md(op.kind.title)} | Status | Duration | Note |",
         "|---|---|---|---|",
-        f"| {md(op.owner)} {code(op.id)} | {code(status)} | {duration} | {aborted} |",
+        f"| {md(op.kind.short(op.owner))} {what} | {code(status)} | {_seconds(op.duration_s)} "
+        f"| {note} |",
         "",
     ]
+    if op.parts:
+        lines += ["| Node | Status | Duration | Error |", "|---|---|---|---|"]
+        for part in op.parts:
+            named = f"{md(part.kind)} {code(part.ref or part.name)}"
+            lines.append(
+                f"| {named} | {code(part.status or 'not reached')} | "
+                f"{_seconds(part.duration_s)} | {md(part.error)} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _seconds(value: float | None) -> str:
+    return f"{round(value)} s" if value is not None else ""
 
 
 def _failure(worded: Worded) -> list[str]:

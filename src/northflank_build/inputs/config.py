@@ -19,8 +19,10 @@ from northflank_build.api.bodies import (
     Secret,
     SecretContent,
     StartBuildRequest,
+    TemplateRunRequest,
+    run_description,
 )
-from northflank_build.api.routes import BuildTarget
+from northflank_build.api.routes import BuildTarget, TemplateTarget
 from northflank_build.inputs import declared as i
 from northflank_build.inputs import rules
 from northflank_build.inputs.declared import INPUT_NAMES, Reading
@@ -102,6 +104,16 @@ class RunJob:
 
 
 @dataclass(frozen=True)
+class TemplatePlan:
+    """release-flow or workflow: one run of it, after the builds, deploys and job run (or
+    alone), with the name the step gives it (unique to this run, attempt and step) and its
+    description, both checked against the API's schema (api/bodies.py)."""
+
+    target: TemplateTarget
+    request: TemplateRunRequest
+
+
+@dataclass(frozen=True)
 class ActionConfig:
     """Everything the core needs, validated. Frozen: read once, never changed."""
 
@@ -119,6 +131,7 @@ class ActionConfig:
     dry_run: bool
     deploy: Deploy | None = None
     run_job: RunJob | None = None
+    template: TemplatePlan | None = None
 
     @property
     def targets(self) -> tuple[BuildTarget, ...]:
@@ -180,10 +193,13 @@ def parse_inputs(
     on_secret: Callable[[str], None],
     *,
     default_sha: str = "",
+    run_identity: tuple[str, str] = ("", ""),
 ) -> ActionConfig:
     """Validate every input; raise ``InvalidInputs`` listing all problems at once.
     ``default_sha`` is the sha a workflow gets when it gives none (github/event.py): with
-    build-id, a sha other than it was written by the workflow and clashes."""
+    build-id, a sha other than it was written by the workflow and clashes.
+    ``run_identity``: the name a template run gets and the start of its description (the
+    edge's: github/event.py, the CLI)."""
     r = Reading(get, env, workspace, on_secret)
     connection = _connection(r)  # first: the token is masked before anything can print
     for declared in i.INPUTS:  # each once, in action.yml's order: its problems in that order
@@ -202,6 +218,7 @@ def parse_inputs(
         r(i.SHOW_LOGS),
     )
     deploy, run_job = _delivery(r, targets, waiting.wait)
+    template = _template(r, bool(targets), waiting.wait, run_identity)
     overrides = Overrides(
         r(i.BUILD_ARGUMENTS),
         r(i.BUILD_FILES),
@@ -227,6 +244,7 @@ def parse_inputs(
         dry_run=r(i.DRY_RUN),
         deploy=deploy,
         run_job=run_job,
+        template=template,
     )
 
 
@@ -278,3 +296,31 @@ def _delivery(
     if job_id:
         rules.run_target(r, job_id, targets)
     return deploy, RunJob(job_id, environment) if job_id else None
+
+
+def _template(
+    r: Reading, after_builds: bool, wait: bool, identity: tuple[str, str]
+) -> TemplatePlan | None:
+    flow, workflow = r(i.RELEASE_FLOW), r(i.WORKFLOW)
+    rules.template_rules(r, after_builds, wait)
+    if flow is None and workflow is None:
+        return None
+    target = (
+        TemplateTarget("release-flow", flow[0], flow[1])
+        if flow is not None
+        else TemplateTarget("workflow", workflow or "")
+    )
+    name, about = identity
+    sha = r(i.SHA)
+    description = run_description(f"{about} at {sha[:12]}" if sha else about)
+    try:
+        request = TemplateRunRequest(
+            name or "run",
+            description,
+            r(i.TEMPLATE_ARGUMENTS) or None,
+            r(i.TEMPLATE_OVERRIDES),
+        )
+    except ValueError as exc:  # a bug of the edge's naming: never sent
+        r.problems.append(InputProblem("release-flow" if flow else "workflow", str(exc)))
+        return None
+    return TemplatePlan(target, request)

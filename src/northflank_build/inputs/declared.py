@@ -6,6 +6,7 @@ and tests/test_config.py compares each default with action.yml.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from northflank_build.api.bodies import (
 )
 from northflank_build.inputs.fields import (
     DEFAULT_API_URL,
+    ID_PATTERN,
     build_file_key_problem,
     mount_key_problem,
     read_api_url,
@@ -206,6 +208,57 @@ def _text(i: Input[str], raw: str, r: Reading) -> str:
     return raw
 
 
+# What ${args.KEY} can name: letters, digits and _ (a template reference's syntax).
+TEMPLATE_ARG_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+TEMPLATE_ARG_RULE = "an argument's name holds letters, digits and _, not starting with a digit"
+STAGE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+
+
+def _template_arguments(i: Input[dict[str, str]], raw: str, r: Reading) -> dict[str, str]:
+    return parse_build_arguments(raw, r.problems, i.name, TEMPLATE_ARG_PATTERN, TEMPLATE_ARG_RULE)
+
+
+def _template_overrides(
+    i: Input[dict[str, Any] | None], raw: str, r: Reading
+) -> dict[str, Any] | None:
+    """A JSON object of objects: each key a node's ref, each value the fields to set."""
+    if not raw:
+        return None
+    try:
+        loaded = json.loads(raw)
+    except (ValueError, RecursionError):
+        loaded = None
+    if not isinstance(loaded, dict) or not all(
+        isinstance(k, str) and isinstance(v, dict) for k, v in loaded.items()
+    ):
+        r.problems.append(
+            InputProblem(
+                i.name,
+                "must be a JSON object whose values are objects, e.g. "
+                '{"build": {"branch": "main"}} (each key a ref of the template).',
+            )
+        )
+        return None
+    return loaded
+
+
+def _release_flow(i: Input[tuple[str, str] | None], raw: str, r: Reading) -> tuple[str, str] | None:
+    """<pipeline-id>/<stage>."""
+    if not raw:
+        return None
+    pipeline, _, stage = raw.partition("/")
+    if ID_PATTERN.fullmatch(pipeline) and STAGE_PATTERN.fullmatch(stage):
+        return pipeline, stage
+    r.problems.append(
+        InputProblem(
+            i.name,
+            f"{shown(raw)} is not <pipeline-id>/<stage>: a pipeline's id (lowercase letters, "
+            "digits and hyphens), a slash, and the stage's name (e.g. web-pipeline/staging).",
+        )
+    )
+    return None
+
+
 # -- the inputs, in action.yml's order ------------------------------------------------------
 
 API_TOKEN = Input("api-token", _token, cli="$NORTHFLANK_API_TOKEN", how="env")
@@ -266,6 +319,14 @@ RUN_JOB = Input("run-job", _optional_id, cli="--run-job")
 RUN_JOB_ENVIRONMENT = Input(
     "run-job-environment", _run_environment, cli="--run-env", how="repeat", whole=True
 )
+RELEASE_FLOW = Input("release-flow", _release_flow, cli="--release-flow")
+WORKFLOW = Input("workflow", _optional_id, cli="--workflow")
+TEMPLATE_ARGUMENTS = Input(
+    "template-arguments", _template_arguments, cli="--template-arg", how="repeat", whole=True
+)
+TEMPLATE_OVERRIDES = Input(
+    "template-overrides", _template_overrides, cli="--template-overrides", whole=True
+)
 
 INPUTS: tuple[Input[Any], ...] = (
     API_TOKEN,
@@ -296,6 +357,10 @@ INPUTS: tuple[Input[Any], ...] = (
     DEPLOY_SERVICES,
     RUN_JOB,
     RUN_JOB_ENVIRONMENT,
+    RELEASE_FLOW,
+    WORKFLOW,
+    TEMPLATE_ARGUMENTS,
+    TEMPLATE_OVERRIDES,
 )
 INPUT_NAMES = tuple(i.name for i in INPUTS)
 BY_NAME: dict[str, Input[Any]] = {i.name: i for i in INPUTS}

@@ -28,12 +28,12 @@ def which_targets(r: Reading) -> None:
                 "job-id", "cannot be combined with service-spec, which creates a build service."
             )
         )
-    elif not (spec or jobs or services or r.given("run-job")):
+    elif not (spec or jobs or services or r.given("run-job") or _template_given(r)):
         r.problems.append(
             InputProblem(
                 "job-id",
                 "one of job-id or service-id is required (or service-spec to create a build "
-                "service, or run-job to run a job).",
+                "service, run-job to run a job, release-flow or workflow to run one).",
             )
         )
 
@@ -175,5 +175,33 @@ def run_target(r: Reading, run_job: str, targets: tuple[BuildTarget, ...]) -> No
                 "run-job",
                 f"{run_job!r} cannot run the build of job {targets[0].id!r}: a job runs its own "
                 "builds (give the same job, or build a service).",
+            )
+        )
+
+
+def _template_given(r: Reading) -> bool:
+    return r.given("release-flow") or r.given("workflow")
+
+
+def template_rules(r: Reading, after_builds: bool, wait: bool) -> None:
+    """release-flow or workflow: one of them; its arguments and overrides only with one;
+    after builds, only when the step waits for them."""
+    if r.given("release-flow") and r.given("workflow"):
+        r.problems.append(
+            InputProblem("workflow", "give either release-flow or workflow, not both.")
+        )
+    for name in ("template-arguments", "template-overrides"):
+        if r.given(name) and not _template_given(r):
+            r.problems.append(
+                InputProblem(
+                    name, "applies to release-flow or workflow, neither of which is given."
+                )
+            )
+    if _template_given(r) and after_builds and not wait:
+        r.problems.append(
+            InputProblem(
+                "release-flow" if r.given("release-flow") else "workflow",
+                "cannot be combined with wait: false when the step builds: the run starts once "
+                "the builds have concluded.",
             )
         )

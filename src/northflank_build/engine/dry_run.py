@@ -95,7 +95,7 @@ def dry_run(
 
 
 def _ship_plan(config: ActionConfig, events: Events) -> None:
-    """The deploys and the job run that would follow a successful build."""
+    """The deploys, the job run and the template run that would follow a successful build."""
     routes, base = (
         Routes(config.connection.project_id, config.connection.team_id),
         config.connection.api_url,
@@ -122,6 +122,11 @@ def _ship_plan(config: ActionConfig, events: Events) -> None:
         secrets = {key: "***" for key in config.run_job.environment}  # masked values
         run = StartJobRunRequest(secrets or None, internal).to_json()
         events.planned("POST", base + routes.job_runs(config.run_job.job_id), run)
+    if config.template is not None:
+        plan = config.template
+        then = "Then" if config.targets or config.deploy or config.run_job else "It"
+        events.note(f"{then} it would run {plan.target.label}:")
+        events.planned("POST", base + routes.template_runs(plan.target), plan.request.to_json())
 
 
 def reads(config: ActionConfig) -> bool:

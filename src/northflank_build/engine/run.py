@@ -15,7 +15,7 @@ import httpx
 
 from northflank_build.api.client import NorthflankClient
 from northflank_build.api.clock import Clock
-from northflank_build.api.errors import Cancelled, NorthflankError, NotFound, PermissionDenied
+from northflank_build.api.errors import Cancelled, NorthflankError
 from northflank_build.api.logs import TailOpener
 from northflank_build.api.retry import RetryPolicy
 from northflank_build.api.routes import BuildTarget
@@ -36,10 +36,10 @@ from northflank_build.engine.outcome import (
     Failure,
     InternalError,
     Outcome,
-    Unusable,
     ended_by,
     step_outcome,
 )
+from northflank_build.engine.preflight import check_what_is_needed, ensure_service
 from northflank_build.engine.report import BuildReport, DeploymentReport, Place, StepReport
 from northflank_build.inputs.config import ActionConfig, GivenBuild, Reuse
 
@@ -114,10 +114,10 @@ class _Phases:
 
     def run(self) -> StepReport:
         ctx, config = self.ctx, self.ctx.config
-        ended = _check_what_is_needed(ctx)
+        ended = check_what_is_needed(ctx)
         if ended is not None:
             return self.step(outcome=ended[0], failure=ended[1])
-        self.service, ended = _ensure_service(ctx)
+        self.service, ended = ensure_service(ctx)
         if ended is not None:
             return self.step(outcome=ended[0], failure=ended[1])
         for index, target in enumerate(config.targets):
@@ -205,50 +205,6 @@ def _deliver(ctx: StepContext, builds: tuple[BuildReport, ...]) -> Delivered:
         return Delivered(deployments, run, template_after(ctx, Outcome.CANCELLED))
     build = builds[0].build if builds else None
     return Delivery(ctx).run(build)
-
-
-def _check_what_is_needed(ctx: StepContext) -> tuple[Outcome, Failure | None] | None:
-    """Before any build starts: read every deployment service and the run job once, so a
-    typo in deploy-services or run-job ends the step at once (how, with what failure), not
-    after a build of minutes, and before anything is sent that changes anything."""
-    config, client = ctx.config, ctx.client
-    reads: list[tuple[str, str, Callable[[str], object]]] = [
-        ("deploy-services", s, client.deployments.get)
-        for s in (config.deploy.services if config.deploy else ())
-    ]
-    if config.run_job is not None:
-        reads.append(("run-job", config.run_job.job_id, client.runs.check_job))
-    for setting, what, read in reads:
-        try:
-            with ctx.cancel.interruptible():
-                read(what)
-        except Cancelled:
-            return Outcome.CANCELLED, None
-        except (NotFound, PermissionDenied) as exc:  # about what the input names
-            return ended_by(exc), Unusable(setting, exc)
-        except NorthflankError as exc:  # the token, the network, the time: not the input's
-            return ended_by(exc), exc
-    return None
-
-
-def _ensure_service(
-    ctx: StepContext,
-) -> tuple[EnsuredService | None, tuple[Outcome, Failure | None] | None]:
-    """The build service of service-spec, created (or used, or updated); or how it ended."""
-    spec = ctx.config.service_spec
-    if spec is None:
-        return None, None
-    try:
-        with ctx.cancel.interruptible():
-            ensured = ctx.client.services.ensure(
-                spec.to_json(), spec.name, spec.service_id, ctx.config.if_exists
-            )
-    except Cancelled:
-        return None, (Outcome.CANCELLED, None)
-    except NorthflankError as exc:
-        return None, (ended_by(exc), exc)
-    ctx.events.service(ensured)
-    return ensured, None
 
 
 def _start(ctx: StepContext, index: int, target: BuildTarget) -> BuildStart:

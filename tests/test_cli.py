@@ -234,3 +234,16 @@ def test_cli_input_errors_name_the_flags(sim: Simulator, cli: Callable[..., Ran]
     assert result.returncode == 2
     assert sim.requests == []
     assert "--deploy-service:" in result.stderr
+
+
+def test_a_release_flow_through_the_cli(sim: Simulator, cli: Callable[..., Ran]) -> None:
+    args = ["build", "--release-flow", "demo-pipeline/staging", "--template-arg", "MODE=up"]
+    result = cli(*args, "--poll-interval-seconds", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["template-run-status"] == "success"
+    assert data["result"]["template-run"]["stage"] == "staging"
+    body = sim.calls("tpl_start")[0].body
+    assert body["arguments"] == {"MODE": "up"}
+    assert body["name"].startswith("nfb-")
+    assert "Node Release release: success" in result.stderr

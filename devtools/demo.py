@@ -3,7 +3,8 @@
 Starts the Northflank API simulator on loopback, runs the action's entrypoint with the
 runner's INPUT_* variables and file-command files (devtools/runneremu), shows the step log
 as it happens, then the outputs and the job summary, for a successful and a failing build,
-and a service build deployed to two services followed by a job run.
+a service build deployed to two services followed by a job run, and a build followed by a
+pipeline stage's release flow.
 """
 
 from __future__ import annotations
@@ -88,11 +89,17 @@ def main() -> int:
              "deploy-services": "demo-web\ndemo-worker", "run-job": "demo-migrate",
              "run-job-environment": "MIGRATION_MODE=up"},
         )  # fmt: skip
+        promoted = show(
+            "Promoted: build, then the staging stage's release flow",
+            sim,
+            BuildPlan(phases=(("PENDING", 1), ("BUILDING", 2))),
+            {"release-flow": "demo-pipeline/staging", "template-arguments": "TAG=v1.2.3"},
+        )
     print(
         f"\nSummaries written to {OUT}/. Exit codes: success run {ok}, failing run {failed}, "
-        f"shipped run {shipped} (expected 0, 1 and 0)."
+        f"shipped run {shipped}, promoted run {promoted} (expected 0, 1, 0 and 0)."
     )
-    return 0 if (ok, failed, shipped) == (0, 1, 0) else 1
+    return 0 if (ok, failed, shipped, promoted) == (0, 1, 0, 0) else 1
 
 
 if __name__ == "__main__":

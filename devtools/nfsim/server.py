@@ -67,10 +67,13 @@ ROUTES = [
     ("run_logs", "GET", re.compile(PREFIX + r"/jobs/(?P<res>[^/]+)/logs$")),
     *templates.routes(PREFIX),
 ]
-# The dashboard paths of build-url: /s/project/{p}/jobs/{j}/builds/{b} (or /t/{team}/...).
+# The dashboard paths of build-url: /s/project/{p}/jobs/{j}/builds/{b} (or /t/{team}/...),
+# and of a job's runs, a release flow's and a workflow's (a page naming the path).
 DASHBOARD = re.compile(
-    r"^/(?:s|t/[^/]+)/project/(?P<project>[^/]+)/(?:jobs|services)/(?P<res>[^/]+)"
-    r"(?:/builds(?:/(?P<build>[^/]+))?)?/?$"
+    r"^/(?:s|t/[^/]+)/project/(?P<project>[^/]+)/(?:(?:jobs|services)/(?P<res>[^/]+)"
+    r"(?:/builds(?:/(?P<build>[^/]+))?)?"
+    r"|jobs/[^/]+/runs(?:/[^/]+)?|workflows/[^/]+/runs(?:/[^/]+)?"
+    r"|pipelines/[^/]+/release-flows/[^/]+/runs(?:/[^/]+)?)/?$"
 )
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 PERMISSIONS = {

@@ -62,6 +62,7 @@ bench: setup
 	PYTHONPATH=src:bench:devtools $(BIN)/python bench/shared_budget.py
 	PYTHONPATH=src $(BIN)/python bench/detection_realtime.py
 	PYTHONPATH=src:devtools $(BIN)/python bench/targets.py
+	PYTHONPATH=src:devtools $(BIN)/python bench/template_runs.py
 
 # Image size, build time (cold and cached) and in-container start-up of install variants.
 # Needs root and apt, like make container.

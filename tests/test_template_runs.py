@@ -263,3 +263,31 @@ def test_a_run_left_running_by_a_failed_abort_is_aborted_by_the_post_step(
     assert post.exit_code == 0
     assert len(sim.calls("tpl_abort")) == 2, "the failed one, then the post step's"
     assert sim.world.template_runs[0].aborted_mono is not None
+
+
+def test_a_run_in_its_last_node_is_checked_densely() -> None:
+    from northflank_build.api.models import TemplateRun
+    from northflank_build.engine.templaterun import RELEASE_FLOW_RUN
+
+    def run(*statuses: str) -> TemplateRun:
+        steps = [
+            {"kind": "Build", "ref": f"n{i}", **({"response": {"status": s}} if s else {})}
+            for i, s in enumerate(statuses)
+        ]
+        spec = {"kind": "Workflow", "spec": {"steps": steps}}
+        return TemplateRun.model_validate({"id": "r-1", "status": "running", "spec": spec})
+
+    assert RELEASE_FLOW_RUN.near_end(run("success", "success", "waiting"))
+    assert not RELEASE_FLOW_RUN.near_end(run("success", "waiting", ""))
+    assert not RELEASE_FLOW_RUN.near_end(run("success", "success", ""))
+    assert not RELEASE_FLOW_RUN.near_end(run())
+
+
+def test_a_run_without_an_id_is_found_in_a_list_that_comes_oldest_first(
+    run: Runner, sim: Simulator
+) -> None:
+    sim.world.list_newest_first = False
+    sim.world.template_plan = TemplatePlan(answer="empty")
+    result = run(job_id="", workflow="demo-workflow")
+    assert result.exit_code == 0, result.text
+    assert result.outputs["template-run-id"] == sim.world.template_runs[-1].id

@@ -109,6 +109,14 @@ def catalogue(sim: Simulator, tokens: list[str] | None = None) -> str:
         lines.append(f"    deployment services: {', '.join(sorted(deployments))}")
         runs = [r.id for r in world.runs if r.project == project]
         lines.append(f"    job runs:            {', '.join(runs) or '(none yet)'}")
+        flows = [
+            f"{pipeline}/{stage}"
+            for pipeline, stages in sorted(world.pipelines.get(project, {}).items())
+            for stage in sorted(stages)
+        ]
+        lines.append(f"    release flows:       {', '.join(flows) or '(none)'}")
+        workflows = sorted(world.workflows.get(project, set()))
+        lines.append(f"    workflows:           {', '.join(workflows) or '(none)'}")
     lines.append(f"  teams: {', '.join(sorted(world.teams))}")
     lines.append(
         "  token: "

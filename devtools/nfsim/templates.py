@@ -223,3 +223,21 @@ def page(world: World, project: str, flow: str, resource: str, stage: str, query
     if more:
         pagination["cursor"] = f"{offset + per_page:024d}"
     return {"data": {"runs": runs}, "pagination": pagination}
+
+
+def add_history(
+    world: World, project: str, flow: str, resource: str, stage: str, durations: list[float],
+    gap_s: float = 3600.0,
+) -> None:  # fmt: skip
+    """Runs that succeeded before now, oldest first, ``gap_s`` apart, each lasting as given
+    (for the forecast of benches and tests)."""
+    now, wall = world.clock.monotonic(), world.clock.wall()
+    for age, seconds in enumerate(reversed(durations), start=1):
+        ago = age * gap_s + seconds
+        plan = TemplatePlan(queued_s=0.0, node_s=seconds / len(NODES))
+        world.template_runs.append(
+            SimTemplateRun(
+                str(uuid.UUID(int=world.rng.getrandbits(128), version=4)), project, flow,
+                resource, stage, {"name": f"earlier {age}"}, now - ago, wall - ago, plan,
+            )
+        )  # fmt: skip

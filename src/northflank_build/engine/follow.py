@@ -46,6 +46,7 @@ class _Group(Generic[S]):
             listener.status,
             listener.trouble,
             on_lines=listener.log_lines,
+            near_end=watch.op.kind.near_end,
         )
 
     def open(self, poll_interval_s: float, pacing: Callable[[], float]) -> None:

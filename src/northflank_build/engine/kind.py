@@ -112,6 +112,11 @@ class Kind:
         """The steps the last snapshot shows (none by default)."""
         return ()
 
+    def near_end(self, last: Any) -> bool:
+        """Whether the last snapshot shows its last step under way: then it is checked
+        densely (engine/waiting.py), whatever the forecast said."""
+        return False
+
     @property
     def result_name(self) -> str:
         return self.result_key or self.name

@@ -35,6 +35,8 @@ from northflank_build.inputs.fields import ID_PATTERN
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import TemplateRun
 
+# The node statuses that end a node (get-release-flow-run's node enum).
+ENDED = ("success", "failure", "skipped", "aborted")
 # Statuses in which a run waits on a person or an event: said once, then waited on.
 WAITING = ("approval_wait", "async_wait", "waiting")
 QUICK_LOOK_S = 2.0
@@ -106,6 +108,13 @@ class TemplateRunKind(Kind):
         return tuple(
             Part(n.kind, n.ref, n.name, n.status, n.duration_s, n.error) for n in last.nodes
         )
+
+    def near_end(self, last: Any) -> bool:
+        """Every node but the last has ended, and the last has started."""
+        nodes = last.nodes
+        if not nodes or not nodes[-1].status or last.finished:
+            return False
+        return all(n.status in ENDED for n in nodes[:-1])
 
     def duration(self, last: Any) -> float | None:
         started, concluded = last.started_datetime(), last.concluded_datetime()

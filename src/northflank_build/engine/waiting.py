@@ -23,6 +23,8 @@ from northflank_build.api.logs import LogLine
 LAST_CHECK_BEFORE_DEADLINE_S = 3.0
 # While logs are followed, new lines are shown four times a second.
 LOG_SLICE_S = 0.25
+# An operation in its last step is checked this often (engine/schedule.py: DENSE_S).
+NEAR_END_S = 2.0
 
 
 class Snapshot(Protocol):
@@ -82,6 +84,9 @@ class Track(Generic[S]):
     on_trouble: Callable[[Exception, float], None]
     follow: Follower | None = None
     on_lines: Callable[[list[LogLine]], None] = ignore_lines
+    # Whether the operation says its last step is under way (a template run's last node):
+    # checked densely then, whatever the schedule, as a build's closing log stream hints.
+    near_end: Callable[[S], bool] = lambda _snapshot: False
     # What the wait learned.
     end: WaitEnd | None = None
     error: ApiError | None = None  # an answer that ended this wait (not transient)
@@ -101,7 +106,11 @@ class Track(Generic[S]):
     def next_pause(self, now: float, deadline: float, pacing: float) -> float:
         left = deadline - now
         margin = min(LAST_CHECK_BEFORE_DEADLINE_S, (deadline - self.began) / 4)
-        pause = max(self.schedule.pause(now - self.began, self.polls), pacing)
+        elapsed = now - self.began
+        pause = self.schedule.pause(elapsed, self.polls)
+        if self.near_end(self.last):
+            pause = min(pause, NEAR_END_S)
+        pause = max(pause, pacing)
         if pause >= left - margin:
             # The last check comes before the deadline; after it, sleep to the deadline
             # (an early wake-up, the log stream closing, still checks).

@@ -125,3 +125,14 @@ def test_no_test_asserts_two_things_at_once() -> None:
             if isinstance(node.test, ast.BoolOp) and isinstance(node.test.op, ast.And):
                 compound.append(f"{path.name}:{node.lineno}")
     assert compound == []
+
+
+def test_the_package_has_no_fmt_skip() -> None:
+    # Issue 19, item 4: every call is formatted by ruff, none by hand.
+    skipped = [
+        f"{name}:{n}"
+        for name, path in modules().items()
+        for n, line in enumerate(path.read_text().splitlines(), start=1)
+        if "fmt: skip" in line
+    ]
+    assert skipped == []

@@ -291,6 +291,7 @@ def test_input_errors_send_nothing_and_name_the_input(
         "deployments": [],
         "job-run": None,
         "template-run": None,
+        "preview": None,
     }
     assert "Traceback" not in result.text
 

@@ -49,6 +49,7 @@ def main(
             runner.mask,
             default_sha=event.default_sha(os.environ),
             run_identity=event.run_identity(os.environ),
+            event=event.facts(os.environ),
         )
     except InvalidInputs as exc:
         return events.finish_invalid(exc)

@@ -136,6 +136,22 @@ def _target_flags(parser: argparse.ArgumentParser) -> None:
     _flag(parser, i.WORKFLOW, metavar="ID", help="run this workflow after the build (or alone)")
     _flag(parser, i.TEMPLATE_ARGUMENTS, metavar="KEY=VALUE", help="the run's arguments; repeatable")
     _flag(parser, i.TEMPLATE_OVERRIDES, metavar="JSON", help="the run's overrides, by node ref")
+    _preview_flags(parser)
+
+
+def _preview_flags(parser: argparse.ArgumentParser) -> None:
+    """A preview environment of a preview blueprint: deployed, or deleted."""
+    _flag(parser, i.PREVIEW_BLUEPRINT, metavar="ID", help="deploy (or delete) a preview of it")
+    _flag(parser, i.PREVIEW_NAME, metavar="NAME", help="the preview's name, e.g. pr-42")
+    _flag(
+        parser,
+        i.PREVIEW_ACTION,
+        choices=["deploy", "delete"],
+        help="deploy the preview (the default outside a pull request event) or delete it",
+    )
+    _flag(parser, i.PREVIEW_GIT_TRIGGER, metavar="REF", help="the blueprint's Git trigger ref")
+    _flag(parser, i.PREVIEW_ARGUMENTS, metavar="KEY=VALUE", help="the run's arguments")
+    _flag(parser, i.PREVIEW_SERVICE, metavar="ID", help="the service whose URL is preview-url")
     _flag(
         parser,
         i.REUSE,

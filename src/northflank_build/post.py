@@ -80,6 +80,7 @@ def _main(
             runner.mask,
             default_sha=event.default_sha(os.environ),
             run_identity=event.run_identity(os.environ),
+            event=event.facts(os.environ),
         )
     except InvalidInputs:
         runner.say(

@@ -183,6 +183,7 @@ class TemplateRunRequest:
     description: str
     arguments: dict[str, str] | None = None
     overrides: dict[str, Any] | None = None
+    triggers: dict[str, dict[str, Any]] | None = None  # preview blueprints only
 
     def __post_init__(self) -> None:
         low, high = RUN_NAME_LENGTH
@@ -201,6 +202,7 @@ class TemplateRunRequest:
                 "description": self.description,
                 "arguments": self.arguments,
                 "overrides": self.overrides,
+                "triggers": self.triggers,
             }
         )
 

@@ -15,7 +15,7 @@ import httpx
 
 from northflank_build.api.builds import QUICK_S, Builds
 from northflank_build.api.clock import Clock
-from northflank_build.api.deploys import Deployments, JobRuns
+from northflank_build.api.deploys import Deployments, JobRuns, ServiceList
 from northflank_build.api.errors import (
     ApiError,
     NorthflankError,
@@ -23,6 +23,7 @@ from northflank_build.api.errors import (
     Resource,
 )
 from northflank_build.api.http import Call, Session
+from northflank_build.api.previews import Previews
 from northflank_build.api.retry import RetryPolicy
 from northflank_build.api.routes import BuildTarget, Routes
 from northflank_build.api.scope import Scope
@@ -63,6 +64,8 @@ class NorthflankClient:
         scope = Scope(self.session, self.routes, project_id, self.not_found, self.build_not_found)
         self.builds = Builds(scope)
         self.templates = TemplateRuns(scope)
+        self.previews = Previews(scope)
+        self.service_list = ServiceList(scope)
         self.services = BuildServices(scope)
         self.deployments = Deployments(scope)
         self.runs = JobRuns(scope)

@@ -12,7 +12,7 @@ import httpx
 
 from northflank_build.api.adopt import RUN_STAMP_S, Claim, ambiguous, claim
 from northflank_build.api.bodies import StartJobRunRequest
-from northflank_build.api.decode import entries, envelope, model
+from northflank_build.api.decode import entries, envelope, model, next_cursor
 from northflank_build.api.errors import ApiError, Resource
 from northflank_build.api.http import Call
 from northflank_build.api.logs import LogLine
@@ -64,6 +64,36 @@ class Deployments:
             ),
             lambda _resp: None,
             on_404=missing,
+        )
+
+
+class ServiceList:
+    """The project's services, a page at a time (GET …/services: no tag filter, so a
+    preview's services are found by reading their tags; section 10, item 3)."""
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+
+    def page(self, cursor: str | None = None) -> tuple[list[Service], str | None]:
+        from northflank_build.api.models import Service  # noqa: PLC0415
+
+        def parse(resp: httpx.Response) -> tuple[list[Service], str | None]:
+            body = envelope(resp)
+            services, _skipped = entries(Service, resp, body["data"], "services")
+            return services, next_cursor(body)
+
+        params: dict[str, Any] = {"per_page": 100}
+        if cursor is not None:
+            params["cursor"] = cursor
+        return self._scope.session.call(
+            Call(
+                "list the project's services",
+                "Project > Services > General > Read",
+                "GET",
+                self._scope.routes.services,
+                params=params,
+            ),
+            parse,
         )
 
 

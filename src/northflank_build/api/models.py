@@ -118,13 +118,46 @@ class ServiceDeployment(_Response):
         return value if 0 <= value <= 10_000 else None
 
 
+class Certificate(_Response):
+    in_progress: bool | None = None
+
+
+class Domain(_Response):
+    name: str = Field(max_length=253)
+    certificate: Certificate | None = None
+
+
+class Port(_Response):
+    """A port of GET service (section 10, item 4). Its ``security`` (basic-auth passwords)
+    is never read: not a field here."""
+
+    name: str = Field(default="", max_length=100)
+    protocol: str = Field(default="", max_length=20)
+    public: bool = False
+    dns: str | None = Field(default=None, max_length=253)
+    domains: tuple[Domain, ...] = ()
+    disable_nf_domain: bool = False
+
+    @property
+    def web(self) -> bool:
+        """A public HTTP or HTTP/2 port: one with a URL."""
+        return self.public and self.protocol.upper() in ("HTTP", "HTTP/2", "HTTP2")
+
+
 class Service(_Response):
-    """A service as GET service returns it: only what a rollout is judged by
-    (../shared/reference/northflank-api-deploy.md, section 2.1)."""
+    """A service as GET service returns it: what a rollout is judged by (section 2.1), its
+    tags and its ports (a preview's services, section 10)."""
 
     id: str = Field(max_length=100)
     status: ServiceStatus | None = None
     deployment: ServiceDeployment | None = None
+    tags: tuple[str, ...] = ()
+    ports: tuple[Port, ...] = ()
+
+    @field_validator("tags", "ports", mode="before")
+    @classmethod
+    def _bounded_list(cls, value: Any) -> Any:
+        return value[:100] if isinstance(value, list) else ()
 
     @property
     def rollout(self) -> DeploymentStatus:
@@ -207,6 +240,8 @@ class TemplateRun(_Response):
     concluded_at: str | float | None = None
     created_at: str | float | None = None
     nodes: tuple[TemplateNode, ...] = Field(default=(), validation_alias="spec")
+    # A preview blueprint run's POST answer only: the preview it made (section 10, item 1).
+    environment_id: str | None = Field(default=None, pattern=BUILD_ID_PATTERN)
 
     @field_validator("status")
     @classmethod

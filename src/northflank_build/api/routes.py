@@ -37,17 +37,20 @@ class BuildTarget:
 
 @dataclass(frozen=True)
 class TemplateTarget:
-    """What a template run is of: a pipeline stage's release flow, or a workflow
-    (../shared/reference/northflank-api-deploy.md, section 4)."""
+    """What a template run is of: a pipeline stage's release flow, a workflow, or a preview
+    blueprint (../shared/reference/northflank-api-deploy.md, sections 4 and 5.1: their runs
+    are the same object)."""
 
-    flow: Literal["release-flow", "workflow"]
-    id: str  # the pipeline's id, or the workflow's
+    flow: Literal["release-flow", "workflow", "preview-blueprint"]
+    id: str  # the pipeline's id, the workflow's or the blueprint's
     stage: str = ""  # release flows only
 
     @property
     def label(self) -> str:
         if self.flow == "workflow":
             return f"workflow {self.id!r}"
+        if self.flow == "preview-blueprint":
+            return f"preview blueprint {self.id!r}"
         return f"the release flow of pipeline {self.id!r}, stage {self.stage!r}"
 
     @property
@@ -57,6 +60,8 @@ class TemplateTarget:
     def permission(self, what: Literal["start", "read", "abort"]) -> str:
         if self.flow == "workflow":
             return f"Project > Workflows > Runs > {what.capitalize()}"
+        if self.flow == "preview-blueprint":
+            return f"Project > PreviewBlueprints > Runs > {what.capitalize()}"
         return "Project > Pipelines > General > " + ("Read" if what == "read" else "Update")
 
 
@@ -117,9 +122,11 @@ class Routes:
         return f"{self.project}/jobs/{segment(job_id)}/logs"
 
     def template_runs(self, target: TemplateTarget) -> str:
-        """POST: run the release flow or workflow; GET: list its runs."""
+        """POST: run the release flow, workflow or preview blueprint; GET: list its runs."""
         if target.flow == "workflow":
             return f"{self.project}/workflows/{segment(target.id)}/runs"
+        if target.flow == "preview-blueprint":
+            return f"{self.project}/preview-blueprints/{segment(target.id)}/runs"
         return (
             f"{self.project}/pipelines/{segment(target.id)}/release-flows/"
             f"{segment(target.stage)}/runs"
@@ -132,6 +139,19 @@ class Routes:
     def template_abort(self, target: TemplateTarget, run_id: str) -> str:
         """POST, no body: abort the run (not DELETE)."""
         return f"{self.template_run(target, run_id)}/abort"
+
+    def previews(self, blueprint_id: str) -> str:
+        """GET: list a preview blueprint's previews."""
+        return f"{self.project}/preview-blueprints/{segment(blueprint_id)}/previews"
+
+    def preview(self, blueprint_id: str, preview_id: str) -> str:
+        """DELETE: delete the preview (its teardown runs)."""
+        return f"{self.previews(blueprint_id)}/{segment(preview_id)}"
+
+    @property
+    def services(self) -> str:
+        """GET: list the project's services (cursor paging, no tag filter)."""
+        return f"{self.project}/services"
 
     def tail_url(self, api_url: str, target: BuildTarget, build_id: str) -> str:
         """The live tail of a build: the build-logs path over ws(s), queryType=tail."""
@@ -166,6 +186,8 @@ class Routes:
         base = f"{dashboard}/{scope}/project/{segment(self.project_id)}"
         if target.flow == "workflow":
             return f"{base}/workflows/{segment(target.id)}/runs"
+        if target.flow == "preview-blueprint":
+            return f"{base}/preview-blueprints/{segment(target.id)}/runs"
         return f"{base}/pipelines/{segment(target.id)}/release-flows/{segment(target.stage)}/runs"
 
     def dashboard_template_run(self, dashboard: str, target: TemplateTarget, run_id: str) -> str:

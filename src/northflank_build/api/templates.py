@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from northflank_build.api.adopt import NEAR_S
 from northflank_build.api.bodies import TemplateRunRequest
 from northflank_build.api.decode import entries, envelope, model, next_cursor
 from northflank_build.api.errors import ApiError, MalformedResponse, Resource
@@ -40,7 +41,9 @@ class TemplateRuns:
         self._scope = scope
 
     def _missing(self, target: TemplateTarget) -> Any:
-        kind = "workflow" if target.flow == "workflow" else "pipeline"
+        kind = {"workflow": "workflow", "preview-blueprint": "preview blueprint"}.get(
+            target.flow, "pipeline"
+        )
 
         def missing(error: ApiError) -> ApiError:
             return self._scope.not_found(error, Resource(kind, target.id))
@@ -114,7 +117,7 @@ class TemplateRuns:
         params: dict[str, Any] = {"per_page": per_page}
         if cursor is not None:
             params["cursor"] = cursor
-        if unconcluded and target.flow == "release-flow":
+        if unconcluded and target.flow != "workflow":  # release flows and blueprints filter
             params["concluded"] = "false"
         return self._scope.session.call(
             Call(
@@ -138,7 +141,7 @@ class TemplateRuns:
         for attempt in range(2):
             if attempt:
                 self._scope.session.sleep(1.0)
-            for unconcluded in (True, False) if target.flow == "release-flow" else (False,):
+            for unconcluded in (True, False) if target.flow != "workflow" else (False,):
                 found = self._scan(target, name, sent_at, unconcluded, timeout)
                 if found is not None:
                     return found
@@ -153,17 +156,26 @@ class TemplateRuns:
         timeout: float | None,
     ) -> TemplateRun | None:
         horizon = sent_at + self._scope.session.skew.low - BEFORE_SENT_S
+        # A preview's runs all bear its name (an older push's too): only one created after
+        # this request can have been sent is this step's (api/adopt.py: NEAR_S).
+        earliest = sent_at + self._scope.session.skew.low - NEAR_S
+        fresh = target.flow == "preview-blueprint"
         cursor: str | None = None
         for _ in range(FIND_PAGES):
             runs, cursor = self.page(
                 target, cursor=cursor, unconcluded=unconcluded, timeout=timeout
             )
             for run in runs:
-                if run.name == name:
+                if run.name == name and (not fresh or _created_since(run, earliest)):
                     return run
             if cursor is None or _newest_first_and_older(runs, horizon):
                 return None
         return None
+
+
+def _created_since(run: TemplateRun, earliest: float) -> bool:
+    created = run.created_datetime()
+    return created is not None and created.timestamp() >= earliest
 
 
 def _newest_first_and_older(runs: list[TemplateRun], horizon: float) -> bool:

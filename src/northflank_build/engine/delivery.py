@@ -20,6 +20,7 @@ from northflank_build.engine.kind import OperationReport
 from northflank_build.engine.lifecycle import conclude, run_one
 from northflank_build.engine.operation import Followed, Watch
 from northflank_build.engine.outcome import Outcome, RolloutFailed, ended_by, step_outcome
+from northflank_build.engine.preview import preview_after
 from northflank_build.engine.report import DeploymentReport
 from northflank_build.engine.rollout import Already, Rollout, RolloutOperation, already
 from northflank_build.engine.templaterun import TemplateRunStart, kind_of, owner_of
@@ -39,10 +40,12 @@ class Delivered:
     deployments: tuple[DeploymentReport, ...] = ()
     job_run: OperationReport | None = None
     template: OperationReport | None = None
+    preview: OperationReport | None = None
 
     @property
     def operations(self) -> tuple[OperationReport, ...]:
-        return tuple(op for op in (self.job_run, self.template) if op is not None)
+        ops = (self.job_run, self.template, self.preview)
+        return tuple(op for op in ops if op is not None)
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,16 @@ class Delivery:
     ctx: StepContext
 
     def run(self, build: Build | None) -> Delivered:
-        """The deploys and the job run, then the template run once they succeeded."""
+        """The deploys and the job run, then the template run and the preview once what came
+        before them succeeded."""
         delivered = self._ship(build)
         before = [d.outcome for d in delivered.deployments]
         before += [op.outcome for op in delivered.operations]
         failed = step_outcome(before) if before else Outcome.SUCCEEDED
-        return replace(delivered, template=template_after(self.ctx, failed))
+        template = template_after(self.ctx, failed)
+        if template is not None:
+            failed = step_outcome([failed, template.outcome])
+        return replace(delivered, template=template, preview=preview_after(self.ctx, failed))
 
     def _ship(self, build: Build | None) -> Delivered:
         config = self.ctx.config

@@ -31,6 +31,13 @@ def check_what_is_needed(ctx: StepContext) -> tuple[Outcome, Failure | None] | N
             return client.templates.page(target, per_page=1)
 
         reads.append((target.flow, target.label, runs))
+    if config.preview is not None:  # the blueprint's runs: a 404 names the blueprint
+        blueprint = config.preview.blueprint
+
+        def blueprint_runs(_what: str) -> object:
+            return client.templates.page(blueprint, per_page=1)
+
+        reads.append(("preview-blueprint", blueprint.label, blueprint_runs))
     for setting, what, read in reads:
         try:
             with ctx.cancel.interruptible():

@@ -40,6 +40,7 @@ from northflank_build.engine.outcome import (
     step_outcome,
 )
 from northflank_build.engine.preflight import check_what_is_needed, ensure_service
+from northflank_build.engine.preview import preview_after
 from northflank_build.engine.report import BuildReport, DeploymentReport, Place, StepReport
 from northflank_build.inputs.config import ActionConfig, GivenBuild, Reuse
 
@@ -114,6 +115,8 @@ class _Phases:
 
     def run(self) -> StepReport:
         ctx, config = self.ctx, self.ctx.config
+        if config.preview is not None and config.preview.delete:
+            return self.delete_preview()
         ended = check_what_is_needed(ctx)
         if ended is not None:
             return self.step(outcome=ended[0], failure=ended[1])
@@ -134,6 +137,16 @@ class _Phases:
         self.begun = [_look_again(ctx, i, t) for i, t in enumerate(self.begun)]
         builds = tuple(_report(ctx, t, self.followed.get(i)) for i, t in enumerate(self.begun))
         return self.step(builds, delivered=_deliver(ctx, builds))
+
+    def delete_preview(self) -> StepReport:
+        """A closed pull request (or preview-action: delete): the preview is deleted, and
+        nothing is built, deployed or run for a pull request that has ended."""
+        ended = check_what_is_needed(self.ctx)
+        if ended is not None:
+            return self.step(outcome=ended[0], failure=ended[1])
+        if self.ctx.config.targets or self.ctx.config.template or self.ctx.config.run_job:
+            self.ctx.events.note("The preview is deleted; nothing else of this step is started.")
+        return self.step(delivered=Delivered(preview=preview_after(self.ctx, Outcome.SUCCEEDED)))
 
     def step(
         self,
@@ -188,11 +201,11 @@ def _deliver(ctx: StepContext, builds: tuple[BuildReport, ...]) -> Delivered:
     """deploy-services, run-job and the template run, once every build has succeeded (or
     with no build)."""
     config = ctx.config
-    if not (config.deploy or config.run_job or config.template):
+    if not (config.deploy or config.run_job or config.template or config.preview):
         return Delivered()
     built = step_outcome(b.outcome for b in builds) if builds else Outcome.SUCCEEDED
     if built is not Outcome.SUCCEEDED:
-        return Delivered(template=template_after(ctx, built))
+        return Delivered(template=template_after(ctx, built), preview=preview_after(ctx, built))
     if ctx.cancel.cancelled:  # after the builds succeeded: what was asked did not happen
         services = config.deploy.services if config.deploy else ()
         deployments = tuple(DeploymentReport(s, Outcome.CANCELLED) for s in services)
@@ -202,7 +215,10 @@ def _deliver(ctx: StepContext, builds: tuple[BuildReport, ...]) -> Delivered:
             if job
             else None
         )
-        return Delivered(deployments, run, template_after(ctx, Outcome.CANCELLED))
+        cancelled = Outcome.CANCELLED
+        return Delivered(
+            deployments, run, template_after(ctx, cancelled), preview_after(ctx, cancelled)
+        )
     build = builds[0].build if builds else None
     return Delivery(ctx).run(build)
 

@@ -49,8 +49,8 @@ _RUN_ID = re.compile(BUILD_ID_PATTERN)
 def target_of(owner: str) -> TemplateTarget | None:
     """The target a record names ("release-flow:web/staging", "workflow:deploy")."""
     flow, _, rest = owner.partition(":")
-    if flow == "workflow" and ID_PATTERN.fullmatch(rest):
-        return TemplateTarget("workflow", rest)
+    if flow in ("workflow", "preview-blueprint") and ID_PATTERN.fullmatch(rest):
+        return TemplateTarget(flow, rest)  # type: ignore[arg-type]
     pipeline, _, stage = rest.partition("/")
     if flow == "release-flow" and ID_PATTERN.fullmatch(pipeline) and STAGE_PATTERN.fullmatch(stage):
         return TemplateTarget("release-flow", pipeline, stage)
@@ -58,8 +58,8 @@ def target_of(owner: str) -> TemplateTarget | None:
 
 
 def owner_of(target: TemplateTarget) -> str:
-    if target.flow == "workflow":
-        return f"workflow:{target.id}"
+    if target.flow in ("workflow", "preview-blueprint"):
+        return f"{target.flow}:{target.id}"
     return f"release-flow:{target.id}/{target.stage}"
 
 
@@ -68,7 +68,7 @@ class TemplateRunKind(Kind):
     apart), one entry in ``result`` ("template-run") and the same outputs."""
 
     result_key = "template-run"
-    outputs = ("template-run-id", "template-run-status")
+    outputs: tuple[str, ...] = ("template-run-id", "template-run-status")
 
     def __init__(self, flow: str) -> None:
         self.flow = flow

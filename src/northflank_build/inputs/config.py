@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from northflank_build.api.bodies import (
     BuildOverrides,
@@ -26,6 +26,7 @@ from northflank_build.api.routes import BuildTarget, TemplateTarget
 from northflank_build.inputs import declared as i
 from northflank_build.inputs import rules
 from northflank_build.inputs.declared import INPUT_NAMES, Reading
+from northflank_build.inputs.event import NO_EVENT, EventFacts
 from northflank_build.inputs.fields import build_file_key_problem, mount_key_problem
 from northflank_build.inputs.problems import InputProblem, InvalidInputs
 
@@ -114,6 +115,18 @@ class TemplatePlan:
 
 
 @dataclass(frozen=True)
+class PreviewPlan:
+    """preview-blueprint: one preview environment of it, named ``name``, deployed (a run of
+    ``request``) or deleted; ``service`` is the one whose URL is preview-url."""
+
+    blueprint: TemplateTarget
+    name: str
+    delete: bool
+    request: TemplateRunRequest
+    service: str | None = None
+
+
+@dataclass(frozen=True)
 class ActionConfig:
     """Everything the core needs, validated. Frozen: read once, never changed."""
 
@@ -132,6 +145,7 @@ class ActionConfig:
     deploy: Deploy | None = None
     run_job: RunJob | None = None
     template: TemplatePlan | None = None
+    preview: PreviewPlan | None = None
 
     @property
     def targets(self) -> tuple[BuildTarget, ...]:
@@ -194,39 +208,24 @@ def parse_inputs(
     *,
     default_sha: str = "",
     run_identity: tuple[str, str] = ("", ""),
+    event: EventFacts = NO_EVENT,
 ) -> ActionConfig:
     """Validate every input; raise ``InvalidInputs`` listing all problems at once.
     ``default_sha`` is the sha a workflow gets when it gives none (github/event.py): with
     build-id, a sha other than it was written by the workflow and clashes.
     ``run_identity``: the name a template run gets and the start of its description (the
-    edge's: github/event.py, the CLI)."""
+    edge's: github/event.py, the CLI). ``event``: what the workflow's event says."""
     r = Reading(get, env, workspace, on_secret)
-    connection = _connection(r)  # first: the token is masked before anything can print
+    connection = _connection(r, event)  # first: the token is masked before anything can print
     for declared in i.INPUTS:  # each once, in action.yml's order: its problems in that order
         r(declared)
-    spec = _service_spec(r)
-    rules.which_targets(r)
-    rules.spec_target(r, r(i.SERVICE_ID), spec)
-    rules.service_source(r, r(i.BRANCH), r(i.PULL_REQUEST_ID))
-    targets = targets_of(r(i.JOB_ID), r(i.SERVICE_ID), spec, r(i.BRANCH), r(i.PULL_REQUEST_ID))
+    spec, targets = _targets(r)
     existing = _existing(r, default_sha, len(r(i.JOB_ID)) + len(r(i.SERVICE_ID)))
-    waiting = Waiting(
-        r(i.WAIT),
-        int(r(i.TIMEOUT_SECONDS)),
-        float(r(i.POLL_INTERVAL_SECONDS)),
-        r(i.ABORT_ON_CANCEL),
-        r(i.SHOW_LOGS),
-    )
+    waiting = _waiting(r)
     deploy, run_job = _delivery(r, targets, waiting.wait)
     template = _template(r, bool(targets), waiting.wait, run_identity)
-    overrides = Overrides(
-        r(i.BUILD_ARGUMENTS),
-        r(i.BUILD_FILES),
-        r(i.DOCKER_SECRET_MOUNTS),
-        r(i.DOCKERFILE_PATH),
-        r(i.DOCKER_WORK_DIR),
-        r(i.DOCKERFILE_TARGET),
-    )
+    preview = _preview(r, event, run_identity[1])
+    overrides = _overrides(r)
     if r.problems or connection is None:
         raise InvalidInputs(r.problems)
     return ActionConfig(
@@ -245,13 +244,36 @@ def parse_inputs(
         deploy=deploy,
         run_job=run_job,
         template=template,
+        preview=preview,
     )
 
 
-def _connection(r: Reading) -> Connection | None:
+def _waiting(r: Reading) -> Waiting:
+    timeout, poll = int(r(i.TIMEOUT_SECONDS)), float(r(i.POLL_INTERVAL_SECONDS))
+    return Waiting(r(i.WAIT), timeout, poll, r(i.ABORT_ON_CANCEL), r(i.SHOW_LOGS))
+
+
+def _overrides(r: Reading) -> Overrides:
+    files, mounts = r(i.BUILD_FILES), r(i.DOCKER_SECRET_MOUNTS)
+    docker = (r(i.DOCKERFILE_PATH), r(i.DOCKER_WORK_DIR), r(i.DOCKERFILE_TARGET))
+    return Overrides(r(i.BUILD_ARGUMENTS), files, mounts, *docker)
+
+
+def _targets(r: Reading) -> tuple[BuildServiceSpec | None, tuple[BuildTarget, ...]]:
+    """The build service of service-spec, and what the step builds."""
+    spec = _service_spec(r)
+    rules.which_targets(r)
+    rules.spec_target(r, r(i.SERVICE_ID), spec)
+    rules.service_source(r, r(i.BRANCH), r(i.PULL_REQUEST_ID))
+    return spec, targets_of(r(i.JOB_ID), r(i.SERVICE_ID), spec, r(i.BRANCH), r(i.PULL_REQUEST_ID))
+
+
+def _connection(r: Reading, event: EventFacts) -> Connection | None:
     token = r(i.API_TOKEN)
     dry_run = r(i.DRY_RUN)
-    if not token and not dry_run:  # a dry run sends nothing: no secrets (forks' pull requests)
+    if not token and not dry_run and event.from_fork and r.given("preview-blueprint"):
+        r.problems.append(rules.fork_without_secrets())
+    elif not token and not dry_run:  # a dry run sends nothing: no secrets (forks' PRs)
         r.problems.append(
             InputProblem(
                 "api-token",
@@ -324,3 +346,26 @@ def _template(
         r.problems.append(InputProblem("release-flow" if flow else "workflow", str(exc)))
         return None
     return TemplatePlan(target, request)
+
+
+def _preview(r: Reading, event: EventFacts, about: str) -> PreviewPlan | None:
+    blueprint = r(i.PREVIEW_BLUEPRINT)
+    name = r(i.PREVIEW_NAME)
+    rules.preview_rules(r, event)
+    if blueprint is None or name is None:
+        return None
+    action = r(i.PREVIEW_ACTION)
+    delete = action == "delete" or (action == "auto" and event.closes_pull_request)
+    sha = r(i.SHA)
+    trigger = r(i.PREVIEW_GIT_TRIGGER)
+    fields: dict[str, Any] = {
+        "branch": event.head_branch or None,
+        "sha": sha,
+        "pullRequestId": event.pull_request,
+    }
+    triggers = {trigger: {k: v for k, v in fields.items() if v}} if trigger else None
+    description = run_description(f"{about} at {sha[:12]}" if sha else about or "preview")
+    request = TemplateRunRequest(name, description, r(i.PREVIEW_ARGUMENTS) or None, None, triggers)
+    return PreviewPlan(
+        TemplateTarget("preview-blueprint", blueprint), name, delete, request, r(i.PREVIEW_SERVICE)
+    )

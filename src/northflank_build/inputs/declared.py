@@ -1,332 +1,147 @@
 """Every input, declared once: its name, its default (as action.yml writes it), how the CLI
-gives it, and how its text is read and checked. parse_inputs (inputs/config.py) reads them
-all, the CLI's flags (cli.py) and the wording's names for them (wording.py) come from here,
-and tests/test_config.py compares each default with action.yml.
+gives it, and how its text is read and checked (the readers: inputs/reading.py).
+parse_inputs (inputs/config.py) reads them all, the CLI's flags (cli.py) and the wording's
+names for them (wording.py) come from here, and tests/test_config.py compares each default
+with action.yml.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any
 
 from northflank_build.api.bodies import (
     DOCKER_WORK_DIR_PATTERN,
     DOCKERFILE_PATH_PATTERN,
     DOCKERFILE_TARGET_PATTERN,
-    SecretContent,
 )
 from northflank_build.inputs.fields import (
     DEFAULT_API_URL,
-    ID_PATTERN,
     build_file_key_problem,
     mount_key_problem,
     read_api_url,
-    read_bool,
     read_branch,
-    read_id,
-    read_ids,
-    read_number,
-    read_pattern,
     read_pull_request,
-    shown,
 )
-from northflank_build.inputs.problems import InputProblem
-from northflank_build.inputs.sources import (
-    RUNTIME_ENV_PATTERN,
-    RUNTIME_ENV_RULE,
-    parse_build_arguments,
-    parse_secret_map,
+from northflank_build.inputs.reading import (
+    POLL_RANGE,
+    TIMEOUT_RANGE,
+    Input,
+    Reading,
+    read_boolean,
+    read_build_arguments,
+    read_choice,
+    read_id_list,
+    read_if_exists,
+    read_matching,
+    read_optional_id,
+    read_release_flow,
+    read_required_id,
+    read_run_environment,
+    read_run_name,
+    read_seconds,
+    read_secrets,
+    read_sha,
+    read_template_arguments,
+    read_template_overrides,
+    read_text,
+    read_token,
+    read_trigger_ref,
 )
 
-T = TypeVar("T")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-SHA_PATTERN = re.compile(r"^[0-9a-fA-F]{40}$")
-TIMEOUT_RANGE = (1, 432_000)  # 5 days: the longest a self-hosted runner job may run
-POLL_RANGE = (1.0, 3600.0)
-# How the CLI gives an input: a flag with a value; a repeatable flag (one line each); a
-# switch that sets it false (--no-wait) or true (--dry-run); an environment variable.
-How = Literal["value", "repeat", "off", "on", "env"]
-
-
-@dataclass
-class Reading:
-    """The inputs being read: where their text comes from, the problems found so far, and
-    what was read (each input once)."""
-
-    get: Callable[[str], str | None]
-    env: Mapping[str, str]
-    workspace: Path
-    on_secret: Callable[[str], None]
-    problems: list[InputProblem] = field(default_factory=list)
-    _read: dict[str, Any] = field(default_factory=dict)
-
-    def text(self, name: str) -> str:
-        """The input's text as given, or "" (bytes that are not UTF-8 are a problem)."""
-        value = self.get(name)
-        # Bytes that are not UTF-8 reach os.environ as lone surrogates: not text to send.
-        if value is not None and _SURROGATE.search(value):
-            if not any(p.name == name for p in self.problems):
-                self.problems.append(InputProblem(name, "contains bytes that are not UTF-8 text."))
-            return ""
-        return value or ""
-
-    def given(self, name: str) -> bool:
-        return bool(self.text(name).strip())
-
-    def __call__(self, declared: Input[T]) -> T:
-        if declared.name not in self._read:
-            text = self.text(declared.name)
-            raw = text if declared.whole else text.strip()
-            self._read[declared.name] = declared.read(declared, raw, self)
-        value: T = self._read[declared.name]
-        return value
-
-
-Reader = Callable[["Input[T]", str, Reading], T]
-
-
-@dataclass(frozen=True)
-class Input(Generic[T]):
-    name: str
-    read: Reader[T]
-    default: str = ""  # action.yml's, as written there
-    cli: str = ""  # how the CLI gives it ("--project-id"); "" when it has no form there
-    how: How = "value"
-    whole: bool = False  # several lines, read as given (not stripped)
-
-
-# -- readers --------------------------------------------------------------------------------
-
-
-def _boolean(i: Input[bool], raw: str, r: Reading) -> bool:
-    return read_bool(i.name, raw, i.default == "true", r.problems)
-
-
-def _optional_id(i: Input[str | None], raw: str, r: Reading) -> str | None:
-    return read_id(i.name, raw, r.problems, required=False)
-
-
-def _required_id(i: Input[str | None], raw: str, r: Reading) -> str | None:
-    return read_id(i.name, raw, r.problems, required=True)
-
-
-def _ids(i: Input[tuple[str, ...]], raw: str, r: Reading) -> tuple[str, ...]:
-    return read_ids(i.name, raw, r.problems)
-
-
-def _seconds(bounds: tuple[float, float], *, integer: bool) -> Reader[float]:
-    def read(i: Input[float], raw: str, r: Reading) -> float:
-        return read_number(i.name, raw, float(i.default), bounds, r.problems, integer=integer)
-
-    return read
-
-
-def _pattern(pattern: str, example: str) -> Reader[str | None]:
-    def read(i: Input[str | None], raw: str, r: Reading) -> str | None:
-        return read_pattern(i.name, raw, pattern, example, r.problems)
-
-    return read
-
-
-def _choice(*allowed: str) -> Reader[str]:
-    def read(i: Input[str], raw: str, r: Reading) -> str:
-        if raw in ("", *allowed):
-            return raw or i.default
-        r.problems.append(InputProblem(i.name, f"{shown(raw)} is not one of {', '.join(allowed)}."))
-        return i.default
-
-    return read
-
-
-IfExists = Literal["use", "fail", "update"]
-
-
-def _if_exists(i: Input[IfExists], raw: str, r: Reading) -> IfExists:
-    match _choice("use", "fail", "update")(i, raw, r):  # type: ignore[arg-type]
-        case "fail":
-            return "fail"
-        case "update":
-            return "update"
-        case _:
-            return "use"
-
-
-def _token(i: Input[str], raw: str, r: Reading) -> str:
-    """The token, masked at once; whether it may be missing is the dry run's to say."""
-    if raw:
-        r.on_secret(raw)
-    if any(ch.isspace() or not ch.isprintable() for ch in raw):
-        r.problems.append(
-            InputProblem(
-                i.name,
-                "contains whitespace, line breaks or control characters; paste the token alone.",
-            )
-        )
-    return raw
-
-
-def _sha(i: Input[str | None], raw: str, r: Reading) -> str | None:
-    if not raw:
-        return None
-    if SHA_PATTERN.fullmatch(raw):
-        return raw.lower()
-    r.problems.append(
-        InputProblem(
-            i.name,
-            f"{shown(raw)} is not a full commit id: use its 40 hexadecimal characters, or leave "
-            "it empty to build the latest commit Northflank is set to build.",
-        )
-    )
-    return None
-
-
-def _build_arguments(i: Input[dict[str, str]], raw: str, r: Reading) -> dict[str, str]:
-    return parse_build_arguments(raw, r.problems)
-
-
-def _run_environment(i: Input[dict[str, str]], raw: str, r: Reading) -> dict[str, str]:
-    found = parse_build_arguments(raw, r.problems, i.name, RUNTIME_ENV_PATTERN, RUNTIME_ENV_RULE)
-    for value in found.values():
-        r.on_secret(value)  # a run's variables are often secrets (a database URL)
-    return found
-
-
-def _secrets(key_problem: Callable[[str], str | None]) -> Reader[dict[str, SecretContent]]:
-    def read(i: Input[dict[str, SecretContent]], raw: str, r: Reading) -> dict[str, SecretContent]:
-        return parse_secret_map(
-            i.name, raw, key_problem, r.env, r.workspace, r.problems, r.on_secret
-        )
-
-    return read
-
-
-def _text(i: Input[str], raw: str, r: Reading) -> str:
-    return raw
-
-
-# What ${args.KEY} can name: letters, digits and _ (a template reference's syntax).
-TEMPLATE_ARG_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-TEMPLATE_ARG_RULE = "an argument's name holds letters, digits and _, not starting with a digit"
-STAGE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
-
-
-def _template_arguments(i: Input[dict[str, str]], raw: str, r: Reading) -> dict[str, str]:
-    return parse_build_arguments(raw, r.problems, i.name, TEMPLATE_ARG_PATTERN, TEMPLATE_ARG_RULE)
-
-
-def _template_overrides(
-    i: Input[dict[str, Any] | None], raw: str, r: Reading
-) -> dict[str, Any] | None:
-    """A JSON object of objects: each key a node's ref, each value the fields to set."""
-    if not raw:
-        return None
-    try:
-        loaded = json.loads(raw)
-    except (ValueError, RecursionError):
-        loaded = None
-    if not isinstance(loaded, dict) or not all(
-        isinstance(k, str) and isinstance(v, dict) for k, v in loaded.items()
-    ):
-        r.problems.append(
-            InputProblem(
-                i.name,
-                "must be a JSON object whose values are objects, e.g. "
-                '{"build": {"branch": "main"}} (each key a ref of the template).',
-            )
-        )
-        return None
-    return loaded
-
-
-def _release_flow(i: Input[tuple[str, str] | None], raw: str, r: Reading) -> tuple[str, str] | None:
-    """<pipeline-id>/<stage>."""
-    if not raw:
-        return None
-    pipeline, _, stage = raw.partition("/")
-    if ID_PATTERN.fullmatch(pipeline) and STAGE_PATTERN.fullmatch(stage):
-        return pipeline, stage
-    r.problems.append(
-        InputProblem(
-            i.name,
-            f"{shown(raw)} is not <pipeline-id>/<stage>: a pipeline's id (lowercase letters, "
-            "digits and hyphens), a slash, and the stage's name (e.g. web-pipeline/staging).",
-        )
-    )
-    return None
-
+__all__ = ["Input", "Reading"]
 
 # -- the inputs, in action.yml's order ------------------------------------------------------
 
-API_TOKEN = Input("api-token", _token, cli="$NORTHFLANK_API_TOKEN", how="env")
+API_TOKEN = Input("api-token", read_token, cli="$NORTHFLANK_API_TOKEN", how="env")
 API_URL = Input[str](
     "api-url", lambda i, raw, r: read_api_url(raw, r.problems), DEFAULT_API_URL, "--api-url"
 )
-PROJECT_ID = Input("project-id", _required_id, cli="--project-id")
-TEAM_ID = Input("team-id", _optional_id, cli="--team-id")
-JOB_ID = Input("job-id", _ids, cli="--job-id", how="repeat")
-SERVICE_ID = Input("service-id", _ids, cli="--service-id", how="repeat")
+PROJECT_ID = Input("project-id", read_required_id, cli="--project-id")
+TEAM_ID = Input("team-id", read_optional_id, cli="--team-id")
+JOB_ID = Input("job-id", read_id_list, cli="--job-id", how="repeat")
+SERVICE_ID = Input("service-id", read_id_list, cli="--service-id", how="repeat")
 BRANCH = Input[str | None]("branch", lambda i, raw, r: read_branch(raw, r.problems), cli="--branch")
 PULL_REQUEST_ID = Input[int | None](
     "pull-request-id", lambda i, raw, r: read_pull_request(raw, r.problems), cli="--pull-request-id"
 )
-SERVICE_SPEC = Input("service-spec", _text, cli="--spec", whole=True)
-IF_EXISTS = Input("if-exists", _if_exists, "use", "--if-exists")
-SHA = Input("sha", _sha, "${{ github.event.pull_request.head.sha || github.sha }}", "--sha")
+SERVICE_SPEC = Input("service-spec", read_text, cli="--spec", whole=True)
+IF_EXISTS = Input("if-exists", read_if_exists, "use", "--if-exists")
+SHA = Input("sha", read_sha, "${{ github.event.pull_request.head.sha || github.sha }}", "--sha")
 BUILD_ARGUMENTS = Input(
-    "build-arguments", _build_arguments, cli="--build-arg", how="repeat", whole=True
+    "build-arguments", read_build_arguments, cli="--build-arg", how="repeat", whole=True
 )
 BUILD_FILES = Input(
-    "build-files", _secrets(build_file_key_problem), cli="--build-file", how="repeat", whole=True
+    "build-files",
+    read_secrets(build_file_key_problem),
+    cli="--build-file",
+    how="repeat",
+    whole=True,
 )
 DOCKER_SECRET_MOUNTS = Input(
     "docker-secret-mounts",
-    _secrets(mount_key_problem),
+    read_secrets(mount_key_problem),
     cli="--secret-mount",
     how="repeat",
     whole=True,
 )
 DOCKERFILE_PATH = Input(
-    "dockerfile-path", _pattern(DOCKERFILE_PATH_PATTERN, "/Dockerfile"), cli="--dockerfile-path"
+    "dockerfile-path",
+    read_matching(DOCKERFILE_PATH_PATTERN, "/Dockerfile"),
+    cli="--dockerfile-path",
 )
 DOCKER_WORK_DIR = Input(
-    "docker-work-dir", _pattern(DOCKER_WORK_DIR_PATTERN, "/"), cli="--docker-work-dir"
+    "docker-work-dir", read_matching(DOCKER_WORK_DIR_PATTERN, "/"), cli="--docker-work-dir"
 )
 DOCKERFILE_TARGET = Input(
     "dockerfile-target",
-    _pattern(DOCKERFILE_TARGET_PATTERN, "production"),
+    read_matching(DOCKERFILE_TARGET_PATTERN, "production"),
     cli="--dockerfile-target",
 )
-WAIT = Input("wait", _boolean, "true", "--no-wait", how="off")
+WAIT = Input("wait", read_boolean, "true", "--no-wait", how="off")
 TIMEOUT_SECONDS = Input(
-    "timeout-seconds", _seconds(TIMEOUT_RANGE, integer=True), "3600", "--timeout-seconds"
+    "timeout-seconds", read_seconds(TIMEOUT_RANGE, integer=True), "3600", "--timeout-seconds"
 )
 # 30 s, not 10: the forecast makes checks dense where the end is likely (engine/schedule.py;
 # the figures in docs/benchmarks.md).
 POLL_INTERVAL_SECONDS = Input(
-    "poll-interval-seconds", _seconds(POLL_RANGE, integer=False), "30", "--poll-interval-seconds"
+    "poll-interval-seconds",
+    read_seconds(POLL_RANGE, integer=False),
+    "30",
+    "--poll-interval-seconds",
 )
-ABORT_ON_CANCEL = Input("abort-on-cancel", _boolean, "true", "--no-abort-on-cancel", how="off")
-SHOW_LOGS = Input("show-logs", _boolean, "true", "--no-logs", how="off")
-DRY_RUN = Input("dry-run", _boolean, "false", "--dry-run", how="on")
-BUILD_ID = Input("build-id", _text, cli="--build-id")  # checked with reuse: inputs/config.py
-REUSE = Input("reuse", _choice("never", "succeeded", "any"), "never", "--reuse")
-DEPLOY_SERVICES = Input("deploy-services", _ids, cli="--deploy-service", how="repeat")
-RUN_JOB = Input("run-job", _optional_id, cli="--run-job")
+ABORT_ON_CANCEL = Input("abort-on-cancel", read_boolean, "true", "--no-abort-on-cancel", how="off")
+SHOW_LOGS = Input("show-logs", read_boolean, "true", "--no-logs", how="off")
+DRY_RUN = Input("dry-run", read_boolean, "false", "--dry-run", how="on")
+BUILD_ID = Input("build-id", read_text, cli="--build-id")  # checked with reuse: inputs/config.py
+REUSE = Input("reuse", read_choice("never", "succeeded", "any"), "never", "--reuse")
+DEPLOY_SERVICES = Input("deploy-services", read_id_list, cli="--deploy-service", how="repeat")
+RUN_JOB = Input("run-job", read_optional_id, cli="--run-job")
 RUN_JOB_ENVIRONMENT = Input(
-    "run-job-environment", _run_environment, cli="--run-env", how="repeat", whole=True
+    "run-job-environment", read_run_environment, cli="--run-env", how="repeat", whole=True
 )
-RELEASE_FLOW = Input("release-flow", _release_flow, cli="--release-flow")
-WORKFLOW = Input("workflow", _optional_id, cli="--workflow")
+RELEASE_FLOW = Input("release-flow", read_release_flow, cli="--release-flow")
+WORKFLOW = Input("workflow", read_optional_id, cli="--workflow")
 TEMPLATE_ARGUMENTS = Input(
-    "template-arguments", _template_arguments, cli="--template-arg", how="repeat", whole=True
+    "template-arguments", read_template_arguments, cli="--template-arg", how="repeat", whole=True
 )
 TEMPLATE_OVERRIDES = Input(
-    "template-overrides", _template_overrides, cli="--template-overrides", whole=True
+    "template-overrides", read_template_overrides, cli="--template-overrides", whole=True
 )
+PREVIEW_BLUEPRINT = Input("preview-blueprint", read_optional_id, cli="--preview-blueprint")
+PREVIEW_NAME = Input(
+    "preview-name",
+    read_run_name,
+    "${{ github.event.pull_request.number && format('pr-{0}', github.event.pull_request.number) || '' }}",
+    "--preview-name",
+)
+PREVIEW_ACTION = Input(
+    "preview-action", read_choice("auto", "deploy", "delete"), "auto", "--preview-action"
+)
+PREVIEW_GIT_TRIGGER = Input("preview-git-trigger", read_trigger_ref, cli="--preview-git-trigger")
+PREVIEW_ARGUMENTS = Input(
+    "preview-arguments", read_template_arguments, cli="--preview-arg", how="repeat", whole=True
+)
+PREVIEW_SERVICE = Input("preview-service", read_optional_id, cli="--preview-service")
 
 INPUTS: tuple[Input[Any], ...] = (
     API_TOKEN,
@@ -361,6 +176,12 @@ INPUTS: tuple[Input[Any], ...] = (
     WORKFLOW,
     TEMPLATE_ARGUMENTS,
     TEMPLATE_OVERRIDES,
+    PREVIEW_BLUEPRINT,
+    PREVIEW_NAME,
+    PREVIEW_ACTION,
+    PREVIEW_GIT_TRIGGER,
+    PREVIEW_ARGUMENTS,
+    PREVIEW_SERVICE,
 )
 INPUT_NAMES = tuple(i.name for i in INPUTS)
 BY_NAME: dict[str, Input[Any]] = {i.name: i for i in INPUTS}

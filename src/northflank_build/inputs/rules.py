@@ -12,6 +12,7 @@ from northflank_build.inputs.fields import shown
 from northflank_build.inputs.problems import InputProblem
 
 if TYPE_CHECKING:  # loaded at run time only when a service-spec is given (with PyYAML)
+    from northflank_build.inputs.event import EventFacts
     from northflank_build.inputs.spec_model import BuildServiceSpec
 
 import re
@@ -28,12 +29,20 @@ def which_targets(r: Reading) -> None:
                 "job-id", "cannot be combined with service-spec, which creates a build service."
             )
         )
-    elif not (spec or jobs or services or r.given("run-job") or _template_given(r)):
+    elif not (
+        spec
+        or jobs
+        or services
+        or r.given("run-job")
+        or _template_given(r)
+        or r.given("preview-blueprint")
+    ):
         r.problems.append(
             InputProblem(
                 "job-id",
                 "one of job-id or service-id is required (or service-spec to create a build "
-                "service, run-job to run a job, release-flow or workflow to run one).",
+                "service, run-job to run a job, release-flow or workflow to run one, "
+                "preview-blueprint for a preview).",
             )
         )
 
@@ -204,4 +213,39 @@ def template_rules(r: Reading, after_builds: bool, wait: bool) -> None:
                 "cannot be combined with wait: false when the step builds: the run starts once "
                 "the builds have concluded.",
             )
+        )
+
+
+def fork_without_secrets() -> InputProblem:
+    """A pull request from a fork gets no secrets: what to do, with its risk."""
+    return InputProblem(
+        "api-token",
+        "is empty: this pull request comes from a fork, and GitHub gives workflows run for "
+        "forks no secrets, so no preview can be deployed from this run. Either deploy "
+        "previews from a pull_request_target workflow gated by a label a maintainer adds "
+        "after reading the change (it runs with your secrets: never check out and run the "
+        "fork's code before that review), or from a workflow_run workflow that runs after "
+        "this one and reads its results.",
+    )
+
+
+def preview_rules(r: Reading, event: EventFacts) -> None:
+    """preview-blueprint needs a name (pr-<number> on pull requests); the rest of the
+    preview inputs need the blueprint."""
+    blueprint = r.given("preview-blueprint")
+    if blueprint and not r.given("preview-name"):
+        r.problems.append(
+            InputProblem(
+                "preview-name",
+                "is required outside pull-request events (on them it defaults to pr-<number>).",
+            )
+        )
+    for name in ("preview-git-trigger", "preview-arguments", "preview-service"):
+        if r.given(name) and not blueprint:
+            r.problems.append(
+                InputProblem(name, "applies to preview-blueprint, which is not given.")
+            )
+    if r.given("preview-action") and r.text("preview-action").strip() != "auto" and not blueprint:
+        r.problems.append(
+            InputProblem("preview-action", "applies to preview-blueprint, which is not given.")
         )

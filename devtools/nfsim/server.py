@@ -66,6 +66,13 @@ ROUTES = [
     ("run_abort", "DELETE", re.compile(PREFIX + r"/jobs/(?P<res>[^/]+)/runs/(?P<run>[^/]+)$")),
     ("run_logs", "GET", re.compile(PREFIX + r"/jobs/(?P<res>[^/]+)/logs$")),
     *templates.routes(PREFIX),
+    ("services_list", "GET", re.compile(PREFIX + r"/services$")),
+    ("previews_list", "GET", re.compile(PREFIX + r"/preview-blueprints/(?P<res>[^/]+)/previews$")),
+    (
+        "preview_delete",
+        "DELETE",
+        re.compile(PREFIX + r"/preview-blueprints/(?P<res>[^/]+)/previews/(?P<preview>[^/]+)$"),
+    ),
 ]
 # The dashboard paths of build-url: /s/project/{p}/jobs/{j}/builds/{b} (or /t/{team}/...),
 # and of a job's runs, a release flow's and a workflow's (a page naming the path).
@@ -562,6 +569,12 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 if deployment is not None:
                     self._send(200, {"data": deployment.view(sim.clock)}, headers)
                     return
+                preview = world.previews.service(
+                    world.template_runs, project, match.group("res"), sim.clock.monotonic()
+                )
+                if preview is not None:
+                    self._send(200, {"data": preview}, headers)
+                    return
                 found = services.get(match.group("res"))
                 if found is None:
                     self._error(404, f"Service {match.group('res')} not found", headers)
@@ -607,6 +620,49 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             data.pop("dockerSecretMounts", None)
             self._send(200, {"data": data}, headers)
 
+        def _previews(
+            self,
+            route: str,
+            project: str,
+            match: re.Match[str],
+            body: Any,
+            query: str,
+            headers: dict[str, str],
+        ) -> None:
+            """The project's services (with the previews'), a blueprint's previews, and the
+            deletion of one (nfsim/previews.py)."""
+            world, now = sim.world, sim.clock.monotonic()
+            previews = world.previews
+            if route == "services_list":
+                listed = previews.page(previews.services(world.template_runs, project, now), query)
+                self._send(200, {"data": {"services": listed["page"]},
+                                 "pagination": listed["pagination"]}, headers)  # fmt: skip
+                return
+            blueprint = match.group("res")
+            missing = previews.known(project, blueprint)
+            if missing is not None:
+                self._error(404, missing, headers)
+                return
+            made = previews.made(world.template_runs, project, blueprint, now)
+            if route == "previews_list":
+                items = previews.listed(
+                    world.template_runs, project, blueprint, now, sim.clock.wall()
+                )
+                listed = previews.page(items, query)
+                self._send(200, {"data": {"previewEnvironments": listed["page"]},
+                                 "pagination": listed["pagination"]}, headers)  # fmt: skip
+                return
+            name = match.group("preview")
+            if name not in made:
+                self._error(404, f"Preview {name} not found", headers)
+                return
+            if body is not None and not self._valid(
+                DEPLOY_SCHEMAS["delete-preview-blueprint-preview"], body, headers
+            ):
+                return
+            previews.deleted.setdefault((project, blueprint, name), now)
+            self._send(200, {"data": {}}, headers)
+
         def _template(
             self,
             route: str,
@@ -620,6 +676,8 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
             world, now = sim.world, sim.clock.monotonic()
             stage = match.groupdict().get("stage") or ""
             flow = "release-flow" if stage else "workflow"
+            if match.groupdict().get("blueprint"):
+                flow = "preview-blueprint"
             resource = match.group("res")
             missing = templates.known(world, project, flow, resource, stage)
             if missing is not None:
@@ -637,6 +695,11 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                     self._send(200, None, headers, raw="", content_type="application/json")
                 elif answer == "no-id":
                     self._send(200, {"data": {"name": run.body.get("name")}}, headers)
+                elif flow == "preview-blueprint":  # the POST alone names the preview (§10.1)
+                    view = {**run.view(now), "templateId": resource}
+                    self._send(
+                        200, {"data": {**view, "environmentId": run.body.get("name")}}, headers
+                    )
                 else:
                     self._send(200, {"data": run.view(now)}, headers)
                 return
@@ -779,6 +842,9 @@ def _handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 return
             if route.startswith("tpl_"):
                 self._template(route, project, match, body, query, headers)
+                return
+            if route in ("services_list", "previews_list", "preview_delete"):
+                self._previews(route, project, match, body, query, headers)
                 return
             kind, resource = match.group("kind")[:-1], match.group("res")
             known = world.projects[project] if kind == "job" else world.services.get(project, {})

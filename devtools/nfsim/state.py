@@ -11,6 +11,7 @@ from typing import Any
 
 from .clock import RealClock, SimClock, iso
 from .deploys import RolloutPlan, RunPlan, SimDeployment, SimRun
+from .previews import Previews
 from .templates import SimTemplateRun, TemplatePlan
 
 __all__ = ["RealClock", "SimClock", "iso"]  # where the server and the tests import them from
@@ -227,6 +228,7 @@ class World:
     template_runs: list[SimTemplateRun] = field(default_factory=list)
     template_plan: TemplatePlan = field(default_factory=TemplatePlan)
     template_plans: dict[str, TemplatePlan] = field(default_factory=dict)  # by pipeline or workflow
+    previews: Previews = field(default_factory=Previews)  # preview blueprints (nfsim/previews.py)
 
     def __post_init__(self) -> None:
         if not self.deployments:

@@ -29,6 +29,7 @@ NODES = (("Build", "build", "demo-service"), ("Release", "release", "demo-web"),
 ROUTE_PATTERNS = {
     "release-flow": r"/pipelines/(?P<res>[^/]+)/release-flows/(?P<stage>[^/]+)/runs",
     "workflow": r"/workflows/(?P<res>[^/]+)/runs",
+    "preview-blueprint": r"/preview-(?P<blueprint>blueprints)/(?P<res>[^/]+)/runs",
 }
 
 
@@ -169,6 +170,8 @@ def routes(prefix: str) -> list[tuple[str, str, re.Pattern[str]]]:
 
 def known(world: World, project: str, flow: str, resource: str, stage: str) -> str | None:
     """Why the target does not exist, or None."""
+    if flow == "preview-blueprint":
+        return world.previews.known(project, resource)
     if flow == "workflow":
         return (
             None
@@ -212,10 +215,10 @@ def page(world: World, project: str, flow: str, resource: str, stage: str, query
         if (r.project, r.flow, r.resource, r.stage) == (project, flow, resource, stage)
     ]  # fmt: skip
     mine.sort(key=lambda r: r.created_mono, reverse=world.list_newest_first)
-    if flow == "release-flow" and "concluded" in params:
+    if flow != "workflow" and "concluded" in params:
         wanted = params["concluded"][0] == "true"
         mine = [r for r in mine if r.status(now)[1] == wanted]
-    if flow == "release-flow" and "status" in params:
+    if flow != "workflow" and "status" in params:
         mine = [r for r in mine if r.status(now)[0] == params["status"][0]]
     runs = [r.view(now, full=False) for r in mine[offset : offset + per_page]]
     more = len(mine) > offset + per_page

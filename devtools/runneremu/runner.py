@@ -61,17 +61,66 @@ def load_action(action_dir: Path) -> dict[str, Any]:
 
 
 def evaluate_default(expression: str, github: Mapping[str, Any]) -> str:
-    """Literal defaults, and ``${{ a || b }}`` over the github context (what action.yml uses)."""
+    """Literal defaults, and what action.yml's defaults use of GitHub's expression language
+    over the github context: ``||`` and ``&&`` (which return an operand, as GitHub's do),
+    context paths, string literals and ``format('...{0}', a)``."""
     match = EXPR.match(expression.strip())
     if not match:
         return expression
-    for operand in match.group(1).split("||"):
-        node: Any = {"github": github}
-        for part in operand.strip().split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        if node:
-            return str(node)
-    return ""
+    value = _either(match.group(1), {"github": github})
+    return "" if value is None or value is False else str(value)
+
+
+def _split(text: str, operator: str) -> list[str]:
+    """``text`` split at ``operator`` outside quotes and parentheses."""
+    parts, depth, quoted, start, i = [], 0, False, 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted and ch in "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and text.startswith(operator, i):
+            parts.append(text[start:i])
+            start = i = i + len(operator)
+            continue
+        i += 1
+    return [*parts, text[start:]]
+
+
+def _either(text: str, context: dict[str, Any]) -> Any:
+    value: Any = None
+    for operand in _split(text, "||"):
+        value = _both(operand, context)
+        if value:
+            return value
+    return value
+
+
+def _both(text: str, context: dict[str, Any]) -> Any:
+    value: Any = None
+    for term in _split(text, "&&"):
+        value = _term(term.strip(), context)
+        if not value:
+            return value
+    return value
+
+
+def _term(term: str, context: dict[str, Any]) -> Any:
+    if term.startswith("'") and term.endswith("'"):
+        return term[1:-1].replace("''", "'")
+    if term.startswith("format(") and term.endswith(")"):
+        args = [_either(a.strip(), context) for a in _split(term[len("format(") : -1], ",")]
+        template = str(args[0] or "")
+        for n, arg in enumerate(args[1:]):
+            template = template.replace("{" + str(n) + "}", "" if arg is None else str(arg))
+        return template
+    node: Any = context
+    for part in term.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def image_entrypoint(action_dir: Path) -> list[str]:

@@ -112,6 +112,16 @@ class Kind:
         """The steps the last snapshot shows (none by default)."""
         return ()
 
+    def told(self, report: OperationReport) -> str:
+        """The report in a few words, for the step's last line."""
+        what = "skipped" if report.skipped else report.status or report.outcome.value
+        return f"{self.noun} {report.id + ' ' if report.id else ''}{what}"
+
+    def facts(self, report: OperationReport) -> tuple[tuple[str, str], ...]:
+        """What the summary shows besides the operation's row: (what, value) pairs; a value
+        that is an https URL becomes a link."""
+        return ()
+
     def near_end(self, last: Any) -> bool:
         """Whether the last snapshot shows its last step under way: then it is checked
         densely (engine/waiting.py), whatever the forecast said."""

@@ -153,9 +153,7 @@ def story(step: StepReport) -> str:
     if step.deployments:
         deployed = sum(d.outcome is Outcome.SUCCEEDED for d in step.deployments)
         parts.append(f"{deployed} of {len(step.deployments)} deployed")
-    for op in step.operations:
-        what = "skipped" if op.skipped else op.status or op.outcome.value
-        parts.append(f"{op.kind.noun} {op.id + ' ' if op.id else ''}{what}")
+    parts += [op.kind.told(op) for op in step.operations]
     return ", ".join(parts) or "nothing started"
 
 

@@ -83,6 +83,27 @@ class PreviewKind(TemplateRunKind):
     def detail(self, last: Any) -> Any:
         return PreviewDetail(last.name or "")
 
+    def told(self, report: OperationReport) -> str:
+        detail = _detail(report)
+        if detail.deleted:
+            return f"preview {detail.name} deleted"
+        what = "skipped" if report.skipped else report.status or report.outcome.value
+        return f"preview {detail.name} {what}" + (f" at {detail.url}" if detail.url else "")
+
+    def facts(self, report: OperationReport) -> tuple[tuple[str, str], ...]:
+        detail = _detail(report)
+        if detail.deleted:
+            return (("Preview", f"{detail.name} deleted"),)
+        found = [("Preview", detail.name)] if detail.name else []
+        found += [("Preview URL", detail.url)] if detail.url else []
+        found += [
+            (f"URL of {service}", u)
+            for service, urls in sorted(detail.urls.items())
+            for u in urls
+            if u != detail.url
+        ]
+        return tuple(found)
+
 
 PREVIEW_RUN = PreviewKind()
 

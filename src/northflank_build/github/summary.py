@@ -199,6 +199,9 @@ def _operation(op: OperationReport) -> list[str]:
         f"| {note} |",
         "",
     ]
+    for what, value in op.kind.facts(op):
+        shown = f"[{md(value)}]({url(value)})" if value.startswith("https://") else md(value)
+        lines += [f"{md(what)}: {shown}", ""]
     if op.parts:
         lines += ["| Node | Status | Duration | Error |", "|---|---|---|---|"]
         for part in op.parts:

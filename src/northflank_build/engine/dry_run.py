@@ -122,6 +122,8 @@ def _ship_plan(config: ActionConfig, events: Events) -> None:
         secrets = {key: "***" for key in config.run_job.environment}  # masked values
         run = StartJobRunRequest(secrets or None, internal).to_json()
         events.planned("POST", base + routes.job_runs(config.run_job.job_id), run)
+    if config.preview is not None:
+        _preview_plan(config, events, routes, base)
     if config.template is not None:
         plan = config.template
         then = "Then" if config.targets or config.deploy or config.run_job else "It"
@@ -169,3 +171,27 @@ def _would_reuse(
         "no start request."
     )
     return found
+
+
+def _preview_plan(config: ActionConfig, events: Events, routes: Routes, base: str) -> None:
+    """The preview's requests: the look for its older runs (each aborted), then its run, or
+    its deletion (and the look until it is gone)."""
+    plan = config.preview
+    assert plan is not None
+    runs = base + routes.template_runs(plan.blueprint)
+    events.note(
+        f"It would read GET {runs}?concluded=false and abort (POST …/runs/<id>/abort) every "
+        f"run named {plan.name!r}."
+    )
+    if plan.delete:
+        target = base + routes.preview(plan.blueprint.id, plan.name)
+        events.planned("DELETE", target, {})
+        events.note(
+            f"Then it would read GET {base + routes.previews(plan.blueprint.id)} until it is gone."
+        )
+        return
+    events.planned("POST", runs, plan.request.to_json())
+    events.note(
+        f"Then, once the run has concluded, GET {base + routes.services} (every page) and GET "
+        "each service tagged with the preview's name for its public URL."
+    )

@@ -122,13 +122,18 @@ def _ship_plan(config: ActionConfig, events: Events) -> None:
         secrets = {key: "***" for key in config.run_job.environment}  # masked values
         run = StartJobRunRequest(secrets or None, internal).to_json()
         events.planned("POST", base + routes.job_runs(config.run_job.job_id), run)
-    if config.preview is not None:
-        _preview_plan(config, events, routes, base)
+    _runs_plan(config, events, routes, base)
+
+
+def _runs_plan(config: ActionConfig, events: Events, routes: Routes, base: str) -> None:
+    """The release-flow or workflow run, then the preview."""
     if config.template is not None:
         plan = config.template
         then = "Then" if config.targets or config.deploy or config.run_job else "It"
         events.note(f"{then} it would run {plan.target.label}:")
         events.planned("POST", base + routes.template_runs(plan.target), plan.request.to_json())
+    if config.preview is not None:
+        _preview_plan(config, events, routes, base)
 
 
 def reads(config: ActionConfig) -> bool:

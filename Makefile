@@ -63,6 +63,7 @@ bench: setup
 	PYTHONPATH=src $(BIN)/python bench/detection_realtime.py
 	PYTHONPATH=src:devtools $(BIN)/python bench/targets.py
 	PYTHONPATH=src:devtools $(BIN)/python bench/template_runs.py
+	PYTHONPATH=src:devtools $(BIN)/python bench/previews.py
 
 # Image size, build time (cold and cached) and in-container start-up of install variants.
 # Needs root and apt, like make container.

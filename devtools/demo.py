@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from nfsim import BuildPlan, Simulator
 from runneremu import run_action
@@ -20,7 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "demo-output"
 
 
-def show(title: str, sim: Simulator, plan: BuildPlan, extra: dict[str, str]) -> int:
+def show(
+    title: str,
+    sim: Simulator,
+    plan: BuildPlan,
+    extra: dict[str, str],
+    event: dict[str, Any] | None = None,
+) -> int:
     sim.set_plan(plan)
     print(
         f"\n===== {title} =====\n--- step log (as the runner shows it, secrets masked) ---",
@@ -35,8 +42,14 @@ def show(title: str, sim: Simulator, plan: BuildPlan, extra: dict[str, str]) -> 
         "build-arguments": "NODE_ENV=production\n# comments and blank lines are ignored\n\nAPP_VERSION=1.2.3",
         **extra,
     }
+    github = {"event_name": "pull_request"} if event else None
     result = run_action(
-        ROOT, with_, echo=True, env={"NPMRC": "//registry.npmjs.org/:_authToken=npm-demo-secret"}
+        ROOT,
+        with_,
+        echo=True,
+        env={"NPMRC": "//registry.npmjs.org/:_authToken=npm-demo-secret"},
+        event=event,
+        github=github,
     )
     print(f"--- exit code {result.exit_code}, step conclusion: {result.conclusion} ---")
     print("--- outputs (steps.<id>.outputs) ---")
@@ -95,11 +108,30 @@ def main() -> int:
             BuildPlan(phases=(("PENDING", 1), ("BUILDING", 2))),
             {"release-flow": "demo-pipeline/staging", "template-arguments": "TAG=v1.2.3"},
         )
+        preview = {"job-id": "", "preview-blueprint": "demo-preview", "preview-git-trigger": "git"}
+        pr = [
+            show(f"Pull request {action}: preview {'deleted' if action == 'closed' else 'up'}",
+                 sim, BuildPlan(), preview, pull_request(action))
+            for action in ("opened", "synchronize", "closed")
+        ]  # fmt: skip
+    codes = (ok, failed, shipped, promoted, *pr)
     print(
         f"\nSummaries written to {OUT}/. Exit codes: success run {ok}, failing run {failed}, "
-        f"shipped run {shipped}, promoted run {promoted} (expected 0, 1, 0 and 0)."
+        f"shipped run {shipped}, promoted run {promoted}, pull request opened, pushed and "
+        f"closed {pr} (expected 0, 1, 0, 0 and [0, 0, 0])."
     )
-    return 0 if (ok, failed, shipped, promoted) == (0, 1, 0, 0) else 1
+    return 0 if codes == (0, 1, 0, 0, 0, 0, 0) else 1
+
+
+def pull_request(action: str) -> dict[str, Any]:
+    """The event of pull request #42 of the demo repository."""
+    repo = {"full_name": "octo-org/octo-repo", "fork": False}
+    head = {"ref": "feature", "sha": "ffac537e6cbbf934b08745a378932722df287a53", "repo": repo}
+    return {
+        "action": action,
+        "number": 42,
+        "pull_request": {"number": 42, "head": head, "base": {"repo": repo}},
+    }
 
 
 if __name__ == "__main__":

@@ -247,3 +247,15 @@ def test_a_release_flow_through_the_cli(sim: Simulator, cli: Callable[..., Ran])
     assert body["arguments"] == {"MODE": "up"}
     assert body["name"].startswith("nfb-")
     assert "Node Release release: success" in result.stderr
+
+
+def test_a_preview_through_the_cli(sim: Simulator, cli: Callable[..., Ran]) -> None:
+    up = cli("build", "--preview-blueprint", "demo-preview", "--preview-name", "pr-9", "--json")
+    assert up.returncode == 0, up.stderr
+    data = json.loads(up.stdout)
+    assert data["preview-url"] == "https://p01--pr-9-web--demo-project--sim.code.run"
+    assert data["result"]["preview"]["name"] == "pr-9"
+    args = ["--preview-blueprint", "demo-preview", "--preview-name", "pr-9"]
+    down = cli("build", *args, "--preview-action", "delete", "--json")
+    assert down.returncode == 0, down.stderr
+    assert json.loads(down.stdout)["preview-deleted"] is True

@@ -99,6 +99,7 @@ class Kind:
     abortable = True
     reread = False  # the start's answer holds the id only: one read before the wait
     outputs: tuple[str, ...] = ()  # the step outputs it fills (written empty without one)
+    booleans: tuple[str, ...] = ()  # those of them that are true or false (typed in --json)
 
     def duration(self, last: Any) -> float | None:
         """How long the last snapshot says it ran, when it says."""

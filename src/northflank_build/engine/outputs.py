@@ -137,7 +137,7 @@ def typed_outputs(step: StepReport) -> dict[str, Any]:
     """The outputs with their real types: booleans, a number (or null), ``result`` as an
     object; the rest strings."""
     values: dict[str, Any] = dict(outputs(step))
-    for name in BOOLEAN_OUTPUTS:
+    for name in (*BOOLEAN_OUTPUTS, *(n for kind, _op in _slots(step) for n in kind.booleans)):
         values[name] = values[name] == "true"
     duration = values["duration-seconds"]
     values["duration-seconds"] = int(duration) if duration.isdigit() else None

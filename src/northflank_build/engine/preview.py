@@ -49,6 +49,7 @@ class PreviewKind(TemplateRunKind):
 
     result_key = "preview"
     outputs = ("preview-id", "preview-url", "preview-run-id", "preview-deleted")
+    booleans = ("preview-deleted",)
 
     def __init__(self) -> None:
         super().__init__("preview-blueprint")

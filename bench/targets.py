@@ -23,7 +23,6 @@ from nfsim import BuildPlan, Simulator
 from nfsim.inprocess import SimTail, SimTransport
 from northflank_build.api.client import NorthflankClient
 from northflank_build.api.models import Build
-from northflank_build.api.routes import BuildTarget
 from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.run import run_step
 from northflank_build.inputs.config import parse_inputs
@@ -47,8 +46,8 @@ class Seen:
     clock: VirtualClock
     at: dict[str, float] = field(default_factory=dict)
 
-    def watch(self, _index: int, target: BuildTarget, _count: int) -> Listener:
-        return Listener(self, target.id)
+    def watch(self, _kind: object, name: str, _label: str, *, several: bool) -> Listener:
+        return Listener(self, name)
 
     def __getattr__(self, _name: str) -> object:
         return lambda *args, **kwargs: None

@@ -10,7 +10,6 @@ from northflank_build import _early
 
 _early.install()
 
-import os  # noqa: E402
 import sys  # noqa: E402
 from dataclasses import replace  # noqa: E402
 
@@ -25,7 +24,6 @@ from northflank_build.engine.report import StepReport  # noqa: E402
 from northflank_build.engine.run import connect, internal_error, run_step  # noqa: E402
 from northflank_build.github import commands as runner  # noqa: E402
 from northflank_build.github import event, events  # noqa: E402
-from northflank_build.inputs.config import parse_inputs  # noqa: E402
 from northflank_build.inputs.problems import InvalidInputs  # noqa: E402
 
 
@@ -42,15 +40,7 @@ def main(
         cancel = CancelScope()
         cancel.install(_early.PENDING)  # takes over, with any signal already seen
     try:  # parse_inputs masks the token first, before anything else can be printed
-        config = parse_inputs(
-            runner.get_input,
-            os.environ,
-            runner.workspace(),
-            runner.mask,
-            default_sha=event.default_sha(os.environ),
-            run_identity=event.run_identity(os.environ),
-            event=event.facts(os.environ),
-        )
+        config = event.step_config()
     except InvalidInputs as exc:
         return events.finish_invalid(exc)
     report = StepReport(Outcome.ERROR)

@@ -16,7 +16,6 @@ still tried. Each kind (engine/kinds.py) checks what a record names before any r
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -35,7 +34,6 @@ from northflank_build.engine.run import connect
 from northflank_build.github import commands as runner
 from northflank_build.github import event
 from northflank_build.github.state import STATE_OPERATIONS, decode
-from northflank_build.inputs.config import parse_inputs
 from northflank_build.inputs.problems import InvalidInputs
 from northflank_build.wording import ACTION, describe
 
@@ -73,15 +71,7 @@ def _main(
     if not records:
         return
     try:
-        config = parse_inputs(
-            runner.get_input,
-            os.environ,
-            runner.workspace(),
-            runner.mask,
-            default_sha=event.default_sha(os.environ),
-            run_identity=event.run_identity(os.environ),
-            event=event.facts(os.environ),
-        )
+        config = event.step_config()
     except InvalidInputs:
         runner.say(
             "What the main step started may still be running; inputs are invalid, so it was not checked."

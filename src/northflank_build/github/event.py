@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from northflank_build.github import commands as runner
+from northflank_build.inputs.config import ActionConfig, parse_inputs
 from northflank_build.inputs.event import EventFacts
 
 MAX_EVENT_BYTES = 25 * 1024 * 1024  # GitHub's webhook payloads are capped at 25 MB
@@ -84,3 +87,17 @@ def _event(env: Mapping[str, str]) -> dict[str, Any]:
 
 def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def step_config() -> ActionConfig:
+    """The step's inputs, read as the runner gives them, with what the event says (the
+    action's main step and its post step). Masks the token first; raises InvalidInputs."""
+    return parse_inputs(
+        runner.get_input,
+        os.environ,
+        runner.workspace(),
+        runner.mask,
+        default_sha=default_sha(os.environ),
+        run_identity=run_identity(os.environ),
+        event=facts(os.environ),
+    )

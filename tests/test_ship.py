@@ -79,9 +79,20 @@ def test_build_deploy_to_two_services_and_run_a_job_pinned_to_the_build(
     whole = result_of(out)
     assert whole["success"] is True
     assert whole["deployments"] == [
-        {"service-id": "demo-web", "status": "COMPLETED", "deployed-sha": GITHUB_SHA},
-        {"service-id": "demo-worker", "status": "COMPLETED", "deployed-sha": GITHUB_SHA},
+        {
+            "service-id": "demo-web",
+            "status": "COMPLETED",
+            "deployed-sha": GITHUB_SHA,
+            "urls": ["https://p01--demo-web--demo-project--sim.code.run"],
+        },
+        {
+            "service-id": "demo-worker",
+            "status": "COMPLETED",
+            "deployed-sha": GITHUB_SHA,
+            "urls": [],
+        },
     ]
+    assert result.outputs["environment-url"] == "https://p01--demo-web--demo-project--sim.code.run"
     assert whole["job-run"] == {"job-id": "demo-migrate", "run-id": run_id, "status": "SUCCESS",
                                 "concluded": True, "skipped": False}  # fmt: skip
     # The run's log in its own group; the secret value never shown.

@@ -85,7 +85,19 @@ class SimDeployment:
             "disabledCD": False,
             "billing": {"deploymentPlan": "nf-compute-20"},
             "servicePaused": False,
-            "ports": [],
+            # A web service has a public HTTP port (the environment-url of a deploy).
+            "ports": []
+            if "worker" in self.id
+            else [
+                {
+                    "id": "p-1",
+                    "name": "http",
+                    "internalPort": 8080,
+                    "protocol": "HTTP",
+                    "public": True,
+                    "dns": f"p01--{self.id}--{self.project}--sim.code.run",
+                }
+            ],  # fmt: skip
             "cluster": {"id": "nfsim", "name": "nfsim", "namespace": self.project},
             "status": {
                 "deployment": {

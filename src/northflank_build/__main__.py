@@ -10,6 +10,7 @@ from northflank_build import _early
 
 _early.install()
 
+import os  # noqa: E402
 import sys  # noqa: E402
 from dataclasses import replace  # noqa: E402
 
@@ -24,6 +25,7 @@ from northflank_build.engine.report import StepReport  # noqa: E402
 from northflank_build.engine.run import connect, internal_error, run_step  # noqa: E402
 from northflank_build.github import commands as runner  # noqa: E402
 from northflank_build.github import event, events  # noqa: E402
+from northflank_build.github.surfaces import open_surfaces  # noqa: E402
 from northflank_build.inputs.problems import InvalidInputs  # noqa: E402
 
 
@@ -33,9 +35,10 @@ def main(
     clock: Clock | None = None,
     cancel: CancelScope | None = None,
     open_tail: TailOpener | None = None,
+    github_transport: httpx.BaseTransport | None = None,
 ) -> int:
-    """``transport``, ``clock``, ``cancel`` and ``open_tail`` are for tests (in process,
-    virtual time)."""
+    """``transport``, ``clock``, ``cancel``, ``open_tail`` and ``github_transport`` are for
+    tests (in process, virtual time)."""
     if cancel is None:
         cancel = CancelScope()
         cancel.install(_early.PENDING)  # takes over, with any signal already seen
@@ -47,6 +50,7 @@ def main(
     clock = clock or SystemClock(cancel.event)
     deadline = clock.monotonic() + config.waiting.timeout_seconds
     heard = events.ActionEvents(len(config.targets))
+    surfaces = None
     try:
         if config.dry_run and not (
             config.connection.api_token.get_secret_value() and reads(config)
@@ -57,6 +61,17 @@ def main(
         ) as client:
             if config.dry_run:  # reads only: would each target reuse a build?
                 return events.finish(dry_run(config, heard, client))
+            surfaces = open_surfaces(
+                config,
+                os.environ,
+                event.facts(os.environ),
+                clock,
+                deadline,
+                runner.warning,
+                github_transport,
+            )
+            if surfaces is not None:
+                surfaces.begin()
             report = run_step(config, client, clock, cancel, heard, open_tail)
     except Exception as exc:  # a bug of ours outside the run (it keeps its own report)
         report = replace(report, outcome=Outcome.ERROR, failure=internal_error(exc))
@@ -66,7 +81,7 @@ def main(
             for line in traceback.format_exc().splitlines():
                 runner.debug(line)
     try:
-        return events.finish(report)
+        return events.finish(report, surfaces)
     except Exception as exc:  # a bug while reporting: the outputs written so far stay
         failure = internal_error(exc)
         runner.error(f"Internal error while reporting: {failure.kind}: {failure.text}")

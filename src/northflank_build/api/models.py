@@ -143,6 +143,16 @@ class Port(_Response):
         """A public HTTP or HTTP/2 port: one with a URL."""
         return self.public and self.protocol.upper() in ("HTTP", "HTTP/2", "HTTP2")
 
+    def url(self) -> str:
+        """A custom domain whose certificate is ready, else the port's dns unless the
+        Northflank domain is disabled (section 10, item 4); "" when it has no address."""
+        for domain in self.domains:
+            if domain.certificate is None or domain.certificate.in_progress is not True:
+                return f"https://{domain.name}"
+        if self.dns and not self.disable_nf_domain:
+            return f"https://{self.dns}"
+        return ""
+
 
 class Service(_Response):
     """A service as GET service returns it: what a rollout is judged by (section 2.1), its
@@ -153,6 +163,18 @@ class Service(_Response):
     deployment: ServiceDeployment | None = None
     tags: tuple[str, ...] = ()
     ports: tuple[Port, ...] = ()
+
+    def urls(self) -> tuple[list[str], bool]:
+        """The URLs of its public HTTP ports, and whether one has no address yet."""
+        urls, waiting = [], False
+        for port in self.ports:
+            if not port.web:
+                continue
+            if port.url():
+                urls.append(port.url())
+            elif not port.disable_nf_domain:
+                waiting = True
+        return urls, waiting
 
     @field_validator("tags", "ports", mode="before")
     @classmethod

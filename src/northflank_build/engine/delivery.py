@@ -194,7 +194,8 @@ class Delivery:
         outcome, failure = conclude(self.ctx, op, seen)
         last = seen.last
         deployed = last.service.deployed_sha or ""
-        return DeploymentReport(op.service_id, outcome, last.reported, deployed, failure)
+        urls = tuple(last.service.urls()[0])
+        return DeploymentReport(op.service_id, outcome, last.reported, deployed, failure, urls)
 
 
 def template_after(ctx: StepContext, before: Outcome) -> OperationReport | None:

@@ -28,7 +28,7 @@ BUILD_OUTPUTS = (
     "duration-seconds",
     "build-url",
 )
-STEP_OUTPUTS = ("service-id", "service-created", "reused", "result", "deployed")
+STEP_OUTPUTS = ("service-id", "service-created", "reused", "result", "deployed", "environment-url")
 OUTPUT_NAMES = (
     BUILD_OUTPUTS + STEP_OUTPUTS + tuple(dict.fromkeys(n for k in REPORTED for n in k.outputs))
 )
@@ -122,11 +122,20 @@ def outputs(step: StepReport) -> dict[str, str]:
     values["result"] = json.dumps(result(step), separators=(",", ":"))
     deployed = all(d.outcome is Outcome.SUCCEEDED for d in step.deployments)
     values["deployed"] = _flag(bool(step.deployments) and deployed)
+    values["environment-url"] = environment_url(step)
     if not step.builds and step.operations:  # an operation alone: concluded is its own
         values["concluded"] = _flag(all(op.concluded for op in step.operations))
     for kind, op in _slots(step):
         values.update(kind.values(op))
     return values
+
+
+def environment_url(step: StepReport) -> str:
+    """The preview's URL, else the first public URL of the deployed services, else ""."""
+    preview = step.operation("preview-run")
+    found = preview.kind.values(preview).get("preview-url", "") if preview is not None else ""
+    urls = [u for d in step.deployments for u in d.urls]
+    return found or (urls[0] if urls else "")
 
 
 def _flag(value: bool) -> str:
@@ -189,7 +198,12 @@ def result(step: StepReport) -> dict[str, Any]:
         "success": step.outcome is Outcome.SUCCEEDED,
         "builds": [_result_entry(b) for b in step.builds],
         "deployments": [
-            {"service-id": d.service_id, "status": d.status, "deployed-sha": d.deployed_sha}
+            {
+                "service-id": d.service_id,
+                "status": d.status,
+                "deployed-sha": d.deployed_sha,
+                "urls": list(d.urls),
+            }
             for d in step.deployments
         ],
     }

@@ -25,7 +25,7 @@ from northflank_build.engine.templaterun import TemplateRunKind, TemplateRunStar
 from northflank_build.inputs.config import PreviewPlan
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
-    from northflank_build.api.models import Port, Service, TemplateRun
+    from northflank_build.api.models import TemplateRun
 
 # How often a missing URL (a public port without dns yet) and a deleted preview are checked.
 CHECK_EVERY_S = 2.0
@@ -240,7 +240,7 @@ def _urls(
         pending = []
         for service_id in sorted(tagged):
             service = ctx.client.deployments.get(service_id)
-            found, waiting = _service_urls(service)
+            found, waiting = service.urls()
             urls[service_id] = found
             if waiting:
                 pending.append(service_id)
@@ -260,31 +260,6 @@ def _tagged(ctx: StepContext, tags: set[str]) -> set[str]:
         if cursor is None:
             break
     return found
-
-
-def _service_urls(service: Service) -> tuple[list[str], bool]:
-    """The URLs of a service's public HTTP ports, and whether one has no address yet."""
-    urls, waiting = [], False
-    for port in service.ports:
-        if not port.web:
-            continue
-        url = _url(port)
-        if url:
-            urls.append(url)
-        elif not port.disable_nf_domain:
-            waiting = True
-    return urls, waiting
-
-
-def _url(port: Port) -> str:
-    """A custom domain whose certificate is ready, else the port's dns unless the Northflank
-    domain is disabled (section 10, item 4)."""
-    for domain in port.domains:
-        if domain.certificate is None or domain.certificate.in_progress is not True:
-            return f"https://{domain.name}"
-    if port.dns and not port.disable_nf_domain:
-        return f"https://{port.dns}"
-    return ""
 
 
 def _chosen(urls: dict[str, list[str]], service: str | None) -> str:

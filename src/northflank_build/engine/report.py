@@ -40,6 +40,7 @@ class DeploymentReport:
     status: str = ""  # status.deployment.status as last seen (COMPLETED, FAILED, ...)
     deployed_sha: str = ""
     failure: Failure | None = None
+    urls: tuple[str, ...] = ()  # the public URLs GET service showed after the rollout
 
 
 @dataclass(frozen=True)

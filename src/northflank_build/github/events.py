@@ -37,6 +37,7 @@ from northflank_build.wording import ACTION, describe
 
 if TYPE_CHECKING:  # models (pydantic) load after the first response, not at start-up
     from northflank_build.api.models import Build
+    from northflank_build.github.surfaces import Surfaces
 
 
 class ActionEvents:
@@ -200,11 +201,20 @@ def report_invalid(exc: InvalidInputs) -> None:
     say(exc.message)
 
 
-def finish(step: StepReport) -> int:
-    """Outputs, state, summary and the failure annotations, on every path; the exit code."""
+def finish(step: StepReport, surfaces: Surfaces | None = None) -> int:
+    """Outputs, state, summary and the failure annotations, on every path; the pull
+    request's surfaces (never in the way: github/surfaces.py); the exit code."""
     StopCommands.resume()
     for name, value in outputs(step).items():
         set_output(name, value)
+    if surfaces is not None:
+        try:
+            surfaces.end(step)
+        finally:
+            surfaces.api.close()
+    deployment = surfaces.deployment_id if surfaces is not None else None
+    set_output("github-deployment-id", str(deployment) if deployment is not None else "")
+    set_output("comment-url", surfaces.comment_url if surfaces is not None else "")
     # Reaching here, the main step has dealt with what it started (aborted it, or left it
     # running as asked); what is left (a failed abort, a start whose result is unknown) is
     # all the post step is told about.
@@ -232,5 +242,7 @@ def finish_invalid(exc: InvalidInputs) -> int:
     report_invalid(exc)
     for name, value in outputs(StepReport(Outcome.INVALID)).items():
         set_output(name, value)
+    for name in ("github-deployment-id", "comment-url"):
+        set_output(name, "")
     RunnerFiles.write("GITHUB_STEP_SUMMARY", "", invalid_summary(exc))
     return Outcome.INVALID.exit_code

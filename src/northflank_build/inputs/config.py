@@ -127,6 +127,17 @@ class PreviewPlan:
 
 
 @dataclass(frozen=True)
+class PullRequestSurfaces:
+    """github-deployment and pr-comment: what the step shows on the pull request (the
+    action's edge does it: github/surfaces.py)."""
+
+    token: Secret
+    deployment: str | None = None  # the GitHub environment's name
+    comment: bool = False
+    header: str = ""
+
+
+@dataclass(frozen=True)
 class ActionConfig:
     """Everything the core needs, validated. Frozen: read once, never changed."""
 
@@ -146,6 +157,7 @@ class ActionConfig:
     run_job: RunJob | None = None
     template: TemplatePlan | None = None
     preview: PreviewPlan | None = None
+    surfaces: PullRequestSurfaces | None = None
 
     @property
     def targets(self) -> tuple[BuildTarget, ...]:
@@ -245,6 +257,7 @@ def parse_inputs(
         run_job=run_job,
         template=template,
         preview=preview,
+        surfaces=_surfaces(r),
     )
 
 
@@ -369,3 +382,10 @@ def _preview(r: Reading, event: EventFacts, about: str) -> PreviewPlan | None:
     return PreviewPlan(
         TemplateTarget("preview-blueprint", blueprint), name, delete, request, r(i.PREVIEW_SERVICE)
     )
+
+
+def _surfaces(r: Reading) -> PullRequestSurfaces | None:
+    deployment, comment = r(i.GITHUB_DEPLOYMENT), r(i.PR_COMMENT)
+    if deployment is None and not comment:
+        return None
+    return PullRequestSurfaces(Secret(r(i.GITHUB_TOKEN)), deployment, comment, r(i.COMMENT_HEADER))

@@ -30,6 +30,8 @@ from northflank_build.inputs.reading import (
     read_boolean,
     read_build_arguments,
     read_choice,
+    read_environment,
+    read_header,
     read_id_list,
     read_if_exists,
     read_matching,
@@ -39,6 +41,7 @@ from northflank_build.inputs.reading import (
     read_run_environment,
     read_run_name,
     read_seconds,
+    read_secret_text,
     read_secrets,
     read_sha,
     read_template_arguments,
@@ -142,6 +145,13 @@ PREVIEW_ARGUMENTS = Input(
     "preview-arguments", read_template_arguments, cli="--preview-arg", how="repeat", whole=True
 )
 PREVIEW_SERVICE = Input("preview-service", read_optional_id, cli="--preview-service")
+# The pull request's surfaces: the action's only (the CLI has no pull request).
+GITHUB_TOKEN = Input("github-token", read_secret_text, "${{ github.token }}", how="action")
+GITHUB_DEPLOYMENT = Input("github-deployment", read_environment, how="action")
+PR_COMMENT = Input("pr-comment", read_boolean, "false", how="action")
+COMMENT_HEADER = Input(
+    "comment-header", read_header, "${{ github.workflow }} / ${{ github.job }}", how="action"
+)
 
 INPUTS: tuple[Input[Any], ...] = (
     API_TOKEN,
@@ -182,6 +192,10 @@ INPUTS: tuple[Input[Any], ...] = (
     PREVIEW_GIT_TRIGGER,
     PREVIEW_ARGUMENTS,
     PREVIEW_SERVICE,
+    GITHUB_TOKEN,
+    GITHUB_DEPLOYMENT,
+    PR_COMMENT,
+    COMMENT_HEADER,
 )
 INPUT_NAMES = tuple(i.name for i in INPUTS)
 BY_NAME: dict[str, Input[Any]] = {i.name: i for i in INPUTS}

@@ -40,7 +40,7 @@ TIMEOUT_RANGE = (1, 432_000)  # 5 days: the longest a self-hosted runner job may
 POLL_RANGE = (1.0, 3600.0)
 # How the CLI gives an input: a flag with a value; a repeatable flag (one line each); a
 # switch that sets it false (--no-wait) or true (--dry-run); an environment variable.
-How = Literal["value", "repeat", "off", "on", "env"]
+How = Literal["value", "repeat", "off", "on", "env", "action"]  # "action": no CLI form
 
 
 @dataclass
@@ -277,3 +277,31 @@ def read_release_flow(
         )
     )
     return None
+
+
+def read_secret_text(i: Input[str], raw: str, r: Reading) -> str:
+    """A token for another service (GitHub's): masked at once."""
+    if raw:
+        r.on_secret(raw)
+    return raw
+
+
+def read_environment(i: Input[str | None], raw: str, r: Reading) -> str | None:
+    """A GitHub environment's name: up to 255 characters, no control characters."""
+    if not raw:
+        return None
+    if len(raw) <= 255 and raw.isprintable() and "/" not in raw[:1]:
+        return raw
+    r.problems.append(
+        InputProblem(
+            i.name,
+            f"{shown(raw)} is not a GitHub environment name (1 to 255 printable characters).",
+        )
+    )
+    return None
+
+
+def read_header(i: Input[str], raw: str, r: Reading) -> str:
+    """A comment's heading: one line, printable, bounded."""
+    line = " ".join(raw.split())[:200]
+    return line if line.isprintable() else ""

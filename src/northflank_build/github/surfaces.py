@@ -1,0 +1,325 @@
+"""The pull request's surfaces (../shared/reference/github-rest.md, sections 6 to 8): a
+GitHub Deployment at the built commit with its statuses (``github-deployment``), and one
+comment per pull request, updated in place (``pr-comment``).
+
+Never in the way: whatever goes wrong with GitHub (a fork's read-only token, Dependabot,
+missing ``permissions:``, a 404, a 5xx, a rate limit, the time) is a warning naming the
+fix, never a failed step, never a wait past the step's deadline, and the step's result and
+outputs are the same without them. Text from Northflank reaches GitHub only escaped
+(github/summary.py), so it cannot become a link, an image, a mention or close the marker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from northflank_build.api.clock import Clock
+from northflank_build.engine.outcome import Outcome
+from northflank_build.engine.outputs import environment_url
+from northflank_build.engine.report import StepReport
+from northflank_build.github.rest import GitHubApi, GitHubTrouble
+from northflank_build.github.summary import summary
+from northflank_build.inputs.config import ActionConfig, PullRequestSurfaces
+from northflank_build.inputs.event import EventFacts
+from northflank_build.wording import ACTION, describe
+
+# The start is done before Northflank work: GitHub gets this long, at most.
+BEGIN_S = 5.0
+COMMENT_MAX = 60_000  # GitHub's limit is 65536 characters; the marker is kept
+DESCRIPTION_MAX = 140
+BOT = "github-actions[bot]"
+PERMISSIONS = {
+    "deployment": "permissions:\n  deployments: write",
+    "comment": "permissions:\n  pull-requests: write\n  issues: write",
+}
+_UNSAFE_DESCRIPTION = re.compile(r"[@<>\[\]()!`*_#|]")
+
+
+@dataclass
+class Surfaces:
+    """What this step shows on the pull request, and what it wrote there."""
+
+    plan: PullRequestSurfaces
+    api: GitHubApi
+    event: EventFacts
+    sha: str
+    run_url: str
+    preview: bool  # the step manages a preview: its environment is transient
+    warn: Callable[[str, str], None]
+    deployment_id: int | None = None
+    comment_url: str = ""
+    warned: set[str] = field(default_factory=set)
+
+    # -- the deployment -----------------------------------------------------------------
+
+    def begin(self) -> None:
+        """A deployment at the built commit, in progress; before Northflank work starts,
+        so bounded by BEGIN_S."""
+        env = self.plan.deployment
+        if env is None or not self.sha or self._deleting():
+            return
+        body = {
+            "ref": self.sha,  # the pull request's head, never the merge commit (section 6.3)
+            "environment": env,
+            "auto_merge": False,
+            "required_contexts": [],
+            "transient_environment": self.preview,
+            "production_environment": False,
+            "description": "Northflank build and deploy",
+            "payload": {"northflank": {"run": self.run_url}},
+        }
+        deadline, self.api.deadline = (
+            self.api.deadline,
+            min(self.api.deadline, self.api.clock.monotonic() + BEGIN_S),
+        )
+        try:
+            data, resp = self.api.call(
+                "create the deployment", "POST", self.api.repo("/deployments"), body
+            )
+            if (
+                resp.status_code == 202
+                or not isinstance(data, dict)
+                or not isinstance(data.get("id"), int)
+            ):
+                raise GitHubTrouble(
+                    "create the deployment", resp.status_code, "no deployment was made (202)"
+                )
+            self.deployment_id = data["id"]
+            self._status("in_progress", "")
+        except GitHubTrouble as exc:
+            self._trouble("deployment", exc)
+        finally:
+            self.api.deadline = deadline
+
+    def end(self, step: StepReport) -> None:
+        """The deployment's last status (or inactive when the preview was deleted), then
+        the comment."""
+        try:
+            self._end_deployment(step)
+        except GitHubTrouble as exc:
+            self._trouble("deployment", exc)
+        if self.plan.comment:
+            try:
+                self._comment(step)
+            except GitHubTrouble as exc:
+                self._trouble("comment", exc)
+
+    def _end_deployment(self, step: StepReport) -> None:
+        env = self.plan.deployment
+        if env is None:
+            return
+        if self._deleting():
+            for deployment_id in self._deployments_of(env)[:1]:
+                self._status("inactive", "The preview was deleted.", deployment_id)
+            return
+        if self.deployment_id is None:
+            return
+        if step.outcome is Outcome.SUCCEEDED:
+            self._status("success", "Deployed.", environment_url=environment_url(step))
+            if self.preview:  # GitHub's auto_inactive skips transient environments
+                for older in self._deployments_of(env):
+                    if older != self.deployment_id:
+                        self._status("inactive", "Superseded.", older)
+            return
+        state = "failure" if step.outcome is Outcome.FAILED else "error"
+        cause = describe(step.failures[0], ACTION).title if step.failures else step.outcome.value
+        self._status(state, cause)
+
+    def _deployments_of(self, env: str) -> list[int]:
+        data, _resp = self.api.call(
+            "list the environment's deployments",
+            "GET",
+            self.api.repo("/deployments"),
+            params={"environment": env, "per_page": 10},
+        )
+        ids = [d["id"] for d in data or [] if isinstance(d, dict) and isinstance(d.get("id"), int)]
+        return sorted(ids, reverse=True)
+
+    def _status(
+        self,
+        state: str,
+        description: str,
+        deployment_id: int | None = None,
+        environment_url: str = "",
+    ) -> None:
+        body: dict[str, Any] = {
+            "state": state,
+            "log_url": self.run_url,
+            "description": safe_description(description),
+        }
+        if environment_url.startswith("https://"):
+            body["environment_url"] = environment_url
+        target = deployment_id if deployment_id is not None else self.deployment_id
+        self.api.call(
+            f"post the deployment's {state} status",
+            "POST",
+            self.api.repo(f"/deployments/{target}/statuses"),
+            body,
+        )
+
+    def _deleting(self) -> bool:
+        return self.preview and self.event.closes_pull_request
+
+    # -- the comment ----------------------------------------------------------------------
+
+    def _comment(self, step: StepReport) -> None:
+        number = self.event.pull_request
+        if number is None:
+            return
+        marker = f"<!-- northflank-build: {hashlib.sha256(self.plan.header.encode()).hexdigest()[:16]} -->"
+        body = comment_body(step, self.plan.header, marker, self._deleting())
+        path = self.api.repo(f"/issues/{number}/comments")
+        author = self._author()
+        mine = self._ours(path, marker, author)
+        if mine:
+            self._update(mine[0], body)
+        else:
+            data, _resp = self.api.call("create the comment", "POST", path, {"body": body})
+            self.comment_url = _html_url(data)
+            mine = self._ours(path, marker, author)
+            # Two runs may both have created one: the oldest is kept, the others deleted.
+            for extra in mine[1:]:
+                self._delete(extra)
+            if mine:
+                self._update(mine[0], body)
+
+    def _author(self) -> str:
+        """Whose comments are ours: the token's user (a personal token), else the bot that
+        GITHUB_TOKEN writes as (GET /user is refused to it)."""
+        try:
+            data, _resp = self.api.call("read the token's user", "GET", "/user")
+        except GitHubTrouble:
+            return BOT
+        login = data.get("login") if isinstance(data, dict) else None
+        return login if isinstance(login, str) else BOT
+
+    def _ours(self, path: str, marker: str, author: str) -> list[dict[str, Any]]:
+        comments = self.api.pages("list the pull request's comments", path)
+        found = [
+            c
+            for c in comments
+            if isinstance(c, dict)
+            and isinstance(c.get("id"), int)
+            and marker in str(c.get("body", ""))
+            and isinstance(c.get("user"), dict)
+            and c["user"].get("login") == author
+        ]
+        return sorted(found, key=lambda c: int(c["id"]))
+
+    def _update(self, comment: dict[str, Any], body: str) -> None:
+        self.comment_url = _html_url(comment) or self.comment_url
+        if comment.get("body") == body:
+            return
+        data, _resp = self.api.call(
+            "update the comment",
+            "PATCH",
+            self.api.repo(f"/issues/comments/{comment['id']}"),
+            {"body": body},
+        )
+        self.comment_url = _html_url(data) or self.comment_url
+
+    def _delete(self, comment: dict[str, Any]) -> None:
+        try:
+            self.api.call(
+                "delete a duplicate comment",
+                "DELETE",
+                self.api.repo(f"/issues/comments/{comment['id']}"),
+            )
+        except GitHubTrouble as exc:
+            if exc.status != 404:  # another run deleted it first
+                raise
+
+    # -- trouble --------------------------------------------------------------------------
+
+    def _trouble(self, surface: str, exc: GitHubTrouble) -> None:
+        if surface in self.warned:
+            return
+        self.warned.add(surface)
+        what = "GitHub Deployment" if surface == "deployment" else "pull request comment"
+        fix = (
+            f"Give the job these permissions ({PERMISSIONS[surface].replace(chr(10), ' ')}); on "
+            "pull requests from forks and Dependabot GitHub's token is read-only, so nothing "
+            "can be written there."
+            if exc.forbidden
+            else "GitHub could not be used just now; the step's result does not depend on it."
+        )
+        self.warn(
+            f"Could not {exc.what} ({exc.status or 'no answer'}: {exc.message}). {fix}",
+            f"No {what}",
+        )
+
+
+def safe_description(text: str) -> str:
+    """A status description: plain, no markup or mention, at most 140 characters."""
+    plain = _UNSAFE_DESCRIPTION.sub(" ", " ".join(text.split()))
+    return plain[:DESCRIPTION_MAX]
+
+
+def comment_body(step: StepReport, header: str, marker: str, deleted: bool) -> str:
+    """The comment: its header, the step's summary (every server string escaped there),
+    and the hidden marker that finds it again."""
+    title = f"### {_escape_header(header)}" if header else ""
+    text = summary(step)
+    if deleted:
+        text = "The preview environment of this pull request was removed.\n\n" + text
+    if len(text) > COMMENT_MAX:
+        text = text[:COMMENT_MAX] + "\n\n(cut: see the job summary for the rest)"
+    return f"{title}\n\n{text}\n\n{marker}\n"
+
+
+def _escape_header(header: str) -> str:
+    from northflank_build.github.summary import md  # noqa: PLC0415 - one helper
+
+    return md(header)
+
+
+def _html_url(data: Any) -> str:
+    url = data.get("html_url") if isinstance(data, dict) else None
+    return url if isinstance(url, str) and url.startswith("https://") else ""
+
+
+def open_surfaces(
+    config: ActionConfig,
+    env: Mapping[str, str],
+    event: EventFacts,
+    clock: Clock,
+    deadline: float,
+    warn: Callable[[str, str], None],
+    transport: httpx.BaseTransport | None = None,
+) -> Surfaces | None:
+    """The surfaces the inputs ask for, or None; a warning when GitHub cannot be reached."""
+    plan = config.surfaces
+    if plan is None:
+        return None
+    if plan.comment and event.pull_request is None and plan.deployment is None:
+        return None  # a comment needs a pull request; nothing else asked
+    server, repo = env.get("GITHUB_SERVER_URL", ""), env.get("GITHUB_REPOSITORY", "")
+    run_id, attempt = env.get("GITHUB_RUN_ID", ""), env.get("GITHUB_RUN_ATTEMPT", "1")
+    run_url = f"{server}/{repo}/actions/runs/{run_id}/attempts/{attempt}" if server and repo else ""
+    token = plan.token.get_secret_value()
+    if not token or not repo:
+        warn(
+            "github-token is empty (or GITHUB_REPOSITORY is unset): nothing is written to the "
+            "pull request.",
+            "No GitHub Deployment or comment",
+        )
+        return None
+    try:
+        api = GitHubApi(
+            env.get("GITHUB_API_URL", "https://api.github.com"),
+            token,
+            repo,
+            clock,
+            deadline,
+            transport,
+        )
+    except GitHubTrouble as exc:
+        warn(f"GITHUB_API_URL cannot be used: {exc.message}.", "No GitHub Deployment or comment")
+        return None
+    return Surfaces(plan, api, event, config.sha or "", run_url, config.preview is not None, warn)

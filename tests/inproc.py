@@ -103,6 +103,7 @@ def call_entry_point(
     *,
     post: bool = False,
     open_tail: TailOpener | None = None,
+    github: httpx.BaseTransport | None = None,
 ) -> tuple[int, list[str]]:
     """Call the action's entry point (or the post step's) in this process, in the
     environment the runner emulator composed: the exit code and the lines it printed.
@@ -121,7 +122,11 @@ def call_entry_point(
                 code = post_step.main(transport=transport, clock=clock)
             else:
                 code = entry.main(
-                    transport=transport, clock=clock, cancel=clock.cancel, open_tail=open_tail
+                    transport=transport,
+                    clock=clock,
+                    cancel=clock.cancel,
+                    open_tail=open_tail,
+                    github_transport=github,
                 )
         finally:
             sys.stdout = real_stdout
@@ -307,6 +312,7 @@ def run_in_process(
     github: Mapping[str, Any] | None = None,
     cancel_after: float | None = None,
     debug: bool = False,
+    github_sim: Callable[[httpx.Request], httpx.Response] | None = None,
 ) -> StepResult:
     """What ``runneremu.run_action`` does, with the entry point called in this process: the
     same environment (inputs with action.yml's defaults, the file-command files), the same
@@ -329,8 +335,14 @@ def run_in_process(
     def open_tail(url: str, token: str, timeout: float) -> SimTail:
         return SimTail(sim, url, token, timeout)
 
+    github_transport = httpx.MockTransport(github_sim) if github_sim is not None else None
     code, raw = call_entry_point(
-        prepared, clock, SimTransport(sim), post=stage == "post", open_tail=open_tail
+        prepared,
+        clock,
+        SimTransport(sim),
+        post=stage == "post",
+        open_tail=open_tail,
+        github=github_transport,
     )
     cancelled = clock.cancel.cancelled
     return collect(

@@ -97,7 +97,7 @@ class SimDeployment:
                     "public": True,
                     "dns": f"p01--{self.id}--{self.project}--sim.code.run",
                 }
-            ],  # fmt: skip
+            ],
             "cluster": {"id": "nfsim", "name": "nfsim", "namespace": self.project},
             "status": {
                 "deployment": {

@@ -26,7 +26,7 @@ from .filecommands import FileCommandError, parse_file_command
 
 SIGINT_GRACE_S = 7.5
 SIGTERM_GRACE_S = 2.5
-EXPR = re.compile(r"^\$\{\{\s*(.*?)\s*\}\}$")
+INTERPOLATED = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
 @dataclass
@@ -64,11 +64,14 @@ def evaluate_default(expression: str, github: Mapping[str, Any]) -> str:
     """Literal defaults, and what action.yml's defaults use of GitHub's expression language
     over the github context: ``||`` and ``&&`` (which return an operand, as GitHub's do),
     context paths, string literals and ``format('...{0}', a)``."""
-    match = EXPR.match(expression.strip())
-    if not match:
-        return expression
-    value = _either(match.group(1), {"github": github})
-    return "" if value is None or value is False else str(value)
+    context = {"github": github}
+
+    def value(found: re.Match[str]) -> str:
+        got = _either(found.group(1), context)
+        return "" if got is None or got is False else str(got)
+
+    # Each ${{ ... }} in the string, as GitHub interpolates them ("${{ a }} / ${{ b }}").
+    return INTERPOLATED.sub(value, expression.strip())
 
 
 def _split(text: str, operator: str) -> list[str]:

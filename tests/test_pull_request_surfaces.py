@@ -1,0 +1,186 @@
+"""Issue 23: on the pull request itself, a GitHub Deployment with the environment's URL and
+one comment updated in place; never in the way. The action in process against both
+simulators (devtools/nfsim, devtools/ghsim.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conftest import Runner
+from ghsim import BOT, GitHubSim
+from nfsim import Simulator
+from runneremu import StepResult
+from testdata import SHA
+
+URL = "https://p01--pr-42-web--demo-project--sim.code.run"
+
+
+@pytest.fixture
+def gh() -> GitHubSim:
+    return GitHubSim()
+
+
+def event(action: str) -> dict[str, Any]:
+    repo = {"full_name": "octo-org/octo-repo", "fork": False}
+    head = {"ref": "feature", "sha": SHA, "repo": repo}
+    return {"action": action, "number": 42,
+            "pull_request": {"number": 42, "head": head, "base": {"repo": repo}}}  # fmt: skip
+
+
+def step(run: Runner, gh: GitHubSim, action: str = "opened", **inputs: Any) -> StepResult:
+    github = {"event_name": "pull_request", "api_url": gh.base, "server_url": "https://github.test",
+              "token": "ghs-test-token-0123456789", "workflow": "preview", "job": "deploy"}  # fmt: skip
+    options = {
+        "event": event(action),
+        "github": github,
+        "github_sim": gh,
+        **inputs.pop("options", {}),
+    }
+    return run(job_id="", preview_blueprint="demo-preview", github_deployment="pr-42",
+               pr_comment="true", options=options, **inputs)  # fmt: skip
+
+
+def warnings(result: StepResult) -> list[str]:
+    return [a.message for a in result.annotations if a.kind == "warning"]
+
+
+def test_opened_creates_a_deployment_and_a_comment(run: Runner, gh: GitHubSim) -> None:
+    result = step(run, gh)
+    assert result.exit_code == 0, result.text
+    deployment = gh.deployments[0]
+    assert deployment["sha"] == SHA, "the head commit, never the merge commit"
+    assert deployment["environment"] == "pr-42"
+    assert deployment["transient_environment"] is True
+    states = [s["state"] for s in gh.statuses[deployment["id"]]]
+    assert states == ["in_progress", "success"]
+    success = gh.statuses[deployment["id"]][-1]
+    assert success["environment_url"] == URL
+    assert success["log_url"] == "https://github.test/octo-org/octo-repo/actions/runs/1/attempts/1"
+    comments = gh.comments[42]
+    assert len(comments) == 1
+    assert comments[0]["body"].startswith("### preview / deploy")
+    assert "<!-- northflank-build: " in comments[0]["body"]
+    assert URL in comments[0]["body"]
+    assert result.outputs["github-deployment-id"] == str(deployment["id"])
+    assert result.outputs["comment-url"] == comments[0]["html_url"]
+    assert result.outputs["environment-url"] == URL
+    assert "ghs-test-token-0123456789" in result.secrets, "masked before anything is printed"
+    assert "ghs-test-token-0123456789" not in result.text
+    assert warnings(result) == []
+
+
+def test_a_push_edits_the_same_comment_and_retires_the_older_deployment(
+    run: Runner, gh: GitHubSim
+) -> None:
+    assert step(run, gh).exit_code == 0
+    result = step(run, gh, action="synchronize")
+    assert result.exit_code == 0, result.text
+    assert len(gh.comments[42]) == 1, "edited in place"
+    first, second = gh.deployments
+    assert [s["state"] for s in gh.statuses[second["id"]]] == ["in_progress", "success"]
+    assert gh.statuses[first["id"]][-1]["state"] == "inactive", "transient: the step retires it"
+
+
+def test_closed_deletes_the_preview_says_so_and_retires_the_deployment(
+    run: Runner, gh: GitHubSim, sim: Simulator
+) -> None:
+    assert step(run, gh).exit_code == 0
+    result = step(run, gh, action="closed")
+    assert result.exit_code == 0, result.text
+    assert result.outputs["preview-deleted"] == "true"
+    assert len(gh.deployments) == 1, "no deployment for a closed pull request"
+    assert gh.statuses[gh.deployments[0]["id"]][-1]["state"] == "inactive"
+    assert len(gh.comments[42]) == 1
+    assert "was removed" in gh.comments[42][0]["body"]
+
+
+def test_a_fork_s_read_only_token_gives_warnings_and_changes_nothing_else(
+    run: Runner, gh: GitHubSim
+) -> None:
+    gh.forbidden = True
+    result = step(run, gh)
+    assert result.exit_code == 0, result.text
+    assert result.outputs["preview-url"] == URL
+    assert result.outputs["github-deployment-id"] == ""
+    assert result.outputs["comment-url"] == ""
+    said = warnings(result)
+    assert len(said) == 2, said
+    assert all("Resource not accessible by integration" in w for w in said)
+    assert any("deployments: write" in w for w in said)
+    assert any("pull-requests: write" in w for w in said)
+
+
+def test_a_race_leaves_one_comment(run: Runner, gh: GitHubSim) -> None:
+    assert step(run, gh).exit_code == 0
+    marker = gh.comments[42][0]["body"].rsplit("\n", 2)[-2]
+    gh.comments[42].clear()
+    gh.racer = marker  # another run creates its comment while this one looks
+    result = step(run, gh, action="synchronize")
+    assert result.exit_code == 0, result.text
+    assert len(gh.comments[42]) == 1, "the later ones deleted, the oldest kept"
+    assert "preview / deploy" in gh.comments[42][0]["body"]
+
+
+def test_the_marker_is_found_on_page_two(run: Runner, gh: GitHubSim) -> None:
+    assert step(run, gh).exit_code == 0
+    ours = gh.comments[42].pop()
+    for n in range(120):
+        gh.add_comment(42, f"review comment {n}")
+    gh.comments[42].append(ours)
+    result = step(run, gh, action="synchronize")
+    assert result.exit_code == 0, result.text
+    mine = [c for c in gh.comments[42] if c["user"] == BOT]
+    assert len(mine) == 1, "updated, not created again"
+    pages = [r for r in gh.requests if r.method == "GET" and r.url.path.endswith("/comments")]
+    assert any("page=2" in str(r.url) for r in pages)
+
+
+def test_a_comment_with_the_marker_by_someone_else_is_not_ours(run: Runner, gh: GitHubSim) -> None:
+    assert step(run, gh).exit_code == 0
+    marker = gh.comments[42][0]["body"].rsplit("\n", 2)[-2]
+    gh.comments[42].clear()
+    gh.add_comment(42, f"hijack\n{marker}")
+    assert step(run, gh, action="synchronize").exit_code == 0
+    assert [c["body"].startswith("hijack") for c in gh.comments[42]] == [True, False]
+
+
+def test_ghes(run: Runner) -> None:
+    gh = GitHubSim(base="https://ghes.test/api/v3")
+    result = step(run, gh)
+    assert result.exit_code == 0, result.text
+    assert all(r.url.path.startswith("/api/v3/") for r in gh.requests)
+    assert len(gh.deployments) == 1
+
+
+def test_a_secondary_rate_limit_is_waited_out_within_a_small_budget(
+    run: Runner, gh: GitHubSim
+) -> None:
+    gh.rate_limited = 1
+    result = step(run, gh)
+    assert result.exit_code == 0, result.text
+    assert len(gh.deployments) == 1
+    assert warnings(result) == []
+
+
+def test_a_202_makes_no_deployment_and_a_warning(run: Runner, gh: GitHubSim) -> None:
+    gh.accepted = 1
+    result = step(run, gh)
+    assert result.exit_code == 0, result.text
+    assert result.outputs["github-deployment-id"] == ""
+    assert any("no deployment was made" in w for w in warnings(result))
+
+
+def test_a_failed_preview_posts_failure_with_a_short_plain_description(
+    run: Runner, gh: GitHubSim, sim: Simulator
+) -> None:
+    from nfsim.templates import TemplatePlan
+
+    sim.world.template_plan = TemplatePlan(fails="release")
+    result = step(run, gh)
+    assert result.exit_code == 1
+    final = gh.statuses[gh.deployments[0]["id"]][-1]
+    assert final["state"] == "failure"
+    assert len(final["description"]) <= 140
+    assert "@" not in final["description"]

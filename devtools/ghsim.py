@@ -44,6 +44,7 @@ class GitHubSim:
     rate_limited: int = 0
     accepted: int = 0
     racer: str | None = None  # a marker: another run's comment appears once
+    pulls: dict[int, str] = field(default_factory=dict)  # number -> "open" | "closed"
     next_id: int = 1000
 
     def _id(self) -> int:
@@ -92,6 +93,11 @@ class GitHubSim:
             return self._comments(request, int(parts[1]), body)
         if len(parts) == 3 and parts[:2] == ["issues", "comments"]:
             return self._comment(method, int(parts[2]), body)
+        if len(parts) == 2 and parts[0] == "pulls" and method == "GET":
+            state = self.pulls.get(int(parts[1]))
+            if state is None:
+                return _error(404, "Not Found")
+            return httpx.Response(200, json={"number": int(parts[1]), "state": state})
         return _error(404, "Not Found")
 
     def _valid(self, operation: str, body: Any) -> httpx.Response | None:

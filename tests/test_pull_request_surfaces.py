@@ -4,6 +4,7 @@ simulators (devtools/nfsim, devtools/ghsim.py)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -184,3 +185,21 @@ def test_a_failed_preview_posts_failure_with_a_short_plain_description(
     assert final["state"] == "failure"
     assert len(final["description"]) <= 140
     assert "@" not in final["description"]
+
+
+def test_a_sweep_deletes_the_previews_of_closed_pull_requests_only(
+    run: Runner, gh: GitHubSim, sim: Simulator
+) -> None:
+    for number in (1, 2, 3):
+        opened = step(run, gh, options={"event": {**event("opened"), "number": number,
+                      "pull_request": {**event("opened")["pull_request"], "number": number}}})  # fmt: skip
+        assert opened.exit_code == 0, opened.text
+    gh.pulls = {1: "closed", 2: "open"}  # GitHub knows nothing of #3
+    github = {"event_name": "schedule", "api_url": gh.base, "token": "ghs-test-token-0123456789"}
+    result = run(job_id="", preview_blueprint="demo-preview", preview_action="sweep",
+                 options={"github": github, "github_sim": gh})  # fmt: skip
+    assert result.exit_code == 0, result.text
+    swept = json.loads(result.outputs["result"])["preview"]["swept"]
+    assert swept == {"deleted": ["pr-1"], "kept": ["pr-2", "pr-3"]}
+    assert [c.path.rsplit("/", 1)[-1] for c in sim.calls("preview_delete")] == ["pr-1"]
+    assert "could not say whether its pull request is open" in result.text

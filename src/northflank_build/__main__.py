@@ -25,7 +25,8 @@ from northflank_build.engine.report import StepReport  # noqa: E402
 from northflank_build.engine.run import connect, internal_error, run_step  # noqa: E402
 from northflank_build.github import commands as runner  # noqa: E402
 from northflank_build.github import event, events  # noqa: E402
-from northflank_build.github.surfaces import open_surfaces  # noqa: E402
+from northflank_build.github.surfaces import Surfaces, open_surfaces  # noqa: E402
+from northflank_build.inputs.config import ActionConfig  # noqa: E402
 from northflank_build.inputs.problems import InvalidInputs  # noqa: E402
 
 
@@ -49,8 +50,12 @@ def main(
     report = StepReport(Outcome.ERROR)
     clock = clock or SystemClock(cancel.event)
     deadline = clock.monotonic() + config.waiting.timeout_seconds
-    heard = events.ActionEvents(len(config.targets))
-    surfaces = None
+    surfaces = _github(config, clock, deadline, github_transport)
+    pulls = surfaces.pull_open if surfaces is not None else None
+    heard = events.ActionEvents(len(config.targets), pulls)
+    if config.dry_run and surfaces is not None:
+        surfaces.planned(heard.planned)  # sends nothing to GitHub
+        surfaces = None
     try:
         if config.dry_run and not (
             config.connection.api_token.get_secret_value() and reads(config)
@@ -61,31 +66,34 @@ def main(
         ) as client:
             if config.dry_run:  # reads only: would each target reuse a build?
                 return events.finish(dry_run(config, heard, client))
-            surfaces = open_surfaces(
-                config,
-                os.environ,
-                event.facts(os.environ),
-                clock,
-                deadline,
-                runner.warning,
-                github_transport,
-            )
             if surfaces is not None:
                 surfaces.begin()
             report = run_step(config, client, clock, cancel, heard, open_tail)
     except Exception as exc:  # a bug of ours outside the run (it keeps its own report)
         report = replace(report, outcome=Outcome.ERROR, failure=internal_error(exc))
-        if runner.debug_enabled():
-            import traceback  # noqa: PLC0415 - only for a crash, in debug mode
-
-            for line in traceback.format_exc().splitlines():
-                runner.debug(line)
+        _debug_traceback()
     try:
         return events.finish(report, surfaces)
     except Exception as exc:  # a bug while reporting: the outputs written so far stay
         failure = internal_error(exc)
         runner.error(f"Internal error while reporting: {failure.kind}: {failure.text}")
         return Outcome.ERROR.exit_code
+
+
+def _github(
+    config: ActionConfig, clock: Clock, deadline: float, transport: httpx.BaseTransport | None
+) -> Surfaces | None:
+    """The pull request's surfaces the inputs ask for (github/surfaces.py), or None."""
+    facts = event.facts(os.environ)
+    return open_surfaces(config, os.environ, facts, clock, deadline, runner.warning, transport)
+
+
+def _debug_traceback() -> None:
+    if runner.debug_enabled():
+        import traceback  # noqa: PLC0415 - only for a crash, in debug mode
+
+        for line in traceback.format_exc().splitlines():
+            runner.debug(line)
 
 
 def run() -> None:

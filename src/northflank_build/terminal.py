@@ -99,6 +99,9 @@ class CliEvents:
     def deploying(self, service_id: str, internal: InternalDeployment, instances: int) -> None:
         self._say(f"[{service_id}] Deploying build {internal.build_id} to service {service_id}.")
 
+    def pull_request_open(self, number: int) -> bool | None:
+        return None  # the CLI does not ask GitHub
+
 
 class CliTargetLog:
     """One build's progress on stderr; among several, each line names its target."""

@@ -39,3 +39,8 @@ class Events(Protocol):
     def deploying(self, service_id: str, internal: InternalDeployment, instances: int) -> None:
         """The PATCH that points ``service_id`` at the build goes out now."""
         ...
+
+    def pull_request_open(self, number: int) -> bool | None:
+        """Whether pull request ``number`` is open (a preview sweep asks); None when the
+        front end cannot tell."""
+        ...

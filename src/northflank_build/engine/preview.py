@@ -12,6 +12,7 @@ id) as a tag.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from northflank_build.engine.context import StepContext
 from northflank_build.engine.follow import abort
 from northflank_build.engine.kind import OperationReport
 from northflank_build.engine.lifecycle import run_one
-from northflank_build.engine.outcome import Outcome, TimedOut, ended_by
+from northflank_build.engine.outcome import Outcome, TimedOut, ended_by, step_outcome
 from northflank_build.engine.templaterun import TemplateRunKind, TemplateRunStart, owner_of
 from northflank_build.inputs.config import PreviewPlan
 
@@ -42,6 +43,7 @@ class PreviewDetail:
     url: str = ""
     urls: dict[str, list[str]] = field(default_factory=dict)
     deleted: bool = False
+    swept: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # a sweep: (deleted, kept)
 
 
 class PreviewKind(TemplateRunKind):
@@ -79,6 +81,9 @@ class PreviewKind(TemplateRunKind):
             "url": detail.url,
             "urls": detail.urls,
             "deleted": detail.deleted,
+            "swept": None
+            if detail.swept is None
+            else {"deleted": list(detail.swept[0]), "kept": list(detail.swept[1])},
         }
 
     def detail(self, last: Any) -> Any:
@@ -86,6 +91,9 @@ class PreviewKind(TemplateRunKind):
 
     def told(self, report: OperationReport) -> str:
         detail = _detail(report)
+        if detail.swept is not None:
+            deleted, kept = detail.swept
+            return f"previews swept: {len(deleted)} deleted, {len(kept)} kept"
         if detail.deleted:
             return f"preview {detail.name} deleted"
         what = "skipped" if report.skipped else report.status or report.outcome.value
@@ -145,6 +153,8 @@ def preview_after(ctx: StepContext, before: Outcome) -> OperationReport | None:
     if plan is None:
         return None
     owner = owner_of(plan.blueprint)
+    if plan.sweep:
+        return sweep_previews(ctx, plan)
     if plan.delete:
         return delete_preview(ctx, plan)
     if ctx.cancel.cancelled:
@@ -317,3 +327,44 @@ def _teardown_timeout(ctx: StepContext, plan: PreviewPlan) -> TimedOut:
         abort_on_cancel=ctx.config.waiting.abort_on_cancel,
         abortable=False,
     )
+
+
+PULL_REQUEST_PREVIEW = re.compile(r"^pr-([0-9]{1,10})$")
+
+
+def sweep_previews(ctx: StepContext, plan: PreviewPlan) -> OperationReport:
+    """Every ``pr-<number>`` preview of the blueprint whose pull request has closed is
+    deleted as a close would delete it; the others are kept (and those whose pull request
+    GitHub cannot tell about, with a notice)."""
+    owner, blueprint, note = owner_of(plan.blueprint), plan.blueprint.id, ctx.events.note
+    report = OperationReport(kind=PREVIEW_RUN, owner=owner, outcome=Outcome.SUCCEEDED)
+    try:
+        with ctx.cancel.interruptible():
+            ids = sorted(ctx.client.previews.ids(blueprint))
+    except Cancelled:
+        return replace(report, outcome=Outcome.CANCELLED, detail=PreviewDetail(""))
+    except NorthflankError as exc:
+        return replace(report, outcome=ended_by(exc), failure=exc, detail=PreviewDetail(""))
+    deleted: list[str] = []
+    kept: list[str] = []
+    outcomes = [Outcome.SUCCEEDED]
+    for preview_id in ids:
+        found = PULL_REQUEST_PREVIEW.fullmatch(preview_id)
+        if found is None or ctx.cancel.cancelled:
+            continue
+        state = ctx.events.pull_request_open(int(found.group(1)))
+        if state is not False:
+            kept.append(preview_id)
+            if state is None:
+                note(
+                    f"Kept preview {preview_id!r}: GitHub could not say whether its pull request is open."
+                )
+            continue
+        done = delete_preview(ctx, replace(plan, name=preview_id, sweep=False))
+        outcomes.append(done.outcome)
+        (deleted if _detail(done).deleted else kept).append(preview_id)
+    note(
+        f"Swept the previews of {blueprint!r}: deleted {deleted or 'none'}, kept {kept or 'none'}."
+    )
+    detail = PreviewDetail("", swept=(tuple(deleted), tuple(kept)))
+    return replace(report, outcome=step_outcome(outcomes), detail=detail)

@@ -115,7 +115,7 @@ class _Phases:
 
     def run(self) -> StepReport:
         ctx, config = self.ctx, self.ctx.config
-        if config.preview is not None and config.preview.delete:
+        if config.preview is not None and (config.preview.delete or config.preview.sweep):
             return self.delete_preview()
         ended = check_what_is_needed(ctx)
         if ended is not None:
@@ -139,8 +139,8 @@ class _Phases:
         return self.step(builds, delivered=_deliver(ctx, builds))
 
     def delete_preview(self) -> StepReport:
-        """A closed pull request (or preview-action: delete): the preview is deleted, and
-        nothing is built, deployed or run for a pull request that has ended."""
+        """A closed pull request (or preview-action: delete, or a sweep): previews are
+        deleted, and nothing is built, deployed or run for a pull request that has ended."""
         ended = check_what_is_needed(self.ctx)
         if ended is not None:
             return self.step(outcome=ended[0], failure=ended[1])

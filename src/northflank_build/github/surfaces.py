@@ -37,6 +37,7 @@ BOT = "github-actions[bot]"
 PERMISSIONS = {
     "deployment": "permissions:\n  deployments: write",
     "comment": "permissions:\n  pull-requests: write\n  issues: write",
+    "pulls": "permissions:\n  pull-requests: read",
 }
 _UNSAFE_DESCRIPTION = re.compile(r"[@<>\[\]()!`*_#|]")
 
@@ -235,13 +236,58 @@ class Surfaces:
             if exc.status != 404:  # another run deleted it first
                 raise
 
+    def planned(self, say: Callable[[str, str, dict[str, Any]], None]) -> None:
+        """What a run would send to GitHub (the dry run; the token is never shown)."""
+        if self.plan.deployment is not None and self.sha:
+            say(
+                "POST",
+                self.api.api_url + self.api.repo("/deployments"),
+                {
+                    "ref": self.sha,
+                    "environment": self.plan.deployment,
+                    "auto_merge": False,
+                    "required_contexts": [],
+                    "transient_environment": self.preview,
+                },
+            )
+            say(
+                "POST",
+                self.api.api_url + self.api.repo("/deployments/<id>/statuses"),
+                {"state": "in_progress", "log_url": self.run_url},
+            )
+        if self.plan.comment and self.event.pull_request is not None:
+            path = self.api.repo(f"/issues/{self.event.pull_request}/comments")
+            say(
+                "POST (or PATCH the comment found among every page of GET)",
+                self.api.api_url + path,
+                {"body": f"### {self.plan.header} ..."},
+            )
+        self.api.close()
+
+    # -- a sweep --------------------------------------------------------------------------
+
+    def pull_open(self, number: int) -> bool | None:
+        """Whether pull request ``number`` is open; None when GitHub cannot tell (a warning
+        says why, once)."""
+        try:
+            data, _resp = self.api.call(
+                f"read pull request #{number}", "GET", self.api.repo(f"/pulls/{number}")
+            )
+        except GitHubTrouble as exc:
+            self._trouble("pulls", exc)
+            return None
+        state = data.get("state") if isinstance(data, dict) else None
+        return {"open": True, "closed": False}.get(state) if isinstance(state, str) else None
+
     # -- trouble --------------------------------------------------------------------------
 
     def _trouble(self, surface: str, exc: GitHubTrouble) -> None:
         if surface in self.warned:
             return
         self.warned.add(surface)
-        what = "GitHub Deployment" if surface == "deployment" else "pull request comment"
+        what = {"deployment": "GitHub Deployment", "comment": "pull request comment"}.get(
+            surface, "pull request state"
+        )
         fix = (
             f"Give the job these permissions ({PERMISSIONS[surface].replace(chr(10), ' ')}); on "
             "pull requests from forks and Dependabot GitHub's token is read-only, so nothing "

@@ -124,6 +124,7 @@ class PreviewPlan:
     delete: bool
     request: TemplateRunRequest
     service: str | None = None
+    sweep: bool = False  # preview-action: sweep: every pr-<n> preview whose pull request closed
 
 
 @dataclass(frozen=True)
@@ -363,11 +364,14 @@ def _template(
 
 def _preview(r: Reading, event: EventFacts, about: str) -> PreviewPlan | None:
     blueprint = r(i.PREVIEW_BLUEPRINT)
-    name = r(i.PREVIEW_NAME)
+    action = r(i.PREVIEW_ACTION)
+    name = r(i.PREVIEW_NAME) if action != "sweep" else "sweep"
     rules.preview_rules(r, event)
     if blueprint is None or name is None:
         return None
-    action = r(i.PREVIEW_ACTION)
+    if action == "sweep":
+        target = TemplateTarget("preview-blueprint", blueprint)
+        return PreviewPlan(target, "", False, TemplateRunRequest("sweep", "sweep"), None, True)
     delete = action == "delete" or (action == "auto" and event.closes_pull_request)
     sha = r(i.SHA)
     trigger = r(i.PREVIEW_GIT_TRIGGER)
@@ -386,6 +390,7 @@ def _preview(r: Reading, event: EventFacts, about: str) -> PreviewPlan | None:
 
 def _surfaces(r: Reading) -> PullRequestSurfaces | None:
     deployment, comment = r(i.GITHUB_DEPLOYMENT), r(i.PR_COMMENT)
-    if deployment is None and not comment:
+    sweep = r(i.PREVIEW_ACTION) == "sweep"  # asks GitHub whether each pull request is open
+    if deployment is None and not comment and not sweep:
         return None
     return PullRequestSurfaces(Secret(r(i.GITHUB_TOKEN)), deployment, comment, r(i.COMMENT_HEADER))

@@ -138,7 +138,7 @@ PREVIEW_NAME = Input(
     "--preview-name",
 )
 PREVIEW_ACTION = Input(
-    "preview-action", read_choice("auto", "deploy", "delete"), "auto", "--preview-action"
+    "preview-action", read_choice("auto", "deploy", "delete", "sweep"), "auto", "--preview-action"
 )
 PREVIEW_GIT_TRIGGER = Input("preview-git-trigger", read_trigger_ref, cli="--preview-git-trigger")
 PREVIEW_ARGUMENTS = Input(

@@ -233,7 +233,8 @@ def preview_rules(r: Reading, event: EventFacts) -> None:
     """preview-blueprint needs a name (pr-<number> on pull requests); the rest of the
     preview inputs need the blueprint."""
     blueprint = r.given("preview-blueprint")
-    if blueprint and not r.given("preview-name"):
+    sweep = r.text("preview-action").strip() == "sweep"
+    if blueprint and not r.given("preview-name") and not sweep:
         r.problems.append(
             InputProblem(
                 "preview-name",

@@ -1,0 +1,79 @@
+"""The GitHub client of the pull request's surfaces, alone on a mock transport: the token
+goes to GITHUB_API_URL's origin only, redirects are not followed, waits stay in a small
+budget and inside the step's deadline."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from northflank_build.github.rest import GitHubApi, GitHubTrouble
+from virtual_clock import VirtualClock
+
+
+def api(handler: object, url: str = "https://api.github.test", deadline: float = 60) -> GitHubApi:
+    transport = httpx.MockTransport(handler)  # type: ignore[arg-type]
+    return GitHubApi(url, "ghs-token", "octo/app", VirtualClock(), deadline, transport)
+
+
+def test_plain_http_is_refused_unless_loopback() -> None:
+    with pytest.raises(GitHubTrouble, match="is not https"):
+        api(lambda r: httpx.Response(200), "http://github.example/api/v3")
+    api(lambda r: httpx.Response(200), "http://127.0.0.1:8080").close()
+
+
+def test_a_redirect_is_not_followed() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(302, headers={"location": "https://elsewhere.example/x"})
+
+    with pytest.raises(GitHubTrouble) as caught:
+        api(handler).call("read", "GET", "/repos/octo/app")
+    assert caught.value.status == 302
+    assert [r.url.host for r in seen] == ["api.github.test"]
+
+
+def test_a_page_link_to_another_origin_is_not_followed() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=[{"id": 1}],
+                              headers={"link": '<https://elsewhere.example/p2>; rel="next"'})  # fmt: skip
+
+    with pytest.raises(GitHubTrouble, match="leaves GITHUB_API_URL"):
+        api(handler).pages("list", "/repos/octo/app/issues/1/comments")
+
+
+def test_a_long_retry_after_is_not_waited_for() -> None:
+    clock = VirtualClock()
+    handler = httpx.MockTransport(
+        lambda r: httpx.Response(
+            403, json={"message": "secondary rate limit"}, headers={"retry-after": "30"}
+        )
+    )
+    client = GitHubApi("https://api.github.test", "ghs-token", "octo/app", clock, 60, handler)  # fmt: skip
+    with pytest.raises(GitHubTrouble) as caught:
+        client.call("create", "POST", "/repos/octo/app/deployments", {"ref": "x"})
+    assert caught.value.status == 403
+    assert clock.sleeps == [], "past the budget: no wait, a warning instead"
+
+
+def test_the_deadline_bounds_every_request() -> None:
+    client = api(lambda r: httpx.Response(200, json={}), deadline=0.2)
+    with pytest.raises(GitHubTrouble, match="time ran out"):
+        client.call("read", "GET", "/repos/octo/app")
+
+
+def test_the_token_is_sent_as_bearer_with_github_s_headers() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    api(handler).call("read", "GET", "/repos/octo/app")
+    headers = seen[0].headers
+    assert headers["authorization"] == "Bearer ghs-token"
+    assert headers["x-github-api-version"] == "2022-11-28"
+    assert headers["accept"] == "application/vnd.github+json"
+    assert headers["user-agent"].startswith("northflank-build/")

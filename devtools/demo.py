@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ghsim import GitHubSim, Served
 from nfsim import BuildPlan, Simulator
 from runneremu import run_action
 
@@ -27,6 +28,7 @@ def show(
     plan: BuildPlan,
     extra: dict[str, str],
     event: dict[str, Any] | None = None,
+    gh: GitHubSim | None = None,
 ) -> int:
     sim.set_plan(plan)
     print(
@@ -42,7 +44,10 @@ def show(
         "build-arguments": "NODE_ENV=production\n# comments and blank lines are ignored\n\nAPP_VERSION=1.2.3",
         **extra,
     }
-    github = {"event_name": "pull_request"} if event else None
+    github: dict[str, str] | None = {"event_name": "pull_request"} if event else None
+    if gh is not None and github is not None:
+        github.update(api_url=gh.base, token="ghs-demo-token-0123456789", workflow="preview",
+                      job="deploy", server_url="https://github.example")  # fmt: skip
     result = run_action(
         ROOT,
         with_,
@@ -63,6 +68,8 @@ def show(
     OUT.mkdir(exist_ok=True)
     slug = re.sub(r"[^a-z0-9]+", "-", title.split(maxsplit=1)[0].lower()).strip("-")
     (OUT / f"summary-{slug}.md").write_text(result.summary)
+    if gh is not None:
+        show_github(gh)
     sent = [f"{r.method} {r.path}" for r in sim.requests]
     print(f"--- {len(sent)} requests reached the simulator: {', '.join(sorted(set(sent)))}")
     sim.requests.clear()
@@ -108,12 +115,27 @@ def main() -> int:
             BuildPlan(phases=(("PENDING", 1), ("BUILDING", 2))),
             {"release-flow": "demo-pipeline/staging", "template-arguments": "TAG=v1.2.3"},
         )
-        preview = {"job-id": "", "preview-blueprint": "demo-preview", "preview-git-trigger": "git"}
+        preview = {
+            "job-id": "",
+            "preview-blueprint": "demo-preview",
+            "preview-git-trigger": "git",
+            "github-deployment": "pr-42",
+            "pr-comment": "true",
+        }
+        gh = GitHubSim()
+        served = Served(gh)
         pr = [
-            show(f"Pull request {action}: preview {'deleted' if action == 'closed' else 'up'}",
-                 sim, BuildPlan(), preview, pull_request(action))
+            show(
+                f"Pull request {action}: preview {'deleted' if action == 'closed' else 'up'}",
+                sim,
+                BuildPlan(),
+                preview,
+                pull_request(action),
+                gh,
+            )
             for action in ("opened", "synchronize", "closed")
-        ]  # fmt: skip
+        ]
+        served.stop()  # fmt: skip
     codes = (ok, failed, shipped, promoted, *pr)
     print(
         f"\nSummaries written to {OUT}/. Exit codes: success run {ok}, failing run {failed}, "
@@ -121,6 +143,21 @@ def main() -> int:
         f"closed {pr} (expected 0, 1, 0, 0 and [0, 0, 0])."
     )
     return 0 if codes == (0, 1, 0, 0, 0, 0, 0) else 1
+
+
+def show_github(gh: GitHubSim) -> None:
+    """What GitHub would show on the pull request: each deployment's statuses, and the
+    comment as it would be rendered (its Markdown)."""
+    print("--- GitHub: deployments of environment pr-42 and their statuses ---")
+    for deployment in gh.deployments:
+        states = ", ".join(
+            f"{s['state']}" + (f" ({s['environment_url']})" if s.get("environment_url") else "")
+            for s in gh.statuses[deployment["id"]]
+        )
+        print(f"  deployment {deployment['id']} at {deployment['sha'][:12]}: {states}")
+    print("--- GitHub: the pull request's comment (Markdown, as GitHub renders it) ---")
+    for comment in gh.comments.get(42, []):
+        print(comment["body"])
 
 
 def pull_request(action: str) -> dict[str, Any]:

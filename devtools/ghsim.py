@@ -189,3 +189,45 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
         status, json={"message": message, "documentation_url": "https://docs.github.com/rest"},
         headers=headers or {},
     )  # fmt: skip
+
+
+class Served:
+    """The simulator over HTTP on loopback (for the action run as a process: make demo),
+    answering through the same handler."""
+
+    def __init__(self, sim: GitHubSim) -> None:
+        import threading  # noqa: PLC0415
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: PLC0415
+
+        def handle(handler: BaseHTTPRequestHandler) -> None:
+            length = int(handler.headers.get("Content-Length") or 0)
+            request = httpx.Request(
+                handler.command,
+                sim.base.rstrip("/") + handler.path,
+                headers=dict(handler.headers.items()),
+                content=handler.rfile.read(length) if length else b"",
+            )
+            response = sim(request)
+            handler.send_response(response.status_code)
+            for name, value in response.headers.items():
+                if name.lower() not in ("content-length", "transfer-encoding"):
+                    handler.send_header(name, value)
+            handler.send_header("Content-Length", str(len(response.content)))
+            handler.end_headers()
+            handler.wfile.write(response.content)
+
+        class Handler(BaseHTTPRequestHandler):
+            do_GET = do_POST = do_PATCH = do_DELETE = handle  # noqa: N815
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        port = self.server.server_address[1]
+        sim.base = f"http://127.0.0.1:{port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

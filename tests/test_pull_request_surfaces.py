@@ -5,6 +5,7 @@ simulators (devtools/nfsim, devtools/ghsim.py)."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -39,8 +40,8 @@ def step(run: Runner, gh: GitHubSim, action: str = "opened", **inputs: Any) -> S
         "github_sim": gh,
         **inputs.pop("options", {}),
     }
-    return run(job_id="", preview_blueprint="demo-preview", github_deployment="pr-42",
-               pr_comment="true", options=options, **inputs)  # fmt: skip
+    inputs = {"job_id": "", "preview_blueprint": "demo-preview", **inputs}
+    return run(github_deployment="pr-42", pr_comment="true", options=options, **inputs)  # fmt: skip
 
 
 def warnings(result: StepResult) -> list[str]:
@@ -203,3 +204,22 @@ def test_a_sweep_deletes_the_previews_of_closed_pull_requests_only(
     assert swept == {"deleted": ["pr-1"], "kept": ["pr-2", "pr-3"]}
     assert [c.path.rsplit("/", 1)[-1] for c in sim.calls("preview_delete")] == ["pr-1"]
     assert "could not say whether its pull request is open" in result.text
+
+
+def test_northflank_s_text_cannot_mention_link_or_close_the_marker(
+    run: Runner, gh: GitHubSim, sim: Simulator
+) -> None:
+    from nfsim import BuildPlan
+
+    hostile = "@octocat see [here](https://evil.example) ![x](https://evil.example/i.png) -->"
+    sim.set_plan(BuildPlan(phases=(("BUILDING", 1.0),), outcome="FAILURE", message=hostile))
+    result = step(run, gh, job_id="demo-job")
+    assert result.exit_code == 1
+    body = gh.comments[42][0]["body"]
+    assert "https://evil.example" in body, "the text is shown"
+    rendered = re.sub(r"`[^`]*`", "", body)  # code spans render as text: no link, no mention
+    assert "evil.example" not in rendered
+    assert "@octocat" not in rendered
+    assert body.count("-->") == 1, "only the marker closes a comment"
+    final = gh.statuses[gh.deployments[0]["id"]][-1]
+    assert "@" not in final["description"]

@@ -77,3 +77,18 @@ def test_the_token_is_sent_as_bearer_with_github_s_headers() -> None:
     assert headers["x-github-api-version"] == "2022-11-28"
     assert headers["accept"] == "application/vnd.github+json"
     assert headers["user-agent"].startswith("northflank-build/")
+
+
+def test_after_a_rate_limit_not_waited_out_nothing_goes_out_before_its_time() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(429, json={"message": "slow down"}, headers={"retry-after": "30"})
+
+    client = api(handler)
+    with pytest.raises(GitHubTrouble):
+        client.call("create", "POST", "/repos/octo/app/deployments", {"ref": "x"})
+    with pytest.raises(GitHubTrouble, match="rate limit"):
+        client.call("list", "GET", "/repos/octo/app/deployments")
+    assert len(seen) == 1

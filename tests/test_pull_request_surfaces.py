@@ -223,3 +223,19 @@ def test_northflank_s_text_cannot_mention_link_or_close_the_marker(
     assert body.count("-->") == 1, "only the marker closes a comment"
     final = gh.statuses[gh.deployments[0]["id"]][-1]
     assert "@" not in final["description"]
+
+
+def test_the_dry_run_shows_the_github_requests_and_sends_none(run: Runner, gh: GitHubSim) -> None:
+    result = step(run, gh, dry_run="true")
+    assert result.exit_code == 0, result.text
+    assert gh.requests == []
+    assert "/repos/octo-org/octo-repo/deployments" in result.text
+    assert "/repos/octo-org/octo-repo/issues/42/comments" in result.text
+    assert "ghs-test-token-0123456789" not in result.text
+
+
+def test_the_deployment_s_payload_names_what_the_step_builds(run: Runner, gh: GitHubSim) -> None:
+    assert step(run, gh, job_id="demo-job").exit_code == 0
+    payload = gh.deployments[0]["payload"]["northflank"]
+    assert payload["builds"] == ["job:demo-job"]
+    assert payload["preview-blueprint"] == "demo-preview"

@@ -53,6 +53,7 @@ class GitHubApi:
     deadline: float
     transport: httpx.BaseTransport | None = None
     waited: float = 0.0
+    quiet_until: float = 0.0  # a rate limit not waited out: nothing more goes out before it
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.api_url)
@@ -91,9 +92,12 @@ class GitHubApi:
         """One request (again once after a 5xx, a timeout or a rate limit that asks for a
         short wait); its JSON and the answer. GitHubTrouble when it did not work."""
         for attempt in range(2):
-            left = self.deadline - self.clock.monotonic()
+            now = self.clock.monotonic()
+            left = self.deadline - now
             if left <= 0.5:
                 raise GitHubTrouble(what, 0, "the step's time ran out")
+            if now < self.quiet_until:
+                raise GitHubTrouble(what, 429, "GitHub's rate limit asks to wait longer")
             try:
                 resp = self._http.request(
                     method,
@@ -149,8 +153,9 @@ class GitHubApi:
             wait = float(resp.headers.get("retry-after", "60"))
         except ValueError:
             wait = 60.0
-        left = self.deadline - self.clock.monotonic()
-        if wait < 0 or self.waited + wait > WAIT_BUDGET_S or wait >= left - 1:
+        now = self.clock.monotonic()
+        if wait < 0 or self.waited + wait > WAIT_BUDGET_S or wait >= self.deadline - now - 1:
+            self.quiet_until = now + max(0.0, wait)  # honoured: no request before it
             return False
         self.waited += wait
         self.clock.sleep(wait)

@@ -53,6 +53,7 @@ class Surfaces:
     run_url: str
     preview: bool  # the step manages a preview: its environment is transient
     warn: Callable[[str, str], None]
+    payload: dict[str, Any] = field(default_factory=dict)  # what the step builds and runs
     deployment_id: int | None = None
     comment_url: str = ""
     warned: set[str] = field(default_factory=set)
@@ -73,7 +74,7 @@ class Surfaces:
             "transient_environment": self.preview,
             "production_environment": False,
             "description": "Northflank build and deploy",
-            "payload": {"northflank": {"run": self.run_url}},
+            "payload": {"northflank": self.payload},
         }
         deadline, self.api.deadline = (
             self.api.deadline,
@@ -368,4 +369,12 @@ def open_surfaces(
     except GitHubTrouble as exc:
         warn(f"GITHUB_API_URL cannot be used: {exc.message}.", "No GitHub Deployment or comment")
         return None
-    return Surfaces(plan, api, event, config.sha or "", run_url, config.preview is not None, warn)
+    payload = {
+        "project": config.connection.project_id,
+        "builds": [f"{t.kind}:{t.id}" for t in config.targets],
+        "preview-blueprint": config.preview.blueprint.id if config.preview else None,
+        "run": run_url,
+    }
+    return Surfaces(
+        plan, api, event, config.sha or "", run_url, config.preview is not None, warn, payload
+    )

@@ -103,6 +103,7 @@ def test_a_closed_pull_request_deletes_the_preview_and_waits_until_it_is_gone(
     lists = sim.calls("previews_list")
     assert len(lists) >= 2, "listed until it is gone"
     assert preview(result)["deleted"] is True
+    assert result.summary.startswith("### :white_check_mark: Northflank preview deletion succeeded")
 
 
 def test_closing_twice_or_without_a_preview_is_success_with_a_notice(

@@ -204,6 +204,7 @@ def test_a_sweep_deletes_the_previews_of_closed_pull_requests_only(
     assert swept == {"deleted": ["pr-1"], "kept": ["pr-2", "pr-3"]}
     assert [c.path.rsplit("/", 1)[-1] for c in sim.calls("preview_delete")] == ["pr-1"]
     assert "could not say whether its pull request is open" in result.text
+    assert result.summary.startswith("### :white_check_mark: Northflank preview sweep succeeded")
 
 
 def test_northflank_s_text_cannot_mention_link_or_close_the_marker(

@@ -118,6 +118,10 @@ class Kind:
         what = "skipped" if report.skipped else report.status or report.outcome.value
         return f"{self.noun} {report.id + ' ' if report.id else ''}{what}"
 
+    def did(self, report: OperationReport) -> str:
+        """What it did, in the summary's headline: "job run"."""
+        return self.noun
+
     def facts(self, report: OperationReport) -> tuple[tuple[str, str], ...]:
         """What the summary shows besides the operation's row: (what, value) pairs; a value
         that is an https URL becomes a link."""

@@ -99,6 +99,12 @@ class PreviewKind(TemplateRunKind):
         what = "skipped" if report.skipped else report.status or report.outcome.value
         return f"preview {detail.name} {what}" + (f" at {detail.url}" if detail.url else "")
 
+    def did(self, report: OperationReport) -> str:
+        detail = _detail(report)
+        if detail.swept is not None:
+            return "preview sweep"
+        return "preview deletion" if detail.deleted else self.noun
+
     def facts(self, report: OperationReport) -> tuple[tuple[str, str], ...]:
         detail = _detail(report)
         if detail.deleted:

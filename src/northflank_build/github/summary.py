@@ -159,7 +159,7 @@ def _headline(step: StepReport) -> str:
     emoji, ended = _ENDED[step.outcome]
     deploy_ok = all(d.outcome is Outcome.SUCCEEDED for d in step.deployments)
     failing = next((op for op in step.operations if op.outcome is not Outcome.SUCCEEDED), None)
-    part = failing.kind.noun if deploy_ok and failing is not None else "deploy"
+    part = failing.kind.did(failing) if deploy_ok and failing is not None else "deploy"
     built = "Northflank build succeeded; " if step.builds else "Northflank "
     return f"{emoji} {built}{part} {ended}"
 
@@ -168,7 +168,7 @@ def _what(step: StepReport) -> str:
     """What the step did: "build, deploy and job run"."""
     parts = ["build"] if step.builds else []
     parts += ["deploy"] if step.deployments else []
-    parts += [op.kind.noun for op in step.operations]
+    parts += [op.kind.did(op) for op in step.operations]
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 

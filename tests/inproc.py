@@ -119,7 +119,7 @@ def call_entry_point(
         sys.stdout = stdout
         try:
             if post:
-                code = post_step.main(transport=transport, clock=clock)
+                code = post_step.main(transport=transport, clock=clock, github_transport=github)
             else:
                 code = entry.main(
                     transport=transport,

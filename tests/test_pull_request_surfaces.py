@@ -13,6 +13,7 @@ import pytest
 from conftest import Runner
 from ghsim import BOT, GitHubSim
 from nfsim import Simulator
+from nfsim.templates import TemplatePlan
 from runneremu import StepResult
 from testdata import SHA
 
@@ -177,8 +178,6 @@ def test_a_202_makes_no_deployment_and_a_warning(run: Runner, gh: GitHubSim) -> 
 def test_a_failed_preview_posts_failure_with_a_short_plain_description(
     run: Runner, gh: GitHubSim, sim: Simulator
 ) -> None:
-    from nfsim.templates import TemplatePlan
-
     sim.world.template_plan = TemplatePlan(fails="release")
     result = step(run, gh)
     assert result.exit_code == 1
@@ -240,3 +239,58 @@ def test_the_deployment_s_payload_names_what_the_step_builds(run: Runner, gh: Gi
     payload = gh.deployments[0]["payload"]["northflank"]
     assert payload["builds"] == ["job:demo-job"]
     assert payload["preview-blueprint"] == "demo-preview"
+
+
+def _sent_after(gh: GitHubSim, count: int) -> list[str]:
+    return [f"{r.method} {r.url.path}" for r in gh.requests[count:]]
+
+
+@pytest.mark.parametrize(
+    ("options", "inputs", "code", "cause"),
+    [
+        ({"cancel_after": 5.0}, {}, 130, "cancelled"),
+        ({}, {"timeout_seconds": "30"}, 4, "timed out"),
+    ],
+)
+def test_after_a_cancel_or_a_timeout_the_post_step_tells_the_pull_request(
+    run: Runner,
+    gh: GitHubSim,
+    sim: Simulator,
+    options: dict[str, Any],
+    inputs: dict[str, str],
+    code: int,
+    cause: str,
+) -> None:
+    sim.world.template_plan = TemplatePlan(node_s=300)
+    result = step(run, gh, options=options, **inputs)
+    assert result.exit_code == code, result.text
+    deployment = gh.deployments[0]["id"]
+    assert [s["state"] for s in gh.statuses[deployment]] == ["in_progress"]
+    assert gh.comments.get(42, []) == [], "the main step sent nothing to GitHub after its end"
+    assert "The post step will update the pull request's deployment and comment." in result.log
+    assert result.outputs["github-deployment-id"] == str(deployment)
+    before = len(gh.requests)
+    post = step(run, gh, options={"stage": "post", "state": result.state, **options}, **inputs)
+    assert post.exit_code == 0, post.text
+    assert any(p.startswith("POST ") and p.endswith("/statuses") for p in _sent_after(gh, before))
+    final = gh.statuses[deployment][-1]
+    assert final["state"] == "error"
+    assert cause in final["description"].lower()
+    comments = gh.comments[42]
+    assert len(comments) == 1
+    assert cause in comments[0]["body"]
+    assert warnings(post) == []
+
+
+def test_the_post_step_trusts_nothing_in_the_state(run: Runner, gh: GitHubSim) -> None:
+    forged = json.dumps({"state": "success", "deployment_id": "1/../../x",
+                         "environment_url": "http://evil.test", "comment": "ok"})  # fmt: skip
+    post = step(run, gh, options={"stage": "post", "state": {"github": forged}})
+    assert post.exit_code == 0
+    assert gh.requests == [], "a state that is not an ending sends nothing"
+    odd = json.dumps({"state": "success", "deployment_id": 7, "environment_url": "http://e.test"})
+    post = step(run, gh, options={"stage": "post", "state": {"github": odd}})
+    assert post.exit_code == 0
+    sent = [r for r in gh.requests if r.method == "POST"]
+    assert [r.url.path for r in sent] == ["/repos/octo-org/octo-repo/deployments/7/statuses"]
+    assert "environment_url" not in json.loads(sent[0].content), "https only"

@@ -1,4 +1,5 @@
-"""The post step: abort what the main step started but could not abort.
+"""The post step: abort what the main step started but could not abort, and tell the pull
+request how the step ended when the main step could not (github/ending.py).
 
 The runner kills the main step 10 s after a cancel (SIGINT, SIGTERM, SIGKILL); what it
 started, or sent a start request for, is in its state as records (github/state.py): one per
@@ -16,6 +17,7 @@ still tried. Each kind (engine/kinds.py) checks what a record names before any r
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -33,11 +35,16 @@ from northflank_build.engine.kinds import BY_NAME
 from northflank_build.engine.run import connect
 from northflank_build.github import commands as runner
 from northflank_build.github import event
+from northflank_build.github.ending import STATE_GITHUB, Ending
+from northflank_build.github.ending import decode as decode_ending
 from northflank_build.github.state import STATE_OPERATIONS, decode
+from northflank_build.github.surfaces import open_surfaces
+from northflank_build.inputs.config import ActionConfig
 from northflank_build.inputs.problems import InvalidInputs
 from northflank_build.wording import ACTION, describe
 
 POST_DEADLINE_S = 25.0
+GITHUB_DEADLINE_S = 20.0  # after the aborts: the pull request's deployment and comment
 STILL_RUNNING = "Northflank build or job run may still be running"
 
 
@@ -50,11 +57,12 @@ def main(
     transport: httpx.BaseTransport | None = None,
     clock: Clock | None = None,
     kinds: Mapping[str, Kind] = BY_NAME,
+    github_transport: httpx.BaseTransport | None = None,
 ) -> int:
-    """``transport``, ``clock`` and ``kinds`` are for tests (in process, virtual time,
-    a kind declared in a test)."""
+    """``transport``, ``clock``, ``kinds`` and ``github_transport`` are for tests (in
+    process, virtual time, a kind declared in a test)."""
     try:
-        _main(transport, clock, kinds)
+        _main(transport, clock, kinds, github_transport)
     except BaseException as exc:  # a bug of ours, or a signal: still never fail the job
         runner.warning(
             f"The post step could not finish ({type(exc).__name__}: {printable(str(exc))[:200]}); "
@@ -65,10 +73,14 @@ def main(
 
 
 def _main(
-    transport: httpx.BaseTransport | None, clock: Clock | None, kinds: Mapping[str, Kind]
+    transport: httpx.BaseTransport | None,
+    clock: Clock | None,
+    kinds: Mapping[str, Kind],
+    github_transport: httpx.BaseTransport | None,
 ) -> None:
     records = saved()
-    if not records:
+    ending = decode_ending((gha.get_state(STATE_GITHUB) or "").strip())
+    if not records and ending is None:
         return
     try:
         config = event.step_config()
@@ -77,10 +89,42 @@ def _main(
             "What the main step started may still be running; inputs are invalid, so it was not checked."
         )
         return
+    clock = clock or SystemClock()
+    if records:
+        _abort_left(config, records, transport, clock, kinds)
+    if ending is not None:
+        _end_surfaces(config, ending, clock, github_transport)
+
+
+def _end_surfaces(
+    config: ActionConfig,
+    ending: Ending,
+    clock: Clock,
+    transport: httpx.BaseTransport | None,
+) -> None:
+    """What the main step could not tell the pull request (cancelled, or out of time)."""
+    deadline = clock.monotonic() + GITHUB_DEADLINE_S
+    facts = event.facts(os.environ)
+    surfaces = open_surfaces(config, os.environ, facts, clock, deadline, runner.warning, transport)
+    if surfaces is None:
+        return
+    try:
+        surfaces.send(ending)
+    finally:
+        surfaces.api.close()
+    runner.say("Updated the pull request's deployment and comment.")
+
+
+def _abort_left(
+    config: ActionConfig,
+    records: list[Record],
+    transport: httpx.BaseTransport | None,
+    clock: Clock,
+    kinds: Mapping[str, Kind],
+) -> None:
     if not config.waiting.abort_on_cancel:
         runner.say("What the main step started may still be running (abort-on-cancel: false).")
         return
-    clock = clock or SystemClock()
     retry = RetryPolicy(attempts=3, total_seconds=15.0)
     deadline = clock.monotonic() + POST_DEADLINE_S
     with connect(

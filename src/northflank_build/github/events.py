@@ -31,6 +31,7 @@ from northflank_build.github.commands import (
     set_output,
     write_line,
 )
+from northflank_build.github.ending import STATE_GITHUB
 from northflank_build.github.state import STATE_OPERATIONS, Book, encode
 from northflank_build.github.summary import invalid_summary, summary
 from northflank_build.inputs.problems import InvalidInputs
@@ -212,14 +213,6 @@ def finish(step: StepReport, surfaces: Surfaces | None = None) -> int:
     StopCommands.resume()
     for name, value in outputs(step).items():
         set_output(name, value)
-    if surfaces is not None:
-        try:
-            surfaces.end(step)
-        finally:
-            surfaces.api.close()
-    deployment = surfaces.deployment_id if surfaces is not None else None
-    set_output("github-deployment-id", str(deployment) if deployment is not None else "")
-    set_output("comment-url", surfaces.comment_url if surfaces is not None else "")
     # Reaching here, the main step has dealt with what it started (aborted it, or left it
     # running as asked); what is left (a failed abort, a start whose result is unknown) is
     # all the post step is told about.
@@ -236,11 +229,28 @@ def finish(step: StepReport, surfaces: Surfaces | None = None) -> int:
             repository=os.environ.get("GITHUB_REPOSITORY", ""),
         ),
     )
+    _end_surfaces(step, surfaces)  # last: GitHub may be slow, everything else is written
     code = step.outcome.exit_code
     if RunnerFiles.problem is not None and code == 0:
         code = Outcome.ERROR.exit_code  # the outputs a later step reads may be missing
     say(f"Result: {step.outcome.value} ({story(step)}); exit code {code}.")
     return code
+
+
+def _end_surfaces(step: StepReport, surfaces: Surfaces | None) -> None:
+    """The pull request's surfaces, their outputs, and what is left for the post step."""
+    left = None
+    if surfaces is not None:
+        try:
+            left = surfaces.end(step)
+        finally:
+            surfaces.api.close()
+    if left is not None:
+        save_state(STATE_GITHUB, left.encode())
+        say("The post step will update the pull request's deployment and comment.")
+    deployment = surfaces.deployment_id if surfaces is not None else None
+    set_output("github-deployment-id", str(deployment) if deployment is not None else "")
+    set_output("comment-url", surfaces.comment_url if surfaces is not None else "")
 
 
 def finish_invalid(exc: InvalidInputs) -> int:

@@ -12,7 +12,6 @@ outputs are the same without them. Text from Northflank reaches GitHub only esca
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,23 +22,22 @@ from northflank_build.api.clock import Clock
 from northflank_build.engine.outcome import Outcome
 from northflank_build.engine.outputs import environment_url
 from northflank_build.engine.report import StepReport
+from northflank_build.github.ending import Ending, comment_body, comment_text, safe_description
 from northflank_build.github.rest import GitHubApi, GitHubTrouble
-from northflank_build.github.summary import summary
 from northflank_build.inputs.config import ActionConfig, PullRequestSurfaces
 from northflank_build.inputs.event import EventFacts
 from northflank_build.wording import ACTION, describe
 
 # The start is done before Northflank work: GitHub gets this long, at most.
 BEGIN_S = 5.0
-COMMENT_MAX = 60_000  # GitHub's limit is 65536 characters; the marker is kept
-DESCRIPTION_MAX = 140
+# The end is left to the post step when less time than this is left (github/ending.py).
+END_MIN_S = 15.0
 BOT = "github-actions[bot]"
 PERMISSIONS = {
     "deployment": "permissions:\n  deployments: write",
     "comment": "permissions:\n  pull-requests: write\n  issues: write",
     "pulls": "permissions:\n  pull-requests: read",
 }
-_UNSAFE_DESCRIPTION = re.compile(r"[@<>\[\]()!`*_#|]")
 
 
 @dataclass
@@ -99,39 +97,66 @@ class Surfaces:
         finally:
             self.api.deadline = deadline
 
-    def end(self, step: StepReport) -> None:
+    def end(self, step: StepReport) -> Ending | None:
         """The deployment's last status (or inactive when the preview was deleted), then
-        the comment."""
+        the comment; or, when the step may no longer wait for GitHub (cancelled, or its
+        time nearly spent), the ending left for the post step (github/ending.py)."""
+        ending = self.ending(step)
+        left = self.api.deadline - self.api.clock.monotonic()
+        if step.outcome in (Outcome.CANCELLED, Outcome.TIMED_OUT) or left < END_MIN_S:
+            return ending
+        self.send(ending)
+        return None
+
+    def ending(self, step: StepReport) -> Ending:
+        """How the step ended, as the deployment and the comment show it."""
+        deleting = self._deleting()
+        text = ""
+        if self.plan.comment and self.event.pull_request is not None:
+            text = comment_text(step, deleting)
+        if self.plan.deployment is None:
+            return Ending(comment=text)
+        if deleting:
+            return Ending("inactive", "The preview was deleted.", comment=text)
+        if step.outcome is Outcome.SUCCEEDED:
+            url = environment_url(step)
+            return Ending("success", "Deployed.", url, self.deployment_id, text)
+        state = "failure" if step.outcome is Outcome.FAILED else "error"
+        cause = (
+            describe(step.failures[0], ACTION).title
+            if step.failures
+            else f"Ended: {step.outcome.value}."
+        )
+        return Ending(state, cause, "", self.deployment_id, text)
+
+    def send(self, ending: Ending) -> None:
+        """The ending, to GitHub: every trouble a warning."""
         try:
-            self._end_deployment(step)
+            self._end_deployment(ending)
         except GitHubTrouble as exc:
             self._trouble("deployment", exc)
-        if self.plan.comment:
+        if self.plan.comment and ending.comment:
             try:
-                self._comment(step)
+                self._comment(ending.comment)
             except GitHubTrouble as exc:
                 self._trouble("comment", exc)
 
-    def _end_deployment(self, step: StepReport) -> None:
+    def _end_deployment(self, ending: Ending) -> None:
         env = self.plan.deployment
-        if env is None:
+        if env is None or not ending.state:
             return
-        if self._deleting():
+        if ending.state == "inactive":
             for deployment_id in self._deployments_of(env)[:1]:
-                self._status("inactive", "The preview was deleted.", deployment_id)
+                self._status("inactive", ending.description, deployment_id)
             return
-        if self.deployment_id is None:
+        if ending.deployment_id is None:
             return
-        if step.outcome is Outcome.SUCCEEDED:
-            self._status("success", "Deployed.", environment_url=environment_url(step))
-            if self.preview:  # GitHub's auto_inactive skips transient environments
-                for older in self._deployments_of(env):
-                    if older != self.deployment_id:
-                        self._status("inactive", "Superseded.", older)
-            return
-        state = "failure" if step.outcome is Outcome.FAILED else "error"
-        cause = describe(step.failures[0], ACTION).title if step.failures else step.outcome.value
-        self._status(state, cause)
+        self._status(ending.state, ending.description, ending.deployment_id, ending.environment_url)
+        if ending.state == "success" and self.preview:
+            # GitHub's auto_inactive skips transient environments
+            for older in self._deployments_of(env):
+                if older != ending.deployment_id:
+                    self._status("inactive", "Superseded.", older)
 
     def _deployments_of(self, env: str) -> list[int]:
         data, _resp = self.api.call(
@@ -170,12 +195,12 @@ class Surfaces:
 
     # -- the comment ----------------------------------------------------------------------
 
-    def _comment(self, step: StepReport) -> None:
+    def _comment(self, text: str) -> None:
         number = self.event.pull_request
         if number is None:
             return
         marker = f"<!-- northflank-build: {hashlib.sha256(self.plan.header.encode()).hexdigest()[:16]} -->"
-        body = comment_body(step, self.plan.header, marker, self._deleting())
+        body = comment_body(text, self.plan.header, marker)
         path = self.api.repo(f"/issues/{number}/comments")
         author = self._author()
         mine = self._ours(path, marker, author)
@@ -300,30 +325,6 @@ class Surfaces:
             f"Could not {exc.what} ({exc.status or 'no answer'}: {exc.message}). {fix}",
             f"No {what}",
         )
-
-
-def safe_description(text: str) -> str:
-    """A status description: plain, no markup or mention, at most 140 characters."""
-    plain = _UNSAFE_DESCRIPTION.sub(" ", " ".join(text.split()))
-    return plain[:DESCRIPTION_MAX]
-
-
-def comment_body(step: StepReport, header: str, marker: str, deleted: bool) -> str:
-    """The comment: its header, the step's summary (every server string escaped there),
-    and the hidden marker that finds it again."""
-    title = f"### {_escape_header(header)}" if header else ""
-    text = summary(step)
-    if deleted:
-        text = "The preview environment of this pull request was removed.\n\n" + text
-    if len(text) > COMMENT_MAX:
-        text = text[:COMMENT_MAX] + "\n\n(cut: see the job summary for the rest)"
-    return f"{title}\n\n{text}\n\n{marker}\n"
-
-
-def _escape_header(header: str) -> str:
-    from northflank_build.github.summary import md  # noqa: PLC0415 - one helper
-
-    return md(header)
 
 
 def _html_url(data: Any) -> str:

@@ -234,10 +234,14 @@ def test_the_dry_run_shows_the_github_requests_and_sends_none(run: Runner, gh: G
     assert "ghs-test-token-0123456789" not in result.text
 
 
-def test_the_deployment_s_payload_names_what_the_step_builds(run: Runner, gh: GitHubSim) -> None:
-    assert step(run, gh, job_id="demo-job").exit_code == 0
+def test_the_deployment_s_payload_names_the_builds(
+    run: Runner, gh: GitHubSim, sim: Simulator
+) -> None:
+    result = step(run, gh, job_id="demo-job")
+    assert result.exit_code == 0, result.text
     payload = gh.deployments[0]["payload"]["northflank"]
-    assert payload["builds"] == ["job:demo-job"]
+    build_id = sim.world.builds[0].id
+    assert payload["builds"] == [{"job": "demo-job", "build-id": build_id}]
     assert payload["preview-blueprint"] == "demo-preview"
 
 

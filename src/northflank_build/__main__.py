@@ -51,11 +51,10 @@ def main(
     clock = clock or SystemClock(cancel.event)
     deadline = clock.monotonic() + config.waiting.timeout_seconds
     surfaces = _github(config, clock, deadline, github_transport)
-    pulls = surfaces.pull_open if surfaces is not None else None
-    heard = events.ActionEvents(len(config.targets), pulls)
     if config.dry_run and surfaces is not None:
-        surfaces.planned(heard.planned)  # sends nothing to GitHub
+        surfaces.planned(events.ActionEvents().planned)  # sends nothing to GitHub
         surfaces = None
+    heard = events.ActionEvents(len(config.targets), surfaces)
     try:
         if config.dry_run and not (
             config.connection.api_token.get_secret_value() and reads(config)
@@ -66,8 +65,6 @@ def main(
         ) as client:
             if config.dry_run:  # reads only: would each target reuse a build?
                 return events.finish(dry_run(config, heard, client))
-            if surfaces is not None:
-                surfaces.begin()
             report = run_step(config, client, clock, cancel, heard, open_tail)
     except Exception as exc:  # a bug of ours outside the run (it keeps its own report)
         report = replace(report, outcome=Outcome.ERROR, failure=internal_error(exc))

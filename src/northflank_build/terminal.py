@@ -102,6 +102,9 @@ class CliEvents:
     def pull_request_open(self, number: int) -> bool | None:
         return None  # the CLI does not ask GitHub
 
+    def under_way(self, builds: tuple[tuple[BuildTarget, str], ...]) -> None:
+        pass  # the CLI has no pull request to tell
+
 
 class CliTargetLog:
     """One build's progress on stderr; among several, each line names its target."""

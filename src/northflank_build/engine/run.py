@@ -123,13 +123,7 @@ class _Phases:
         self.service, ended = ensure_service(ctx)
         if ended is not None:
             return self.step(outcome=ended[0], failure=ended[1])
-        for index, target in enumerate(config.targets):
-            if ctx.cancel.cancelled:  # nothing more goes out after a cancel
-                self.begun.append(TargetBuild(target, Begun(outcome=Outcome.CANCELLED)))
-                continue
-            self.starting = target
-            self.begun.append(_begin(ctx, index, target))
-            self.starting = None
+        self.start_builds()
         waiting = [i for i, t in enumerate(self.begun) if t.begun.outcome is None and t.begun.first]
         if waiting:
             self.followed = _follow(ctx, self.begun, waiting)
@@ -137,6 +131,21 @@ class _Phases:
         self.begun = [_look_again(ctx, i, t) for i, t in enumerate(self.begun)]
         builds = tuple(_report(ctx, t, self.followed.get(i)) for i, t in enumerate(self.begun))
         return self.step(builds, delivered=_deliver(ctx, builds))
+
+    def start_builds(self) -> None:
+        """Each target's build started (or found); then the front end hears they are."""
+        ctx = self.ctx
+        for index, target in enumerate(ctx.config.targets):
+            if ctx.cancel.cancelled:  # nothing more goes out after a cancel
+                self.begun.append(TargetBuild(target, Begun(outcome=Outcome.CANCELLED)))
+                continue
+            self.starting = target
+            self.begun.append(_begin(ctx, index, target))
+            self.starting = None
+        if not ctx.cancel.cancelled:
+            ctx.events.under_way(
+                tuple((t.target, t.begun.first.id) for t in self.begun if t.begun.first)
+            )
 
     def delete_preview(self) -> StepReport:
         """A closed pull request (or preview-action: delete, or a sweep): previews are

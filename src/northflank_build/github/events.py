@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from northflank_build.api.bodies import InternalDeployment
@@ -46,13 +45,17 @@ class ActionEvents:
     """Run events as step-log lines; an operation's id goes out (and into the state) the
     moment it exists."""
 
-    def __init__(self, targets: int = 1, pulls: Callable[[int], bool | None] | None = None) -> None:
+    def __init__(self, targets: int = 1, surfaces: Surfaces | None = None) -> None:
         self._several = targets > 1
         self._book = Book()
-        self._pulls = pulls  # GitHub, asked whether a pull request is open (a sweep)
+        self._surfaces = surfaces  # the pull request's (github/surfaces.py), if asked for
 
     def pull_request_open(self, number: int) -> bool | None:
-        return self._pulls(number) if self._pulls is not None else None
+        return self._surfaces.pull_open(number) if self._surfaces is not None else None
+
+    def under_way(self, builds: tuple[tuple[BuildTarget, str], ...]) -> None:
+        if self._surfaces is not None:
+            self._surfaces.begin(tuple((target.kind, target.id, build) for target, build in builds))
 
     def _prefix(self, target: BuildTarget) -> str:
         return f"[{target.id}] " if self._several else ""

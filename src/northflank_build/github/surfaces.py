@@ -58,12 +58,16 @@ class Surfaces:
 
     # -- the deployment -----------------------------------------------------------------
 
-    def begin(self) -> None:
-        """A deployment at the built commit, in progress; before Northflank work starts,
-        so bounded by BEGIN_S."""
+    def begin(self, builds: tuple[tuple[str, str, str], ...] = ()) -> None:
+        """A deployment at the built commit, in progress, naming the step's builds (kind,
+        target id, build id); once they have started and before the rest of the work, so
+        bounded by BEGIN_S."""
         env = self.plan.deployment
         if env is None or not self.sha or self._deleting():
             return
+        self.payload["builds"] = [
+            {kind: target, "build-id": build} for kind, target, build in builds
+        ]
         body = {
             "ref": self.sha,  # the pull request's head, never the merge commit (section 6.3)
             "environment": env,
@@ -370,9 +374,9 @@ def open_surfaces(
     except GitHubTrouble as exc:
         warn(f"GITHUB_API_URL cannot be used: {exc.message}.", "No GitHub Deployment or comment")
         return None
-    payload = {
+    payload: dict[str, Any] = {
         "project": config.connection.project_id,
-        "builds": [f"{t.kind}:{t.id}" for t in config.targets],
+        "builds": [],  # filled in once they have started (begin)
         "preview-blueprint": config.preview.blueprint.id if config.preview else None,
         "run": run_url,
     }

@@ -42,7 +42,8 @@ def preview(result: StepResult) -> dict[str, Any]:
 
 def deploy(run: Runner, action: str = "opened", **inputs: Any) -> StepResult:
     options = {**pull_request(action), **inputs.pop("options", {})}
-    return run(job_id="", preview_blueprint="demo-preview", options=options, **inputs)
+    inputs = {"job_id": "", **inputs}
+    return run(preview_blueprint="demo-preview", options=options, **inputs)
 
 
 def test_a_pull_request_opened_gets_a_preview_and_its_url(run: Runner, sim: Simulator) -> None:
@@ -238,3 +239,13 @@ def test_preview_input_errors_send_nothing(
     assert result.exit_code == 2, result.text
     assert sim.requests == []
     assert any(words in m for m in invalid_input_errors(result, name)), result.text
+
+
+def test_a_preview_after_builds_needs_the_step_to_wait(run: Runner, sim: Simulator) -> None:
+    result = deploy(run, job_id="demo-job", wait="false")
+    assert result.exit_code == 2, result.text
+    assert invalid_input_errors(result, "preview-blueprint") == [
+        "preview-blueprint: cannot be combined with wait: false when the step builds: it "
+        "starts once the builds have concluded."
+    ]
+    assert sim.requests == []

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Runner
+from conftest import Runner, invalid_input_errors
 from ghsim import BOT, GitHubSim
 from nfsim import Simulator
 from nfsim.templates import TemplatePlan
@@ -298,3 +298,14 @@ def test_the_post_step_trusts_nothing_in_the_state(run: Runner, gh: GitHubSim) -
     sent = [r for r in gh.requests if r.method == "POST"]
     assert [r.url.path for r in sent] == ["/repos/octo-org/octo-repo/deployments/7/statuses"]
     assert "environment_url" not in json.loads(sent[0].content), "https only"
+
+
+def test_a_deployment_needs_the_step_to_wait(run: Runner, gh: GitHubSim, sim: Simulator) -> None:
+    result = step(run, gh, job_id="demo-job", wait="false")
+    assert result.exit_code == 2, result.text
+    assert invalid_input_errors(result, "github-deployment") == [
+        "github-deployment: cannot be combined with wait: false: the deployment's status says "
+        "how the work ended, which a step that does not wait never learns."
+    ]
+    assert gh.requests == []
+    assert sim.requests == []

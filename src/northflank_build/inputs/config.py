@@ -238,7 +238,10 @@ def parse_inputs(
     deploy, run_job = _delivery(r, targets, waiting.wait)
     template = _template(r, bool(targets), waiting.wait, run_identity)
     preview = _preview(r, event, run_identity[1])
+    deploys_preview = preview is not None and not (preview.delete or preview.sweep)
+    rules.after_builds_rule(r, "preview-blueprint", bool(targets) and deploys_preview, waiting.wait)
     overrides = _overrides(r)
+    surfaces = _surfaces(r)
     if r.problems or connection is None:
         raise InvalidInputs(r.problems)
     return ActionConfig(
@@ -258,7 +261,7 @@ def parse_inputs(
         run_job=run_job,
         template=template,
         preview=preview,
-        surfaces=_surfaces(r),
+        surfaces=surfaces,
     )
 
 
@@ -393,4 +396,5 @@ def _surfaces(r: Reading) -> PullRequestSurfaces | None:
     sweep = r(i.PREVIEW_ACTION) == "sweep"  # asks GitHub whether each pull request is open
     if deployment is None and not comment and not sweep:
         return None
+    rules.surfaces_rules(r, deployment, r(i.WAIT))
     return PullRequestSurfaces(Secret(r(i.GITHUB_TOKEN)), deployment, comment, r(i.COMMENT_HEADER))

@@ -206,12 +206,30 @@ def template_rules(r: Reading, after_builds: bool, wait: bool) -> None:
                     name, "applies to release-flow or workflow, neither of which is given."
                 )
             )
-    if _template_given(r) and after_builds and not wait:
+    name = "release-flow" if r.given("release-flow") else "workflow"
+    after_builds_rule(r, name, _template_given(r) and after_builds, wait)
+
+
+def after_builds_rule(r: Reading, name: str, after_builds: bool, wait: bool) -> None:
+    """What starts once the builds have concluded needs a step that waits for them."""
+    if after_builds and not wait:
         r.problems.append(
             InputProblem(
-                "release-flow" if r.given("release-flow") else "workflow",
-                "cannot be combined with wait: false when the step builds: the run starts once "
+                name,
+                "cannot be combined with wait: false when the step builds: it starts once "
                 "the builds have concluded.",
+            )
+        )
+
+
+def surfaces_rules(r: Reading, deployment: str | None, wait: bool) -> None:
+    """A GitHub Deployment's last status says how the work ended: the step must wait."""
+    if deployment is not None and not wait:
+        r.problems.append(
+            InputProblem(
+                "github-deployment",
+                "cannot be combined with wait: false: the deployment's status says how the "
+                "work ended, which a step that does not wait never learns.",
             )
         )
 

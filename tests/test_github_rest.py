@@ -92,3 +92,20 @@ def test_after_a_rate_limit_not_waited_out_nothing_goes_out_before_its_time() ->
     with pytest.raises(GitHubTrouble, match="rate limit"):
         client.call("list", "GET", "/repos/octo/app/deployments")
     assert len(seen) == 1
+
+
+def test_after_github_did_not_answer_it_is_not_asked_again() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    client = api(handler)
+    with pytest.raises(GitHubTrouble) as first:
+        client.call("create the deployment", "POST", "/repos/octo/app/deployments", {"ref": "x"})
+    assert first.value.status == 0
+    assert len(seen) == 2, "tried again once"
+    with pytest.raises(GitHubTrouble, match="did not answer earlier"):
+        client.call("create the comment", "POST", "/repos/octo/app/issues/1/comments", {})
+    assert len(seen) == 2, "nothing more waits on a GitHub that does not answer"

@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any
 
+import httpx
 import pytest
 
 from conftest import Runner, invalid_input_errors
@@ -309,3 +310,22 @@ def test_a_deployment_needs_the_step_to_wait(run: Runner, gh: GitHubSim, sim: Si
     ]
     assert gh.requests == []
     assert sim.requests == []
+
+
+def test_a_github_that_does_not_answer_costs_two_requests_and_changes_nothing(
+    run: Runner, gh: GitHubSim
+) -> None:
+    asked: list[httpx.Request] = []
+
+    def silent(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        raise httpx.ConnectTimeout("no answer", request=request)
+
+    result = step(run, gh, options={"github_sim": silent})
+    assert result.exit_code == 0, result.text
+    assert result.outputs["preview-url"] == URL
+    assert len(asked) == 2, "the deployment's create, tried twice; then GitHub is left alone"
+    assert [w.split(" (")[0] for w in warnings(result)] == [
+        "Could not create the deployment",
+        "Could not list the pull request's comments",
+    ]

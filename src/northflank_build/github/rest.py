@@ -5,7 +5,8 @@ headers GitHub asks for (../shared/reference/github-rest.md, section 1).
 
 Never in the way: every request is bounded by a few seconds and by the step's deadline; a
 429, or a 403 that is a rate limit, waits as ``Retry-After`` says only within a small
-budget; anything else that goes wrong is a ``GitHubTrouble`` (status, GitHub's message),
+budget; a GitHub that does not answer twice is not asked again in the step; anything
+else that goes wrong is a ``GitHubTrouble`` (status, GitHub's message),
 which the caller turns into a warning with the fix. Nothing here raises anything else.
 """
 
@@ -54,6 +55,7 @@ class GitHubApi:
     transport: httpx.BaseTransport | None = None
     waited: float = 0.0
     quiet_until: float = 0.0  # a rate limit not waited out: nothing more goes out before it
+    silent: bool = False  # GitHub did not answer twice: nothing more waits on it this step
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.api_url)
@@ -98,6 +100,8 @@ class GitHubApi:
                 raise GitHubTrouble(what, 0, "the step's time ran out")
             if now < self.quiet_until:
                 raise GitHubTrouble(what, 429, "GitHub's rate limit asks to wait longer")
+            if self.silent:
+                raise GitHubTrouble(what, 0, "GitHub did not answer earlier in this step")
             try:
                 resp = self._http.request(
                     method,
@@ -109,6 +113,7 @@ class GitHubApi:
             except httpx.HTTPError as exc:
                 if attempt == 0:
                     continue
+                self.silent = True
                 raise GitHubTrouble(what, 0, type(exc).__name__) from None
             if resp.status_code < 300:
                 return _json(resp), resp

@@ -4,9 +4,13 @@ budget and inside the step's deadline."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
+from northflank_build.github import rest
 from northflank_build.github.rest import GitHubApi, GitHubTrouble
 from virtual_clock import VirtualClock
 
@@ -109,3 +113,33 @@ def test_after_github_did_not_answer_it_is_not_asked_again() -> None:
     with pytest.raises(GitHubTrouble, match="did not answer earlier"):
         client.call("create the comment", "POST", "/repos/octo/app/issues/1/comments", {})
     assert len(seen) == 2, "nothing more waits on a GitHub that does not answer"
+
+
+class _Drip(httpx.SyncByteStream):
+    """An answer that never ends: a byte every 50 ms (for 2 s at most)."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        for _ in range(40):
+            time.sleep(0.05)
+            yield b" "
+
+
+def test_an_answer_that_drips_is_cut_at_the_request_s_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rest, "REQUEST_S", 0.2)
+    client = api(lambda r: httpx.Response(200, stream=_Drip()))
+    began = time.monotonic()
+    with pytest.raises(GitHubTrouble) as caught:
+        client.call("read", "GET", "/repos/octo/app")
+    assert caught.value.status == 0
+    assert "RequestTookTooLong" in caught.value.message
+    assert time.monotonic() - began < 1.5, "two tries of 0.2 s, not the drip's 2 s each"
+
+
+def test_an_answer_too_large_is_not_read_to_its_end() -> None:
+    big = b"[" + b'"x",' * (3 * 1024 * 1024) + b'"x"]'
+    client = api(lambda r: httpx.Response(200, content=big))
+    with pytest.raises(GitHubTrouble) as caught:
+        client.call("list", "GET", "/repos/octo/app/issues/1/comments")
+    assert "BodyTooLarge" in caught.value.message

@@ -12,7 +12,6 @@ which the caller turns into a warning with the fix. Nothing here raises anything
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,12 +22,11 @@ import httpx
 
 from northflank_build import __version__
 from northflank_build.api.clock import Clock
-from northflank_build.api.wire import printable
+from northflank_build.api.wire import decode_json, printable, send_bounded
 from northflank_build.inputs.fields import is_loopback
 
 REQUEST_S = 5.0  # one request, at most
 WAIT_BUDGET_S = 5.0  # all the waiting GitHub may ask for in one step
-MAX_BODY = 1024 * 1024
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 
 
@@ -102,14 +100,15 @@ class GitHubApi:
                 raise GitHubTrouble(what, 429, "GitHub's rate limit asks to wait longer")
             if self.silent:
                 raise GitHubTrouble(what, 0, "GitHub did not answer earlier in this step")
-            try:
-                resp = self._http.request(
-                    method,
-                    path if path.startswith("/") else self._same_origin(path),
-                    json=body,
-                    params=params,
-                    timeout=min(REQUEST_S, left),
-                )
+            request = self._http.build_request(
+                method,
+                path if path.startswith("/") else self._same_origin(path),
+                json=body,
+                params=params,
+                timeout=min(REQUEST_S, left),
+            )
+            try:  # the whole answer within its time and size (api/wire.py), as for Northflank
+                resp = send_bounded(self._http, request, min(REQUEST_S, left))
             except httpx.HTTPError as exc:
                 if attempt == 0:
                     continue
@@ -168,10 +167,11 @@ class GitHubApi:
 
 
 def _json(resp: httpx.Response) -> Any:
-    if not resp.content or len(resp.content) > MAX_BODY:
+    """The answer's JSON, every string in it printable; None when it is not JSON."""
+    if not resp.content:
         return None
     try:
-        return json.loads(resp.content)
+        return decode_json(resp.content)
     except ValueError:
         return None
 

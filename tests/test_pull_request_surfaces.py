@@ -240,6 +240,8 @@ def test_the_deployment_s_payload_names_the_builds(
 ) -> None:
     result = step(run, gh, job_id="demo-job")
     assert result.exit_code == 0, result.text
+    commit = f"[`{SHA[:12]}`](https://github.test/octo-org/octo-repo/commit/{SHA})"
+    assert commit in gh.comments[42][0]["body"], "the comment links the commit as the summary does"
     payload = gh.deployments[0]["payload"]["northflank"]
     build_id = sim.world.builds[0].id
     assert payload["builds"] == [{"job": "demo-job", "build-id": build_id}]

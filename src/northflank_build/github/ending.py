@@ -79,9 +79,10 @@ def safe_description(text: str) -> str:
     return plain[:DESCRIPTION_MAX]
 
 
-def comment_text(step: StepReport, deleted: bool) -> str:
-    """The comment's text: the step's summary (every server string escaped there)."""
-    text = summary(step)
+def comment_text(step: StepReport, deleted: bool, server_url: str, repository: str) -> str:
+    """The comment's text: the step's summary (every server string escaped there), its
+    commits linked as in the job summary."""
+    text = summary(step, server_url=server_url, repository=repository)
     if deleted:
         text = "The preview environment of this pull request was removed.\n\n" + text
     return text

@@ -52,6 +52,7 @@ class Surfaces:
     preview: bool  # the step manages a preview: its environment is transient
     warn: Callable[[str, str], None]
     payload: dict[str, Any] = field(default_factory=dict)  # what the step builds and runs
+    server_url: str = ""  # GITHUB_SERVER_URL: the comment links commits as the summary does
     deployment_id: int | None = None
     comment_url: str = ""
     warned: set[str] = field(default_factory=set)
@@ -117,7 +118,7 @@ class Surfaces:
         deleting = self._deleting()
         text = ""
         if self.plan.comment and self.event.pull_request is not None:
-            text = comment_text(step, deleting)
+            text = comment_text(step, deleting, self.server_url, self.api.repository)
         if self.plan.deployment is None:
             return Ending(comment=text)
         if deleting:
@@ -381,5 +382,13 @@ def open_surfaces(
         "run": run_url,
     }
     return Surfaces(
-        plan, api, event, config.sha or "", run_url, config.preview is not None, warn, payload
+        plan,
+        api,
+        event,
+        config.sha or "",
+        run_url,
+        config.preview is not None,
+        warn,
+        payload,
+        server,
     )

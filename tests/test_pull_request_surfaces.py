@@ -5,6 +5,7 @@ simulators (devtools/nfsim, devtools/ghsim.py)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
@@ -331,3 +332,28 @@ def test_a_github_that_does_not_answer_costs_two_requests_and_changes_nothing(
         "Could not create the deployment",
         "Could not list the pull request's comments",
     ]
+
+
+def test_a_step_killed_after_its_deployment_leaves_the_post_step_an_error_to_post(
+    run: Runner, gh: GitHubSim, sim: Simulator
+) -> None:
+    from nfsim import Fault
+    from runneremu.filecommands import parse_file_command
+
+    seen: dict[str, str] = {}
+
+    def peek(request: Any) -> None:  # the moment the preview's run is asked for
+        with open(os.environ["GITHUB_STATE"], encoding="utf-8") as state:
+            seen.update(parse_file_command(state.read()))
+
+    sim.add_fault(Fault(route="tpl_start", action="respond", respond=peek))
+    result = step(run, gh)
+    assert result.exit_code == 0, result.text
+    assert json.loads(seen["github"])["state"] == "error", "saved before the work starts"
+    assert result.state["github"] == "", "told at the end: nothing left for the post step"
+    # Had the runner killed the step there, the post step would post the error.
+    post = step(run, gh, options={"stage": "post", "state": {"github": seen["github"]}})
+    assert post.exit_code == 0
+    final = gh.statuses[gh.deployments[0]["id"]][-1]
+    assert final["state"] == "error"
+    assert final["description"] == "The step was stopped before it could say how the work ended."

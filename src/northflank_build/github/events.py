@@ -251,6 +251,8 @@ def _end_surfaces(step: StepReport, surfaces: Surfaces | None) -> None:
     if left is not None:
         save_state(STATE_GITHUB, left.encode())
         say("The post step will update the pull request's deployment and comment.")
+    elif surfaces is not None and surfaces.deployment_id is not None:
+        save_state(STATE_GITHUB, "")  # told: nothing is left for the post step
     deployment = surfaces.deployment_id if surfaces is not None else None
     set_output("github-deployment-id", str(deployment) if deployment is not None else "")
     set_output("comment-url", surfaces.comment_url if surfaces is not None else "")

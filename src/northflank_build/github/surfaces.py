@@ -11,7 +11,6 @@ outputs are the same without them. Text from Northflank reaches GitHub only esca
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,14 @@ from northflank_build.api.clock import Clock
 from northflank_build.engine.outcome import Outcome
 from northflank_build.engine.outputs import environment_url
 from northflank_build.engine.report import StepReport
-from northflank_build.github.ending import Ending, comment_body, comment_text, safe_description
+from northflank_build.github.commands import save_state
+from northflank_build.github.comment import StickyComment
+from northflank_build.github.ending import (
+    STATE_GITHUB,
+    Ending,
+    comment_text,
+    safe_description,
+)
 from northflank_build.github.rest import GitHubApi, GitHubTrouble
 from northflank_build.inputs.config import ActionConfig, PullRequestSurfaces
 from northflank_build.inputs.event import EventFacts
@@ -30,9 +36,9 @@ from northflank_build.wording import ACTION, describe
 
 # The start is done before Northflank work: GitHub gets this long, at most.
 BEGIN_S = 5.0
+KILLED = "The step was stopped before it could say how the work ended."
 # The end is left to the post step when less time than this is left (github/ending.py).
 END_MIN_S = 15.0
-BOT = "github-actions[bot]"
 PERMISSIONS = {
     "deployment": "permissions:\n  deployments: write",
     "comment": "permissions:\n  pull-requests: write\n  issues: write",
@@ -96,6 +102,8 @@ class Surfaces:
                     "create the deployment", resp.status_code, "no deployment was made (202)"
                 )
             self.deployment_id = data["id"]
+            # Should the runner kill the step before its end, the post step says so.
+            save_state(STATE_GITHUB, Ending("error", KILLED, "", self.deployment_id).encode())
             self._status("in_progress", "")
         except GitHubTrouble as exc:
             self._trouble("deployment", exc)
@@ -198,74 +206,13 @@ class Surfaces:
     def _deleting(self) -> bool:
         return self.preview and self.event.closes_pull_request
 
-    # -- the comment ----------------------------------------------------------------------
-
     def _comment(self, text: str) -> None:
-        number = self.event.pull_request
-        if number is None:
-            return
-        marker = f"<!-- northflank-build: {hashlib.sha256(self.plan.header.encode()).hexdigest()[:16]} -->"
-        body = comment_body(text, self.plan.header, marker)
-        path = self.api.repo(f"/issues/{number}/comments")
-        author = self._author()
-        mine = self._ours(path, marker, author)
-        if mine:
-            self._update(mine[0], body)
-        else:
-            data, _resp = self.api.call("create the comment", "POST", path, {"body": body})
-            self.comment_url = _html_url(data)
-            mine = self._ours(path, marker, author)
-            # Two runs may both have created one: the oldest is kept, the others deleted.
-            for extra in mine[1:]:
-                self._delete(extra)
-            if mine:
-                self._update(mine[0], body)
-
-    def _author(self) -> str:
-        """Whose comments are ours: the token's user (a personal token), else the bot that
-        GITHUB_TOKEN writes as (GET /user is refused to it)."""
-        try:
-            data, _resp = self.api.call("read the token's user", "GET", "/user")
-        except GitHubTrouble:
-            return BOT
-        login = data.get("login") if isinstance(data, dict) else None
-        return login if isinstance(login, str) else BOT
-
-    def _ours(self, path: str, marker: str, author: str) -> list[dict[str, Any]]:
-        comments = self.api.pages("list the pull request's comments", path)
-        found = [
-            c
-            for c in comments
-            if isinstance(c, dict)
-            and isinstance(c.get("id"), int)
-            and marker in str(c.get("body", ""))
-            and isinstance(c.get("user"), dict)
-            and c["user"].get("login") == author
-        ]
-        return sorted(found, key=lambda c: int(c["id"]))
-
-    def _update(self, comment: dict[str, Any], body: str) -> None:
-        self.comment_url = _html_url(comment) or self.comment_url
-        if comment.get("body") == body:
-            return
-        data, _resp = self.api.call(
-            "update the comment",
-            "PATCH",
-            self.api.repo(f"/issues/comments/{comment['id']}"),
-            {"body": body},
-        )
-        self.comment_url = _html_url(data) or self.comment_url
-
-    def _delete(self, comment: dict[str, Any]) -> None:
-        try:
-            self.api.call(
-                "delete a duplicate comment",
-                "DELETE",
-                self.api.repo(f"/issues/comments/{comment['id']}"),
-            )
-        except GitHubTrouble as exc:
-            if exc.status != 404:  # another run deleted it first
-                raise
+        if self.event.pull_request is not None:
+            comment = StickyComment(self.api, self.event.pull_request, self.plan.header)
+            try:
+                comment.write(text)
+            finally:  # written, even when what came after it went wrong
+                self.comment_url = comment.url
 
     def planned(self, say: Callable[[str, str, dict[str, Any]], None]) -> None:
         """What a run would send to GitHub (the dry run; the token is never shown)."""
@@ -330,11 +277,6 @@ class Surfaces:
             f"Could not {exc.what} ({exc.status or 'no answer'}: {exc.message}). {fix}",
             f"No {what}",
         )
-
-
-def _html_url(data: Any) -> str:
-    url = data.get("html_url") if isinstance(data, dict) else None
-    return url if isinstance(url, str) and url.startswith("https://") else ""
 
 
 def open_surfaces(

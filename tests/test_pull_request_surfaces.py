@@ -357,3 +357,18 @@ def test_a_step_killed_after_its_deployment_leaves_the_post_step_an_error_to_pos
     final = gh.statuses[gh.deployments[0]["id"]][-1]
     assert final["state"] == "error"
     assert final["description"] == "The step was stopped before it could say how the work ended."
+
+
+def test_a_success_with_little_time_left_is_told_by_the_post_step(
+    run: Runner, gh: GitHubSim
+) -> None:
+    result = step(run, gh, timeout_seconds="12")
+    assert result.exit_code == 0, result.text
+    deployment = gh.deployments[0]["id"]
+    assert [s["state"] for s in gh.statuses[deployment]] == ["in_progress"]
+    assert result.outputs["environment-url"] == URL
+    post = step(run, gh, options={"stage": "post", "state": result.state}, timeout_seconds="12")
+    assert post.exit_code == 0, post.text
+    final = gh.statuses[deployment][-1]
+    assert (final["state"], final.get("environment_url")) == ("success", URL)
+    assert len(gh.comments[42]) == 1

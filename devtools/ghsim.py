@@ -89,6 +89,10 @@ class GitHubSim:
             and method == "POST"
         ):
             return self._create_status(int(parts[1]), body)
+        if len(parts) == 3 and parts[0] == "deployments" and parts[2] == "statuses":
+            if int(parts[1]) not in self.statuses:
+                return _error(404, "Not Found")
+            return self._page(request, sorted(self.statuses[int(parts[1])], key=lambda s: -s["id"]))
         if len(parts) == 3 and parts[0] == "issues" and parts[2] == "comments":
             return self._comments(request, int(parts[1]), body)
         if len(parts) == 3 and parts[:2] == ["issues", "comments"]:

@@ -372,3 +372,16 @@ def test_a_success_with_little_time_left_is_told_by_the_post_step(
     final = gh.statuses[deployment][-1]
     assert (final["state"], final.get("environment_url")) == ("success", URL)
     assert len(gh.comments[42]) == 1
+
+
+def test_each_push_retires_the_live_deployment_once_not_every_older_one_again(
+    run: Runner, gh: GitHubSim
+) -> None:
+    for action in ("opened", "synchronize", "synchronize", "synchronize"):
+        assert step(run, gh, action=action).exit_code == 0
+    states = [[s["state"] for s in gh.statuses[d["id"]]] for d in gh.deployments]
+    assert states == [["in_progress", "success", "inactive"]] * 3 + [["in_progress", "success"]]
+    closed = step(run, gh, action="closed")
+    assert closed.exit_code == 0, closed.text
+    assert [gh.statuses[d["id"]][-1]["state"] for d in gh.deployments] == ["inactive"] * 4
+    assert [s["state"] for s in gh.statuses[gh.deployments[0]["id"]]].count("inactive") == 1

@@ -158,18 +158,43 @@ class Surfaces:
         env = self.plan.deployment
         if env is None or not ending.state:
             return
-        if ending.state == "inactive":
-            for deployment_id in self._deployments_of(env)[:1]:
+        if ending.state == "inactive":  # the preview's delete: its latest, and any still live
+            deployments = self._deployments_of(env)
+            for deployment_id in deployments[:1]:
                 self._status("inactive", ending.description, deployment_id)
+            self._retire(deployments[1:], ending.description)
             return
         if ending.deployment_id is None:
             return
         self._status(ending.state, ending.description, ending.deployment_id, ending.environment_url)
         if ending.state == "success" and self.preview:
-            # GitHub's auto_inactive skips transient environments
-            for older in self._deployments_of(env):
-                if older != ending.deployment_id:
-                    self._status("inactive", "Superseded.", older)
+            # GitHub's auto_inactive skips transient environments (section 6.3)
+            older = [d for d in self._deployments_of(env) if d < ending.deployment_id]
+            self._retire(older, "Superseded.")
+
+    def _retire(self, older: list[int], description: str) -> None:
+        """Mark ``older`` deployments (newest first) inactive while they are still shown
+        as live (success); one already inactive was retired with everything before it, so
+        the walk stops there: a push costs a read or two, not a status per deployment."""
+        for deployment_id in older:
+            state = self._latest_state(deployment_id)
+            if state == "inactive":
+                return
+            if state == "success":
+                self._status("inactive", description, deployment_id)
+
+    def _latest_state(self, deployment_id: int) -> str:
+        """The deployment's current state: its status with the highest id (section 7.2)."""
+        data, _resp = self.api.call(
+            "read a deployment's statuses",
+            "GET",
+            self.api.repo(f"/deployments/{deployment_id}/statuses"),
+            params={"per_page": 100},
+        )
+        statuses = [s for s in data or [] if isinstance(s, dict) and isinstance(s.get("id"), int)]
+        latest = max(statuses, key=lambda s: int(s["id"]), default={})
+        state = latest.get("state")
+        return state if isinstance(state, str) else ""
 
     def _deployments_of(self, env: str) -> list[int]:
         data, _resp = self.api.call(

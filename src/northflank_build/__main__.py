@@ -13,21 +13,23 @@ _early.install()
 import os  # noqa: E402
 import sys  # noqa: E402
 from dataclasses import replace  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 import httpx  # noqa: E402
 
 from northflank_build.api.clock import Clock, SystemClock  # noqa: E402
 from northflank_build.api.logs import TailOpener  # noqa: E402
 from northflank_build.engine.cancel import CancelScope  # noqa: E402
-from northflank_build.engine.dry_run import dry_run, reads  # noqa: E402
 from northflank_build.engine.outcome import Outcome  # noqa: E402
 from northflank_build.engine.report import StepReport  # noqa: E402
 from northflank_build.engine.run import connect, internal_error, run_step  # noqa: E402
 from northflank_build.github import commands as runner  # noqa: E402
 from northflank_build.github import event, events  # noqa: E402
-from northflank_build.github.surfaces import Surfaces, open_surfaces  # noqa: E402
 from northflank_build.inputs.config import ActionConfig  # noqa: E402
 from northflank_build.inputs.problems import InvalidInputs  # noqa: E402
+
+if TYPE_CHECKING:
+    from northflank_build.github.surfaces import Surfaces
 
 
 def main(
@@ -56,15 +58,11 @@ def main(
         surfaces = None
     heard = events.ActionEvents(len(config.targets), surfaces)
     try:
-        if config.dry_run and not (
-            config.connection.api_token.get_secret_value() and reads(config)
-        ):
-            return events.finish(dry_run(config, heard))
+        if config.dry_run:
+            return events.finish(_dry_run(config, heard, clock, deadline, transport))
         with connect(
             config, clock, on_debug=runner.debug, transport=transport, deadline=deadline
         ) as client:
-            if config.dry_run:  # reads only: would each target reuse a build?
-                return events.finish(dry_run(config, heard, client))
             report = run_step(config, client, clock, cancel, heard, open_tail)
     except Exception as exc:  # a bug of ours outside the run (it keeps its own report)
         report = replace(report, outcome=Outcome.ERROR, failure=internal_error(exc))
@@ -77,10 +75,33 @@ def main(
         return Outcome.ERROR.exit_code
 
 
+def _dry_run(
+    config: ActionConfig,
+    heard: events.ActionEvents,
+    clock: Clock,
+    deadline: float,
+    transport: httpx.BaseTransport | None,
+) -> StepReport:
+    """What would be sent; with a token, reads (GET only) whether each target would reuse
+    a build. Loaded only for a dry run: start-up is user-facing."""
+    from northflank_build.engine.dry_run import dry_run, reads  # noqa: PLC0415
+
+    if not (config.connection.api_token.get_secret_value() and reads(config)):
+        return dry_run(config, heard)
+    with connect(
+        config, clock, on_debug=runner.debug, transport=transport, deadline=deadline
+    ) as client:
+        return dry_run(config, heard, client)
+
+
 def _github(
     config: ActionConfig, clock: Clock, deadline: float, transport: httpx.BaseTransport | None
 ) -> Surfaces | None:
     """The pull request's surfaces the inputs ask for (github/surfaces.py), or None."""
+    if config.surfaces is None:
+        return None
+    from northflank_build.github.surfaces import open_surfaces  # noqa: PLC0415 - when asked
+
     facts = event.facts(os.environ)
     return open_surfaces(config, os.environ, facts, clock, deadline, runner.warning, transport)
 

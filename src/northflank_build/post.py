@@ -35,9 +35,9 @@ from northflank_build.engine.kinds import BY_NAME
 from northflank_build.engine.run import connect
 from northflank_build.github import commands as runner
 from northflank_build.github import event
-from northflank_build.github.ending import STATE_GITHUB, Ending
+from northflank_build.github.ending import Ending
 from northflank_build.github.ending import decode as decode_ending
-from northflank_build.github.state import STATE_OPERATIONS, decode
+from northflank_build.github.state import STATE_GITHUB, STATE_OPERATIONS, decode
 from northflank_build.github.surfaces import open_surfaces
 from northflank_build.inputs.config import ActionConfig
 from northflank_build.inputs.problems import InvalidInputs

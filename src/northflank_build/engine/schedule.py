@@ -10,7 +10,6 @@ predicted duration. Without a forecast, checks start at 1 s and grow to the long
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,6 +59,8 @@ class Forecast:
         logs = [math.log(d) for d in durations if d > 0 and math.isfinite(d)][:HISTORY]
         if len(logs) < MIN_HISTORY:
             return None
+        import statistics  # noqa: PLC0415 - only with a history (it loads decimal: ~5 ms)
+
         centre = statistics.median(logs)
         mad = statistics.median(abs(x - centre) for x in logs)
         return cls(math.exp(centre), max(MIN_SPREAD, MAD_TO_SD * mad), len(logs))

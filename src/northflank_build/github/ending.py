@@ -21,7 +21,6 @@ from northflank_build.github.summary import md, summary
 COMMENT_MAX = 60_000  # GitHub's limit is 65536 characters; the marker is kept
 DESCRIPTION_MAX = 140  # a deployment status's description (github-rest.md, section 7)
 _UNSAFE_DESCRIPTION = re.compile(r"[@<>\[\]()!`*_#|]")
-STATE_GITHUB = "github"
 STATES = ("success", "failure", "error", "inactive")
 # A state value reaches the post step through the docker CLI's environment (one string at
 # most 128 KiB on Linux): the comment's text is kept well under that.

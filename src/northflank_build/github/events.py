@@ -30,8 +30,7 @@ from northflank_build.github.commands import (
     set_output,
     write_line,
 )
-from northflank_build.github.ending import STATE_GITHUB
-from northflank_build.github.state import STATE_OPERATIONS, Book, encode
+from northflank_build.github.state import STATE_GITHUB, STATE_OPERATIONS, Book, encode
 from northflank_build.github.summary import invalid_summary, summary
 from northflank_build.inputs.problems import InvalidInputs
 from northflank_build.wording import ACTION, describe

@@ -17,6 +17,7 @@ from typing import Any
 from northflank_build.engine.kind import Record
 
 STATE_OPERATIONS = "operations"
+STATE_GITHUB = "github"  # what the pull request is still to be told (github/ending.py)
 MAX_RECORDS = 32  # a step starts at most 5 builds, a job run and a few more
 _MAX_CHARS = 64 * 1024
 

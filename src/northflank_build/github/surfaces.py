@@ -24,12 +24,12 @@ from northflank_build.engine.report import StepReport
 from northflank_build.github.commands import save_state
 from northflank_build.github.comment import StickyComment
 from northflank_build.github.ending import (
-    STATE_GITHUB,
     Ending,
     comment_text,
     safe_description,
 )
 from northflank_build.github.rest import GitHubApi, GitHubTrouble
+from northflank_build.github.state import STATE_GITHUB
 from northflank_build.inputs.config import ActionConfig, PullRequestSurfaces
 from northflank_build.inputs.event import EventFacts
 from northflank_build.wording import ACTION, describe

@@ -62,6 +62,7 @@ def test_opened_creates_a_deployment_and_a_comment(run: Runner, gh: GitHubSim) -
     assert states == ["in_progress", "success"]
     success = gh.statuses[deployment["id"]][-1]
     assert success["environment_url"] == URL
+    assert success["description"] == f"preview pr-42 success at {URL}", "what the step did"
     assert success["log_url"] == "https://github.test/octo-org/octo-repo/actions/runs/1/attempts/1"
     comments = gh.comments[42]
     assert len(comments) == 1

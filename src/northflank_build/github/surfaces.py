@@ -19,7 +19,7 @@ import httpx
 
 from northflank_build.api.clock import Clock
 from northflank_build.engine.outcome import Outcome
-from northflank_build.engine.outputs import environment_url
+from northflank_build.engine.outputs import environment_url, story
 from northflank_build.engine.report import StepReport
 from northflank_build.github.commands import save_state
 from northflank_build.github.comment import StickyComment
@@ -133,7 +133,7 @@ class Surfaces:
             return Ending("inactive", "The preview was deleted.", comment=text)
         if step.outcome is Outcome.SUCCEEDED:
             url = environment_url(step)
-            return Ending("success", "Deployed.", url, self.deployment_id, text)
+            return Ending("success", story(step), url, self.deployment_id, text)
         state = "failure" if step.outcome is Outcome.FAILED else "error"
         cause = (
             describe(step.failures[0], ACTION).title

@@ -18,6 +18,7 @@ from nfsim import Simulator
 from nfsim.templates import TemplatePlan
 from runneremu import StepResult
 from testdata import SHA
+from virtual_clock import VirtualClock
 
 URL = "https://p01--pr-42-web--demo-project--sim.code.run"
 
@@ -386,3 +387,25 @@ def test_each_push_retires_the_live_deployment_once_not_every_older_one_again(
     assert closed.exit_code == 0, closed.text
     assert [gh.statuses[d["id"]][-1]["state"] for d in gh.deployments] == ["inactive"] * 4
     assert [s["state"] for s in gh.statuses[gh.deployments[0]["id"]]].count("inactive") == 1
+
+
+def test_a_cancel_while_github_is_asked_cuts_it_short_and_the_abort_comes_first(
+    run: Runner, gh: GitHubSim, sim: Simulator, clock: VirtualClock
+) -> None:
+    sim.world.template_plan = TemplatePlan(node_s=300)
+    after_cancel: list[str] = []
+
+    def slow_github(request: httpx.Request) -> httpx.Response:
+        if clock.cancel.cancelled:
+            after_cancel.append(f"{request.method} {request.url.path}")
+        answer = gh(request)
+        if request.method == "POST" and request.url.path.endswith("/deployments"):
+            clock.cancel.cancel("SIGINT")  # the signal arrives while GitHub is answering
+        return answer
+
+    result = step(run, gh, job_id="demo-job", options={"github_sim": slow_github})
+    assert result.exit_code == 130, result.text
+    assert after_cancel == [], "nothing more waits on GitHub once the step is cancelled"
+    assert len(sim.calls("abort")) == 1, "the build is aborted"
+    assert warnings(result) == [], "a cancel is not GitHub's trouble"
+    assert "The post step will update the pull request's deployment and comment." in result.log

@@ -52,7 +52,7 @@ def main(
     report = StepReport(Outcome.ERROR)
     clock = clock or SystemClock(cancel.event)
     deadline = clock.monotonic() + config.waiting.timeout_seconds
-    surfaces = _github(config, clock, deadline, github_transport)
+    surfaces = _github(config, clock, deadline, github_transport, cancel)
     if config.dry_run and surfaces is not None:
         surfaces.planned(events.ActionEvents().planned)  # sends nothing to GitHub
         surfaces = None
@@ -95,7 +95,11 @@ def _dry_run(
 
 
 def _github(
-    config: ActionConfig, clock: Clock, deadline: float, transport: httpx.BaseTransport | None
+    config: ActionConfig,
+    clock: Clock,
+    deadline: float,
+    transport: httpx.BaseTransport | None,
+    cancel: CancelScope,
 ) -> Surfaces | None:
     """The pull request's surfaces the inputs ask for (github/surfaces.py), or None."""
     if config.surfaces is None:
@@ -103,7 +107,9 @@ def _github(
     from northflank_build.github.surfaces import open_surfaces  # noqa: PLC0415 - when asked
 
     facts = event.facts(os.environ)
-    return open_surfaces(config, os.environ, facts, clock, deadline, runner.warning, transport)
+    return open_surfaces(
+        config, os.environ, facts, clock, deadline, runner.warning, transport, cancel
+    )
 
 
 def _debug_traceback() -> None:

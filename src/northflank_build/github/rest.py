@@ -5,7 +5,8 @@ headers GitHub asks for (../shared/reference/github-rest.md, section 1).
 
 Never in the way: every request is bounded by a few seconds and by the step's deadline; a
 429, or a 403 that is a rate limit, waits as ``Retry-After`` says only within a small
-budget; a GitHub that does not answer twice is not asked again in the step; anything
+budget; a GitHub that does not answer twice is not asked again in the step; a cancel
+cuts a request short and nothing more is sent (``CutShort``); anything
 else that goes wrong is a ``GitHubTrouble`` (status, GitHub's message),
 which the caller turns into a warning with the fix. Nothing here raises anything else.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +24,9 @@ import httpx
 
 from northflank_build import __version__
 from northflank_build.api.clock import Clock
+from northflank_build.api.errors import Cancelled
 from northflank_build.api.wire import decode_json, printable, send_bounded
+from northflank_build.engine.cancel import CancelScope
 from northflank_build.inputs.fields import is_loopback
 
 REQUEST_S = 5.0  # one request, at most
@@ -43,6 +47,11 @@ class GitHubTrouble(Exception):
         return self.status in (403, 404)
 
 
+class CutShort(GitHubTrouble):
+    """The step was cancelled: GitHub is not waited on (the abort comes first), and what
+    it was to be told is the post step's to tell (github/ending.py). Not a warning."""
+
+
 @dataclass
 class GitHubApi:
     api_url: str
@@ -51,6 +60,7 @@ class GitHubApi:
     clock: Clock
     deadline: float
     transport: httpx.BaseTransport | None = None
+    cancel: CancelScope | None = None  # the step's: a cancel cuts a request short
     waited: float = 0.0
     quiet_until: float = 0.0  # a rate limit not waited out: nothing more goes out before it
     silent: bool = False  # GitHub did not answer twice: nothing more waits on it this step
@@ -100,6 +110,8 @@ class GitHubApi:
                 raise GitHubTrouble(what, 429, "GitHub's rate limit asks to wait longer")
             if self.silent:
                 raise GitHubTrouble(what, 0, "GitHub did not answer earlier in this step")
+            if self.cancel is not None and self.cancel.cancelled:
+                raise CutShort(what, 0, "the step was cancelled")
             request = self._http.build_request(
                 method,
                 path if path.startswith("/") else self._same_origin(path),
@@ -108,7 +120,10 @@ class GitHubApi:
                 timeout=min(REQUEST_S, left),
             )
             try:  # the whole answer within its time and size (api/wire.py), as for Northflank
-                resp = send_bounded(self._http, request, min(REQUEST_S, left))
+                with self.cancel.interruptible() if self.cancel else nullcontext():
+                    resp = send_bounded(self._http, request, min(REQUEST_S, left))
+            except Cancelled:
+                raise CutShort(what, 0, "the step was cancelled") from None
             except httpx.HTTPError as exc:
                 if attempt == 0:
                     continue

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from northflank_build.api.clock import Clock
+from northflank_build.engine.cancel import CancelScope
 from northflank_build.engine.outcome import Outcome
 from northflank_build.engine.outputs import environment_url, story
 from northflank_build.engine.report import StepReport
@@ -28,7 +29,7 @@ from northflank_build.github.ending import (
     comment_text,
     safe_description,
 )
-from northflank_build.github.rest import GitHubApi, GitHubTrouble
+from northflank_build.github.rest import CutShort, GitHubApi, GitHubTrouble
 from northflank_build.github.state import STATE_GITHUB
 from northflank_build.inputs.config import ActionConfig, PullRequestSurfaces
 from northflank_build.inputs.event import EventFacts
@@ -119,7 +120,8 @@ class Surfaces:
         if step.outcome in (Outcome.CANCELLED, Outcome.TIMED_OUT) or left < END_MIN_S:
             return ending
         self.send(ending)
-        return None
+        cut = self.api.cancel is not None and self.api.cancel.cancelled
+        return ending if cut else None  # cut short by a cancel: the post step tells it all
 
     def ending(self, step: StepReport) -> Ending:
         """How the step ended, as the deployment and the comment show it."""
@@ -285,8 +287,8 @@ class Surfaces:
     # -- trouble --------------------------------------------------------------------------
 
     def _trouble(self, surface: str, exc: GitHubTrouble) -> None:
-        if surface in self.warned:
-            return
+        if isinstance(exc, CutShort) or surface in self.warned:
+            return  # a cancel is not GitHub's trouble: the post step tells what was not
         self.warned.add(surface)
         what = {"deployment": "GitHub Deployment", "comment": "pull request comment"}.get(
             surface, "pull request state"
@@ -312,6 +314,7 @@ def open_surfaces(
     deadline: float,
     warn: Callable[[str, str], None],
     transport: httpx.BaseTransport | None = None,
+    cancel: CancelScope | None = None,
 ) -> Surfaces | None:
     """The surfaces the inputs ask for, or None; a warning when GitHub cannot be reached."""
     plan = config.surfaces
@@ -338,6 +341,7 @@ def open_surfaces(
             clock,
             deadline,
             transport,
+            cancel,
         )
     except GitHubTrouble as exc:
         warn(f"GITHUB_API_URL cannot be used: {exc.message}.", "No GitHub Deployment or comment")

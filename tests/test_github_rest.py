@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -143,3 +144,21 @@ def test_an_answer_too_large_is_not_read_to_its_end() -> None:
     with pytest.raises(GitHubTrouble) as caught:
         client.call("list", "GET", "/repos/octo/app/issues/1/comments")
     assert "BodyTooLarge" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        "devtools/schemas/github-rest-schemas.json",
+        "devtools/nfsim/schemas/northflank-request-schemas.json",
+        "devtools/nfsim/schemas/northflank-deploy-schemas.json",
+    ],
+)
+def test_the_simulators_schemas_are_the_references(copy: str) -> None:
+    """The simulators validate against copies (a clone alone runs the tests); beside
+    ../shared, each copy must be the reference it was taken from."""
+    root = Path(__file__).resolve().parent.parent
+    reference = root.parent / "shared" / "reference" / Path(copy).name
+    if not reference.exists():
+        pytest.skip(f"{reference} is not beside this clone")
+    assert (root / copy).read_bytes() == reference.read_bytes()

@@ -66,9 +66,6 @@ class Previews:
     def delete(self, blueprint_id: str, preview_id: str) -> bool:
         """Delete the preview (its teardown runs); False when it does not exist."""
 
-        def gone(error: ApiError) -> ApiError:
-            return error
-
         try:
             self._scope.session.call(
                 Call(
@@ -78,7 +75,6 @@ class Previews:
                     self._scope.routes.preview(blueprint_id, preview_id),
                 ),
                 lambda _resp: None,
-                on_404=gone,
             )
         except ApiError as exc:
             if exc.status == 404:

@@ -17,7 +17,7 @@ from northflank_build.api.errors import Cancelled, MalformedResponse, Northflank
 from northflank_build.engine.context import StepContext
 from northflank_build.engine.jobrun import JOB_RUN, JobRunStart
 from northflank_build.engine.kind import OperationReport
-from northflank_build.engine.lifecycle import conclude, run_one
+from northflank_build.engine.lifecycle import conclude, held_back, run_one
 from northflank_build.engine.operation import Followed, Watch
 from northflank_build.engine.outcome import Outcome, RolloutFailed, ended_by, step_outcome
 from northflank_build.engine.preview import preview_after
@@ -204,12 +204,9 @@ def template_after(ctx: StepContext, before: Outcome) -> OperationReport | None:
     plan = ctx.config.template
     if plan is None:
         return None
-    kind, owner = kind_of(plan.target), owner_of(plan.target)
-    if ctx.cancel.cancelled:
-        return OperationReport(kind=kind, owner=owner, outcome=Outcome.CANCELLED)
-    if before is not Outcome.SUCCEEDED:
-        ctx.events.note(
-            f"The run of {plan.target.label} was not started: what came before it did not succeed."
-        )
-        return OperationReport(kind=kind, owner=owner, outcome=before, skipped=True)
+    owner = owner_of(plan.target)
+    what = f"The run of {plan.target.label} was not started"
+    held = held_back(ctx, kind_of(plan.target), owner, before, what)
+    if held is not None:
+        return held
     return run_one(ctx, TemplateRunStart(ctx, plan.target, plan.request), owner)

@@ -158,6 +158,20 @@ def _upper(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def held_back(
+    ctx: StepContext, kind: Kind, owner_id: str, before: Outcome, what: str
+) -> OperationReport | None:
+    """For what starts only once everything before it (``before``, as one outcome)
+    succeeded: None when it may start; else its report, not started (after a cancel, or
+    skipped, with ``what`` was not done said once)."""
+    if ctx.cancel.cancelled:
+        return OperationReport(kind=kind, owner=owner_id, outcome=Outcome.CANCELLED)
+    if before is not Outcome.SUCCEEDED:
+        ctx.events.note(f"{what}: what came before it did not succeed.")
+        return OperationReport(kind=kind, owner=owner_id, outcome=before, skipped=True)
+    return None
+
+
 def run_one(ctx: StepContext, start: Start[S], owner_id: str) -> OperationReport:
     """One operation from its start to its report, alone: start (or look for what a
     cancelled start made), one read when the start's answer is partial, follow, conclude."""

@@ -20,7 +20,7 @@ from northflank_build.api.errors import Cancelled, NorthflankError
 from northflank_build.engine.context import StepContext
 from northflank_build.engine.follow import abort
 from northflank_build.engine.kind import OperationReport
-from northflank_build.engine.lifecycle import run_one
+from northflank_build.engine.lifecycle import held_back, run_one
 from northflank_build.engine.outcome import Outcome, TimedOut, ended_by, step_outcome
 from northflank_build.engine.templaterun import TemplateRunKind, TemplateRunStart, owner_of
 from northflank_build.inputs.config import PreviewPlan
@@ -163,14 +163,9 @@ def preview_after(ctx: StepContext, before: Outcome) -> OperationReport | None:
         return sweep_previews(ctx, plan)
     if plan.delete:
         return delete_preview(ctx, plan)
-    if ctx.cancel.cancelled:
-        return OperationReport(kind=PREVIEW_RUN, owner=owner, outcome=Outcome.CANCELLED)
-    if before is not Outcome.SUCCEEDED:
-        ctx.events.note(
-            f"The preview {plan.name!r} was not deployed: what came before it did not succeed."
-        )
-        return OperationReport(kind=PREVIEW_RUN, owner=owner, outcome=before, skipped=True)
-    return deploy_preview(ctx, plan)
+    what = f"The preview {plan.name!r} was not deployed"
+    held = held_back(ctx, PREVIEW_RUN, owner, before, what)
+    return held if held is not None else deploy_preview(ctx, plan)
 
 
 def deploy_preview(ctx: StepContext, plan: PreviewPlan) -> OperationReport:
@@ -193,7 +188,15 @@ def deploy_preview(ctx: StepContext, plan: PreviewPlan) -> OperationReport:
     detail = replace(detail, url=url, urls=urls)
     if pending:
         return replace(
-            report, outcome=Outcome.TIMED_OUT, detail=detail, failure=_no_url(ctx, pending)
+            report,
+            outcome=Outcome.TIMED_OUT,
+            detail=detail,
+            failure=_not_in_time(
+                ctx,
+                "preview URL",
+                f"The public address of service(s) {', '.join(pending)}",
+                "no dns yet",
+            ),
         )
     if not url:
         ctx.events.note(
@@ -206,12 +209,13 @@ def deploy_preview(ctx: StepContext, plan: PreviewPlan) -> OperationReport:
     return replace(report, detail=detail)
 
 
-def _no_url(ctx: StepContext, pending: list[str]) -> TimedOut:
+def _not_in_time(ctx: StepContext, noun: str, subject: str, status: str) -> TimedOut:
+    """What the deadline cut short and nothing can abort (a URL, a teardown)."""
     return TimedOut(
-        noun="preview URL",
-        subject=f"The public address of service(s) {', '.join(pending)}",
+        noun=noun,
+        subject=subject,
         timeout_s=ctx.config.waiting.timeout_seconds,
-        status="no dns yet",
+        status=status,
         aborted=None,
         abort_on_cancel=ctx.config.waiting.abort_on_cancel,
         abortable=False,
@@ -304,7 +308,12 @@ def delete_preview(ctx: StepContext, plan: PreviewPlan) -> OperationReport:
             note(f"Deleting preview {plan.name!r}: its teardown runs at Northflank.")
             while plan.name in previews.ids(blueprint):
                 if ctx.clock.monotonic() + CHECK_EVERY_S >= ctx.client.deadline:
-                    failure = _teardown_timeout(ctx, plan)
+                    failure = _not_in_time(
+                        ctx,
+                        "preview deletion",
+                        f"The deletion of preview {plan.name!r}",
+                        "tearing down",
+                    )
                     detail = PreviewDetail(plan.name, plan.name, deleted=True)
                     return replace(
                         report, outcome=Outcome.TIMED_OUT, failure=failure, detail=detail
@@ -320,18 +329,6 @@ def delete_preview(ctx: StepContext, plan: PreviewPlan) -> OperationReport:
         status="deleted",
         concluded=True,
         detail=PreviewDetail(plan.name, plan.name, deleted=True),
-    )
-
-
-def _teardown_timeout(ctx: StepContext, plan: PreviewPlan) -> TimedOut:
-    return TimedOut(
-        noun="preview deletion",
-        subject=f"The deletion of preview {plan.name!r}",
-        timeout_s=ctx.config.waiting.timeout_seconds,
-        status="tearing down",
-        aborted=None,
-        abort_on_cancel=ctx.config.waiting.abort_on_cancel,
-        abortable=False,
     )
 
 

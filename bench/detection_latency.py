@@ -25,6 +25,8 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import figures
+
 from northflank_build.api.logs import LogLine
 from northflank_build.api.models import Build
 from northflank_build.engine.logs import LogFollower
@@ -173,7 +175,7 @@ def main() -> None:
                 latencies.append(latency)
                 requests += made + extra + (1 if hinted else 0)  # the socket's upgrade
         latencies.sort()
-        p95 = latencies[math.ceil(0.95 * len(latencies)) - 1]
+        p95 = figures.p95(latencies)
         baseline = baseline or requests
         print(
             f"{name:50} {statistics.median(latencies):6.2f}s {p95:6.2f}s {latencies[-1]:6.1f}s "

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import figures
+
 from nfsim import Simulator
 from nfsim.inprocess import SimTransport
 from nfsim.templates import NODES, TemplatePlan, add_history
@@ -106,7 +108,7 @@ def main() -> None:
                 runs += 1
     for name, values in (("run's end", ends), ("URL after its dns appeared", urls)):
         values.sort()
-        p95 = values[int(0.95 * (len(values) - 1))]
+        p95 = figures.p95(values)
         print(
             f"{name}: noticed {statistics.median(values):.2f} s late (median), p95 {p95:.2f} s, "
             f"at most {values[-1]:.2f} s, over {len(values)} previews (target <= 2 s)"

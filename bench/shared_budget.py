@@ -19,7 +19,6 @@ Run: make bench
 from __future__ import annotations
 
 import heapq
-import math
 import random
 import statistics
 import threading
@@ -27,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import figures
 import httpx
 from detection_latency import HISTORY, ClosingTail, SimBuild, job_builds
 from log_requests import Quiet, iso
@@ -232,7 +232,7 @@ def simulate(scenario: str, shared_estimate: bool, logs: bool = True) -> None:
     errors = sum(o is Outcome.ERROR for o in outcomes)
     seen = (
         f"detection latency median {statistics.median(latencies):.1f} s, "
-        f"p95 {latencies[math.ceil(0.95 * len(latencies)) - 1]:.1f} s"
+        f"p95 {figures.p95(latencies):.1f} s"
         if latencies
         else "no build was seen to conclude"
     )

@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import figures
+
 from nfsim import BuildPlan, Simulator
 from nfsim.inprocess import SimTail, SimTransport
 from northflank_build.api.client import NorthflankClient
@@ -122,7 +124,7 @@ def main() -> None:
                     latencies += late
             total = sum(counts.values())
             builds = ROUNDS * len(jobs)
-            p95 = statistics.quantiles(latencies, n=20)[-1]
+            p95 = figures.p95(latencies)
             routes = ", ".join(f"{route} {n / builds:.1f}" for route, n in sorted(counts.items()))
             print(
                 f"{'on' if logs else 'off':<5} {how:<22} {total:>9} {total / builds:>10.1f} "

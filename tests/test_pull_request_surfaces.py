@@ -379,8 +379,19 @@ def test_a_success_with_little_time_left_is_told_by_the_post_step(
 def test_each_push_retires_the_live_deployment_once_not_every_older_one_again(
     run: Runner, gh: GitHubSim
 ) -> None:
-    for action in ("opened", "synchronize", "synchronize", "synchronize"):
+    for action in ("opened", "synchronize", "synchronize"):
         assert step(run, gh, action=action).exit_code == 0
+    before = len(gh.requests)
+    assert step(run, gh, action="synchronize").exit_code == 0
+    retiring = [
+        f"{r.method} {r.url.path.rsplit('/', 1)[-1]}"
+        for r in gh.requests[before:]
+        if "/deployments" in r.url.path
+    ]
+    # Create, in_progress, success; then the list, the previous one's statuses read and
+    # retired, the one before it read (inactive already): the walk stops there.
+    assert retiring == ["POST deployments", "POST statuses", "POST statuses",
+                        "GET deployments", "GET statuses", "POST statuses", "GET statuses"]  # fmt: skip
     states = [[s["state"] for s in gh.statuses[d["id"]]] for d in gh.deployments]
     assert states == [["in_progress", "success", "inactive"]] * 3 + [["in_progress", "success"]]
     closed = step(run, gh, action="closed")

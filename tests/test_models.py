@@ -99,3 +99,21 @@ def test_a_reset_given_as_an_epoch_time_is_read_as_one() -> None:
         assert rate.pacing_delay(0.0) == pytest.approx(36, abs=1)
         assert retry_after_seconds(headers, EPOCH) == pytest.approx(1800, abs=1)
     assert server_time(httpx.Headers({"date": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 1445412480.0
+
+
+@pytest.mark.parametrize(
+    ("port", "url"),
+    [
+        ({"dns": "p01--web--demo--abc.code.run"}, "https://p01--web--demo--abc.code.run"),
+        ({"dns": "evil.test/@other.test"}, ""),
+        ({"dns": "a.test\n::warning::x"}, ""),
+        ({"dns": "a.test", "domains": [{"name": "x.test?y"}]}, "https://a.test"),
+        ({"dns": "a.test", "domains": [{"name": "app.example.com"}]}, "https://app.example.com"),
+    ],
+)
+def test_a_port_s_url_is_built_only_from_host_names(port: dict[str, object], url: str) -> None:
+    # Northflank's answer is untrusted: only a host name becomes https://<host>.
+    from northflank_build.api.models import Port
+
+    parsed = Port.model_validate({"public": True, "protocol": "HTTP", **port})
+    assert parsed.url() == url

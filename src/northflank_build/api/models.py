@@ -9,6 +9,7 @@ pydantic; the request bodies are in bodies.py.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -122,9 +123,23 @@ class Certificate(_Response):
     in_progress: bool | None = None
 
 
+# A DNS host name (letters, digits, hyphens, dots; IDNs arrive as punycode): nothing else
+# from Northflank's answer becomes https://<host> (no path, port, user info or line break).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
+
+
+def _host(value: Any) -> str | None:
+    return value if isinstance(value, str) and _HOST.fullmatch(value) else None
+
+
 class Domain(_Response):
     name: str = Field(max_length=253)
     certificate: Certificate | None = None
+
+    @property
+    def host(self) -> str | None:
+        return _host(self.name)
 
 
 class Port(_Response):
@@ -147,11 +162,11 @@ class Port(_Response):
         """A custom domain whose certificate is ready, else the port's dns unless the
         Northflank domain is disabled (section 10, item 4); "" when it has no address."""
         for domain in self.domains:
-            if domain.certificate is None or domain.certificate.in_progress is not True:
-                return f"https://{domain.name}"
-        if self.dns and not self.disable_nf_domain:
-            return f"https://{self.dns}"
-        return ""
+            ready = domain.certificate is None or domain.certificate.in_progress is not True
+            if ready and domain.host:
+                return f"https://{domain.host}"
+        host = _host(self.dns)
+        return f"https://{host}" if host and not self.disable_nf_domain else ""
 
 
 class Service(_Response):

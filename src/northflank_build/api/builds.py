@@ -6,7 +6,7 @@ build-logs siblings; api/adopt.py decides what is provably ours)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -21,7 +21,7 @@ from northflank_build.api.adopt import (
     reusable,
 )
 from northflank_build.api.bodies import StartBuildRequest
-from northflank_build.api.decode import entries, envelope, next_cursor, parse_build
+from northflank_build.api.decode import entries, envelope, next_cursor, page_query, parse_build
 from northflank_build.api.errors import ApiError, Resource
 from northflank_build.api.http import Call
 from northflank_build.api.logs import LogLine
@@ -88,9 +88,7 @@ class Builds:
                 self._scope.session.debug(f"{skipped} unreadable build(s) in the list were skipped")
             return BuildPage(builds, next_cursor(body), skipped)
 
-        params: dict[str, Any] = {"per_page": per_page}
-        if cursor is not None:
-            params["cursor"] = cursor
+        params = page_query(cursor, per_page)
         return self._scope.session.call(
             Call(
                 f"list the builds of {target.label}",

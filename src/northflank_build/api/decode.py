@@ -82,6 +82,11 @@ def parse_build(resp: httpx.Response) -> Build:
     return model(Build, resp, data)
 
 
+def page_query(cursor: str | None, per_page: int = 100) -> dict[str, Any]:
+    """The query of one page of a cursor-paged list: the next_cursor of the page before."""
+    return {"per_page": per_page} if cursor is None else {"per_page": per_page, "cursor": cursor}
+
+
 def next_cursor(body: dict[str, Any]) -> str | None:
     pagination = body.get("pagination")
     if not isinstance(pagination, dict) or not pagination.get("hasNextPage"):

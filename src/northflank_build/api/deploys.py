@@ -12,7 +12,7 @@ import httpx
 
 from northflank_build.api.adopt import RUN_STAMP_S, Claim, ambiguous, claim
 from northflank_build.api.bodies import StartJobRunRequest
-from northflank_build.api.decode import entries, envelope, model, next_cursor
+from northflank_build.api.decode import entries, envelope, model, next_cursor, page_query
 from northflank_build.api.errors import ApiError, Resource
 from northflank_build.api.http import Call
 from northflank_build.api.logs import LogLine
@@ -82,9 +82,7 @@ class ServiceList:
             services, _skipped = entries(Service, resp, body["data"], "services")
             return services, next_cursor(body)
 
-        params: dict[str, Any] = {"per_page": 100}
-        if cursor is not None:
-            params["cursor"] = cursor
+        params = page_query(cursor)
         return self._scope.session.call(
             Call(
                 "list the project's services",

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from northflank_build.api.decode import envelope, next_cursor
+from northflank_build.api.decode import envelope, next_cursor, page_query
 from northflank_build.api.errors import ApiError, Resource
 from northflank_build.api.http import Call
 from northflank_build.api.routes import BUILD_ID_PATTERN
@@ -48,9 +48,7 @@ class Previews:
             }
             return ids, next_cursor(body)
 
-        params: dict[str, Any] = {"per_page": 100}
-        if cursor is not None:
-            params["cursor"] = cursor
+        params = page_query(cursor)
         return self._scope.session.call(
             Call(
                 f"list the previews of preview blueprint {blueprint_id!r}",

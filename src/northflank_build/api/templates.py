@@ -17,7 +17,7 @@ import httpx
 
 from northflank_build.api.adopt import NEAR_S
 from northflank_build.api.bodies import TemplateRunRequest
-from northflank_build.api.decode import entries, envelope, model, next_cursor
+from northflank_build.api.decode import entries, envelope, model, next_cursor, page_query
 from northflank_build.api.errors import ApiError, MalformedResponse, Resource
 from northflank_build.api.http import Call
 from northflank_build.api.retry import NO_RETRY
@@ -114,9 +114,7 @@ class TemplateRuns:
             runs, _skipped = entries(TemplateRun, resp, body["data"], "runs")
             return runs, next_cursor(body)
 
-        params: dict[str, Any] = {"per_page": per_page}
-        if cursor is not None:
-            params["cursor"] = cursor
+        params = page_query(cursor, per_page)
         if unconcluded and target.flow != "workflow":  # release flows and blueprints filter
             params["concluded"] = "false"
         return self._scope.session.call(

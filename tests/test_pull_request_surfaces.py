@@ -420,3 +420,14 @@ def test_a_cancel_while_github_is_asked_cuts_it_short_and_the_abort_comes_first(
     assert len(sim.calls("abort")) == 1, "the build is aborted"
     assert warnings(result) == [], "a cancel is not GitHub's trouble"
     assert "The post step will update the pull request's deployment and comment." in result.log
+
+
+def test_the_dry_run_prints_the_deployment_body_that_would_be_sent_and_none_on_a_close(
+    run: Runner, gh: GitHubSim
+) -> None:
+    opened = step(run, gh, dry_run="true")
+    assert '"production_environment": false' in opened.text, "the whole body, as begin sends it"
+    closed = step(run, gh, action="closed", dry_run="true")
+    assert closed.exit_code == 0, closed.text
+    assert "/repos/octo-org/octo-repo/deployments" not in closed.text, "a close makes none"
+    assert gh.requests == []

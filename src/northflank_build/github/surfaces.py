@@ -66,26 +66,16 @@ class Surfaces:
 
     # -- the deployment -----------------------------------------------------------------
 
-    def begin(self, builds: tuple[tuple[str, str, str], ...] = ()) -> None:
+    def begin(self, builds: tuple[tuple[str, str, str], ...]) -> None:
         """A deployment at the built commit, in progress, naming the step's builds (kind,
         target id, build id); once they have started and before the rest of the work, so
         bounded by BEGIN_S."""
-        env = self.plan.deployment
-        if env is None or not self.sha or self._deleting():
-            return
         self.payload["builds"] = [
             {kind: target, "build-id": build} for kind, target, build in builds
         ]
-        body = {
-            "ref": self.sha,  # the pull request's head, never the merge commit (section 6.3)
-            "environment": env,
-            "auto_merge": False,
-            "required_contexts": [],
-            "transient_environment": self.preview,
-            "production_environment": False,
-            "description": "Northflank build and deploy",
-            "payload": {"northflank": self.payload},
-        }
+        body = self._deployment_body()
+        if body is None:
+            return
         deadline, self.api.deadline = (
             self.api.deadline,
             min(self.api.deadline, self.api.clock.monotonic() + BEGIN_S),
@@ -110,6 +100,23 @@ class Surfaces:
             self._trouble("deployment", exc)
         finally:
             self.api.deadline = deadline
+
+    def _deployment_body(self) -> dict[str, Any] | None:
+        """The deployment's create body; None when the step makes none (not asked, no
+        commit, or a preview being deleted)."""
+        env = self.plan.deployment
+        if env is None or not self.sha or self._deleting():
+            return None
+        return {
+            "ref": self.sha,  # the pull request's head, never the merge commit (section 6.3)
+            "environment": env,
+            "auto_merge": False,
+            "required_contexts": [],
+            "transient_environment": self.preview,
+            "production_environment": False,
+            "description": "Northflank build and deploy",
+            "payload": {"northflank": self.payload},
+        }
 
     def end(self, step: StepReport) -> Ending | None:
         """The deployment's last status (or inactive when the preview was deleted), then
@@ -243,18 +250,9 @@ class Surfaces:
 
     def planned(self, say: Callable[[str, str, dict[str, Any]], None]) -> None:
         """What a run would send to GitHub (the dry run; the token is never shown)."""
-        if self.plan.deployment is not None and self.sha:
-            say(
-                "POST",
-                self.api.api_url + self.api.repo("/deployments"),
-                {
-                    "ref": self.sha,
-                    "environment": self.plan.deployment,
-                    "auto_merge": False,
-                    "required_contexts": [],
-                    "transient_environment": self.preview,
-                },
-            )
+        body = self._deployment_body()
+        if body is not None:
+            say("POST", self.api.api_url + self.api.repo("/deployments"), body)
             say(
                 "POST",
                 self.api.api_url + self.api.repo("/deployments/<id>/statuses"),
